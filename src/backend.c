@@ -1,0 +1,274 @@
+/* Backend connection driver (design.md §2 points 1-4): evdns resolution of
+ * every host name, then libpq's non-blocking connect driven by one-shot
+ * events that are re-armed on whatever socket PQconnectPoll asks for, with a
+ * libevent timer as the only enforcement of the connect timeout. */
+#include "backend.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/util.h>
+
+#define BACKEND_MAX_HOSTS 16
+#define BACKEND_CONNINFO_MAX 16
+
+struct backend_connect {
+	struct event_base *base;
+	const struct config *cfg;
+	backend_done_cb done;
+	void *arg;
+	struct event *io;      /* one-shot, re-assigned per poll */
+	struct event *timer;   /* connect timeout */
+	PGconn *conn;
+	bool aborted;	       /* freed when the last lookup returns */
+	unsigned nhosts;
+	unsigned pending_dns;  /* lookups still running, +1 while starting */
+	struct backend_lookup {
+		struct backend_connect *bc;
+		struct evdns_getaddrinfo_request *req;
+	} lookup[BACKEND_MAX_HOSTS];
+	char addr[BACKEND_MAX_HOSTS][INET6_ADDRSTRLEN]; /* "" for sockets */
+	char error[256];
+};
+
+static void backend_finish(struct backend_connect *bc, PGconn *conn,
+			   const char *error)
+{
+	backend_done_cb done = bc->done;
+	void *arg = bc->arg;
+	char reason[sizeof(bc->error)] = "";
+
+	if (error != NULL)
+		snprintf(reason, sizeof(reason), "%s", error);
+	if (conn != NULL)
+		bc->conn = NULL; /* handed over, not finished by abort */
+	backend_connect_abort(bc);
+	done(conn, conn != NULL ? NULL : reason, arg);
+}
+
+/* Copies libpq's message without its trailing newline. */
+static const char *backend_pq_error(struct backend_connect *bc)
+{
+	size_t n;
+
+	snprintf(bc->error, sizeof(bc->error), "%s",
+		 bc->conn ? PQerrorMessage(bc->conn) : "out of memory");
+	n = strlen(bc->error);
+	while (n > 0 && (bc->error[n - 1] == '\n' || bc->error[n - 1] == ' '))
+		bc->error[--n] = '\0';
+	return bc->error;
+}
+
+static void backend_poll_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Arms a one-shot event for what PQconnectPoll asked, on the connection's
+ * current socket (it may change between hosts). */
+static int backend_arm(struct backend_connect *bc, short what)
+{
+	int fd = PQsocket(bc->conn);
+
+	if (fd < 0)
+		return -1;
+	if (bc->io != NULL)
+		event_free(bc->io);
+	bc->io = event_new(bc->base, fd, what, backend_poll_cb, bc);
+	if (bc->io == NULL || event_add(bc->io, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static void backend_step(struct backend_connect *bc,
+			 PostgresPollingStatusType st)
+{
+	switch (st) {
+	case PGRES_POLLING_READING:
+		if (backend_arm(bc, EV_READ) == 0)
+			return;
+		break;
+	case PGRES_POLLING_WRITING:
+		if (backend_arm(bc, EV_WRITE) == 0)
+			return;
+		break;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(bc->conn, 1) != 0)
+			break;
+		backend_finish(bc, bc->conn, NULL);
+		return;
+	default:
+		break;
+	}
+	backend_finish(bc, NULL, backend_pq_error(bc));
+}
+
+static void backend_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct backend_connect *bc = arg;
+
+	(void)fd;
+	(void)what;
+	backend_step(bc, PQconnectPoll(bc->conn));
+}
+
+static void backend_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct backend_connect *bc = arg;
+
+	(void)fd;
+	(void)what;
+	snprintf(bc->error, sizeof(bc->error),
+		 "connect timed out after %d ms", bc->cfg->connect_timeout_ms);
+	backend_finish(bc, NULL, bc->error);
+}
+
+/* All names are resolved: hand libpq the keyword arrays with hostaddr. */
+static void backend_start_libpq(struct backend_connect *bc)
+{
+	const char *keys[BACKEND_CONNINFO_MAX], *vals[BACKEND_CONNINFO_MAX];
+	char hostaddr[BACKEND_MAX_HOSTS * (INET6_ADDRSTRLEN + 1)] = "";
+
+	for (unsigned i = 0; i < bc->nhosts; i++) {
+		if (i > 0)
+			strcat(hostaddr, ",");
+		strcat(hostaddr, bc->addr[i]);
+	}
+	if (config_conninfo(bc->cfg, hostaddr, keys, vals,
+			    BACKEND_CONNINFO_MAX) == 0) {
+		backend_finish(bc, NULL, "connection parameters do not fit");
+		return;
+	}
+	bc->conn = PQconnectStartParams(keys, vals, 0);
+	if (bc->conn == NULL || PQstatus(bc->conn) == CONNECTION_BAD) {
+		backend_finish(bc, NULL, backend_pq_error(bc));
+		return;
+	}
+	backend_step(bc, PGRES_POLLING_WRITING);
+}
+
+/* One lookup ended. The last one to end starts libpq, or reports the first
+ * failure. A lookup may end inside evdns_getaddrinfo itself (numeric names,
+ * /etc/hosts), hence the +1 held while the lookups are being started. */
+static void backend_dns_done(struct backend_connect *bc)
+{
+	if (--bc->pending_dns > 0)
+		return;
+	if (bc->aborted)
+		free(bc);
+	else if (bc->error[0] != '\0')
+		backend_finish(bc, NULL, bc->error);
+	else
+		backend_start_libpq(bc);
+}
+
+static void backend_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
+{
+	struct backend_lookup *lk = arg;
+	struct backend_connect *bc = lk->bc;
+	unsigned i = (unsigned)(lk - bc->lookup);
+
+	lk->req = NULL;
+	if (err == 0 && res != NULL) {
+		const void *a = res->ai_family == AF_INET
+				    ? (const void *)&((struct sockaddr_in *)
+							  res->ai_addr)
+					  ->sin_addr
+				    : (const void *)&((struct sockaddr_in6 *)
+							  res->ai_addr)
+					  ->sin6_addr;
+		inet_ntop(res->ai_family, a, bc->addr[i], sizeof(bc->addr[i]));
+	} else if (!bc->aborted && bc->error[0] == '\0') {
+		snprintf(bc->error, sizeof(bc->error),
+			 "could not resolve host name: %s",
+			 evutil_gai_strerror(err));
+	}
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+	backend_dns_done(bc);
+}
+
+/* Splits the host list and starts one lookup per name; unix-socket
+ * directories and numeric addresses need none. */
+static void backend_resolve(struct backend_connect *bc, struct evdns_base *dns)
+{
+	const char *h = bc->cfg->host;
+	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+					.ai_socktype = SOCK_STREAM,
+					.ai_protocol = IPPROTO_TCP};
+
+	bc->pending_dns = 1;
+	while (*h != '\0' && bc->nhosts < BACKEND_MAX_HOSTS) {
+		size_t n = strcspn(h, ",");
+		char name[256];
+		unsigned i = bc->nhosts++;
+		unsigned char tmp[sizeof(struct in6_addr)];
+
+		snprintf(name, sizeof(name), "%.*s", (int)n, h);
+		h += n + (h[n] == ',');
+		bc->lookup[i].bc = bc;
+		if (name[0] == '/' || inet_pton(AF_INET, name, tmp) == 1 ||
+		    inet_pton(AF_INET6, name, tmp) == 1) {
+			if (name[0] != '/')
+				snprintf(bc->addr[i], sizeof(bc->addr[i]),
+					 "%.*s", INET6_ADDRSTRLEN - 1, name);
+			continue;
+		}
+		bc->pending_dns++;
+		bc->lookup[i].req = evdns_getaddrinfo(
+		    dns, name, NULL, &hints, backend_dns_cb, &bc->lookup[i]);
+	}
+	backend_dns_done(bc);
+}
+
+struct backend_connect *backend_connect_start(struct event_base *base,
+					      struct evdns_base *dns,
+					      const struct config *cfg,
+					      backend_done_cb done, void *arg)
+{
+	struct backend_connect *bc = calloc(1, sizeof(*bc));
+	struct timeval tv = {.tv_sec = cfg->connect_timeout_ms / 1000,
+			     .tv_usec = (cfg->connect_timeout_ms % 1000) * 1000};
+
+	if (bc == NULL)
+		return NULL;
+	bc->base = base;
+	bc->cfg = cfg;
+	bc->done = done;
+	bc->arg = arg;
+	bc->timer = evtimer_new(base, backend_timeout_cb, bc);
+	if (bc->timer == NULL || evtimer_add(bc->timer, &tv) != 0) {
+		if (bc->timer)
+			event_free(bc->timer);
+		free(bc);
+		return NULL;
+	}
+	backend_resolve(bc, dns);
+	return bc;
+}
+
+/* Frees the attempt. Lookups still in flight are cancelled; the structure
+ * then lives until the last of them has called back. */
+void backend_connect_abort(struct backend_connect *bc)
+{
+	if (bc == NULL)
+		return;
+	if (bc->io != NULL)
+		event_free(bc->io);
+	if (bc->timer != NULL)
+		event_free(bc->timer);
+	bc->io = bc->timer = NULL;
+	if (bc->conn != NULL)
+		PQfinish(bc->conn);
+	bc->conn = NULL;
+	if (bc->pending_dns == 0) {
+		free(bc);
+		return;
+	}
+	bc->aborted = true;
+	for (unsigned i = 0; i < bc->nhosts; i++)
+		if (bc->lookup[i].req != NULL)
+			evdns_getaddrinfo_cancel(bc->lookup[i].req);
+}

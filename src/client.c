@@ -1,0 +1,703 @@
+/* Client sessions: startup packet, trust login, the request/wait/link cycle
+ * the pool mode prescribes, the wait timeout, cancel routing and the single
+ * disconnect path that sends a FATAL ErrorResponse with a SQLSTATE. */
+#include "client.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+#include "relay.h"
+#include "server.h"
+
+#define CLIENT_LOGIN_TIMEOUT_S 10 /* startup must finish within this */
+#define CLIENT_CLOSE_FLUSH_S 5	  /* how long a final error may take */
+#define CLIENT_MSG_BUF 8192	  /* messages pitlane writes itself */
+
+#define client_of_waiter(wt)                                                   \
+	((struct client *)((char *)(wt) - offsetof(struct client, waiter)))
+#define server_of_slot(sl)                                                     \
+	((struct server *)((char *)(sl) - offsetof(struct server, slot)))
+
+static const struct mode_ops mode_session = {
+    .name = "session",
+    .server_at_login = true,
+    .release_at_idle = false,
+    .reset_sql = "DISCARD ALL",
+};
+
+static const struct mode_ops mode_transaction = {
+    .name = "transaction",
+    .server_at_login = false,
+    .release_at_idle = true,
+    .reset_sql = NULL,
+};
+
+static const char *const client_state_names[] = {
+    [CLIENT_STARTUP] = "startup", [CLIENT_LOGIN] = "login",
+    [CLIENT_IDLE] = "idle",	  [CLIENT_WAITING] = "waiting",
+    [CLIENT_ACTIVE] = "active",	  [CLIENT_CLOSING] = "closing",
+};
+
+const struct mode_ops *client_mode_ops(enum pool_mode mode)
+{
+	return mode == POOL_MODE_SESSION ? &mode_session : &mode_transaction;
+}
+
+static void client_set_state(struct client *c, enum client_state st)
+{
+	log_debug("client state", LF_STR("client", c->addr),
+		  LF_STR("from", client_state_names[c->state]),
+		  LF_STR("to", client_state_names[st]));
+	c->state = st;
+}
+
+static void client_request(struct client *c);
+static void client_disconnect(struct client *c, const char *sqlstate,
+			      const char *message, const char *detail);
+
+/* Writes an ErrorResponse (and, when ready is set, ReadyForQuery 'I'). */
+static void client_send_error(struct client *c, const char *severity,
+			      const char *sqlstate, const char *message,
+			      const char *detail, bool ready)
+{
+	uint8_t buf[CLIENT_MSG_BUF];
+	struct proto_writer wr;
+
+	proto_writer_init(&wr, buf, sizeof(buf));
+	proto_write_error(&wr, severity, sqlstate, message, detail);
+	if (ready)
+		proto_write_ready(&wr, 'I');
+	if (!wr.overflow)
+		evbuffer_add(bufferevent_get_output(c->bev), buf, wr.len);
+}
+
+static void client_send_ready(struct client *c)
+{
+	static const uint8_t ready_idle[] = {'Z', 0, 0, 0, 5, 'I'};
+
+	evbuffer_add(bufferevent_get_output(c->bev), ready_idle,
+		     sizeof(ready_idle));
+}
+
+/* AuthenticationOk, the server's parameters, pitlane's BackendKeyData and
+ * ReadyForQuery: the end of a successful login. */
+static void client_send_welcome(struct client *c, const struct params *p)
+{
+	uint8_t buf[CLIENT_MSG_BUF];
+	struct proto_writer wr;
+
+	proto_writer_init(&wr, buf, sizeof(buf));
+	proto_write_auth_ok(&wr);
+	params_write(p, &wr);
+	proto_write_backend_key(&wr, c->key_pid, c->key_secret);
+	proto_write_ready(&wr, 'I');
+	if (wr.overflow) {
+		client_disconnect(c, "54000", "server parameters too large",
+				  NULL);
+		return;
+	}
+	evbuffer_add(bufferevent_get_output(c->bev), buf, wr.len);
+	log_debug("client logged in", LF_STR("client", c->addr),
+		  LF_INT("key_pid", c->key_pid));
+}
+
+static void client_bury(struct client *c)
+{
+	struct worker *w = c->w;
+
+	TAILQ_REMOVE(&w->clients, c, link);
+	TAILQ_INSERT_TAIL(&w->dead_clients, c, link);
+	event_active(w->reap_ev, EV_TIMEOUT, 1);
+}
+
+/* The single way out for a client: optional FATAL error, the server given
+ * back (cleaned or closed by server_unlink), then a deferred free once the
+ * error has been flushed. */
+static void client_disconnect(struct client *c, const char *sqlstate,
+			      const char *message, const char *detail)
+{
+	struct worker *w = c->w;
+	struct server *s = c->server;
+
+	if (c->state == CLIENT_CLOSING)
+		return;
+	if (sqlstate != NULL) {
+		client_send_error(c, "FATAL", sqlstate, message, detail, false);
+		log_info("client refused", LF_STR("client", c->addr),
+			 LF_STR("sqlstate", sqlstate),
+			 LF_STR("message", message));
+	}
+	pool_wait_remove(&w->pool, &c->waiter);
+	if (s != NULL) {
+		c->server = NULL;
+		w->clients_active--;
+		server_unlink(s);
+	}
+	if (c->login_timer != NULL)
+		event_free(c->login_timer);
+	c->login_timer = NULL;
+	client_set_state(c, CLIENT_CLOSING);
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		client_bury(c);
+		return;
+	}
+	struct timeval tv = {.tv_sec = CLIENT_CLOSE_FLUSH_S};
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+static void client_failf(struct client *c, const char *sqlstate,
+			 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void client_failf(struct client *c, const char *sqlstate,
+			 const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	client_disconnect(c, sqlstate, msg, NULL);
+}
+
+/* Server callbacks. */
+
+static void client_server_released(void *peer)
+{
+	struct client *c = peer;
+
+	c->server = NULL;
+	c->w->clients_active--;
+	if (c->w->shutting_down) {
+		client_disconnect(c, "57P01",
+				  "terminating connection due to administrator "
+				  "command",
+				  NULL);
+		return;
+	}
+	client_set_state(c, CLIENT_IDLE);
+	client_request(c);
+}
+
+static void client_server_lost(void *peer, const char *reason)
+{
+	struct client *c = peer;
+	char detail[256];
+
+	c->server = NULL;
+	c->w->clients_active--;
+	snprintf(detail, sizeof(detail), "%s", reason);
+	client_disconnect(c, "08006", "server connection lost", detail);
+}
+
+static void client_server_drained(void *peer)
+{
+	struct client *c = peer;
+
+	if (c->state == CLIENT_ACTIVE)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+static const struct server_peer_ops client_server_ops = {
+    .released = client_server_released,
+    .lost = client_server_lost,
+    .drained = client_server_drained,
+};
+
+/* Sends what the client has buffered to its server. */
+static void client_forward(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	switch (server_forward(c->server, in)) {
+	case FORWARD_OK:
+		break;
+	case FORWARD_TERMINATE:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		client_disconnect(c, NULL, NULL, NULL);
+		break;
+	case FORWARD_BAD:
+		client_disconnect(c, "08P01", "invalid message length", NULL);
+		break;
+	}
+}
+
+/* Links a server taken from the pool to this client. */
+static void client_attach(struct client *c, struct server *s)
+{
+	struct worker *w = c->w;
+
+	c->server = s;
+	w->clients_active++;
+	server_link(s, c->bev, &client_server_ops, c);
+	if (c->state == CLIENT_LOGIN) {
+		client_send_welcome(c, &s->params);
+		if (c->state == CLIENT_CLOSING)
+			return;
+		if (!w->mode->server_at_login) {
+			/* Transaction mode needed a server only for its
+			 * parameters. */
+			c->server = NULL;
+			w->clients_active--;
+			server_unlink(s);
+			client_set_state(c, CLIENT_IDLE);
+			client_request(c);
+			return;
+		}
+	}
+	client_set_state(c, CLIENT_ACTIVE);
+	bufferevent_enable(c->bev, EV_READ);
+	client_forward(c);
+}
+
+/* Takes an idle server, or queues the client behind earlier waiters. */
+static void client_acquire(struct client *c)
+{
+	struct worker *w = c->w;
+	int64_t now = worker_now_ms();
+	struct pool_slot *slot = NULL;
+
+	if (w->pool.nwaiting == 0)
+		slot = pool_checkout(&w->pool, now);
+	if (slot != NULL) {
+		client_attach(c, server_of_slot(slot));
+		return;
+	}
+	pool_wait_push(&w->pool, &c->waiter, now);
+	w->maintain(w);
+}
+
+void client_dispatch(struct worker *w)
+{
+	struct pool_waiter *wt;
+
+	if (w->dispatching) {
+		w->dispatch_again = true;
+		return;
+	}
+	w->dispatching = true;
+	do {
+		w->dispatch_again = false;
+		while ((wt = pool_wait_first(&w->pool)) != NULL &&
+		       w->pool.count[POOL_SLOT_IDLE] > 0) {
+			struct client *c = client_of_waiter(wt);
+			struct pool_slot *slot;
+
+			pool_wait_remove(&w->pool, wt);
+			slot = pool_checkout(&w->pool, worker_now_ms());
+			client_attach(c, server_of_slot(slot));
+		}
+	} while (w->dispatch_again);
+	w->dispatching = false;
+}
+
+/* Drops buffered messages up to and including the next Sync. Returns true
+ * when the Sync was found. */
+static bool client_skip_to_sync(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct relay_cursor cur;
+	bool found = false;
+	uint8_t type;
+	uint32_t len;
+
+	relay_cursor_init(&cur, in);
+	while (!found && relay_peek(in, &cur, &type, &len) == PROTO_OK &&
+	       evbuffer_get_length(in) - cur.pos >= (size_t)len + 1) {
+		found = type == 'S';
+		relay_cursor_advance(&cur, in, (size_t)len + 1);
+	}
+	evbuffer_drain(in, cur.pos);
+	return found;
+}
+
+/* A logged-in client without a server has input: see what it wants. */
+static void client_request(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint8_t type;
+	uint32_t len;
+	struct relay_cursor cur;
+
+	if (c->discard_until_sync) {
+		if (!client_skip_to_sync(c))
+			return;
+		c->discard_until_sync = false;
+		client_send_ready(c);
+	}
+	if (evbuffer_get_length(in) == 0)
+		return;
+	relay_cursor_init(&cur, in);
+	switch (relay_peek(in, &cur, &type, &len)) {
+	case PROTO_BAD:
+		client_disconnect(c, "08P01", "invalid message length", NULL);
+		return;
+	case PROTO_NEED_MORE:
+		return;
+	case PROTO_OK:
+		break;
+	}
+	if (type == 'X') {
+		client_disconnect(c, NULL, NULL, NULL);
+		return;
+	}
+	client_set_state(c, CLIENT_WAITING);
+	client_acquire(c);
+}
+
+/* Refuses the request at the head of the input after a wait timeout,
+ * without ending the session: a simple query or function call is dropped;
+ * an extended-protocol batch is skipped up to its Sync, as PostgreSQL skips
+ * after an error, and ReadyForQuery answers that Sync. */
+static void client_refuse_request(struct client *c, const char *msg,
+				  const char *detail)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct relay_cursor cur;
+	uint8_t type = 0;
+	uint32_t len = 0;
+
+	relay_cursor_init(&cur, in);
+	if (relay_peek(in, &cur, &type, &len) != PROTO_OK ||
+	    evbuffer_get_length(in) < (size_t)len + 1) {
+		/* Not even one whole message: nothing sane to skip. */
+		client_disconnect(c, "53300", msg, detail);
+		return;
+	}
+	client_send_error(c, "ERROR", "53300", msg, detail, false);
+	client_set_state(c, CLIENT_IDLE);
+	if (strchr("PBEDCHS", type) != NULL) {
+		c->discard_until_sync = true;
+	} else {
+		evbuffer_drain(in, (size_t)len + 1);
+		client_send_ready(c);
+	}
+	client_request(c);
+}
+
+void client_wait_timeout(struct client *c)
+{
+	struct worker *w = c->w;
+	char msg[256], detail[320] = "";
+
+	pool_wait_remove(&w->pool, &c->waiter);
+	w->pool.stats.wait_timeouts++;
+	snprintf(msg, sizeof(msg),
+		 "pool \"%s\" is saturated: no server connection became free "
+		 "within %d ms (pool_max %d)",
+		 w->pool.name, w->cfg->connect_timeout_ms, w->cfg->pool_max);
+	if (w->pool.backoff_ms > 0)
+		snprintf(detail, sizeof(detail),
+			 "Connecting to the database failed: %s",
+			 w->last_connect_error);
+	log_warn("client wait timed out", LF_STR("pool", w->pool.name),
+		 LF_STR("client", c->addr),
+		 LF_INT("waited_ms", w->cfg->connect_timeout_ms));
+	if (c->state == CLIENT_WAITING && !w->mode->server_at_login)
+		client_refuse_request(c, msg, detail[0] ? detail : NULL);
+	else
+		client_disconnect(c, "53300", msg, detail[0] ? detail : NULL);
+}
+
+static void client_route_cancel(struct worker *w, uint32_t pid,
+				uint32_t secret)
+{
+	struct client *c;
+
+	TAILQ_FOREACH(c, &w->clients, link)
+	{
+		if (c->key_pid != pid || c->key_secret != secret)
+			continue;
+		log_debug("cancel request", LF_STR("client", c->addr),
+			  LF_BOOL("linked", c->server != NULL));
+		if (c->server != NULL)
+			server_cancel(c->server);
+		return;
+	}
+}
+
+/* Startup parameters decide who may log in: DB_USER to DB_NAME for now
+ * (trust). Returns false after refusing the client. */
+static bool client_check_login(struct client *c, const uint8_t *pkt,
+			       const struct proto_startup *st)
+{
+	const struct config *cfg = c->w->cfg;
+	const char *user = proto_startup_get(pkt, st, "user");
+	const char *db = proto_startup_get(pkt, st, "database");
+
+	if (user == NULL || user[0] == '\0') {
+		client_disconnect(
+		    c, "28000",
+		    "no PostgreSQL user name specified in startup packet", NULL);
+		return false;
+	}
+	if (db == NULL || db[0] == '\0')
+		db = user;
+	if (proto_startup_get(pkt, st, "replication") != NULL) {
+		client_disconnect(c, "0A000",
+				  "pitlane does not relay replication "
+				  "connections",
+				  NULL);
+		return false;
+	}
+	if (strcmp(user, cfg->user) != 0) {
+		client_failf(c, "28000", "role \"%s\" is not served by this pool",
+			     user);
+		return false;
+	}
+	if (strcmp(db, cfg->dbname) != 0) {
+		client_failf(c, "3D000", "database \"%s\" does not exist", db);
+		return false;
+	}
+	return true;
+}
+
+/* Asks a client that wants a newer 3.x minor or `_pq_.` options to settle
+ * for 3.0, as PostgreSQL does. */
+static void client_negotiate(struct client *c, const uint8_t *pkt,
+			     const struct proto_startup *st)
+{
+	const char *opts[PROTO_MAX_PARAMS];
+	unsigned n = 0;
+	uint8_t buf[CLIENT_MSG_BUF];
+	struct proto_writer wr;
+
+	for (unsigned i = 0; i < st->nparams; i++) {
+		const char *key = (const char *)pkt + st->params[i].key;
+		if (strncmp(key, "_pq_.", 5) == 0)
+			opts[n++] = key;
+	}
+	if (st->minor == 0 && n == 0)
+		return;
+	proto_writer_init(&wr, buf, sizeof(buf));
+	proto_write_negotiate(&wr, 0, opts, n);
+	if (!wr.overflow)
+		evbuffer_add(bufferevent_get_output(c->bev), buf, wr.len);
+}
+
+static void client_login(struct client *c, const uint8_t *pkt,
+			 const struct proto_startup *st)
+{
+	struct worker *w = c->w;
+
+	if (st->major != 3) {
+		client_failf(c, "0A000",
+			     "unsupported frontend protocol %u.%u: server "
+			     "supports 3.0 to 3.0",
+			     st->major, st->minor);
+		return;
+	}
+	if (!client_check_login(c, pkt, st))
+		return;
+	client_negotiate(c, pkt, st);
+	event_free(c->login_timer);
+	c->login_timer = NULL;
+	if (w->mode->server_at_login || !w->have_params) {
+		client_set_state(c, CLIENT_LOGIN);
+		client_acquire(c);
+		return;
+	}
+	client_send_welcome(c, &w->params);
+	client_set_state(c, CLIENT_IDLE);
+	client_request(c);
+}
+
+/* Reads startup-phase packets: SSLRequest and GSSENCRequest (answered 'N'),
+ * CancelRequest, then the StartupMessage. */
+static void client_startup(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint8_t pkt[PROTO_STARTUP_MAX];
+	struct proto_startup st;
+	const char *err = NULL;
+	uint32_t plen;
+
+	while (c->state == CLIENT_STARTUP) {
+		size_t avail = evbuffer_get_length(in);
+		if (avail < 4)
+			return;
+		evbuffer_copyout(in, pkt, 4);
+		if (proto_startup_length(pkt, 4, &plen) != PROTO_OK) {
+			client_disconnect(c, "08P01",
+					  "invalid length of startup packet",
+					  NULL);
+			return;
+		}
+		if (avail < plen)
+			return;
+		evbuffer_remove(in, pkt, plen);
+		if (proto_startup_parse(pkt, plen, &st, &err) != PROTO_OK) {
+			client_disconnect(c, "08P01", err, NULL);
+			return;
+		}
+		switch (st.kind) {
+		case PROTO_SSL_REQ:
+		case PROTO_GSSENC_REQ:
+			evbuffer_add(bufferevent_get_output(c->bev), "N", 1);
+			break;
+		case PROTO_CANCEL_REQ:
+			client_route_cancel(c->w, st.cancel_pid,
+					    st.cancel_key);
+			client_disconnect(c, NULL, NULL, NULL);
+			return;
+		case PROTO_STARTUP:
+			client_login(c, pkt, &st);
+			return;
+		}
+	}
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	switch (c->state) {
+	case CLIENT_STARTUP:
+		client_startup(c);
+		break;
+	case CLIENT_IDLE:
+		client_request(c);
+		break;
+	case CLIENT_ACTIVE:
+		client_forward(c);
+		break;
+	case CLIENT_CLOSING:
+		evbuffer_drain(bufferevent_get_input(bev),
+			       evbuffer_get_length(bufferevent_get_input(bev)));
+		break;
+	default:
+		break; /* waiting: the input stays buffered, bounded by the
+			  read watermark */
+	}
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->state == CLIENT_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			client_bury(c);
+		return;
+	}
+	if (c->server != NULL)
+		server_pause(c->server, false);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)bev;
+	if (c->state == CLIENT_CLOSING) {
+		client_bury(c);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		log_debug("client gone", LF_STR("client", c->addr),
+			  LF_STR("state", client_state_names[c->state]));
+		client_disconnect(c, NULL, NULL, NULL);
+	}
+}
+
+static void client_login_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	client_failf(c, "08P01",
+		     "startup not completed within %d seconds",
+		     CLIENT_LOGIN_TIMEOUT_S);
+}
+
+/* A random BackendKeyData for the client: it never sees the backend's. */
+static void client_make_key(struct client *c)
+{
+	uint32_t r[2];
+
+	if (RAND_bytes((unsigned char *)r, sizeof(r)) != 1) {
+		r[0] = (uint32_t)random();
+		r[1] = (uint32_t)random();
+	}
+	c->key_pid = (r[0] & 0x7fffffff) | 1;
+	c->key_secret = r[1];
+}
+
+void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	struct timeval login = {.tv_sec = CLIENT_LOGIN_TIMEOUT_S};
+
+	if (c == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->w = w;
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->login_timer = evtimer_new(w->base, client_login_timeout_cb, c);
+	if (c->bev == NULL || c->login_timer == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->login_timer != NULL)
+			event_free(c->login_timer);
+		free(c);
+		return;
+	}
+	net_format_addr(sa, c->addr, sizeof(c->addr));
+	net_set_nodelay(fd);
+	client_make_key(c);
+	TAILQ_INSERT_TAIL(&w->clients, c, link);
+	w->nclients++;
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
+			  client_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, RELAY_HIGH_WATER);
+	bufferevent_setwatermark(c->bev, EV_WRITE, RELAY_LOW_WATER, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->login_timer, &login);
+	if (w->nclients > (unsigned)w->cfg->max_client_conn) {
+		client_disconnect(c, "53300", "sorry, too many clients already",
+				  NULL);
+		return;
+	}
+	log_debug("client connected", LF_STR("client", c->addr));
+}
+
+void client_shutdown(struct client *c, bool force)
+{
+	switch (c->state) {
+	case CLIENT_CLOSING:
+		return;
+	case CLIENT_ACTIVE:
+		if (!force && !server_at_rest(c->server))
+			return; /* finishes its transaction first */
+		break;
+	default:
+		break;
+	}
+	client_disconnect(c, "57P01",
+			  "terminating connection due to administrator command",
+			  NULL);
+}
+
+void client_free(struct client *c)
+{
+	if (c == NULL)
+		return;
+	c->w->nclients--;
+	bufferevent_free(c->bev);
+	free(c);
+}

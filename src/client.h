@@ -1,0 +1,61 @@
+/* Client sessions: the startup handshake, trust login, then relaying through
+ * whatever server the pool mode links; the wait for a server and its
+ * timeout; CancelRequest routing; one disconnect path with a SQLSTATE. */
+#ifndef PITLANE_CLIENT_H
+#define PITLANE_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "pool.h"
+#include "worker.h"
+
+enum client_state {
+	CLIENT_STARTUP, /* reading the startup packet */
+	CLIENT_LOGIN,	/* logged in, waiting for a server to finish login */
+	CLIENT_IDLE,	/* logged in, no server (transaction mode) */
+	CLIENT_WAITING, /* has a request, waiting for a server */
+	CLIENT_ACTIVE,	/* linked to a server */
+	CLIENT_CLOSING, /* flushing a final error, then freed */
+	CLIENT_NSTATES,
+};
+
+struct client {
+	TAILQ_ENTRY(client) link; /* worker's clients or dead_clients */
+	struct pool_waiter waiter;
+	struct worker *w;
+	enum client_state state;
+	struct bufferevent *bev;
+	struct server *server;	   /* linked server, or NULL */
+	struct event *login_timer; /* startup deadline, freed after login */
+	uint32_t key_pid;	   /* BackendKeyData pitlane gave it */
+	uint32_t key_secret;
+	bool discard_until_sync;   /* a refused batch: skip to its Sync */
+	bool shutdown_notified;
+	char addr[64];
+};
+
+/* The pool-mode table for a configured mode. */
+const struct mode_ops *client_mode_ops(enum pool_mode mode);
+
+/* Takes an accepted socket (closed on failure). */
+void client_accept(struct worker *w, int fd, const struct sockaddr *sa);
+
+/* Hands idle servers to waiting clients, first come first served. Safe to
+ * call from inside session callbacks. */
+void client_dispatch(struct worker *w);
+
+/* A waiter has waited the connect timeout: refuse its request. */
+void client_wait_timeout(struct client *c);
+
+/* Shutdown: tells idle clients 57P01 and closes them; linked ones finish
+ * their transaction first. force closes everyone. */
+void client_shutdown(struct client *c, bool force);
+
+/* Frees a closing client; called by the worker's deferred reaper. */
+void client_free(struct client *c);
+
+#endif

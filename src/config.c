@@ -1,0 +1,614 @@
+/* Configuration: one table describes every setting (section, key,
+ * environment variable, default, type and limits). Parsing, validation,
+ * printing and the environment all work from it, so adding a setting is one
+ * line here plus its field in config.h. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Error messages quote at most this many bytes of a rejected value. */
+#define SHOWN_MAX 64
+/* Linux sun_path: the unix socket "DIR/.s.PGSQL.PORT" must fit in it. */
+#define SUN_PATH_LEN 108
+
+enum setting_kind {
+	KIND_STR,  /* char * field */
+	KIND_INT,  /* int field within min..max */
+	KIND_ENUM, /* C enum field; its value is the index in choices */
+};
+
+enum setting_flag {
+	FLAG_NONEMPTY = 1 << 0,	 /* the empty string is invalid */
+	FLAG_OPTIONAL = 1 << 1,	 /* the empty string unsets (NULL) */
+	FLAG_SECRET = 1 << 2,	 /* never echoed; printed redacted */
+	FLAG_HOSTLIST = 1 << 3,	 /* a comma list without empty elements */
+	FLAG_ENV_EMPTY = 1 << 4, /* an empty environment value is applied */
+};
+
+struct setting {
+	const char *section;
+	const char *key;
+	const char *env;
+	const char *def; /* default as text; NULL: unset */
+	enum setting_kind kind;
+	unsigned flags;
+	size_t off;		    /* of the field in struct config */
+	int min, max;		    /* KIND_INT */
+	const char *const *choices; /* NULL-terminated; KIND_ENUM or KIND_STR */
+	void (*store)(struct config *c, int v); /* KIND_ENUM */
+	int (*load)(const struct config *c);	/* KIND_ENUM */
+};
+
+static const char *const pool_modes[] = {"session", "transaction", NULL};
+static const char *const log_formats[] = {"json", "text", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error",
+					 NULL};
+static const char *const sslmodes[] = {
+    "disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
+
+_Static_assert(POOL_MODE_SESSION == 0 && POOL_MODE_TRANSACTION == 1,
+	       "pool_modes[] follows enum pool_mode");
+_Static_assert(LOG_FORMAT_JSON == 0 && LOG_FORMAT_TEXT == 1,
+	       "log_formats[] follows enum log_format");
+_Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_ERROR == 3,
+	       "log_levels[] follows enum log_level");
+
+/* Enum fields have an implementation-defined type, so each one gets a typed
+ * accessor pair instead of a store through an int pointer. */
+#define ENUM_ACCESSORS(field, type)                                            \
+	static void store_##field(struct config *c, int v)                     \
+	{                                                                      \
+		c->field = (type)v;                                            \
+	}                                                                      \
+	static int load_##field(const struct config *c)                        \
+	{                                                                      \
+		return (int)c->field;                                          \
+	}
+ENUM_ACCESSORS(pool_mode, enum pool_mode)
+ENUM_ACCESSORS(log_format, enum log_format)
+ENUM_ACCESSORS(log_level, enum log_level)
+
+#define STR(sec, k, e, d, f, ch)                                               \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = d,                 \
+		.kind = KIND_STR, .flags = f,                                  \
+		.off = offsetof(struct config, k), .choices = ch               \
+	}
+#define INT(sec, k, e, d, lo, hi)                                              \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = d,                 \
+		.kind = KIND_INT, .off = offsetof(struct config, k),           \
+		.min = lo, .max = hi                                           \
+	}
+#define ENUM(sec, k, e, d, ch)                                                 \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = d,                 \
+		.kind = KIND_ENUM, .off = offsetof(struct config, k),          \
+		.choices = ch, .store = store_##k, .load = load_##k            \
+	}
+
+/* In the order config_print and config_load_env use. Keep etc/pitlane.ini
+ * and man/pitlane.ini.5 in step with this table. */
+static const struct setting settings[] = {
+    STR("pitlane", listen_addr, "PITLANE_LISTEN_ADDR", "127.0.0.1",
+	FLAG_NONEMPTY, NULL),
+    INT("pitlane", listen_port, "PITLANE_LISTEN_PORT", "6432", 0, 65535),
+    STR("pitlane", unix_socket_dir, "PITLANE_UNIX_SOCKET_DIR", NULL,
+	FLAG_OPTIONAL, NULL),
+    ENUM("pitlane", pool_mode, "PITLANE_POOL_MODE", "transaction", pool_modes),
+    ENUM("pitlane", log_format, "PITLANE_LOG_FORMAT", "json", log_formats),
+    ENUM("pitlane", log_level, "PITLANE_LOG_LEVEL", "info", log_levels),
+    INT("pitlane", shutdown_timeout_ms, "PITLANE_SHUTDOWN_TIMEOUT_MS", "30000",
+	0, 86400000),
+    INT("pitlane", max_client_conn, "PITLANE_MAX_CLIENT_CONN", "1000", 1,
+	100000),
+    STR("pool", host, "DB_HOST", "localhost", FLAG_NONEMPTY | FLAG_HOSTLIST,
+	NULL),
+    INT("pool", port, "DB_PORT", "5432", 1, 65535),
+    STR("pool", dbname, "DB_NAME", "postgres", FLAG_NONEMPTY, NULL),
+    STR("pool", user, "DB_USER", "postgres", FLAG_NONEMPTY, NULL),
+    STR("pool", password, "DB_PASSWORD", NULL,
+	FLAG_OPTIONAL | FLAG_SECRET | FLAG_ENV_EMPTY, NULL),
+    INT("pool", pool_max, "DB_POOL_MAX", "10", 1, 10000),
+    INT("pool", pool_min, "DB_POOL_MIN", "2", 0, 10000),
+    INT("pool", idle_timeout_ms, "DB_IDLE_TIMEOUT_MS", "30000", 100, 86400000),
+    INT("pool", connect_timeout_ms, "DB_CONNECT_TIMEOUT_MS", "2000", 100,
+	600000),
+    STR("pool", sslmode, "DB_SSLMODE", "prefer", FLAG_NONEMPTY, sslmodes),
+};
+
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static char **str_slot(struct config *c, const struct setting *s)
+{
+	return (char **)(void *)((char *)c + s->off);
+}
+
+static int *int_slot(struct config *c, const struct setting *s)
+{
+	return (int *)(void *)((char *)c + s->off);
+}
+
+/* Configuration is read once at startup: running out of memory there has no
+ * sensible recovery. */
+static char *dup_or_die(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		abort();
+	return d;
+}
+
+static void replace_str(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value == NULL ? NULL : dup_or_die(value);
+}
+
+static const struct setting *find_setting(const char *section, const char *key)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+
+		if ((section == NULL || strcmp(s->section, section) == 0) &&
+		    strcmp(s->key, key) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static bool is_section(const char *section)
+{
+	return strcmp(section, "pitlane") == 0 || strcmp(section, "pool") == 0;
+}
+
+static int choice_index(const char *const *choices, const char *value)
+{
+	for (int i = 0; choices[i] != NULL; i++)
+		if (strcmp(choices[i], value) == 0)
+			return i;
+	return -1;
+}
+
+/* Records "SOURCE must be ALLOWED, got "VALUE"", the one shape of every
+ * invalid-value error. A secret value is never shown. */
+static void reject(struct config_errors *errs, const struct setting *s,
+		   const char *source, const char *allowed, const char *value)
+{
+	if (s->flags & FLAG_SECRET) {
+		config_error(errs, "%s must be %s", source, allowed);
+		return;
+	}
+	config_error(errs, "%s must be %s, got \"%.*s%s\"", source, allowed,
+		     SHOWN_MAX, value, strlen(value) > SHOWN_MAX ? "..." : "");
+}
+
+/* The whole string must be decimal digits (no setting is negative): strtol
+ * alone would accept blanks and a sign and stop at the first non-digit. */
+static bool parse_int(const char *text, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	if (!(*text >= '0' && *text <= '9'))
+		return false;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+/* libpq splits host lists on commas without complaint: "a,,b" or "a," would
+ * name an empty host and fail only at connect time. */
+static bool valid_host_list(const char *v)
+{
+	if (*v == '\0' || *v == ',')
+		return false;
+	for (const char *p = v; *p != '\0'; p++)
+		if (*p == ',' && (p[1] == ',' || p[1] == '\0'))
+			return false;
+	return true;
+}
+
+static void reject_choice(struct config_errors *errs, const struct setting *s,
+			  const char *source, const char *value)
+{
+	char allowed[128] = "one of ";
+
+	for (int i = 0; s->choices[i] != NULL; i++) {
+		if (i > 0)
+			strncat(allowed, ", ",
+				sizeof(allowed) - strlen(allowed) - 1);
+		strncat(allowed, s->choices[i],
+			sizeof(allowed) - strlen(allowed) - 1);
+	}
+	reject(errs, s, source, allowed, value);
+}
+
+static void set_str(struct config *c, const struct setting *s,
+		    const char *value, const char *source,
+		    struct config_errors *errs)
+{
+	if (s->choices != NULL && choice_index(s->choices, value) < 0)
+		reject_choice(errs, s, source, value);
+	else if (value[0] == '\0' && (s->flags & FLAG_OPTIONAL))
+		replace_str(str_slot(c, s), NULL);
+	else if (value[0] == '\0' && (s->flags & FLAG_NONEMPTY))
+		reject(errs, s, source, "a non-empty string", value);
+	else if ((s->flags & FLAG_HOSTLIST) && !valid_host_list(value))
+		reject(errs, s, source,
+		       "a host name, IP address or socket directory, or a "
+		       "comma-separated list of them with no empty element",
+		       value);
+	else
+		replace_str(str_slot(c, s), value);
+}
+
+/* Validates value for s and stores it; an invalid value is recorded in errs
+ * under the name `source` and leaves the setting unchanged. */
+static void set_value(struct config *c, const struct setting *s,
+		      const char *value, const char *source,
+		      struct config_errors *errs)
+{
+	char allowed[64];
+	int v;
+
+	switch (s->kind) {
+	case KIND_STR:
+		set_str(c, s, value, source, errs);
+		break;
+	case KIND_INT:
+		if (parse_int(value, s->min, s->max, &v)) {
+			*int_slot(c, s) = v;
+			break;
+		}
+		snprintf(allowed, sizeof(allowed), "an integer from %d to %d",
+			 s->min, s->max);
+		reject(errs, s, source, allowed, value);
+		break;
+	case KIND_ENUM:
+		v = choice_index(s->choices, value);
+		if (v >= 0)
+			s->store(c, v);
+		else
+			reject_choice(errs, s, source, value);
+		break;
+	}
+}
+
+void config_error(struct config_errors *errs, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errs->n >= CONFIG_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errs->msg[errs->n++], CONFIG_ERROR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+void config_defaults(struct config *c)
+{
+	struct config_errors errs = {0};
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (settings[i].def != NULL)
+			set_value(c, &settings[i], settings[i].def,
+				  settings[i].key, &errs);
+	assert(errs.n == 0 && "a built-in default fails its own check");
+}
+
+void config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (settings[i].kind == KIND_STR)
+			replace_str(str_slot(c, &settings[i]), NULL);
+	replace_str(&c->pool_name, NULL);
+}
+
+bool config_set(struct config *c, const char *section, const char *key,
+		const char *value, const char *source,
+		struct config_errors *errs)
+{
+	const struct setting *s = find_setting(section, key);
+
+	if (s == NULL) {
+		config_error(errs, "%s: unknown setting \"%s\" in section [%s]",
+			     source, key, section);
+		return false;
+	}
+	set_value(c, s, value, source, errs);
+	return true;
+}
+
+/* The state of one config_load_file: inih calls our reader and our handler
+ * with it, so the handler knows the line it is called for. */
+struct ini_file {
+	struct config *c;
+	struct config_errors *errs;
+	const char *path;
+	FILE *f;
+	int lineno;	      /* of the line last read, as inih counts */
+	int read_errno;	      /* set when reading failed */
+	char bad_section[64]; /* the unknown section last reported */
+};
+
+/* Whether fgets read all of its line into str; if not, skips the rest. */
+static bool line_complete(FILE *f, const char *str, int num)
+{
+	size_t len = strlen(str);
+	int ch;
+
+	if (len == 0 || str[len - 1] == '\n' || (int)len < num - 1)
+		return true;
+	ch = fgetc(f);
+	if (ch == '\n' || ch == EOF)
+		return true;
+	while (ch != '\n' && ch != EOF)
+		ch = fgetc(f);
+	return false;
+}
+
+/* An fgets for inih that counts lines as inih does and defuses two of its
+ * surprises: an indented line would continue the previous setting's value
+ * (inih's multi-line values: an indented file would be misread), and the
+ * rest of an overlong line would be parsed as a line of its own. Leading
+ * blanks are dropped; an overlong line is reported and passed on empty. */
+static char *ini_read_line_cb(char *str, int num, void *stream)
+{
+	struct ini_file *r = stream;
+	size_t blanks;
+
+	if (fgets(str, num, r->f) == NULL) {
+		if (ferror(r->f))
+			r->read_errno = errno;
+		return NULL;
+	}
+	r->lineno++;
+	if (!line_complete(r->f, str, num)) {
+		config_error(r->errs,
+			     "%s:%d: line is longer than %d characters",
+			     r->path, r->lineno, num - 2);
+		str[0] = '\0';
+		return str;
+	}
+	blanks = strspn(str, " \t");
+	memmove(str, str + blanks, strlen(str + blanks) + 1);
+	return str;
+}
+
+static void ini_report_unknown(struct ini_file *r, const char *section,
+			       const char *key)
+{
+	const struct setting *elsewhere;
+
+	if (section[0] == '\0') {
+		config_error(r->errs,
+			     "%s:%d: setting \"%s\" is outside any section: "
+			     "settings belong in [pitlane] or [pool]",
+			     r->path, r->lineno, key);
+	} else if (!is_section(section)) {
+		if (strcmp(r->bad_section, section) == 0)
+			return;
+		snprintf(r->bad_section, sizeof(r->bad_section), "%s", section);
+		config_error(r->errs,
+			     "%s:%d: unknown section [%s]: the sections are "
+			     "[pitlane] and [pool]",
+			     r->path, r->lineno, section);
+	} else if ((elsewhere = find_setting(NULL, key)) != NULL) {
+		config_error(r->errs,
+			     "%s:%d: unknown setting \"%s\" in section [%s] "
+			     "(it belongs in [%s])",
+			     r->path, r->lineno, key, section,
+			     elsewhere->section);
+	} else {
+		config_error(r->errs,
+			     "%s:%d: unknown setting \"%s\" in section [%s]",
+			     r->path, r->lineno, key, section);
+	}
+}
+
+/* inih's handler: every problem is recorded in errs here and 1 returned,
+ * since a zero return would make inih report a syntax error as well. */
+static int ini_setting_cb(void *user, const char *section, const char *key,
+			  const char *value)
+{
+	struct ini_file *r = user;
+	const struct setting *s = find_setting(section, key);
+	char source[CONFIG_ERROR_LEN];
+
+	if (s == NULL) {
+		ini_report_unknown(r, section, key);
+		return 1;
+	}
+	r->bad_section[0] = '\0';
+	snprintf(source, sizeof(source), "%s:%d: %s", r->path, r->lineno, key);
+	set_value(r->c, s, value, source, r->errs);
+	return 1;
+}
+
+void config_load_file(struct config *c, const char *path,
+		      struct config_errors *errs)
+{
+	struct ini_file r = {.c = c, .errs = errs, .path = path};
+	int rc;
+
+	r.f = fopen(path, "r");
+	if (r.f == NULL) {
+		config_error(errs, "cannot read config file \"%s\": %s", path,
+			     strerror(errno));
+		return;
+	}
+	rc = ini_parse_stream(ini_read_line_cb, &r, ini_setting_cb, &r);
+	if (r.read_errno != 0)
+		config_error(errs, "cannot read config file \"%s\": %s", path,
+			     strerror(r.read_errno));
+	else if (rc > 0)
+		config_error(errs,
+			     "%s:%d: syntax error: expected \"[section]\" or "
+			     "\"name = value\"",
+			     path, rc);
+	else if (rc < 0)
+		config_error(errs, "cannot read config file \"%s\": %s", path,
+			     strerror(ENOMEM));
+	fclose(r.f);
+}
+
+/* Like getenv, over an explicit environment: the first NAME=value wins. */
+static const char *env_value(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+void config_load_env(struct config *c, char *const *envp,
+		     struct config_errors *errs)
+{
+	if (envp == NULL)
+		return;
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const char *v = env_value(envp, s->env);
+
+		/* An empty variable is unset, except where empty means
+		 * "none" (DB_PASSWORD=). */
+		if (v == NULL || (v[0] == '\0' && !(s->flags & FLAG_ENV_EMPTY)))
+			continue;
+		set_value(c, s, v, s->env, errs);
+	}
+}
+
+static bool is_loopback(const char *addr)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (strcmp(addr, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, addr, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &v6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&v6);
+	return false;
+}
+
+void config_finish(struct config *c, struct config_errors *errs)
+{
+	if (c->pool_min > c->pool_max)
+		config_error(errs,
+			     "DB_POOL_MIN (%d) must not be greater than "
+			     "DB_POOL_MAX (%d)",
+			     c->pool_min, c->pool_max);
+	if (!is_loopback(c->listen_addr))
+		config_error(errs,
+			     "listen_addr \"%.*s\" is not a loopback address: "
+			     "pitlane has no client authentication yet and "
+			     "accepts loopback clients only",
+			     SHOWN_MAX, c->listen_addr);
+	if (c->unix_socket_dir != NULL &&
+	    strlen(c->unix_socket_dir) + sizeof("/.s.PGSQL.65535") >
+		SUN_PATH_LEN)
+		config_error(errs,
+			     "unix_socket_dir \"%.*s...\" is too long: the "
+			     "socket path must fit in %d bytes",
+			     SHOWN_MAX, c->unix_socket_dir, SUN_PATH_LEN);
+	snprintf(c->port_str, sizeof(c->port_str), "%d", c->port);
+	replace_str(&c->pool_name, c->dbname);
+}
+
+const char *config_pool_mode_name(enum pool_mode m)
+{
+	assert((unsigned)m < sizeof(pool_modes) / sizeof(pool_modes[0]) - 1);
+	return pool_modes[m];
+}
+
+/* The value of s as text, or NULL when unset; num holds integers. */
+static const char *value_text(const struct config *c, const struct setting *s,
+			      char *num, size_t cap)
+{
+	const char *field = (const char *)c + s->off;
+
+	switch (s->kind) {
+	case KIND_STR:
+		return *(char *const *)(const void *)field;
+	case KIND_INT:
+		snprintf(num, cap, "%d", *(const int *)(const void *)field);
+		return num;
+	case KIND_ENUM:
+		return s->choices[s->load(c)];
+	}
+	return NULL;
+}
+
+void config_print(const struct config *c, FILE *out)
+{
+	const char *section = NULL;
+	char num[16];
+
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const char *v = value_text(c, s, num, sizeof(num));
+
+		if (section == NULL || strcmp(section, s->section) != 0) {
+			fprintf(out, "%s[%s]\n", section == NULL ? "" : "\n",
+				s->section);
+			section = s->section;
+		}
+		if (v == NULL)
+			fprintf(out, "; %s not set\n", s->key);
+		else if (s->flags & FLAG_SECRET)
+			fprintf(out, "%s = <redacted>\n", s->key);
+		else
+			fprintf(out, "%s = %s\n", s->key, v);
+	}
+}
+
+size_t config_conninfo(const struct config *c, const char *hostaddr,
+		       const char **keys, const char **values, size_t cap)
+{
+	const char *const pairs[][2] = {
+	    {"host", c->host},
+	    {"hostaddr", hostaddr},
+	    {"port", c->port_str},
+	    {"dbname", c->dbname},
+	    {"user", c->user},
+	    {"password", c->password},
+	    {"sslmode", c->sslmode},
+	    {"gssencmode", "disable"}, /* Debian's libpq tries GSS first */
+	    {"fallback_application_name", "pitlane"},
+	};
+	size_t n = 0;
+
+	assert(c->port_str[0] != '\0' && "config_finish not called");
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		n += pairs[i][1] != NULL;
+	if (n + 1 > cap)
+		return 0;
+	n = 0;
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		if (pairs[i][1] == NULL)
+			continue;
+		keys[n] = pairs[i][0];
+		values[n] = pairs[i][1];
+		n++;
+	}
+	keys[n] = NULL;
+	values[n] = NULL;
+	return n;
+}

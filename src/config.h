@@ -1,0 +1,103 @@
+/* Configuration: built-in defaults, then the INI file, then the environment,
+ * then command-line flags, each later source overriding the earlier. Every
+ * invalid value is collected (setting name, value, what is allowed) so one
+ * run reports them all. Pure module: no sockets, no libevent. */
+#ifndef PITLANE_CONFIG_H
+#define PITLANE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
+#define CONFIG_MAX_ERRORS 64
+#define CONFIG_ERROR_LEN 320
+
+enum pool_mode {
+	POOL_MODE_SESSION,
+	POOL_MODE_TRANSACTION,
+};
+
+struct config {
+	/* [pitlane] section: the daemon. Strings are owned (malloc'd). */
+	char *listen_addr;	 /* 127.0.0.1 */
+	int listen_port;	 /* 6432 */
+	char *unix_socket_dir;	 /* NULL: off */
+	enum pool_mode pool_mode; /* transaction */
+	enum log_format log_format; /* json */
+	enum log_level log_level;   /* info */
+	int shutdown_timeout_ms;    /* 30000 */
+	int max_client_conn;	    /* 1000 */
+
+	/* [pool] section, or DB_* in the environment: the backend pool. */
+	char *host;		/* localhost; a comma-separated list allowed */
+	int port;		/* 5432 */
+	char *dbname;		/* postgres */
+	char *user;		/* postgres */
+	char *password;		/* NULL: none; never logged or printed */
+	int pool_max;		/* 10 */
+	int pool_min;		/* 2 */
+	int idle_timeout_ms;	/* 30000 */
+	int connect_timeout_ms; /* 2000 */
+	char *sslmode;		/* prefer */
+
+	char *pool_name;  /* "<dbname>": derived by config_finish */
+	char port_str[8]; /* port as text for config_conninfo: derived by
+			     config_finish */
+};
+
+struct config_errors {
+	unsigned n;
+	char msg[CONFIG_MAX_ERRORS][CONFIG_ERROR_LEN];
+};
+
+/* Fills c with the built-in defaults (strings allocated). */
+void config_defaults(struct config *c);
+
+/* Frees the strings of c (NULL-safe); c may then be reused. */
+void config_free(struct config *c);
+
+/* Sets one setting by its INI section ("pitlane" or "pool") and key. `source`
+ * names the setting in error messages exactly as the user wrote it, e.g.
+ * "DB_POOL_MAX", "--port", or "pitlane.ini:7: pool_max". Invalid values are
+ * appended to errs and leave the setting unchanged. Returns false for an
+ * unknown section/key (also recorded in errs). */
+bool config_set(struct config *c, const char *section, const char *key,
+		const char *value, const char *source,
+		struct config_errors *errs);
+
+/* Reads an INI file with inih. A missing file or a syntax error is recorded
+ * in errs (file name and line). */
+void config_load_file(struct config *c, const char *path,
+		      struct config_errors *errs);
+
+/* Applies the DB_* variables found in envp (a NULL-terminated list of
+ * "NAME=value" strings, e.g. environ). Unknown DB_ names are ignored. */
+void config_load_env(struct config *c, char *const *envp,
+		     struct config_errors *errs);
+
+/* Cross-setting checks (pool_min <= pool_max, listen_addr is loopback until
+ * client authentication exists, ...) and derived values (pool_name). Call
+ * once, after all sources. */
+void config_finish(struct config *c, struct config_errors *errs);
+
+/* Records one error (printf-style), dropping it when errs is full. */
+void config_error(struct config_errors *errs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints the effective configuration as INI, the password redacted. */
+void config_print(const struct config *c, FILE *out);
+
+const char *config_pool_mode_name(enum pool_mode m);
+
+/* Fills NULL-terminated libpq keyword/value arrays for one backend
+ * connection (PQconnectStartParams with expand_dbname 0). hostaddr, when not
+ * NULL, is the resolved address list matching c->host. The values point into
+ * c and hostaddr: keep both alive while the arrays are used. Returns the
+ * number of pairs, or 0 when cap is too small. */
+size_t config_conninfo(const struct config *c, const char *hostaddr,
+		       const char **keys, const char **values, size_t cap);
+
+#endif

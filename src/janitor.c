@@ -1,0 +1,177 @@
+/* The janitor: periodic and on-demand pool upkeep, the deferred reaper of
+ * closed sessions, metrics snapshots and the shutdown sequence. */
+#include "janitor.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "client.h"
+#include "log.h"
+#include "server.h"
+
+#define client_of_waiter(wt)                                                   \
+	((struct client *)((char *)(wt) - offsetof(struct client, waiter)))
+#define server_of_slot(sl)                                                     \
+	((struct server *)((char *)(sl) - offsetof(struct server, slot)))
+
+static struct event *janitor_tick_ev;
+
+/* Every server is gone, every client too: the pool is closed. */
+static void janitor_finish_shutdown(struct worker *w)
+{
+	if (w->stopped)
+		return;
+	w->stopped = true;
+	log_info("shutdown complete", LF_STR("pool", w->pool.name),
+		 LF_INT("xacts_total", w->pool.stats.xacts_total));
+	event_base_loopexit(w->base, NULL);
+}
+
+static void janitor_shutdown_step(struct worker *w, int64_t now)
+{
+	struct client *c, *next;
+	struct server *s, *snext;
+
+	if (now >= w->shutdown_deadline_ms) {
+		for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, link);
+			client_shutdown(c, true);
+		}
+	}
+	if (!TAILQ_EMPTY(&w->clients))
+		return;
+	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, link);
+		server_close(s, NULL);
+	}
+	if (TAILQ_EMPTY(&w->dead_clients) && TAILQ_EMPTY(&w->dead_servers))
+		janitor_finish_shutdown(w);
+	else if (now >= w->shutdown_deadline_ms + JANITOR_TICK_MS * 10)
+		janitor_finish_shutdown(w); /* a cancel thread is stuck */
+}
+
+void janitor_run(struct worker *w)
+{
+	int64_t now = worker_now_ms();
+	struct pool_waiter *wt;
+	struct pool_slot *slot;
+
+	if (w->shutting_down) {
+		janitor_shutdown_step(w, now);
+		return;
+	}
+	while ((wt = pool_wait_expired(&w->pool, now)) != NULL)
+		client_wait_timeout(client_of_waiter(wt));
+	while ((slot = pool_reapable(&w->pool, now)) != NULL) {
+		struct server *s = server_of_slot(slot);
+		log_debug("closing idle server", LF_STR("pool", w->pool.name),
+			  LF_INT("backend_pid", s->backend_pid));
+		server_close(s, NULL);
+	}
+	for (unsigned n = pool_connects_wanted(&w->pool, now); n > 0; n--)
+		if (server_connect(w) == NULL)
+			break;
+}
+
+/* Frees sessions closed since the last run, outside their callbacks. */
+static void janitor_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct client *c;
+	struct server *s, *next;
+
+	(void)fd;
+	(void)what;
+	while ((c = TAILQ_FIRST(&w->dead_clients)) != NULL) {
+		TAILQ_REMOVE(&w->dead_clients, c, link);
+		client_free(c);
+	}
+	for (s = TAILQ_FIRST(&w->dead_servers); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		TAILQ_REMOVE(&w->dead_servers, s, link);
+		if (!server_free(s))
+			TAILQ_INSERT_HEAD(&w->dead_servers, s, link);
+	}
+	janitor_run(w);
+}
+
+static void janitor_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	janitor_run(arg);
+}
+
+int janitor_start(struct worker *w)
+{
+	struct timeval tick = {.tv_usec = JANITOR_TICK_MS * 1000};
+
+	w->maintain = janitor_run;
+	w->dispatch = client_dispatch;
+	w->reap_ev = event_new(w->base, -1, 0, janitor_reap_cb, w);
+	janitor_tick_ev = event_new(w->base, -1, EV_PERSIST, janitor_tick_cb, w);
+	if (w->reap_ev == NULL || janitor_tick_ev == NULL ||
+	    event_add(janitor_tick_ev, &tick) != 0)
+		return -1;
+	return 0;
+}
+
+void janitor_log_metrics(struct worker *w)
+{
+	const struct pool *p = &w->pool;
+	const struct config *cfg = w->cfg;
+	struct metrics_snapshot snap = {
+	    .pool = p->name,
+	    .servers_total = pool_total(p),
+	    .servers_idle = p->count[POOL_SLOT_IDLE],
+	    .servers_active = p->count[POOL_SLOT_ACTIVE],
+	    .servers_connecting = p->count[POOL_SLOT_CONNECTING],
+	    .clients_total = w->nclients,
+	    .clients_active = w->clients_active,
+	    .clients_waiting = p->nwaiting,
+	    .wait_max_ms = pool_wait_max_ms(p, worker_now_ms()),
+	    .c = p->stats,
+	    .max = cfg->pool_max,
+	    .min = cfg->pool_min,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	};
+
+	metrics_log(&snap);
+}
+
+void janitor_shutdown(struct worker *w)
+{
+	struct client *c, *next;
+	struct server *s, *snext;
+
+	if (w->shutting_down)
+		return;
+	w->shutting_down = true;
+	w->shutdown_deadline_ms = worker_now_ms() + w->cfg->shutdown_timeout_ms;
+	log_info("shutdown started", LF_STR("pool", w->pool.name),
+		 LF_INT("clients", w->nclients),
+		 LF_INT("clients_active", w->clients_active),
+		 LF_INT("timeout_ms", w->cfg->shutdown_timeout_ms));
+	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		client_shutdown(c, false);
+	}
+	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, link);
+		if (s->state == SERVER_IDLE || s->state == SERVER_CONNECTING ||
+		    s->state == SERVER_RESETTING)
+			server_close(s, NULL);
+	}
+	janitor_run(w);
+}
+
+void janitor_stop(struct worker *w)
+{
+	if (janitor_tick_ev != NULL)
+		event_free(janitor_tick_ev);
+	janitor_tick_ev = NULL;
+	if (w->reap_ev != NULL)
+		event_free(w->reap_ev);
+	w->reap_ev = NULL;
+}

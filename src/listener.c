@@ -1,0 +1,162 @@
+/* Listening sockets with evconnlistener: accepted sockets become clients. */
+#include "listener.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "client.h"
+#include "log.h"
+
+#define LISTENER_BACKLOG 1024
+
+struct listener {
+	struct worker *w;
+	struct evconnlistener *tcp;
+	struct evconnlistener *unix_sock;
+	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int port;
+};
+
+static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
+			       struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)el;
+	(void)salen;
+	client_accept(l->w, fd, sa);
+}
+
+static void listener_error_cb(struct evconnlistener *el, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)el;
+	(void)arg;
+	log_error("accept failed",
+		  LF_STR("reason", evutil_socket_error_to_string(err)));
+}
+
+static struct evconnlistener *listener_bind(struct listener *l,
+					    const struct sockaddr *sa,
+					    socklen_t len)
+{
+	struct evconnlistener *el = evconnlistener_new_bind(
+	    l->w->base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    LISTENER_BACKLOG, sa, (int)len);
+
+	if (el != NULL)
+		evconnlistener_set_error_cb(el, listener_error_cb);
+	return el;
+}
+
+static int listener_open_tcp(struct listener *l, char *err, size_t errlen)
+{
+	const struct config *cfg = l->w->cfg;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	char port[8];
+	int rc;
+
+	snprintf(port, sizeof(port), "%d", cfg->listen_port);
+	rc = getaddrinfo(cfg->listen_addr, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve listen_addr \"%s\": %s",
+			 cfg->listen_addr, gai_strerror(rc));
+		return -1;
+	}
+	l->tcp = listener_bind(l, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (l->tcp == NULL) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s",
+			 cfg->listen_addr, cfg->listen_port, strerror(errno));
+		return -1;
+	}
+	if (getsockname(evconnlistener_get_fd(l->tcp),
+			(struct sockaddr *)&bound, &blen) == 0)
+		l->port = ntohs(bound.ss_family == AF_INET6
+				    ? ((struct sockaddr_in6 *)&bound)->sin6_port
+				    : ((struct sockaddr_in *)&bound)->sin_port);
+	log_info("listening", LF_STR("addr", cfg->listen_addr),
+		 LF_INT("port", l->port));
+	return 0;
+}
+
+static int listener_open_unix(struct listener *l, char *err, size_t errlen)
+{
+	const char *dir = l->w->cfg->unix_socket_dir;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	snprintf(l->unix_path, sizeof(l->unix_path), "%s/.s.PGSQL.%d", dir,
+		 l->port);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->unix_path);
+	(void)unlink(l->unix_path); /* a stale socket from a crash */
+	l->unix_sock = listener_bind(l, (struct sockaddr *)&sun, sizeof(sun));
+	if (l->unix_sock == NULL) {
+		snprintf(err, errlen, "cannot listen on unix socket %s: %s",
+			 l->unix_path, strerror(errno));
+		l->unix_path[0] = '\0';
+		return -1;
+	}
+	(void)chmod(l->unix_path, 0777);
+	log_info("listening", LF_STR("unix_socket", l->unix_path),
+		 LF_INT("port", l->port));
+	return 0;
+}
+
+struct listener *listener_new(struct worker *w, char *err, size_t errlen)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	l->w = w;
+	if (listener_open_tcp(l, err, errlen) != 0 ||
+	    (w->cfg->unix_socket_dir != NULL &&
+	     listener_open_unix(l, err, errlen) != 0)) {
+		listener_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+int listener_port(const struct listener *l)
+{
+	return l->port;
+}
+
+void listener_disable(struct listener *l)
+{
+	if (l->tcp != NULL)
+		evconnlistener_disable(l->tcp);
+	if (l->unix_sock != NULL)
+		evconnlistener_disable(l->unix_sock);
+}
+
+void listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	if (l->tcp != NULL)
+		evconnlistener_free(l->tcp);
+	if (l->unix_sock != NULL)
+		evconnlistener_free(l->unix_sock);
+	if (l->unix_path[0] != '\0')
+		(void)unlink(l->unix_path);
+	free(l);
+}

@@ -1,0 +1,302 @@
+/* pitlane: flags, configuration, wiring of the worker, signals, run. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "cancel.h"
+#include "client.h"
+#include "config.h"
+#include "janitor.h"
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "worker.h"
+
+#ifndef PITLANE_VERSION
+#define PITLANE_VERSION "0.0.0"
+#endif
+
+#define EXIT_RUNTIME 1
+
+extern char **environ;
+
+struct flag_setting {
+	const char *key, *value, *source;
+};
+
+struct flags {
+	const char *config_file;
+	bool check_config;
+	unsigned n; /* settings given as flags, applied after the env */
+	struct flag_setting set[16];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pitlane [options]\n"
+		"  -c, --config FILE         read settings from an INI file\n"
+		"  -a, --listen-addr ADDR    address to listen on "
+		"(127.0.0.1)\n"
+		"  -p, --port PORT           port to listen on (6432; 0 picks "
+		"one)\n"
+		"  -m, --pool-mode MODE      session or transaction\n"
+		"      --check-config        print the effective configuration "
+		"and exit\n"
+		"  -V, --version             print the version and exit\n"
+		"  -h, --help                print this help and exit\n"
+		"The pool comes from DB_HOST, DB_PORT, DB_NAME, DB_USER, "
+		"DB_PASSWORD,\n"
+		"DB_POOL_MAX, DB_POOL_MIN, DB_IDLE_TIMEOUT_MS, "
+		"DB_CONNECT_TIMEOUT_MS, DB_SSLMODE.\n"
+		"See pitlane(8) and pitlane.ini(5).\n");
+}
+
+/* Reads the command line. Returns -1 to exit with *status. */
+static int parse_flags(int argc, char **argv, struct flags *f, int *status)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen-addr", required_argument, NULL, 'a'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"pool-mode", required_argument, NULL, 'm'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:a:p:m:Vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			f->config_file = optarg;
+			break;
+		case 'a':
+			f->set[f->n++] = (struct flag_setting){
+			    "listen_addr", optarg, "--listen-addr"};
+			break;
+		case 'p':
+			f->set[f->n++] = (struct flag_setting){"listen_port",
+							     optarg, "--port"};
+			break;
+		case 'm':
+			f->set[f->n++] = (struct flag_setting){
+			    "pool_mode", optarg, "--pool-mode"};
+			break;
+		case 'C':
+			f->check_config = true;
+			break;
+		case 'V':
+			printf("pitlane %s\n", PITLANE_VERSION);
+			*status = 0;
+			return -1;
+		case 'h':
+			usage(stdout);
+			*status = 0;
+			return -1;
+		default:
+			usage(stderr);
+			*status = CONFIG_EXIT_INVALID;
+			return -1;
+		}
+		if (f->n == sizeof(f->set) / sizeof(f->set[0]))
+			f->n--; /* applied in order: the last one wins */
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pitlane: unexpected argument \"%s\"\n",
+			argv[optind]);
+		*status = CONFIG_EXIT_INVALID;
+		return -1;
+	}
+	return 0;
+}
+
+/* defaults < INI < environment < flags; every error reported, then 78. */
+static int load_config(struct config *cfg, const struct flags *f)
+{
+	struct config_errors errs = {0};
+
+	config_defaults(cfg);
+	if (f->config_file != NULL)
+		config_load_file(cfg, f->config_file, &errs);
+	config_load_env(cfg, environ, &errs);
+	for (unsigned i = 0; i < f->n; i++)
+		config_set(cfg, "pitlane", f->set[i].key, f->set[i].value,
+			   f->set[i].source, &errs);
+	config_finish(cfg, &errs);
+	for (unsigned i = 0; i < errs.n; i++)
+		fprintf(stderr, "pitlane: configuration error: %s\n",
+			errs.msg[i]);
+	if (errs.n > 0) {
+		fprintf(stderr, "pitlane: %u configuration error%s, exiting\n",
+			errs.n, errs.n == 1 ? "" : "s");
+		return -1;
+	}
+	return 0;
+}
+
+struct app {
+	struct worker w;
+	struct listener *listener;
+	struct event *sig_usr1, *sig_term, *sig_int;
+};
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct app *app = arg;
+
+	(void)what;
+	if (sig == SIGUSR1) {
+		janitor_log_metrics(&app->w);
+		return;
+	}
+	if (app->w.shutting_down) {
+		log_warn("second signal: exiting at once",
+			 LF_INT("signal", sig));
+		_exit(EXIT_RUNTIME);
+	}
+	log_info("signal received", LF_STR("signal", strsignal((int)sig)));
+	listener_disable(app->listener);
+	janitor_shutdown(&app->w);
+}
+
+static int worker_init(struct worker *w, const struct config *cfg)
+{
+	struct pool_limits lim = {
+	    .max = (unsigned)cfg->pool_max,
+	    .min = (unsigned)cfg->pool_min,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	};
+
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->mode = client_mode_ops(cfg->pool_mode);
+	pool_init(&w->pool, cfg->pool_name, &lim);
+	TAILQ_INIT(&w->clients);
+	TAILQ_INIT(&w->servers);
+	TAILQ_INIT(&w->dead_clients);
+	TAILQ_INIT(&w->dead_servers);
+	if (evthread_use_pthreads() != 0)
+		return -1;
+	w->base = event_base_new();
+	if (w->base == NULL)
+		return -1;
+	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (w->dns == NULL) {
+		/* No usable resolv.conf: /etc/hosts and numeric names still
+		 * work. */
+		w->dns = evdns_base_new(w->base, 0);
+		if (w->dns == NULL)
+			return -1;
+		evdns_base_load_hosts(w->dns, NULL);
+	}
+	w->cancels = cancel_pool_new(w->base);
+	if (w->cancels == NULL)
+		return -1;
+	return janitor_start(w);
+}
+
+static void worker_free(struct worker *w)
+{
+	bool threads_busy = w->cancels && cancel_pending(w->cancels) > 0;
+
+	janitor_stop(w);
+	params_clear(&w->params);
+	if (threads_busy)
+		return; /* a stuck cancel thread may still wake the base */
+	cancel_pool_free(w->cancels);
+	if (w->dns != NULL)
+		evdns_base_free(w->dns, 0);
+	if (w->base != NULL)
+		event_base_free(w->base);
+}
+
+static int add_signal(struct app *app, struct event **ev, int sig)
+{
+	*ev = evsignal_new(app->w.base, sig, signal_cb, app);
+	return *ev == NULL ? -1 : event_add(*ev, NULL);
+}
+
+static void log_configured(const struct worker *w, int port)
+{
+	const struct config *cfg = w->cfg;
+	char listen[300];
+
+	snprintf(listen, sizeof(listen), "%s:%d", cfg->listen_addr, port);
+	log_info("pool configured", LF_STR("pool", w->pool.name),
+		 LF_INT("max", cfg->pool_max), LF_INT("min", cfg->pool_min),
+		 LF_INT("idle_timeout_ms", cfg->idle_timeout_ms),
+		 LF_INT("connect_timeout_ms", cfg->connect_timeout_ms),
+		 LF_STR("pool_mode", w->mode->name), LF_STR("listen", listen));
+}
+
+static int run(const struct config *cfg)
+{
+	struct app app = {0};
+	char err[512];
+	int rc = EXIT_RUNTIME;
+
+	if (worker_init(&app.w, cfg) != 0) {
+		log_error("cannot initialise the event loop");
+		goto out;
+	}
+	app.listener = listener_new(&app.w, err, sizeof(err));
+	if (app.listener == NULL) {
+		log_error("cannot listen", LF_STR("reason", err));
+		goto out;
+	}
+	if (add_signal(&app, &app.sig_usr1, SIGUSR1) != 0 ||
+	    add_signal(&app, &app.sig_term, SIGTERM) != 0 ||
+	    add_signal(&app, &app.sig_int, SIGINT) != 0) {
+		log_error("cannot install signal handlers");
+		goto out;
+	}
+	log_configured(&app.w, listener_port(app.listener));
+	janitor_run(&app.w);
+	janitor_log_metrics(&app.w);
+	if (event_base_dispatch(app.w.base) == 0 && app.w.stopped)
+		rc = 0;
+out:
+	if (app.sig_usr1)
+		event_free(app.sig_usr1);
+	if (app.sig_term)
+		event_free(app.sig_term);
+	if (app.sig_int)
+		event_free(app.sig_int);
+	listener_free(app.listener);
+	worker_free(&app.w);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct flags f = {0};
+	struct config cfg;
+	int status = 0;
+
+	if (parse_flags(argc, argv, &f, &status) != 0)
+		return status;
+	if (load_config(&cfg, &f) != 0) {
+		config_free(&cfg);
+		return CONFIG_EXIT_INVALID;
+	}
+	if (f.check_config) {
+		config_print(&cfg, stdout);
+		config_free(&cfg);
+		return 0;
+	}
+	log_setup(stderr, cfg.log_format, cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	status = run(&cfg);
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,42 @@
+/* Frame access on evbuffers: reads one message header at an offset without
+ * copying or pulling up the buffer, so the relay can inspect headers and
+ * move bodies between buffers untouched. */
+#ifndef PITLANE_RELAY_H
+#define PITLANE_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+
+#include "proto.h"
+
+#define RELAY_MAX_MESSAGE (1u << 30) /* largest message accepted: 1 GiB */
+#define RELAY_HIGH_WATER (512u * 1024) /* output that pauses the peer */
+#define RELAY_LOW_WATER (64u * 1024)   /* output that resumes the peer */
+
+/* A cursor over an input buffer: `pos` bytes from the start have been
+ * scanned; `skip` bytes of the current message body are still to come. */
+struct relay_cursor {
+	struct evbuffer_ptr ptr;
+	size_t pos;
+};
+
+void relay_cursor_init(struct relay_cursor *cur, struct evbuffer *buf);
+
+/* Advances the cursor by n bytes (n must be available). */
+void relay_cursor_advance(struct relay_cursor *cur, struct evbuffer *buf,
+			  size_t n);
+
+/* Reads the header at the cursor. PROTO_NEED_MORE when fewer than 5 bytes
+ * are there, PROTO_BAD when the length is invalid. */
+enum proto_status relay_peek(struct evbuffer *buf,
+			     const struct relay_cursor *cur, uint8_t *type,
+			     uint32_t *len) __attribute__((warn_unused_result));
+
+/* Copies up to cap bytes of the body of the message at the cursor (after
+ * its header) into out; the whole message must be buffered. */
+size_t relay_copy_body(struct evbuffer *buf, const struct relay_cursor *cur,
+		       uint32_t len, uint8_t *out, size_t cap);
+
+#endif

@@ -1,0 +1,69 @@
+/* The loop-wide owner: one event base and everything that runs on it (the
+ * pool, its sessions, the cancel threads). Passed around instead of globals
+ * so several loops can run later. */
+#ifndef PITLANE_WORKER_H
+#define PITLANE_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "cancel.h"
+#include "config.h"
+#include "params.h"
+#include "pool.h"
+
+struct client;
+struct server;
+
+/* What differs between pool modes, as data the sessions consult. */
+struct mode_ops {
+	const char *name;
+	bool server_at_login;  /* link a server for the whole connection */
+	bool release_at_idle;  /* return the server at each idle boundary */
+	const char *reset_sql; /* run before a server serves someone else */
+};
+
+TAILQ_HEAD(client_list, client);
+TAILQ_HEAD(server_list, server);
+
+struct worker {
+	struct event_base *base;
+	struct evdns_base *dns;
+	const struct config *cfg;	/* not owned */
+	const struct mode_ops *mode;
+	struct pool pool;
+	struct params params;		/* newest server's, for logins */
+	bool have_params;
+	struct cancel_pool *cancels;
+	struct client_list clients;	/* every live client */
+	struct server_list servers;	/* every live server */
+	struct client_list dead_clients; /* freed by reap_ev */
+	struct server_list dead_servers;
+	unsigned nclients;
+	unsigned clients_active;	/* linked to a server */
+	struct event *reap_ev;		/* deferred frees */
+	bool dispatching, dispatch_again; /* guards client_dispatch */
+	bool shutting_down;
+	bool stopped;			/* shutdown complete */
+	int64_t shutdown_deadline_ms;
+	char last_connect_error[256];
+	/* Hooks the upper layers install. */
+	void (*maintain)(struct worker *w); /* connect, reap, time out now */
+	void (*dispatch)(struct worker *w); /* hand idle servers to waiters */
+};
+
+/* Monotonic milliseconds. */
+static inline int64_t worker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#endif

@@ -1,0 +1,112 @@
+/* Integration-test harness: a throwaway PostgreSQL (initdb in a temporary
+ * directory, dropped to an unprivileged user when run as root), the real
+ * pitlane process, and libpq / raw-socket helpers. Every wait polls with a
+ * deadline; children and temporary files are removed at exit. */
+#ifndef PITLANE_TEST_HARNESS_H
+#define PITLANE_TEST_HARNESS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <sys/types.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#define H_DBNAME     "pitlane" /* the pool's database */
+#define H_USER	     "pitlane" /* initdb superuser, the pool's user */
+#define H_DIRECT_APP "pitlane-test-direct" /* direct connections' app name */
+#define H_POLL_MS    20			   /* poll interval of every wait */
+
+/* One pitlane process started by a test. Owned by the test; h_pitlane_stop
+ * ends the process (if still running) and frees it. */
+struct h_pitlane {
+	pid_t pid;	     /* 0 once reaped */
+	int status;	     /* exit code, 128+signal, -1 while running */
+	int port;	     /* TCP port from the `listening` record */
+	char log_path[4096]; /* stderr and stdout of the process */
+};
+
+/* Time and polling. */
+int64_t h_now_ms(void);
+void h_sleep_ms(int ms);
+bool h_poll(bool (*pred)(void *arg), void *arg, int timeout_ms);
+
+/* cmocka fixtures: the group ones start PostgreSQL once per binary (with
+ * database `pitlane` and table t(id int, note text)); the per-test ones
+ * stop the pitlane kept in *state and print its log if h_pass was not
+ * reached. */
+int h_group_setup(void **state);
+int h_group_teardown(void **state);
+int h_test_setup(void **state);
+int h_test_teardown(void **state);
+void h_pass(void);
+
+/* PostgreSQL. h_pg_start reuses the port of a previous run if there was
+ * one, so a pitlane pointed at a stopped server finds it again. */
+void h_pg_start(void);
+void h_pg_stop(void);
+int h_pg_port(void);
+
+/* The per-run temporary directory (removed at exit) for test files. */
+const char *h_tmpdir(void);
+
+/* pitlane. env holds "KEY=VALUE" overrides ("KEY" alone unsets) applied on
+ * top of a pool pointed at the test server; args are extra flags after
+ * "-p 0". Both lists end with NULL and may be NULL. */
+struct h_pitlane *h_pitlane_spawn(const char *const *env,
+				  const char *const *args);
+struct h_pitlane *h_pitlane_start(const char *const *env,
+				  const char *const *args);
+bool h_pitlane_wait_ready(struct h_pitlane *pl, int timeout_ms);
+bool h_pitlane_alive(struct h_pitlane *pl);
+void h_pitlane_signal(struct h_pitlane *pl, int sig);
+int h_pitlane_wait_exit(struct h_pitlane *pl, int timeout_ms);
+void h_pitlane_stop(struct h_pitlane *pl);
+void h_pitlane_dump_log(struct h_pitlane *pl, int max_lines);
+
+/* The log: records are JSON objects, one a line. h_log_read returns the
+ * whole file (caller frees). h_log_record copies record nth (0-based, -1
+ * for the last) with the given msg into buf. */
+char *h_log_read(struct h_pitlane *pl);
+int h_log_count(struct h_pitlane *pl, const char *msg);
+bool h_log_record(struct h_pitlane *pl, const char *msg, int nth, char *buf,
+		  size_t cap);
+bool h_log_wait(struct h_pitlane *pl, const char *msg, int count,
+		int timeout_ms);
+bool h_json_int(const char *line, const char *key, long long *out);
+bool h_json_str(const char *line, const char *key, char *out, size_t cap);
+
+/* libpq. h_connect asserts success; h_connect_try returns the connection
+ * whatever its status (caller checks PQstatus and calls PQfinish). extra is
+ * appended to the conninfo and may be NULL. */
+PGconn *h_connect(struct h_pitlane *pl, const char *extra);
+PGconn *h_connect_try(struct h_pitlane *pl, const char *extra);
+PGconn *h_direct(const char *dbname);
+PGconn *h_admin(void);
+void h_exec_ok(PGconn *conn, const char *sql);
+long long h_query_int(PGconn *conn, const char *sql);
+const char *h_result_sqlstate(PGresult *res, char buf[6]);
+const char *h_exec_sqlstate(PGconn *conn, const char *sql, char buf[6]);
+void h_exec_expect(PGconn *conn, const char *sql, const char *sqlstate);
+
+/* Backends of the pool database, direct connections excluded. */
+int h_backends(void);
+bool h_wait_backends(int want, int timeout_ms);
+
+/* Raw protocol. h_raw_read_msg returns the body length of the next typed
+ * message (type in *type, body in buf, truncated to cap), -1 on EOF, error
+ * or timeout. h_raw_read_byte returns one byte or -1. */
+int h_raw_connect(int port);
+bool h_raw_send(int fd, const void *buf, size_t len);
+bool h_raw_startup(int fd, uint32_t version, const char *const *kv);
+int h_raw_read_byte(int fd, int timeout_ms);
+int h_raw_read_msg(int fd, char *type, unsigned char *buf, size_t cap,
+		   int timeout_ms);
+bool h_raw_wait_closed(int fd, int timeout_ms);
+bool h_raw_err_field(const unsigned char *body, int len, char field, char *out,
+		     size_t cap);
+uint32_t h_be32(const unsigned char *p);
+
+#endif

@@ -1,0 +1,925 @@
+/* Unit tests for config: defaults, every setting's validation and exact
+ * error text, the INI file, the environment, precedence, cross-setting
+ * checks, redaction of the password and the libpq conninfo arrays. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SECRET	     "hunter2-S3CRET"
+
+/* INI files are written to a directory made by the group setup. */
+static char tmpdir[] = "/tmp/test_config.XXXXXX";
+static char paths[32][256];
+static unsigned n_paths;
+
+static int make_tmpdir(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int remove_tmpdir(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < n_paths; i++)
+		unlink(paths[i]);
+	return rmdir(tmpdir);
+}
+
+/* Writes text to a new file in tmpdir and returns its path. */
+static const char *write_ini(const char *text)
+{
+	char *path;
+	FILE *f;
+
+	assert_true(n_paths < ARRAY_LEN(paths));
+	path = paths[n_paths];
+	snprintf(path, sizeof(paths[0]), "%s/%u.ini", tmpdir, n_paths);
+	n_paths++;
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* config_print's output as a malloc'd string. */
+static char *print_config(const struct config *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	config_print(c, f);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static void assert_no_errors(const struct config_errors *e)
+{
+	for (unsigned i = 0; i < e->n; i++)
+		print_error("unexpected error: %s\n", e->msg[i]);
+	assert_int_equal(e->n, 0);
+}
+
+static void assert_one_error(const struct config_errors *e, const char *msg)
+{
+	if (e->n != 1 || strcmp(e->msg[0], msg) != 0) {
+		print_error("expected: %s\n", msg);
+		for (unsigned i = 0; i < e->n; i++)
+			print_error("got:      %s\n", e->msg[i]);
+		fail();
+	}
+}
+
+static void test_defaults(void **state)
+{
+	struct config c;
+	struct config_errors errs = {0};
+	char *text;
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(c.listen_addr, "127.0.0.1");
+	assert_int_equal(c.listen_port, 6432);
+	assert_null(c.unix_socket_dir);
+	assert_int_equal(c.pool_mode, POOL_MODE_TRANSACTION);
+	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
+	assert_int_equal(c.log_level, LOG_LEVEL_INFO);
+	assert_int_equal(c.shutdown_timeout_ms, 30000);
+	assert_int_equal(c.max_client_conn, 1000);
+	assert_string_equal(c.host, "localhost");
+	assert_int_equal(c.port, 5432);
+	assert_string_equal(c.dbname, "postgres");
+	assert_string_equal(c.user, "postgres");
+	assert_null(c.password);
+	assert_int_equal(c.pool_max, 10);
+	assert_int_equal(c.pool_min, 2);
+	assert_int_equal(c.idle_timeout_ms, 30000);
+	assert_int_equal(c.connect_timeout_ms, 2000);
+	assert_string_equal(c.sslmode, "prefer");
+
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(c.pool_name, "postgres");
+	assert_string_equal(c.port_str, "5432");
+
+	text = print_config(&c);
+	assert_string_equal(text, "[pitlane]\n"
+				  "listen_addr = 127.0.0.1\n"
+				  "listen_port = 6432\n"
+				  "; unix_socket_dir not set\n"
+				  "pool_mode = transaction\n"
+				  "log_format = json\n"
+				  "log_level = info\n"
+				  "shutdown_timeout_ms = 30000\n"
+				  "max_client_conn = 1000\n"
+				  "\n"
+				  "[pool]\n"
+				  "host = localhost\n"
+				  "port = 5432\n"
+				  "dbname = postgres\n"
+				  "user = postgres\n"
+				  "; password not set\n"
+				  "pool_max = 10\n"
+				  "pool_min = 2\n"
+				  "idle_timeout_ms = 30000\n"
+				  "connect_timeout_ms = 2000\n"
+				  "sslmode = prefer\n");
+	free(text);
+	config_free(&c);
+	config_free(&c); /* idempotent */
+	config_free(NULL);
+}
+
+struct bad_value {
+	const char *section, *key, *value, *source, *msg;
+};
+
+static const struct bad_value bad_values[] = {
+    {"pitlane", "listen_addr", "", "PITLANE_LISTEN_ADDR",
+     "PITLANE_LISTEN_ADDR must be a non-empty string, got \"\""},
+    {"pitlane", "listen_port", "65536", "--port",
+     "--port must be an integer from 0 to 65535, got \"65536\""},
+    {"pitlane", "listen_port", "-1", "--port",
+     "--port must be an integer from 0 to 65535, got \"-1\""},
+    {"pitlane", "listen_port", "", "--port",
+     "--port must be an integer from 0 to 65535, got \"\""},
+    {"pitlane", "listen_port", " 1", "--port",
+     "--port must be an integer from 0 to 65535, got \" 1\""},
+    {"pitlane", "listen_port", "1 ", "--port",
+     "--port must be an integer from 0 to 65535, got \"1 \""},
+    {"pitlane", "listen_port", "+1", "--port",
+     "--port must be an integer from 0 to 65535, got \"+1\""},
+    {"pitlane", "listen_port", "0x10", "--port",
+     "--port must be an integer from 0 to 65535, got \"0x10\""},
+    {"pitlane", "listen_port", "99999999999999999999", "--port",
+     "--port must be an integer from 0 to 65535, got "
+     "\"99999999999999999999\""},
+    {"pitlane", "pool_mode", "Session", "-m",
+     "-m must be one of session, transaction, got \"Session\""},
+    {"pitlane", "log_format", "xml", "PITLANE_LOG_FORMAT",
+     "PITLANE_LOG_FORMAT must be one of json, text, got \"xml\""},
+    {"pitlane", "log_level", "warning", "PITLANE_LOG_LEVEL",
+     "PITLANE_LOG_LEVEL must be one of debug, info, warn, error, got "
+     "\"warning\""},
+    {"pitlane", "shutdown_timeout_ms", "86400001",
+     "PITLANE_SHUTDOWN_TIMEOUT_MS",
+     "PITLANE_SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 86400000, "
+     "got \"86400001\""},
+    {"pitlane", "max_client_conn", "0", "PITLANE_MAX_CLIENT_CONN",
+     "PITLANE_MAX_CLIENT_CONN must be an integer from 1 to 100000, got "
+     "\"0\""},
+    {"pool", "host", "", "DB_HOST",
+     "DB_HOST must be a non-empty string, got \"\""},
+    {"pool", "host", "a,,b", "DB_HOST",
+     "DB_HOST must be a host name, IP address or socket directory, or a "
+     "comma-separated list of them with no empty element, got \"a,,b\""},
+    {"pool", "host", ",a", "DB_HOST",
+     "DB_HOST must be a host name, IP address or socket directory, or a "
+     "comma-separated list of them with no empty element, got \",a\""},
+    {"pool", "host", "a,", "DB_HOST",
+     "DB_HOST must be a host name, IP address or socket directory, or a "
+     "comma-separated list of them with no empty element, got \"a,\""},
+    {"pool", "port", "0", "DB_PORT",
+     "DB_PORT must be an integer from 1 to 65535, got \"0\""},
+    {"pool", "dbname", "", "DB_NAME",
+     "DB_NAME must be a non-empty string, got \"\""},
+    {"pool", "user", "", "pitlane.ini:3: user",
+     "pitlane.ini:3: user must be a non-empty string, got \"\""},
+    {"pool", "pool_max", "abc", "DB_POOL_MAX",
+     "DB_POOL_MAX must be an integer from 1 to 10000, got \"abc\""},
+    {"pool", "pool_max", "10001", "DB_POOL_MAX",
+     "DB_POOL_MAX must be an integer from 1 to 10000, got \"10001\""},
+    {"pool", "pool_min", "-1", "DB_POOL_MIN",
+     "DB_POOL_MIN must be an integer from 0 to 10000, got \"-1\""},
+    {"pool", "idle_timeout_ms", "99", "DB_IDLE_TIMEOUT_MS",
+     "DB_IDLE_TIMEOUT_MS must be an integer from 100 to 86400000, got "
+     "\"99\""},
+    {"pool", "connect_timeout_ms", "600001", "DB_CONNECT_TIMEOUT_MS",
+     "DB_CONNECT_TIMEOUT_MS must be an integer from 100 to 600000, got "
+     "\"600001\""},
+    {"pool", "sslmode", "x", "DB_SSLMODE",
+     "DB_SSLMODE must be one of disable, allow, prefer, require, "
+     "verify-ca, verify-full, got \"x\""},
+    {"pool", "sslmode", "", "DB_SSLMODE",
+     "DB_SSLMODE must be one of disable, allow, prefer, require, "
+     "verify-ca, verify-full, got \"\""},
+    {"pool", "pool_max",
+     "1234567890123456789012345678901234567890123456789012345678901234567890",
+     "DB_POOL_MAX",
+     "DB_POOL_MAX must be an integer from 1 to 10000, got "
+     "\"1234567890123456789012345678901234567890123456789012345678901234..."
+     "\""},
+};
+
+/* Each invalid value gives exactly its message and leaves the configuration
+ * as it was. */
+static void test_invalid_values(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad_values); i++) {
+		const struct bad_value *b = &bad_values[i];
+		struct config c;
+		struct config_errors errs = {0};
+		char *before, *after;
+
+		config_defaults(&c);
+		before = print_config(&c);
+		assert_true(config_set(&c, b->section, b->key, b->value,
+				       b->source, &errs));
+		assert_one_error(&errs, b->msg);
+		after = print_config(&c);
+		assert_string_equal(before, after);
+		free(before);
+		free(after);
+		config_free(&c);
+	}
+}
+
+struct good_value {
+	const char *section, *key, *value, *printed;
+};
+
+static const struct good_value good_values[] = {
+    {"pitlane", "listen_addr", "::1", "listen_addr = ::1"},
+    {"pitlane", "listen_port", "0", "listen_port = 0"},
+    {"pitlane", "listen_port", "65535", "listen_port = 65535"},
+    {"pitlane", "listen_port", "007", "listen_port = 7"},
+    {"pitlane", "unix_socket_dir", "/run/pitlane",
+     "unix_socket_dir = /run/pitlane"},
+    {"pitlane", "unix_socket_dir", "", "; unix_socket_dir not set"},
+    {"pitlane", "pool_mode", "session", "pool_mode = session"},
+    {"pitlane", "log_format", "text", "log_format = text"},
+    {"pitlane", "log_level", "debug", "log_level = debug"},
+    {"pitlane", "log_level", "warn", "log_level = warn"},
+    {"pitlane", "log_level", "error", "log_level = error"},
+    {"pitlane", "shutdown_timeout_ms", "0", "shutdown_timeout_ms = 0"},
+    {"pitlane", "max_client_conn", "100000", "max_client_conn = 100000"},
+    {"pool", "host", "db1,db2,/var/run/postgresql",
+     "host = db1,db2,/var/run/postgresql"},
+    {"pool", "port", "1", "port = 1"},
+    {"pool", "dbname", "app", "dbname = app"},
+    {"pool", "user", "app_user", "user = app_user"},
+    {"pool", "password", SECRET, "password = <redacted>"},
+    {"pool", "password", "", "; password not set"},
+    {"pool", "pool_max", "10000", "pool_max = 10000"},
+    {"pool", "pool_min", "0", "pool_min = 0"},
+    {"pool", "idle_timeout_ms", "100", "idle_timeout_ms = 100"},
+    {"pool", "connect_timeout_ms", "600000", "connect_timeout_ms = 600000"},
+    {"pool", "sslmode", "verify-full", "sslmode = verify-full"},
+    {"pool", "sslmode", "disable", "sslmode = disable"},
+};
+
+static void test_valid_values(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(good_values); i++) {
+		const struct good_value *g = &good_values[i];
+		struct config c;
+		struct config_errors errs = {0};
+		char line[128];
+		char *text;
+
+		config_defaults(&c);
+		/* The secret first, so that unsetting it is tested too. */
+		assert_true(
+		    config_set(&c, "pool", "password", SECRET, "x", &errs));
+		assert_true(config_set(&c, "pitlane", "unix_socket_dir", "/tmp",
+				       "x", &errs));
+		assert_true(
+		    config_set(&c, g->section, g->key, g->value, "x", &errs));
+		assert_no_errors(&errs);
+		text = print_config(&c);
+		snprintf(line, sizeof(line), "\n%s\n", g->printed);
+		if (strstr(text, line) == NULL) {
+			print_error("%s not in:\n%s", g->printed, text);
+			fail();
+		}
+		free(text);
+		config_free(&c);
+	}
+}
+
+static void test_set_unknown(void **state)
+{
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	assert_false(config_set(&c, "pool", "nope", "1", "--bogus", &errs));
+	assert_one_error(&errs,
+			 "--bogus: unknown setting \"nope\" in section [pool]");
+	errs.n = 0;
+	assert_false(config_set(&c, "pitlane", "pool_max", "1", "x", &errs));
+	assert_int_equal(errs.n, 1);
+	assert_int_equal(c.pool_max, 10);
+	config_free(&c);
+}
+
+static void test_env_every_setting(void **state)
+{
+	char *const envp[] = {
+	    "PATH=/usr/bin",
+	    "PITLANE_LISTEN_ADDR=::1",
+	    "PITLANE_LISTEN_PORT=7000",
+	    "PITLANE_UNIX_SOCKET_DIR=/run/pitlane",
+	    "PITLANE_POOL_MODE=session",
+	    "PITLANE_LOG_FORMAT=text",
+	    "PITLANE_LOG_LEVEL=debug",
+	    "PITLANE_SHUTDOWN_TIMEOUT_MS=5",
+	    "PITLANE_MAX_CLIENT_CONN=50",
+	    "DB_HOST=db1,db2",
+	    "DB_PORT=5433",
+	    "DB_NAME=app",
+	    "DB_USER=appuser",
+	    "DB_PASSWORD=" SECRET,
+	    "DB_POOL_MAX=20",
+	    "DB_POOL_MIN=3",
+	    "DB_IDLE_TIMEOUT_MS=1000",
+	    "DB_CONNECT_TIMEOUT_MS=500",
+	    "DB_SSLMODE=require",
+	    "DB_HOSTNAME=ignored",
+	    "DB_UNKNOWN=ignored",
+	    "DB_PORT=1", /* like getenv: the first one wins */
+	    NULL,
+	};
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	config_load_env(&c, envp, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(c.listen_addr, "::1");
+	assert_int_equal(c.listen_port, 7000);
+	assert_string_equal(c.unix_socket_dir, "/run/pitlane");
+	assert_int_equal(c.pool_mode, POOL_MODE_SESSION);
+	assert_int_equal(c.log_format, LOG_FORMAT_TEXT);
+	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(c.shutdown_timeout_ms, 5);
+	assert_int_equal(c.max_client_conn, 50);
+	assert_string_equal(c.host, "db1,db2");
+	assert_int_equal(c.port, 5433);
+	assert_string_equal(c.dbname, "app");
+	assert_string_equal(c.user, "appuser");
+	assert_string_equal(c.password, SECRET);
+	assert_int_equal(c.pool_max, 20);
+	assert_int_equal(c.pool_min, 3);
+	assert_int_equal(c.idle_timeout_ms, 1000);
+	assert_int_equal(c.connect_timeout_ms, 500);
+	assert_string_equal(c.sslmode, "require");
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(c.pool_name, "app");
+	config_free(&c);
+}
+
+/* Every invalid variable is reported in one run, in the documented order. */
+static void test_env_all_errors(void **state)
+{
+	char *const envp[] = {
+	    "DB_SSLMODE=x", "DB_POOL_MAX=abc",	   "PITLANE_LOG_LEVEL=loud",
+	    "DB_PORT=0",    "DB_PASSWORD=" SECRET, NULL,
+	};
+	static const char *const expected[] = {
+	    "PITLANE_LOG_LEVEL must be one of debug, info, warn, error, got "
+	    "\"loud\"",
+	    "DB_PORT must be an integer from 1 to 65535, got \"0\"",
+	    "DB_POOL_MAX must be an integer from 1 to 10000, got \"abc\"",
+	    "DB_SSLMODE must be one of disable, allow, prefer, require, "
+	    "verify-ca, verify-full, got \"x\"",
+	};
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	config_load_env(&c, envp, &errs);
+	assert_int_equal(errs.n, ARRAY_LEN(expected));
+	for (size_t i = 0; i < ARRAY_LEN(expected); i++)
+		assert_string_equal(errs.msg[i], expected[i]);
+	config_free(&c);
+}
+
+/* An empty variable counts as unset, except DB_PASSWORD where it means "no
+ * password". */
+static void test_env_empty(void **state)
+{
+	const char *path = write_ini("[pitlane]\n"
+				     "unix_socket_dir = /run/pitlane\n"
+				     "[pool]\n"
+				     "host = filehost\n"
+				     "pool_max = 7\n"
+				     "password = " SECRET "\n");
+	char *const envp[] = {
+	    "DB_HOST=",	    "DB_POOL_MAX=",
+	    "DB_PASSWORD=", "PITLANE_UNIX_SOCKET_DIR=",
+	    "DB_SSLMODE=",  "PITLANE_LISTEN_ADDR=",
+	    NULL,
+	};
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	config_load_file(&c, path, &errs);
+	assert_string_equal(c.password, SECRET);
+	config_load_env(&c, envp, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(c.host, "filehost");
+	assert_int_equal(c.pool_max, 7);
+	assert_null(c.password);
+	assert_string_equal(c.unix_socket_dir, "/run/pitlane");
+	assert_string_equal(c.sslmode, "prefer");
+	assert_string_equal(c.listen_addr, "127.0.0.1");
+	config_free(&c);
+}
+
+/* defaults < INI < environment < config_set (what flags use). */
+static void test_precedence(void **state)
+{
+	const char *path = write_ini("[pitlane]\n"
+				     "listen_port = 7000\n"
+				     "pool_mode = session\n"
+				     "[pool]\n"
+				     "pool_max = 5\n"
+				     "pool_min = 1\n"
+				     "dbname = filedb\n");
+	char *const envp[] = {"PITLANE_LISTEN_PORT=7001", "DB_POOL_MAX=6",
+			      "DB_NAME=envdb", NULL};
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	config_load_file(&c, path, &errs);
+	config_load_env(&c, envp, &errs);
+	assert_true(
+	    config_set(&c, "pitlane", "listen_port", "7002", "--port", &errs));
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.listen_port, 7002);		  /* flag */
+	assert_int_equal(c.pool_max, 6);		  /* environment */
+	assert_string_equal(c.dbname, "envdb");		  /* environment */
+	assert_int_equal(c.pool_min, 1);		  /* file */
+	assert_int_equal(c.pool_mode, POOL_MODE_SESSION); /* file */
+	assert_int_equal(c.idle_timeout_ms, 30000);	  /* default */
+	assert_string_equal(c.pool_name, "envdb");
+	config_free(&c);
+}
+
+/* inih reads an indented line as the continuation of the previous value:
+ * pitlane drops leading blanks, so indented files mean what they say. */
+static void test_ini_indented(void **state)
+{
+	const char *path = write_ini("[pool]\n"
+				     "    host = db\n"
+				     "    port = 5433\n"
+				     "\t; comment\n"
+				     "\tdbname = app\n");
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	config_load_file(&c, path, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(c.host, "db");
+	assert_int_equal(c.port, 5433);
+	assert_string_equal(c.dbname, "app");
+	config_free(&c);
+}
+
+static void test_ini_every_setting(void **state)
+{
+	const char *path = write_ini("; a comment\n"
+				     "# another\n"
+				     "[pitlane]\n"
+				     "listen_addr = localhost\n"
+				     "listen_port = 0\n"
+				     "unix_socket_dir = /run/pitlane\n"
+				     "pool_mode = session ; inline comment\n"
+				     "log_format = text\n"
+				     "log_level = warn\n"
+				     "shutdown_timeout_ms = 1000\n"
+				     "max_client_conn = 10\n"
+				     "\n"
+				     "[pool]\r\n"
+				     "host = /var/run/postgresql\r\n"
+				     "port = 5433\n"
+				     "dbname = app\n"
+				     "user = app\n"
+				     "password = " SECRET "\n"
+				     "pool_max = 4\n"
+				     "pool_min = 4\n"
+				     "idle_timeout_ms = 60000\n"
+				     "connect_timeout_ms = 100\n"
+				     "sslmode = disable\n");
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	config_load_file(&c, path, &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(c.listen_addr, "localhost");
+	assert_int_equal(c.listen_port, 0);
+	assert_string_equal(c.unix_socket_dir, "/run/pitlane");
+	assert_int_equal(c.pool_mode, POOL_MODE_SESSION);
+	assert_int_equal(c.log_format, LOG_FORMAT_TEXT);
+	assert_int_equal(c.log_level, LOG_LEVEL_WARN);
+	assert_int_equal(c.shutdown_timeout_ms, 1000);
+	assert_int_equal(c.max_client_conn, 10);
+	assert_string_equal(c.host, "/var/run/postgresql");
+	assert_int_equal(c.port, 5433);
+	assert_string_equal(c.dbname, "app");
+	assert_string_equal(c.user, "app");
+	assert_string_equal(c.password, SECRET);
+	assert_int_equal(c.pool_max, 4);
+	assert_int_equal(c.pool_min, 4);
+	assert_int_equal(c.idle_timeout_ms, 60000);
+	assert_int_equal(c.connect_timeout_ms, 100);
+	assert_string_equal(c.sslmode, "disable");
+	config_free(&c);
+}
+
+/* config_print's output is itself a valid configuration file. */
+static void test_print_round_trip(void **state)
+{
+	struct config c, d;
+	struct config_errors errs = {0};
+	char *first, *second;
+
+	(void)state;
+	config_defaults(&c);
+	config_set(&c, "pool", "host", "db1,db2", "x", &errs);
+	config_set(&c, "pitlane", "log_level", "debug", "x", &errs);
+	first = print_config(&c);
+	config_defaults(&d);
+	config_load_file(&d, write_ini(first), &errs);
+	assert_no_errors(&errs);
+	second = print_config(&d);
+	assert_string_equal(first, second);
+	free(first);
+	free(second);
+	config_free(&c);
+	config_free(&d);
+}
+
+struct ini_case {
+	const char *text;
+	const char *msgs[4]; /* "%1$s" is the file's path */
+};
+
+static const struct ini_case ini_cases[] = {
+    {"[pool]\nfoo = 1\n",
+     {"%1$s:2: unknown setting \"foo\" in section [pool]"}},
+    {"[pitlane]\n\nhost = db\n",
+     {"%1$s:3: unknown setting \"host\" in section [pitlane] (it belongs in "
+      "[pool])"}},
+    {"[poool]\na = 1\nb = 2\n[pool]\nport = 1\n[poool]\nc = 3\n",
+     {"%1$s:2: unknown section [poool]: the sections are [pitlane] and "
+      "[pool]",
+      "%1$s:7: unknown section [poool]: the sections are [pitlane] and "
+      "[pool]"}},
+    {"port = 1\n",
+     {"%1$s:1: setting \"port\" is outside any section: settings belong "
+      "in [pitlane] or [pool]"}},
+    {"[pool]\npool_max = abc\n",
+     {"%1$s:2: pool_max must be an integer from 1 to 10000, got \"abc\""}},
+    {"[pool]\n\n; comment\nhost\nport = 1\n",
+     {"%1$s:4: syntax error: expected \"[section]\" or \"name = value\""}},
+    /* inih names only its first syntax error, after the other errors. */
+    {"[pool\nport = 1\n",
+     {"%1$s:2: setting \"port\" is outside any section: settings belong "
+      "in [pitlane] or [pool]",
+      "%1$s:1: syntax error: expected \"[section]\" or \"name = value\""}},
+    {"[pool]\npool_max = abc\nsslmode = x\nfoo = 1\n[pitlane]\n"
+     "pool_mode = y\n",
+     {"%1$s:2: pool_max must be an integer from 1 to 10000, got \"abc\"",
+      "%1$s:3: sslmode must be one of disable, allow, prefer, require, "
+      "verify-ca, verify-full, got \"x\"",
+      "%1$s:4: unknown setting \"foo\" in section [pool]",
+      "%1$s:6: pool_mode must be one of session, transaction, got \"y\""}},
+};
+
+static void test_ini_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(ini_cases); i++) {
+		const struct ini_case *t = &ini_cases[i];
+		const char *path = write_ini(t->text);
+		struct config c;
+		struct config_errors errs = {0};
+		unsigned n = 0;
+
+		config_defaults(&c);
+		config_load_file(&c, path, &errs);
+		while (n < ARRAY_LEN(t->msgs) && t->msgs[n] != NULL)
+			n++;
+		if (errs.n != n) {
+			for (unsigned j = 0; j < errs.n; j++)
+				print_error("case %zu: %s\n", i, errs.msg[j]);
+			fail();
+		}
+		for (unsigned j = 0; j < n; j++) {
+			char want[CONFIG_ERROR_LEN];
+
+			snprintf(want, sizeof(want), t->msgs[j], path);
+			assert_string_equal(errs.msg[j], want);
+		}
+		config_free(&c);
+	}
+}
+
+/* inih cuts long lines and parses the rest as a line of its own: pitlane
+ * reports the line instead and goes on with the next one. */
+static void test_ini_long_line(void **state)
+{
+	char text[1024], want[CONFIG_ERROR_LEN];
+	const char *path;
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	snprintf(text, sizeof(text), "[pool]\nhost = %0600d\nport = 7\n", 0);
+	path = write_ini(text);
+	config_defaults(&c);
+	config_load_file(&c, path, &errs);
+	assert_int_equal(errs.n, 1);
+	snprintf(want, sizeof(want), "%s:2: line is longer than ", path);
+	assert_memory_equal(errs.msg[0], want, strlen(want));
+	assert_string_equal(c.host, "localhost");
+	assert_int_equal(c.port, 7);
+	config_free(&c);
+}
+
+static void test_ini_unreadable(void **state)
+{
+	char missing[64], want[CONFIG_ERROR_LEN];
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	snprintf(missing, sizeof(missing), "%s/missing.ini", tmpdir);
+	config_load_file(&c, missing, &errs);
+	snprintf(want, sizeof(want),
+		 "cannot read config file \"%s\": No such file or directory",
+		 missing);
+	assert_one_error(&errs, want);
+
+	errs.n = 0;
+	config_load_file(&c, tmpdir, &errs);
+	snprintf(want, sizeof(want),
+		 "cannot read config file \"%s\": Is a directory", tmpdir);
+	assert_one_error(&errs, want);
+	config_free(&c);
+}
+
+static void test_finish_pool_min_max(void **state)
+{
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	config_set(&c, "pool", "pool_min", "5", "x", &errs);
+	config_set(&c, "pool", "pool_max", "3", "x", &errs);
+	config_finish(&c, &errs);
+	assert_one_error(&errs, "DB_POOL_MIN (5) must not be greater than "
+				"DB_POOL_MAX (3)");
+
+	errs.n = 0;
+	config_set(&c, "pool", "pool_max", "5", "x", &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	config_free(&c);
+}
+
+static void test_finish_listen_addr(void **state)
+{
+	static const struct {
+		const char *addr;
+		bool ok;
+	} cases[] = {
+	    {"127.0.0.1", true},
+	    {"127.1.2.3", true},
+	    {"localhost", true},
+	    {"::1", true},
+	    {"0:0:0:0:0:0:0:1", true},
+	    {"0.0.0.0", false},
+	    {"::", false},
+	    {"10.0.0.1", false},
+	    {"128.0.0.1", false},
+	    {"127.1", false},
+	    {"example.com", false},
+	    {"::ffff:10.0.0.1", false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct config c;
+		struct config_errors errs = {0};
+		char want[CONFIG_ERROR_LEN];
+
+		config_defaults(&c);
+		config_set(&c, "pitlane", "listen_addr", cases[i].addr, "x",
+			   &errs);
+		config_finish(&c, &errs);
+		if (cases[i].ok) {
+			assert_no_errors(&errs);
+		} else {
+			snprintf(want, sizeof(want),
+				 "listen_addr \"%s\" is not a loopback "
+				 "address: pitlane has no client "
+				 "authentication yet and accepts loopback "
+				 "clients only",
+				 cases[i].addr);
+			assert_one_error(&errs, want);
+		}
+		config_free(&c);
+	}
+}
+
+static void test_finish_unix_socket_dir(void **state)
+{
+	char dir[200];
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	memset(dir, 'd', sizeof(dir) - 1);
+	dir[0] = '/';
+	dir[sizeof(dir) - 1] = '\0';
+	config_defaults(&c);
+	config_set(&c, "pitlane", "unix_socket_dir", dir, "x", &errs);
+	config_finish(&c, &errs);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "is too long"));
+	config_free(&c);
+}
+
+/* The password reaches libpq and nothing else: not an error message (from
+ * any source, even misplaced), not the printed configuration. */
+static void test_password_never_shown(void **state)
+{
+	const char *path = write_ini("[pitlane]\n"
+				     "password = " SECRET "\n"
+				     "[pool]\n"
+				     "password = " SECRET "\n" SECRET "\n"
+				     "pool_max = abc\n");
+	char *const envp[] = {"DB_PASSWORD=" SECRET, "DB_POOL_MAX=x", NULL};
+	const char *keys[16], *values[16];
+	struct config c;
+	struct config_errors errs = {0};
+	char *text;
+	size_t n;
+	bool passed = false;
+
+	(void)state;
+	config_defaults(&c);
+	config_load_file(&c, path, &errs);
+	config_load_env(&c, envp, &errs);
+	config_set(&c, "pool", "password", SECRET, "--password", &errs);
+	config_set(&c, "pitlane", "listen_addr", "0.0.0.0", "x", &errs);
+	config_finish(&c, &errs);
+	assert_true(errs.n >= 4);
+	for (unsigned i = 0; i < errs.n; i++)
+		assert_null(strstr(errs.msg[i], "S3CRET"));
+
+	text = print_config(&c);
+	assert_null(strstr(text, "S3CRET"));
+	assert_non_null(strstr(text, "\npassword = <redacted>\n"));
+	free(text);
+
+	n = config_conninfo(&c, NULL, keys, values, ARRAY_LEN(keys));
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(keys[i], "password") == 0)
+			passed = strcmp(values[i], SECRET) == 0;
+	assert_true(passed);
+	config_free(&c);
+}
+
+static void test_conninfo(void **state)
+{
+	static const char *const want_keys[] = {
+	    "host",    "hostaddr",   "port",
+	    "dbname",  "user",	     "password",
+	    "sslmode", "gssencmode", "fallback_application_name"};
+	static const char *const want_values[] = {
+	    "db1,db2", "10.0.0.1,10.0.0.2", "5433",    "app",	 "appuser",
+	    SECRET,    "require",	    "disable", "pitlane"};
+	const char *keys[10], *values[10];
+	struct config c;
+	struct config_errors errs = {0};
+	size_t n;
+
+	(void)state;
+	config_defaults(&c);
+	config_finish(&c, &errs);
+	n = config_conninfo(&c, NULL, keys, values, ARRAY_LEN(keys));
+	assert_int_equal(n, 7);
+	assert_string_equal(keys[0], "host");
+	assert_string_equal(values[0], "localhost");
+	assert_string_equal(keys[1], "port");
+	assert_string_equal(values[1], "5432");
+	assert_string_equal(keys[2], "dbname");
+	assert_string_equal(keys[3], "user");
+	assert_string_equal(keys[4], "sslmode");
+	assert_string_equal(values[4], "prefer");
+	assert_string_equal(keys[5], "gssencmode");
+	assert_string_equal(values[5], "disable");
+	assert_string_equal(keys[6], "fallback_application_name");
+	assert_string_equal(values[6], "pitlane");
+	assert_null(keys[7]);
+	assert_null(values[7]);
+
+	config_set(&c, "pool", "host", "db1,db2", "x", &errs);
+	config_set(&c, "pool", "port", "5433", "x", &errs);
+	config_set(&c, "pool", "dbname", "app", "x", &errs);
+	config_set(&c, "pool", "user", "appuser", "x", &errs);
+	config_set(&c, "pool", "password", SECRET, "x", &errs);
+	config_set(&c, "pool", "sslmode", "require", "x", &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	n = config_conninfo(&c, "10.0.0.1,10.0.0.2", keys, values,
+			    ARRAY_LEN(keys));
+	assert_int_equal(n, ARRAY_LEN(want_keys));
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(keys[i], want_keys[i]);
+		assert_string_equal(values[i], want_values[i]);
+	}
+	assert_null(keys[n]);
+	assert_null(values[n]);
+
+	/* Room for the pairs but not the terminating NULL. */
+	assert_int_equal(config_conninfo(&c, "10.0.0.1,10.0.0.2", keys, values,
+					 ARRAY_LEN(want_keys)),
+			 0);
+	config_free(&c);
+}
+
+static void test_error_overflow(void **state)
+{
+	struct config_errors errs = {0};
+
+	(void)state;
+	for (int i = 0; i < CONFIG_MAX_ERRORS + 10; i++)
+		config_error(&errs, "error %d", i);
+	assert_int_equal(errs.n, CONFIG_MAX_ERRORS);
+	assert_string_equal(errs.msg[CONFIG_MAX_ERRORS - 1], "error 63");
+}
+
+static void test_pool_mode_name(void **state)
+{
+	(void)state;
+	assert_string_equal(config_pool_mode_name(POOL_MODE_SESSION),
+			    "session");
+	assert_string_equal(config_pool_mode_name(POOL_MODE_TRANSACTION),
+			    "transaction");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_invalid_values),
+	    cmocka_unit_test(test_valid_values),
+	    cmocka_unit_test(test_set_unknown),
+	    cmocka_unit_test(test_env_every_setting),
+	    cmocka_unit_test(test_env_all_errors),
+	    cmocka_unit_test(test_env_empty),
+	    cmocka_unit_test(test_precedence),
+	    cmocka_unit_test(test_ini_every_setting),
+	    cmocka_unit_test(test_ini_indented),
+	    cmocka_unit_test(test_print_round_trip),
+	    cmocka_unit_test(test_ini_errors),
+	    cmocka_unit_test(test_ini_long_line),
+	    cmocka_unit_test(test_ini_unreadable),
+	    cmocka_unit_test(test_finish_pool_min_max),
+	    cmocka_unit_test(test_finish_listen_addr),
+	    cmocka_unit_test(test_finish_unix_socket_dir),
+	    cmocka_unit_test(test_password_never_shown),
+	    cmocka_unit_test(test_conninfo),
+	    cmocka_unit_test(test_error_overflow),
+	    cmocka_unit_test(test_pool_mode_name),
+	};
+
+	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
