@@ -102,6 +102,7 @@ pitlane_start() {
         : >"$PITLANE_LOG"
         return 0
     fi
+    : >"$PITLANE_LOG"
     env DB_HOST=127.0.0.1 DB_PORT="$TESTPG_PORT" DB_USER=pitlane \
         DB_NAME=pitlane DB_SSLMODE=disable "$@" \
         "$PITLANE_BIN" -a 127.0.0.1 -p 0 -m "$mode" 2>"$PITLANE_LOG" &
@@ -125,21 +126,25 @@ compat_starts=0
 # pitlane_stop: SIGTERM, expect exit 0 within 40 s and a "shutdown complete"
 # record; reported as one check.
 pitlane_stop() {
-    local mode=$1 rc watchdog
+    local mode=$1 rc deadline
     if [ "${PITLANE_COMPAT_DIRECT:-0}" = 1 ]; then
         ok "pitlane ($mode) SIGTERM: exit 0, shutdown complete [direct: skipped]"
         return 0
     fi
     kill -TERM "$pitlane_pid"
-    # the watchdog only bounds the wait for the exit
-    (sleep 40 && kill -KILL "$pitlane_pid" 2>/dev/null) &
-    watchdog=$!
+    # wait for the exit, bounded: pitlane's own shutdown_timeout_ms is 30 s
+    deadline=$((SECONDS + 40))
+    while pl_alive "$pitlane_pid" && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.05 # polling interval of the wait for the exit
+    done
+    if pl_alive "$pitlane_pid"; then
+        echo "# pitlane still running 40 s after SIGTERM: killing it"
+        kill -KILL "$pitlane_pid" 2>/dev/null || true
+    fi
     set +e
     wait "$pitlane_pid"
     rc=$?
     set -e
-    kill "$watchdog" 2>/dev/null || true
-    wait "$watchdog" 2>/dev/null || true
     pitlane_pid=
     if [ "$rc" -eq 0 ] && grep -qE '"msg" *: *"shutdown complete"' "$PITLANE_LOG"; then
         ok "pitlane ($mode) SIGTERM: exit 0, shutdown complete"

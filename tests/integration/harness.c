@@ -11,7 +11,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +24,9 @@
 
 #define PG_USER_ROOT "pitlane-test" /* PostgreSQL refuses to run as root */
 #define MAX_CHILDREN 64
+#ifndef TEST_TIMEOUT_S
+#define TEST_TIMEOUT_S 180 /* watchdog: a hung daemon must not hang CI */
+#endif
 
 extern char **environ;
 
@@ -38,11 +40,11 @@ static struct {
 	bool drop;		 /* run PostgreSQL as PG_USER_ROOT */
 	uid_t uid;		 /* its uid and gid when drop */
 	gid_t gid;
-	int port;      /* PostgreSQL TCP port, 0 before start */
-	pid_t pg_pid;  /* postmaster, 0 when stopped */
-	PGconn *admin; /* cached connection to `postgres` */
-	int nlogs;     /* pitlane log files made so far */
-	bool passed;   /* h_pass reached by the current test */
+	int port;		 /* PostgreSQL TCP port, 0 before start */
+	pid_t pg_pid;		 /* postmaster, 0 when stopped */
+	int nlogs;		 /* pitlane log files made so far */
+	char last_log[PATH_MAX]; /* log of the last pitlane started */
+	bool passed;		 /* h_pass reached by the current test */
 } g;
 
 static struct {
@@ -139,11 +141,11 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
 	return 0;
 }
 
+static void dump_file(const char *path, int max_lines);
+
 static void cleanup_at_exit(void)
 {
-	if (g.admin)
-		PQfinish(g.admin);
-	g.admin = NULL;
+	h_admin_close();
 	for (int i = 0; i < MAX_CHILDREN; i++) {
 		pid_t pid = children[i].pid;
 		if (pid == 0)
@@ -172,6 +174,19 @@ static void cleanup_on_signal(int sig)
 			kill(children[i].pid, children[i].killsig);
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+/* A test ran past TEST_TIMEOUT_S: show the daemon's log, end everything
+ * and fail the binary. Not async-signal-safe, but the test is blocked in a
+ * system call and the process ends here. */
+static void watchdog(int sig)
+{
+	(void)sig;
+	fprintf(stderr, "harness: test timed out after %d s\n", TEST_TIMEOUT_S);
+	if (g.last_log[0])
+		dump_file(g.last_log, 40);
+	cleanup_at_exit();
+	_exit(1);
 }
 
 /* Forks and execs argv with envp (NULL: ours), stdout and stderr appended
@@ -292,6 +307,14 @@ static bool prepare_user(void)
 			strerror(errno));
 		return false;
 	}
+	char *test[] = {"test", "-w", g.base, NULL};
+	if (wait_child(spawn(test, NULL, "/dev/null", true, SIGKILL), 10000)) {
+		fprintf(stderr,
+			"harness: user %s cannot reach %s; set TMPDIR to a "
+			"directory every user can search, such as /tmp\n",
+			PG_USER_ROOT, g.base);
+		return false;
+	}
 	return true;
 }
 
@@ -302,6 +325,7 @@ static bool h_init(void)
 	if (g.inited)
 		return true;
 	g.inited = true;
+	setvbuf(stdout, NULL, _IONBF, 0); /* keep cmocka's lines in order */
 	for (char **e = environ; *e;) {
 		if (strncmp(*e, "PG", 2) == 0 &&
 		    strncmp(*e, "PG_BINDIR=", 10)) {
@@ -329,6 +353,7 @@ static bool h_init(void)
 	signal(SIGTERM, cleanup_on_signal);
 	signal(SIGHUP, cleanup_on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, watchdog);
 	locate_binaries();
 	return prepare_user();
 }
@@ -379,24 +404,15 @@ static bool pg_launch(void)
 	snprintf(log, sizeof(log), "%s/postgres.log", g.base);
 	snprintf(port, sizeof(port), "%d", g.port);
 	const char *sock = strlen(g.base) < 80 ? g.base : "";
-	char *argv[] = {cmd,
-			"-D",
-			g.data,
-			"-p",
-			port,
-			"-k",
-			(char *)sock,
-			"-c",
-			"listen_addresses=127.0.0.1",
-			"-c",
-			"fsync=off",
-			"-c",
-			"synchronous_commit=off",
-			"-c",
-			"full_page_writes=off",
-			"-c",
-			"max_connections=200",
-			NULL};
+	static const char *const settings[] = {
+	    "listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off",
+	    "full_page_writes=off", "max_connections=200"};
+	char *argv[32] = {cmd, "-D", g.data, "-p", port, "-k", (char *)sock};
+	int n = 7;
+	for (size_t i = 0; i < sizeof(settings) / sizeof(*settings); i++) {
+		argv[n++] = "-c";
+		argv[n++] = (char *)settings[i];
+	}
 	g.pg_pid = spawn(argv, NULL, log, g.drop, SIGQUIT);
 	snprintf(conninfo, sizeof(conninfo),
 		 "host=127.0.0.1 port=%d dbname=postgres user=%s "
@@ -406,8 +422,10 @@ static bool pg_launch(void)
 	while (h_now_ms() < deadline) {
 		if (PQping(conninfo) == PQPING_OK)
 			return true;
-		if (wait_child(g.pg_pid, 0) != -1)
+		if (wait_child(g.pg_pid, 0) != -1) {
+			g.pg_pid = 0; /* exited and reaped */
 			break;
+		}
 		h_sleep_ms(H_POLL_MS);
 	}
 	fprintf(stderr, "harness: PostgreSQL did not start on port %d\n",
@@ -450,9 +468,7 @@ void h_pg_start(void)
 
 void h_pg_stop(void)
 {
-	if (g.admin)
-		PQfinish(g.admin);
-	g.admin = NULL;
+	h_admin_close();
 	if (!g.pg_pid)
 		return;
 	kill(g.pg_pid, SIGINT);
@@ -500,6 +516,7 @@ int h_test_setup(void **state)
 {
 	*state = NULL;
 	g.passed = false;
+	alarm(TEST_TIMEOUT_S);
 	if (g.initdb_done && !g.pg_pid)
 		h_pg_start(); /* a failed test left it stopped */
 	return 0;
@@ -508,16 +525,24 @@ int h_test_setup(void **state)
 int h_test_teardown(void **state)
 {
 	struct h_pitlane *pl = *state;
+	int rc = 0;
 	if (pl) {
 		pitlane_end(pl);
-		if (!g.passed)
+		/* A clean shutdown exits 0; a sanitizer report does not. */
+		if (g.passed && pl->status != 0) {
+			fprintf(stderr, "pitlane exit status %d, want 0\n",
+				pl->status);
+			rc = -1;
+		}
+		if (!g.passed || rc)
 			h_pitlane_dump_log(pl, 60);
 		free(pl);
 	}
 	*state = NULL;
 	if (g.pg_pid)
 		h_wait_backends(0, 5000);
-	return 0;
+	alarm(0);
+	return rc;
 }
 
 void h_pass(void)
@@ -603,6 +628,7 @@ struct h_pitlane *h_pitlane_spawn(const char *const *env,
 	for (; args && *args; args++)
 		strv_push(&argv, *args);
 	pl->pid = spawn(argv.v, envv.v, pl->log_path, false, SIGKILL);
+	snprintf(g.last_log, sizeof(g.last_log), "%s", pl->log_path);
 	strv_free(&envv);
 	strv_free(&argv);
 	return pl;
@@ -698,418 +724,4 @@ void h_pitlane_stop(struct h_pitlane *pl)
 void h_pitlane_dump_log(struct h_pitlane *pl, int max_lines)
 {
 	dump_file(pl->log_path, max_lines);
-}
-
-/* ---- log records ------------------------------------------------------ */
-
-char *h_log_read(struct h_pitlane *pl)
-{
-	FILE *f = fopen(pl->log_path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&buf, &len);
-	if (f) {
-		char chunk[8192];
-		size_t n;
-		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			fwrite(chunk, 1, n, mem);
-		fclose(f);
-	}
-	fclose(mem);
-	return buf;
-}
-
-/* Calls fn on each complete line whose msg equals msg until fn returns
- * true; returns the number of matching lines visited. */
-static int log_scan(struct h_pitlane *pl, const char *msg,
-		    bool (*fn)(const char *line, int idx, void *arg), void *arg)
-{
-	char *text = h_log_read(pl), m[256];
-	int count = 0;
-	for (char *p = text, *nl; p && (nl = strchr(p, '\n')); p = nl + 1) {
-		*nl = '\0';
-		if (!h_json_str(p, "msg", m, sizeof(m)) || strcmp(m, msg))
-			continue;
-		if (fn && fn(p, count, arg))
-			break;
-		count++;
-	}
-	free(text);
-	return count;
-}
-
-int h_log_count(struct h_pitlane *pl, const char *msg)
-{
-	return log_scan(pl, msg, NULL, NULL);
-}
-
-struct record_arg {
-	int nth;
-	char *buf;
-	size_t cap;
-	bool found;
-};
-
-static bool record_cb(const char *line, int idx, void *arg)
-{
-	struct record_arg *a = arg;
-	if (a->nth >= 0 && idx != a->nth)
-		return false;
-	snprintf(a->buf, a->cap, "%s", line);
-	a->found = true;
-	return a->nth >= 0;
-}
-
-bool h_log_record(struct h_pitlane *pl, const char *msg, int nth, char *buf,
-		  size_t cap)
-{
-	struct record_arg a = {nth, buf, cap, false};
-	log_scan(pl, msg, record_cb, &a);
-	return a.found;
-}
-
-bool h_log_wait(struct h_pitlane *pl, const char *msg, int count,
-		int timeout_ms)
-{
-	int64_t deadline = h_now_ms() + timeout_ms;
-	for (;;) {
-		if (h_log_count(pl, msg) >= count)
-			return true;
-		if (h_now_ms() >= deadline)
-			return false;
-		h_sleep_ms(H_POLL_MS);
-	}
-}
-
-/* The value after "key": where "key" starts a member (after { or ,). */
-static const char *json_value(const char *line, const char *key)
-{
-	size_t klen = strlen(key);
-	for (const char *p = strchr(line, '"'); p; p = strchr(p + 1, '"')) {
-		if (strncmp(p + 1, key, klen) || p[klen + 1] != '"')
-			continue;
-		const char *b = p;
-		while (b > line && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if (b == line || (b[-1] != '{' && b[-1] != ','))
-			continue;
-		const char *v = p + klen + 2;
-		while (*v == ' ')
-			v++;
-		if (*v != ':')
-			continue;
-		v++;
-		while (*v == ' ')
-			v++;
-		return v;
-	}
-	return NULL;
-}
-
-bool h_json_int(const char *line, const char *key, long long *out)
-{
-	const char *v = json_value(line, key);
-	char *end;
-	if (!v)
-		return false;
-	errno = 0;
-	*out = strtoll(v, &end, 10);
-	return end != v && errno == 0;
-}
-
-bool h_json_str(const char *line, const char *key, char *out, size_t cap)
-{
-	const char *v = json_value(line, key);
-	size_t n = 0;
-	if (!v || *v != '"' || cap == 0)
-		return false;
-	for (v++; *v && *v != '"'; v++) {
-		if (*v == '\\' && v[1])
-			v++;
-		if (n + 1 < cap)
-			out[n++] = *v;
-	}
-	out[n] = '\0';
-	return *v == '"';
-}
-
-/* ---- libpq ------------------------------------------------------------ */
-
-PGconn *h_connect_try(struct h_pitlane *pl, const char *extra)
-{
-	char ci[1024];
-	snprintf(ci, sizeof(ci),
-		 "host=127.0.0.1 port=%d dbname=%s user=%s sslmode=disable "
-		 "connect_timeout=10 %s",
-		 pl->port, H_DBNAME, H_USER, extra ? extra : "");
-	return PQconnectdb(ci);
-}
-
-PGconn *h_connect(struct h_pitlane *pl, const char *extra)
-{
-	PGconn *c = h_connect_try(pl, extra);
-	if (PQstatus(c) != CONNECTION_OK) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
-		PQfinish(c);
-		h_pitlane_dump_log(pl, 30);
-		fail_msg("connect through pitlane (port %d): %s", pl->port,
-			 msg);
-	}
-	return c;
-}
-
-PGconn *h_direct(const char *dbname)
-{
-	char ci[512];
-	snprintf(ci, sizeof(ci),
-		 "host=127.0.0.1 port=%d dbname=%s user=%s sslmode=disable "
-		 "application_name=" H_DIRECT_APP " connect_timeout=10",
-		 g.port, dbname, H_USER);
-	PGconn *c = PQconnectdb(ci);
-	if (PQstatus(c) != CONNECTION_OK) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
-		PQfinish(c);
-		fail_msg("direct connection to %s: %s", dbname, msg);
-	}
-	return c;
-}
-
-PGconn *h_admin(void)
-{
-	if (g.admin && PQstatus(g.admin) == CONNECTION_OK)
-		return g.admin;
-	if (g.admin)
-		PQfinish(g.admin);
-	g.admin = NULL;
-	g.admin = h_direct("postgres");
-	return g.admin;
-}
-
-void h_exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult *r = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(r);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
-		PQclear(r);
-		fail_msg("`%s` failed: %s", sql, msg);
-	}
-	PQclear(r);
-}
-
-long long h_query_int(PGconn *conn, const char *sql)
-{
-	PGresult *r = PQexec(conn, sql);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
-		PQclear(r);
-		fail_msg("`%s` failed: %s", sql, msg);
-	}
-	long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return v;
-}
-
-const char *h_result_sqlstate(PGresult *res, char buf[6])
-{
-	ExecStatusType st = PQresultStatus(res);
-	const char *s = "";
-	if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ||
-		    st == PGRES_EMPTY_QUERY))
-		s = "00000";
-	else if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE))
-		s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	snprintf(buf, 6, "%s", s);
-	return buf;
-}
-
-const char *h_exec_sqlstate(PGconn *conn, const char *sql, char buf[6])
-{
-	PGresult *r = PQexec(conn, sql);
-	h_result_sqlstate(r, buf);
-	PQclear(r);
-	return buf;
-}
-
-void h_exec_expect(PGconn *conn, const char *sql, const char *sqlstate)
-{
-	char got[6];
-	const char *want = sqlstate ? sqlstate : "00000";
-	h_exec_sqlstate(conn, sql, got);
-	if (strcmp(got, want))
-		fail_msg("`%s`: want SQLSTATE %s, got \"%s\": %s", sql, want,
-			 got, PQerrorMessage(conn));
-}
-
-int h_backends(void)
-{
-	static const char sql[] =
-	    "SELECT count(*) FROM pg_stat_activity WHERE datname = '" H_DBNAME
-	    "' AND backend_type = 'client backend' AND "
-	    "application_name IS DISTINCT FROM '" H_DIRECT_APP "'";
-	for (int attempt = 0; attempt < 2; attempt++) {
-		PGresult *r = PQexec(h_admin(), sql);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-			int n = atoi(PQgetvalue(r, 0, 0));
-			PQclear(r);
-			return n;
-		}
-		PQclear(r);
-		PQfinish(g.admin);
-		g.admin = NULL;
-	}
-	return -1;
-}
-
-static bool backends_eq(void *arg)
-{
-	return h_backends() == *(int *)arg;
-}
-
-bool h_wait_backends(int want, int timeout_ms)
-{
-	return h_poll(backends_eq, &want, timeout_ms);
-}
-
-/* ---- raw protocol ----------------------------------------------------- */
-
-uint32_t h_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-int h_raw_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		fail_msg("connect 127.0.0.1:%d: %s", port, strerror(errno));
-	return fd;
-}
-
-bool h_raw_send(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-bool h_raw_startup(int fd, uint32_t version, const char *const *kv)
-{
-	unsigned char buf[8192];
-	size_t n = 8;
-	for (; kv && *kv; kv++) {
-		size_t l = strlen(*kv) + 1;
-		if (n + l + 1 > sizeof(buf))
-			return false;
-		memcpy(buf + n, *kv, l);
-		n += l;
-	}
-	buf[n++] = '\0';
-	uint32_t be[2] = {htonl((uint32_t)n), htonl(version)};
-	memcpy(buf, be, 8);
-	return h_raw_send(fd, buf, n);
-}
-
-/* Reads exactly len bytes before the deadline. */
-static bool raw_read_full(int fd, void *buf, size_t len, int64_t deadline)
-{
-	char *p = buf;
-	while (len > 0) {
-		int left = (int)(deadline - h_now_ms());
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return false;
-		ssize_t n = recv(fd, p, len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-int h_raw_read_byte(int fd, int timeout_ms)
-{
-	unsigned char c;
-	if (!raw_read_full(fd, &c, 1, h_now_ms() + timeout_ms))
-		return -1;
-	return c;
-}
-
-int h_raw_read_msg(int fd, char *type, unsigned char *buf, size_t cap,
-		   int timeout_ms)
-{
-	int64_t deadline = h_now_ms() + timeout_ms;
-	unsigned char hdr[5], scratch[4096];
-	if (!raw_read_full(fd, hdr, 5, deadline))
-		return -1;
-	uint32_t len = h_be32(hdr + 1);
-	if (len < 4 || len > (1u << 24))
-		return -1;
-	*type = (char)hdr[0];
-	size_t body = len - 4, done = 0;
-	while (done < body) {
-		size_t want = body - done;
-		unsigned char *dst = scratch;
-		if (done < cap) {
-			dst = buf + done;
-			want = want < cap - done ? want : cap - done;
-		} else if (want > sizeof(scratch)) {
-			want = sizeof(scratch);
-		}
-		if (!raw_read_full(fd, dst, want, deadline))
-			return -1;
-		done += want;
-	}
-	return (int)body;
-}
-
-bool h_raw_wait_closed(int fd, int timeout_ms)
-{
-	int64_t deadline = h_now_ms() + timeout_ms;
-	char buf[4096];
-	for (;;) {
-		int left = (int)(deadline - h_now_ms());
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return false;
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-			return true;
-	}
-}
-
-bool h_raw_err_field(const unsigned char *body, int len, char field, char *out,
-		     size_t cap)
-{
-	int i = 0;
-	while (i < len && body[i] != '\0') {
-		char code = (char)body[i++];
-		const unsigned char *s = body + i;
-		size_t l = strnlen((const char *)s, (size_t)(len - i));
-		if (code == field) {
-			snprintf(out, cap, "%.*s", (int)l, (const char *)s);
-			return true;
-		}
-		i += (int)l + 1;
-	}
-	return false;
 }

@@ -1,7 +1,8 @@
 /* Integration-test harness: a throwaway PostgreSQL (initdb in a temporary
  * directory, dropped to an unprivileged user when run as root), the real
- * pitlane process, and libpq / raw-socket helpers. Every wait polls with a
- * deadline; children and temporary files are removed at exit. */
+ * pitlane process (harness.c), its log records, libpq and raw-socket helpers
+ * (harness_db.c). Every wait polls with a deadline; children and temporary
+ * files are removed at exit. */
 #ifndef PITLANE_TEST_HARNESS_H
 #define PITLANE_TEST_HARNESS_H
 
@@ -35,8 +36,8 @@ bool h_poll(bool (*pred)(void *arg), void *arg, int timeout_ms);
 
 /* cmocka fixtures: the group ones start PostgreSQL once per binary (with
  * database `pitlane` and table t(id int, note text)); the per-test ones
- * stop the pitlane kept in *state and print its log if h_pass was not
- * reached. */
+ * stop the pitlane kept in *state (SIGTERM), fail the test unless it exited
+ * 0, and print its log if h_pass was not reached. */
 int h_group_setup(void **state);
 int h_group_teardown(void **state);
 int h_test_setup(void **state);
@@ -85,11 +86,20 @@ PGconn *h_connect(struct h_pitlane *pl, const char *extra);
 PGconn *h_connect_try(struct h_pitlane *pl, const char *extra);
 PGconn *h_direct(const char *dbname);
 PGconn *h_admin(void);
+void h_admin_close(void);
 void h_exec_ok(PGconn *conn, const char *sql);
 long long h_query_int(PGconn *conn, const char *sql);
 const char *h_result_sqlstate(PGresult *res, char buf[6]);
 const char *h_exec_sqlstate(PGconn *conn, const char *sql, char buf[6]);
 void h_exec_expect(PGconn *conn, const char *sql, const char *sqlstate);
+
+/* Messages that arrive while a connection is idle (a FATAL before the
+ * close) reach libpq's notice receiver: h_capture_async stores the first
+ * one's SQLSTATE in buf (which must outlive conn), h_wait_async reads the
+ * socket until one arrived or the connection ended, and returns whether
+ * one arrived. */
+void h_capture_async(PGconn *conn, char buf[6]);
+bool h_wait_async(PGconn *conn, char buf[6], int timeout_ms);
 
 /* Backends of the pool database, direct connections excluded. */
 int h_backends(void);

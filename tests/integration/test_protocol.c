@@ -47,7 +47,7 @@ static void raw_login(int fd, struct login *lg)
 			lg->newest_minor = h_be32(b);
 			lg->n_unrecognized = h_be32(b + 4);
 			snprintf(lg->unrecognized, sizeof(lg->unrecognized),
-				 "%s", (const char *)b + 8);
+				 "%.127s", (const char *)b + 8);
 		} else if (type == 'R') {
 			lg->auth_ok = n == 4 && h_be32(b) == 0;
 		} else if (type == 'S') {
@@ -526,6 +526,41 @@ static void test_login_parameters(void **state)
 	h_pass();
 }
 
+static bool login_works(void *arg)
+{
+	PGconn *c = h_connect_try(arg, NULL);
+	bool ok = PQstatus(c) == CONNECTION_OK;
+	PQfinish(c);
+	return ok;
+}
+
+static void test_max_client_conn(void **state)
+{
+	char ini[1200];
+	snprintf(ini, sizeof(ini), "%s/maxconn.ini", h_tmpdir());
+	FILE *f = fopen(ini, "w");
+	assert_non_null(f);
+	fputs("[pitlane]\nmax_client_conn = 2\n", f);
+	fclose(f);
+	const char *args[] = {"-c", ini, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(NULL, args);
+	PGconn *a = h_connect(pl, NULL);
+	PGconn *b = h_connect(pl, NULL);
+	struct login lg;
+	int fd = h_raw_connect(pl->port);
+	assert_true(h_raw_startup(fd, PROTO_30, login_kv));
+	raw_login(fd, &lg);
+	assert_false(lg.ready);
+	assert_string_equal(lg.error, "53300");
+	assert_true(h_raw_wait_closed(fd, 5000));
+	close(fd);
+	PQfinish(a);
+	assert_true(h_poll(login_works, pl, 5000));
+	assert_int_equal(h_query_int(b, "SELECT 1"), 1);
+	PQfinish(b);
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -542,6 +577,7 @@ int main(void)
 	    TEST(test_bad_startup_packets),
 	    TEST(test_negotiate_protocol_version),
 	    TEST(test_login_parameters),
+	    TEST(test_max_client_conn),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
