@@ -14,7 +14,7 @@
 
 #include <event2/util.h>
 
-#define BACKEND_MAX_HOSTS 16
+#define BACKEND_MAX_HOSTS    16
 #define BACKEND_CONNINFO_MAX 16
 
 struct backend_connect {
@@ -22,12 +22,12 @@ struct backend_connect {
 	const struct config *cfg;
 	backend_done_cb done;
 	void *arg;
-	struct event *io;      /* one-shot, re-assigned per poll */
-	struct event *timer;   /* connect timeout */
+	struct event *io;    /* one-shot, re-assigned per poll */
+	struct event *timer; /* connect timeout */
 	PGconn *conn;
-	bool aborted;	       /* freed when the last lookup returns */
+	bool aborted; /* freed when the last lookup returns */
 	unsigned nhosts;
-	unsigned pending_dns;  /* lookups still running, +1 while starting */
+	unsigned pending_dns; /* lookups still running, +1 while starting */
 	struct backend_lookup {
 		struct backend_connect *bc;
 		struct evdns_getaddrinfo_request *req;
@@ -120,8 +120,8 @@ static void backend_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	snprintf(bc->error, sizeof(bc->error),
-		 "connect timed out after %d ms", bc->cfg->connect_timeout_ms);
+	snprintf(bc->error, sizeof(bc->error), "connect timed out after %d ms",
+		 bc->cfg->connect_timeout_ms);
 	backend_finish(bc, NULL, bc->error);
 }
 
@@ -172,13 +172,12 @@ static void backend_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 
 	lk->req = NULL;
 	if (err == 0 && res != NULL) {
-		const void *a = res->ai_family == AF_INET
-				    ? (const void *)&((struct sockaddr_in *)
-							  res->ai_addr)
-					  ->sin_addr
-				    : (const void *)&((struct sockaddr_in6 *)
-							  res->ai_addr)
-					  ->sin6_addr;
+		const void *a =
+		    res->ai_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)res->ai_addr)
+			      ->sin_addr
+			: (const void *)&((struct sockaddr_in6 *)res->ai_addr)
+			      ->sin6_addr;
 		inet_ntop(res->ai_family, a, bc->addr[i], sizeof(bc->addr[i]));
 	} else if (!bc->aborted && bc->error[0] == '\0') {
 		snprintf(bc->error, sizeof(bc->error),
@@ -230,7 +229,8 @@ struct backend_connect *backend_connect_start(struct event_base *base,
 {
 	struct backend_connect *bc = calloc(1, sizeof(*bc));
 	struct timeval tv = {.tv_sec = cfg->connect_timeout_ms / 1000,
-			     .tv_usec = (cfg->connect_timeout_ms % 1000) * 1000};
+			     .tv_usec =
+				 (cfg->connect_timeout_ms % 1000) * 1000};
 
 	if (bc == NULL)
 		return NULL;

@@ -18,14 +18,14 @@
 #include "relay.h"
 #include "server.h"
 
-#define CLIENT_LOGIN_TIMEOUT_S 10 /* startup must finish within this */
-#define CLIENT_CLOSE_FLUSH_S 5	  /* how long a final error may take */
-#define CLIENT_MSG_BUF 8192	  /* messages pitlane writes itself */
+#define CLIENT_LOGIN_TIMEOUT_S 10   /* startup must finish within this */
+#define CLIENT_CLOSE_FLUSH_S   5    /* how long a final error may take */
+#define CLIENT_MSG_BUF	       8192 /* messages pitlane writes itself */
 
 #define client_of_waiter(wt)                                                   \
-	((struct client *)((char *)(wt) - offsetof(struct client, waiter)))
+	((struct client *)((char *)(wt)-offsetof(struct client, waiter)))
 #define server_of_slot(sl)                                                     \
-	((struct server *)((char *)(sl) - offsetof(struct server, slot)))
+	((struct server *)((char *)(sl)-offsetof(struct server, slot)))
 
 static const struct mode_ops mode_session = {
     .name = "session",
@@ -114,6 +114,9 @@ static void client_bury(struct client *c)
 {
 	struct worker *w = c->w;
 
+	if (c->buried)
+		return;
+	c->buried = true;
 	TAILQ_REMOVE(&w->clients, c, link);
 	TAILQ_INSERT_TAIL(&w->dead_clients, c, link);
 	event_active(w->reap_ev, EV_TIMEOUT, 1);
@@ -154,10 +157,12 @@ static void client_disconnect(struct client *c, const char *sqlstate,
 	struct timeval tv = {.tv_sec = CLIENT_CLOSE_FLUSH_S};
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_WRITE);
 }
 
 static void client_failf(struct client *c, const char *sqlstate,
-			 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+			 const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void client_failf(struct client *c, const char *sqlstate,
 			 const char *fmt, ...)
@@ -410,8 +415,7 @@ void client_wait_timeout(struct client *c)
 		client_disconnect(c, "53300", msg, detail[0] ? detail : NULL);
 }
 
-static void client_route_cancel(struct worker *w, uint32_t pid,
-				uint32_t secret)
+static void client_route_cancel(struct worker *w, uint32_t pid, uint32_t secret)
 {
 	struct client *c;
 
@@ -439,7 +443,8 @@ static bool client_check_login(struct client *c, const uint8_t *pkt,
 	if (user == NULL || user[0] == '\0') {
 		client_disconnect(
 		    c, "28000",
-		    "no PostgreSQL user name specified in startup packet", NULL);
+		    "no PostgreSQL user name specified in startup packet",
+		    NULL);
 		return false;
 	}
 	if (db == NULL || db[0] == '\0')
@@ -452,8 +457,8 @@ static bool client_check_login(struct client *c, const uint8_t *pkt,
 		return false;
 	}
 	if (strcmp(user, cfg->user) != 0) {
-		client_failf(c, "28000", "role \"%s\" is not served by this pool",
-			     user);
+		client_failf(c, "28000",
+			     "role \"%s\" is not served by this pool", user);
 		return false;
 	}
 	if (strcmp(db, cfg->dbname) != 0) {
@@ -547,8 +552,7 @@ static void client_startup(struct client *c)
 			evbuffer_add(bufferevent_get_output(c->bev), "N", 1);
 			break;
 		case PROTO_CANCEL_REQ:
-			client_route_cancel(c->w, st.cancel_pid,
-					    st.cancel_key);
+			client_route_cancel(c->w, st.cancel_pid, st.cancel_key);
 			client_disconnect(c, NULL, NULL, NULL);
 			return;
 		case PROTO_STARTUP:
@@ -608,6 +612,8 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_debug("client gone", LF_STR("client", c->addr),
 			  LF_STR("state", client_state_names[c->state]));
 		client_disconnect(c, NULL, NULL, NULL);
+		/* Nothing more can be written to a socket that failed. */
+		client_bury(c);
 	}
 }
 
@@ -617,8 +623,7 @@ static void client_login_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	client_failf(c, "08P01",
-		     "startup not completed within %d seconds",
+	client_failf(c, "08P01", "startup not completed within %d seconds",
 		     CLIENT_LOGIN_TIMEOUT_S);
 }
 
@@ -680,6 +685,8 @@ void client_shutdown(struct client *c, bool force)
 {
 	switch (c->state) {
 	case CLIENT_CLOSING:
+		if (force)
+			client_bury(c); /* its final error never drained */
 		return;
 	case CLIENT_ACTIVE:
 		if (!force && !server_at_rest(c->server))

@@ -33,8 +33,8 @@ struct client {
 	struct event *login_timer; /* startup deadline, freed after login */
 	uint32_t key_pid;	   /* BackendKeyData pitlane gave it */
 	uint32_t key_secret;
-	bool discard_until_sync;   /* a refused batch: skip to its Sync */
-	bool shutdown_notified;
+	bool discard_until_sync; /* a refused batch: skip to its Sync */
+	bool buried;		 /* on the dead list, freed soon */
 	char addr[64];
 };
 

@@ -12,8 +12,8 @@
 #include "log.h"
 
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
-#define CONFIG_MAX_ERRORS 64
-#define CONFIG_ERROR_LEN 320
+#define CONFIG_MAX_ERRORS   64
+#define CONFIG_ERROR_LEN    320
 
 enum pool_mode {
 	POOL_MODE_SESSION,
@@ -22,10 +22,10 @@ enum pool_mode {
 
 struct config {
 	/* [pitlane] section: the daemon. Strings are owned (malloc'd). */
-	char *listen_addr;	 /* 127.0.0.1 */
-	int listen_port;	 /* 6432 */
-	char *unix_socket_dir;	 /* NULL: off */
-	enum pool_mode pool_mode; /* transaction */
+	char *listen_addr;	    /* 127.0.0.1 */
+	int listen_port;	    /* 6432 */
+	char *unix_socket_dir;	    /* NULL: off */
+	enum pool_mode pool_mode;   /* transaction */
 	enum log_format log_format; /* json */
 	enum log_level log_level;   /* info */
 	int shutdown_timeout_ms;    /* 30000 */

@@ -10,9 +10,9 @@
 #include "server.h"
 
 #define client_of_waiter(wt)                                                   \
-	((struct client *)((char *)(wt) - offsetof(struct client, waiter)))
+	((struct client *)((char *)(wt)-offsetof(struct client, waiter)))
 #define server_of_slot(sl)                                                     \
-	((struct server *)((char *)(sl) - offsetof(struct server, slot)))
+	((struct server *)((char *)(sl)-offsetof(struct server, slot)))
 
 static struct event *janitor_tick_ev;
 
@@ -109,7 +109,8 @@ int janitor_start(struct worker *w)
 	w->maintain = janitor_run;
 	w->dispatch = client_dispatch;
 	w->reap_ev = event_new(w->base, -1, 0, janitor_reap_cb, w);
-	janitor_tick_ev = event_new(w->base, -1, EV_PERSIST, janitor_tick_cb, w);
+	janitor_tick_ev =
+	    event_new(w->base, -1, EV_PERSIST, janitor_tick_cb, w);
 	if (w->reap_ev == NULL || janitor_tick_ev == NULL ||
 	    event_add(janitor_tick_ev, &tick) != 0)
 		return -1;

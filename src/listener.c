@@ -45,9 +45,8 @@ static void listener_error_cb(struct evconnlistener *el, void *arg)
 		  LF_STR("reason", evutil_socket_error_to_string(err)));
 }
 
-static struct evconnlistener *listener_bind(struct listener *l,
-					    const struct sockaddr *sa,
-					    socklen_t len)
+static struct evconnlistener *
+listener_bind(struct listener *l, const struct sockaddr *sa, socklen_t len)
 {
 	struct evconnlistener *el = evconnlistener_new_bind(
 	    l->w->base, listener_accept_cb, l,

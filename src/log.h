@@ -39,9 +39,18 @@ struct log_field {
 /* Field constructors: log_at(LOG_LEVEL_INFO, "msg", LF_STR("a", x),
  * LF_INT("n", 1)). The fields live in a compound array on the caller's stack;
  * nothing is allocated. */
-#define LF_STR(k, x) {.key = (k), .type = LOG_FIELD_STR, .v.s = (x)}
-#define LF_INT(k, x) {.key = (k), .type = LOG_FIELD_INT, .v.i = (int64_t)(x)}
-#define LF_BOOL(k, x) {.key = (k), .type = LOG_FIELD_BOOL, .v.b = (x)}
+#define LF_STR(k, x)                                                           \
+	{                                                                      \
+		.key = (k), .type = LOG_FIELD_STR, .v.s = (x)                  \
+	}
+#define LF_INT(k, x)                                                           \
+	{                                                                      \
+		.key = (k), .type = LOG_FIELD_INT, .v.i = (int64_t)(x)         \
+	}
+#define LF_BOOL(k, x)                                                          \
+	{                                                                      \
+		.key = (k), .type = LOG_FIELD_BOOL, .v.b = (x)                 \
+	}
 
 #define log_at(lvl, msg, ...)                                                  \
 	do {                                                                   \
@@ -53,8 +62,8 @@ struct log_field {
 	} while (0)
 
 #define log_debug(msg, ...) log_at(LOG_LEVEL_DEBUG, msg, __VA_ARGS__)
-#define log_info(msg, ...) log_at(LOG_LEVEL_INFO, msg, __VA_ARGS__)
-#define log_warn(msg, ...) log_at(LOG_LEVEL_WARN, msg, __VA_ARGS__)
+#define log_info(msg, ...)  log_at(LOG_LEVEL_INFO, msg, __VA_ARGS__)
+#define log_warn(msg, ...)  log_at(LOG_LEVEL_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_at(LOG_LEVEL_ERROR, msg, __VA_ARGS__)
 
 /* Sets where records go, their format and the lowest level written. The

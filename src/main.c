@@ -84,8 +84,8 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 			    "listen_addr", optarg, "--listen-addr"};
 			break;
 		case 'p':
-			f->set[f->n++] = (struct flag_setting){"listen_port",
-							     optarg, "--port"};
+			f->set[f->n++] = (struct flag_setting){
+			    "listen_port", optarg, "--port"};
 			break;
 		case 'm':
 			f->set[f->n++] = (struct flag_setting){

@@ -12,9 +12,9 @@
 
 #include "metrics.h"
 
-#define POOL_BACKOFF_MIN_MS 250	 /* first retry delay after a failure */
-#define POOL_BACKOFF_MAX_MS 5000 /* retry delay ceiling */
-#define POOL_CONNECTS_IN_FLIGHT 4 /* concurrent connects (SCRAM costs CPU) */
+#define POOL_BACKOFF_MIN_MS	250  /* first retry delay after a failure */
+#define POOL_BACKOFF_MAX_MS	5000 /* retry delay ceiling */
+#define POOL_CONNECTS_IN_FLIGHT 4    /* concurrent connects (SCRAM costs CPU) */
 
 enum pool_slot_state {
 	POOL_SLOT_NONE, /* not in the pool */
@@ -42,8 +42,8 @@ TAILQ_HEAD(pool_slot_list, pool_slot);
 TAILQ_HEAD(pool_waiter_list, pool_waiter);
 
 struct pool_limits {
-	unsigned max;		/* server connections, connecting ones included */
-	unsigned min;		/* kept open, refilled after losses */
+	unsigned max; /* server connections, connecting ones included */
+	unsigned min; /* kept open, refilled after losses */
 	int64_t idle_timeout_ms; /* idle servers above min closed after this */
 	int64_t connect_timeout_ms; /* bounds a connect and a client's wait */
 };
@@ -51,7 +51,8 @@ struct pool_limits {
 struct pool {
 	const char *name; /* not owned */
 	struct pool_limits lim;
-	struct pool_slot_list slots[POOL_SLOT_NSTATES]; /* by state; idle: oldest first */
+	struct pool_slot_list
+	    slots[POOL_SLOT_NSTATES]; /* by state; idle: oldest first */
 	unsigned count[POOL_SLOT_NSTATES];
 	struct pool_waiter_list waiters; /* first come, first served */
 	unsigned nwaiting;
@@ -89,7 +90,8 @@ struct pool_slot *pool_checkout(struct pool *p, int64_t now)
 struct pool_slot *pool_reapable(const struct pool *p, int64_t now);
 
 void pool_wait_push(struct pool *p, struct pool_waiter *w, int64_t now);
-void pool_wait_remove(struct pool *p, struct pool_waiter *w); /* no-op if not queued */
+void pool_wait_remove(struct pool *p,
+		      struct pool_waiter *w); /* no-op if not queued */
 struct pool_waiter *pool_wait_first(const struct pool *p);
 
 /* The first waiter that has waited the connect timeout, or NULL. */

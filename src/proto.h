@@ -9,14 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_HEADER_LEN 5	  /* type byte + int32 length */
+#define PROTO_HEADER_LEN  5	/* type byte + int32 length */
 #define PROTO_STARTUP_MAX 10000 /* largest startup packet accepted */
-#define PROTO_MAX_PARAMS 64	  /* startup parameters kept per client */
+#define PROTO_MAX_PARAMS  64	/* startup parameters kept per client */
 
-#define PROTO_CODE_V3 196608		/* 3 << 16: protocol 3.0 */
-#define PROTO_CODE_CANCEL 80877102	/* 1234 << 16 | 5678 */
-#define PROTO_CODE_SSL 80877103		/* 1234 << 16 | 5679 */
-#define PROTO_CODE_GSSENC 80877104	/* 1234 << 16 | 5680 */
+#define PROTO_CODE_V3	  196608   /* 3 << 16: protocol 3.0 */
+#define PROTO_CODE_CANCEL 80877102 /* 1234 << 16 | 5678 */
+#define PROTO_CODE_SSL	  80877103 /* 1234 << 16 | 5679 */
+#define PROTO_CODE_GSSENC 80877104 /* 1234 << 16 | 5680 */
 
 enum proto_status {
 	PROTO_OK,
@@ -40,10 +40,10 @@ enum proto_status proto_startup_length(const uint8_t *buf, size_t len,
     __attribute__((warn_unused_result));
 
 enum proto_startup_kind {
-	PROTO_STARTUP,	   /* a StartupMessage of some protocol version */
-	PROTO_SSL_REQ,	   /* SSLRequest */
-	PROTO_GSSENC_REQ,  /* GSSENCRequest */
-	PROTO_CANCEL_REQ,  /* CancelRequest */
+	PROTO_STARTUP,	  /* a StartupMessage of some protocol version */
+	PROTO_SSL_REQ,	  /* SSLRequest */
+	PROTO_GSSENC_REQ, /* GSSENCRequest */
+	PROTO_CANCEL_REQ, /* CancelRequest */
 };
 
 struct proto_kv {
@@ -53,10 +53,10 @@ struct proto_kv {
 
 struct proto_startup {
 	enum proto_startup_kind kind;
-	uint16_t major, minor;	     /* PROTO_STARTUP only */
-	uint32_t cancel_pid;	     /* PROTO_CANCEL_REQ only */
-	uint32_t cancel_key;	     /* PROTO_CANCEL_REQ only */
-	unsigned nparams;	     /* parameters, `_pq_.` options included */
+	uint16_t major, minor; /* PROTO_STARTUP only */
+	uint32_t cancel_pid;   /* PROTO_CANCEL_REQ only */
+	uint32_t cancel_key;   /* PROTO_CANCEL_REQ only */
+	unsigned nparams;      /* parameters, `_pq_.` options included */
 	struct proto_kv params[PROTO_MAX_PARAMS];
 };
 
@@ -76,8 +76,8 @@ const char *proto_startup_get(const uint8_t *pkt, const struct proto_startup *s,
 
 /* Reads a ParameterStatus body (after the header): offsets of the name and
  * value within body. PROTO_BAD when either string is unterminated. */
-enum proto_status proto_parameter_status_parse(const uint8_t *body,
-					       size_t len, size_t *name_off,
+enum proto_status proto_parameter_status_parse(const uint8_t *body, size_t len,
+					       size_t *name_off,
 					       size_t *value_off)
     __attribute__((warn_unused_result));
 

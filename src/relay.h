@@ -11,9 +11,9 @@
 
 #include "proto.h"
 
-#define RELAY_MAX_MESSAGE (1u << 30) /* largest message accepted: 1 GiB */
-#define RELAY_HIGH_WATER (512u * 1024) /* output that pauses the peer */
-#define RELAY_LOW_WATER (64u * 1024)   /* output that resumes the peer */
+#define RELAY_MAX_MESSAGE (1u << 30)	/* largest message accepted: 1 GiB */
+#define RELAY_HIGH_WATER  (512u * 1024) /* output that pauses the peer */
+#define RELAY_LOW_WATER	  (64u * 1024)	/* output that resumes the peer */
 
 /* A cursor over an input buffer: `pos` bytes from the start have been
  * scanned; `skip` bytes of the current message body are still to come. */

@@ -24,12 +24,18 @@
 /* The parameters PostgreSQL reports at login (GUC_REPORT); libpq has no
  * call to list them, so they are asked for by name. */
 static const char *const server_reported[] = {
-    "server_version",	       "server_encoding",
-    "client_encoding",	       "application_name",
-    "default_transaction_read_only", "in_hot_standby",
-    "is_superuser",	       "session_authorization",
-    "DateStyle",	       "IntervalStyle",
-    "TimeZone",		       "integer_datetimes",
+    "server_version",
+    "server_encoding",
+    "client_encoding",
+    "application_name",
+    "default_transaction_read_only",
+    "in_hot_standby",
+    "is_superuser",
+    "session_authorization",
+    "DateStyle",
+    "IntervalStyle",
+    "TimeZone",
+    "integer_datetimes",
     "standard_conforming_strings",
 };
 
@@ -218,9 +224,8 @@ static void server_track_param(struct server *s, struct evbuffer *in,
 	size_t n = relay_copy_body(in, cur, len, body, sizeof(body));
 	size_t name_off, value_off;
 
-	if (n != len - 4 ||
-	    proto_parameter_status_parse(body, n, &name_off, &value_off) !=
-		PROTO_OK)
+	if (n != len - 4 || proto_parameter_status_parse(
+				body, n, &name_off, &value_off) != PROTO_OK)
 		return;
 	if (!params_set(&s->params, (const char *)body + name_off,
 			(const char *)body + value_off))
@@ -373,7 +378,8 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
 	if (what & BEV_EVENT_EOF)
-		snprintf(reason, sizeof(reason), "server closed the connection");
+		snprintf(reason, sizeof(reason),
+			 "server closed the connection");
 	else
 		snprintf(reason, sizeof(reason), "%s",
 			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -461,8 +467,8 @@ static void server_send_query(struct server *s, const char *sql)
 
 	proto_writer_init(&wr, buf, sizeof(buf));
 	proto_write_query(&wr, sql);
-	if (!wr.overflow && evbuffer_add(bufferevent_get_output(s->bev),
-					 buf, wr.len) == 0)
+	if (!wr.overflow &&
+	    evbuffer_add(bufferevent_get_output(s->bev), buf, wr.len) == 0)
 		s->reset_pending++;
 	else
 		s->reset_failed = true;

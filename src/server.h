@@ -46,10 +46,10 @@ struct server {
 	struct worker *w;
 	enum server_state state;
 	struct backend_connect *connecting;
-	PGconn *conn;		  /* owned; PQfinish'd last */
-	struct bufferevent *bev;  /* on PQsocket(conn), never closes it */
+	PGconn *conn;		 /* owned; PQfinish'd last */
+	struct bufferevent *bev; /* on PQsocket(conn), never closes it */
 	int backend_pid;
-	struct params params;	  /* as last reported by the backend */
+	struct params params; /* as last reported by the backend */
 
 	/* The linked client. */
 	struct bufferevent *peer_bev;
@@ -61,11 +61,11 @@ struct server {
 	unsigned pending_ready; /* Query/Sync/FunctionCall sent, not answered */
 	bool ext_open;		/* extended messages since the last Sync */
 	uint8_t xact;		/* status of the last ReadyForQuery */
-	uint32_t in_skip;	/* body bytes of a server message still to relay */
-	uint32_t out_skip;	/* body bytes of a client message still to send */
+	uint32_t in_skip;  /* body bytes of a server message still to relay */
+	uint32_t out_skip; /* body bytes of a client message still to send */
 	unsigned reset_pending; /* ReadyForQuery awaited while resetting */
 	bool reset_failed;
-	unsigned cancels;	/* cancel requests in flight */
+	unsigned cancels; /* cancel requests in flight */
 };
 
 /* Starts a new backend connection; it joins the pool as connecting and

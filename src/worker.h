@@ -34,22 +34,22 @@ TAILQ_HEAD(server_list, server);
 struct worker {
 	struct event_base *base;
 	struct evdns_base *dns;
-	const struct config *cfg;	/* not owned */
+	const struct config *cfg; /* not owned */
 	const struct mode_ops *mode;
 	struct pool pool;
-	struct params params;		/* newest server's, for logins */
+	struct params params; /* newest server's, for logins */
 	bool have_params;
 	struct cancel_pool *cancels;
-	struct client_list clients;	/* every live client */
-	struct server_list servers;	/* every live server */
+	struct client_list clients;	 /* every live client */
+	struct server_list servers;	 /* every live server */
 	struct client_list dead_clients; /* freed by reap_ev */
 	struct server_list dead_servers;
 	unsigned nclients;
-	unsigned clients_active;	/* linked to a server */
-	struct event *reap_ev;		/* deferred frees */
+	unsigned clients_active;	  /* linked to a server */
+	struct event *reap_ev;		  /* deferred frees */
 	bool dispatching, dispatch_again; /* guards client_dispatch */
 	bool shutting_down;
-	bool stopped;			/* shutdown complete */
+	bool stopped; /* shutdown complete */
 	int64_t shutdown_deadline_ms;
 	char last_connect_error[256];
 	/* Hooks the upper layers install. */
