@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "relay.h"
 #include "server.h"
+#include "txn.h"
 
 #define CLIENT_LOGIN_TIMEOUT_S 10   /* startup must finish within this */
 #define CLIENT_CLOSE_FLUSH_S   5    /* how long a final error may take */
@@ -30,15 +31,20 @@
 static const struct mode_ops mode_session = {
     .name = "session",
     .server_at_login = true,
-    .release_at_idle = false,
-    .reset_sql = "DISCARD ALL",
+    .reset_on_unlink = true,
 };
 
 static const struct mode_ops mode_transaction = {
     .name = "transaction",
-    .server_at_login = false,
     .release_at_idle = true,
-    .reset_sql = NULL,
+    .track_statements = true,
+};
+
+static const struct mode_ops mode_statement = {
+    .name = "statement",
+    .release_at_idle = true,
+    .track_statements = true,
+    .single_statement = true,
 };
 
 static const char *const client_state_names[] = {
@@ -49,7 +55,14 @@ static const char *const client_state_names[] = {
 
 const struct mode_ops *client_mode_ops(enum pool_mode mode)
 {
-	return mode == POOL_MODE_SESSION ? &mode_session : &mode_transaction;
+	switch (mode) {
+	case POOL_MODE_SESSION:
+		return &mode_session;
+	case POOL_MODE_STATEMENT:
+		return &mode_statement;
+	default:
+		return &mode_transaction;
+	}
 }
 
 static void client_set_state(struct client *c, enum client_state st)
@@ -88,16 +101,22 @@ static void client_send_ready(struct client *c)
 		     sizeof(ready_idle));
 }
 
-/* AuthenticationOk, the server's parameters, pitlane's BackendKeyData and
- * ReadyForQuery: the end of a successful login. */
-static void client_send_welcome(struct client *c, const struct params *p)
+/* AuthenticationOk, one ParameterStatus per parameter the server reports
+ * (its value in `values` when there, else the pool's), pitlane's
+ * BackendKeyData and ReadyForQuery: the end of a successful login. */
+static void client_send_welcome(struct client *c, const struct params *values)
 {
+	const struct params *base = &c->w->params;
 	uint8_t buf[CLIENT_MSG_BUF];
 	struct proto_writer wr;
 
 	proto_writer_init(&wr, buf, sizeof(buf));
 	proto_write_auth_ok(&wr);
-	params_write(p, &wr);
+	for (unsigned i = 0; i < base->n; i++) {
+		const char *v = params_get(values, base->name[i]);
+		proto_write_parameter_status(&wr, base->name[i],
+					     v != NULL ? v : base->value[i]);
+	}
 	proto_write_backend_key(&wr, c->key_pid, c->key_secret);
 	proto_write_ready(&wr, 'I');
 	if (wr.overflow) {
@@ -214,10 +233,28 @@ static void client_server_drained(void *peer)
 		bufferevent_enable(c->bev, EV_READ);
 }
 
+static void client_login_done(struct client *c);
+
+static void client_server_synced(void *ctx)
+{
+	struct client *c = ctx;
+
+	if (c->state == CLIENT_LOGIN)
+		client_login_done(c);
+}
+
+static void client_server_refused(void *ctx, const char *sqlstate,
+				  const char *message)
+{
+	client_disconnect(ctx, sqlstate, message, NULL);
+}
+
 static const struct server_peer_ops client_server_ops = {
     .released = client_server_released,
     .lost = client_server_lost,
     .drained = client_server_drained,
+    .synced = client_server_synced,
+    .refused = client_server_refused,
 };
 
 /* Sends what the client has buffered to its server. */
@@ -225,7 +262,7 @@ static void client_forward(struct client *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
-	switch (server_forward(c->server, in)) {
+	switch (txn_forward(c->server, in)) {
 	case FORWARD_OK:
 		break;
 	case FORWARD_TERMINATE:
@@ -233,53 +270,110 @@ static void client_forward(struct client *c)
 		client_disconnect(c, NULL, NULL, NULL);
 		break;
 	case FORWARD_BAD:
-		client_disconnect(c, "08P01", "invalid message length", NULL);
+		client_disconnect(c, "08P01", "invalid message", NULL);
+		break;
+	case FORWARD_NOMEM:
+		client_disconnect(c, "53200", "out of memory", NULL);
 		break;
 	}
 }
 
-/* Links a server taken from the pool to this client. */
-static void client_attach(struct client *c, struct server *s)
+/* Ends a login that needed a server: the server now holds the client's
+ * parameters as PostgreSQL normalised them, which the client is told and
+ * keeps as its startup state. */
+static void client_login_done(struct client *c)
 {
 	struct worker *w = c->w;
+	struct server *s = c->server;
 
-	c->server = s;
-	w->clients_active++;
-	server_link(s, c->bev, &client_server_ops, c);
-	if (c->state == CLIENT_LOGIN) {
-		client_send_welcome(c, &s->params);
-		if (c->state == CLIENT_CLOSING)
-			return;
-		if (!w->mode->server_at_login) {
-			/* Transaction mode needed a server only for its
-			 * parameters. */
-			c->server = NULL;
-			w->clients_active--;
-			server_unlink(s);
-			client_set_state(c, CLIENT_IDLE);
-			client_request(c);
+	for (unsigned i = 0; i < c->want.n; i++) {
+		const char *v = params_get(&s->params, c->want.name[i]);
+		if (v != NULL && params_get(&w->params, c->want.name[i]) &&
+		    !params_set(&c->want, c->want.name[i], v)) {
+			client_disconnect(c, "53200", "out of memory", NULL);
 			return;
 		}
+	}
+	if (!params_copy(&c->startup, &c->want)) {
+		client_disconnect(c, "53200", "out of memory", NULL);
+		return;
+	}
+	client_send_welcome(c, &s->params);
+	if (c->state == CLIENT_CLOSING)
+		return;
+	if (!w->mode->server_at_login) {
+		/* The server was needed for the login only. */
+		c->server = NULL;
+		w->clients_active--;
+		server_unlink(s);
+		client_set_state(c, CLIENT_IDLE);
+		client_request(c);
+		return;
 	}
 	client_set_state(c, CLIENT_ACTIVE);
 	bufferevent_enable(c->bev, EV_READ);
 	client_forward(c);
 }
 
+/* Links a server taken from the pool to this client; its parameters are
+ * applied first. */
+static void client_attach(struct client *c, struct server *s)
+{
+	struct worker *w = c->w;
+	struct server_peer peer = {
+	    .bev = c->bev,
+	    .ops = &client_server_ops,
+	    .ctx = c,
+	    .names =
+		w->mode->track_statements && w->cfg->max_prepared_statements > 0
+		    ? &c->names
+		    : NULL,
+	    .want = &c->want,
+	    .startup = &c->startup,
+	};
+	bool syncing;
+
+	c->server = s;
+	w->clients_active++;
+	server_link(s, &peer);
+	syncing = txn_sync_params(s);
+	if (c->state == CLIENT_LOGIN) {
+		if (!syncing)
+			client_login_done(c);
+		return;
+	}
+	client_set_state(c, CLIENT_ACTIVE);
+	bufferevent_enable(c->bev, EV_READ);
+	client_forward(c);
+}
+
+/* The newest idle server that is fit for use: stale ones run
+ * server_check_query first and come back through dispatch. */
+static struct server *client_take_idle(struct worker *w)
+{
+	struct pool_slot *slot;
+
+	while ((slot = pool_checkout(&w->pool, worker_now_ms())) != NULL) {
+		struct server *s = server_of_slot(slot);
+		if (!server_check_if_stale(s))
+			return s;
+	}
+	return NULL;
+}
+
 /* Takes an idle server, or queues the client behind earlier waiters. */
 static void client_acquire(struct client *c)
 {
 	struct worker *w = c->w;
-	int64_t now = worker_now_ms();
-	struct pool_slot *slot = NULL;
+	struct server *s = NULL;
 
 	if (w->pool.nwaiting == 0)
-		slot = pool_checkout(&w->pool, now);
-	if (slot != NULL) {
-		client_attach(c, server_of_slot(slot));
+		s = client_take_idle(w);
+	if (s != NULL) {
+		client_attach(c, s);
 		return;
 	}
-	pool_wait_push(&w->pool, &c->waiter, now);
+	pool_wait_push(&w->pool, &c->waiter, worker_now_ms());
 	w->maintain(w);
 }
 
@@ -296,12 +390,12 @@ void client_dispatch(struct worker *w)
 		w->dispatch_again = false;
 		while ((wt = pool_wait_first(&w->pool)) != NULL &&
 		       w->pool.count[POOL_SLOT_IDLE] > 0) {
-			struct client *c = client_of_waiter(wt);
-			struct pool_slot *slot;
+			struct server *s = client_take_idle(w);
 
+			if (s == NULL)
+				break;
 			pool_wait_remove(&w->pool, wt);
-			slot = pool_checkout(&w->pool, worker_now_ms());
-			client_attach(c, server_of_slot(slot));
+			client_attach(client_of_waiter(wt), s);
 		}
 	} while (w->dispatch_again);
 	w->dispatching = false;
@@ -325,6 +419,116 @@ static bool client_skip_to_sync(struct client *c)
 	}
 	evbuffer_drain(in, cur.pos);
 	return found;
+}
+
+/* The body of the message at off in a pulled-up batch. */
+static const char *client_msg_body(const uint8_t *b, size_t off, uint32_t *len)
+{
+	*len = (uint32_t)b[off + 1] << 24 | (uint32_t)b[off + 2] << 16 |
+	       (uint32_t)b[off + 3] << 8 | b[off + 4];
+	return (const char *)b + off + PROTO_HEADER_LEN;
+}
+
+/* Whether every message of the batch can be answered without a server. */
+static bool client_batch_known(struct client *c, const uint8_t *b, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		uint32_t len;
+		const char *body = client_msg_body(b, off, &len);
+		size_t blen = len - 4, nlen = strnlen(body, blen);
+
+		if (b[off] == 'P') {
+			struct stmt *st;
+			bool ok;
+
+			if (nlen == 0 || nlen == blen)
+				return false;
+			st = stmt_intern(c->w->stmts,
+					 (const uint8_t *)body + nlen + 1,
+					 (uint32_t)(blen - nlen - 1));
+			if (st == NULL)
+				return false;
+			ok = st->valid;
+			stmt_unref(c->w->stmts, st);
+			if (!ok)
+				return false;
+		} else if (b[off] == 'C' &&
+			   (blen < 2 || body[0] != 'S' ||
+			    strnlen(body + 1, blen - 1) == blen - 1)) {
+			return false;
+		}
+		off += (size_t)len + 1;
+	}
+	return true;
+}
+
+/* Answers a batch client_batch_known accepted. */
+static void client_batch_apply(struct client *c, const uint8_t *b, size_t n)
+{
+	static const uint8_t parse_complete[] = {'1', 0, 0, 0, 4};
+	static const uint8_t close_complete[] = {'3', 0, 0, 0, 4};
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	for (size_t off = 0; off < n;) {
+		uint32_t len;
+		const char *body = client_msg_body(b, off, &len);
+		size_t nlen = strlen(body);
+
+		if (b[off] == 'P') {
+			struct stmt *st = stmt_intern(
+			    c->w->stmts, (const uint8_t *)body + nlen + 1,
+			    (uint32_t)(len - 4 - nlen - 1));
+			if (st == NULL ||
+			    !stmt_names_set(&c->names, c->w->stmts, body, st)) {
+				if (st != NULL)
+					stmt_unref(c->w->stmts, st);
+				client_disconnect(c, "53200", "out of memory",
+						  NULL);
+				return;
+			}
+			stmt_unref(c->w->stmts, st);
+			evbuffer_add(out, parse_complete, 5);
+		} else if (b[off] == 'C') {
+			stmt_names_remove(&c->names, c->w->stmts, body + 1);
+			evbuffer_add(out, close_complete, 5);
+		} else {
+			client_send_ready(c);
+		}
+		off += (size_t)len + 1;
+	}
+}
+
+/* A batch made only of Parse messages for statements some server has
+ * already prepared without error, Close of statements, and a final Sync
+ * needs no server: pitlane answers it as PostgreSQL would. Drivers prepare
+ * synchronously (pgbench, libpq's PQprepare), so this also keeps a client
+ * from waiting for a server just to learn its statement is ready. Returns
+ * true when the batch at the head of the input was answered. */
+static bool client_answer_locally(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct relay_cursor cur;
+	uint8_t type = 0;
+	uint32_t len;
+
+	if (!c->w->mode->track_statements ||
+	    c->w->cfg->max_prepared_statements == 0)
+		return false;
+	relay_cursor_init(&cur, in);
+	while (type != 'S') {
+		if (relay_peek(in, &cur, &type, &len) != PROTO_OK ||
+		    evbuffer_get_length(in) - cur.pos < (size_t)len + 1 ||
+		    (type != 'P' && type != 'C' && type != 'S') ||
+		    len > RELAY_HIGH_WATER)
+			return false;
+		relay_cursor_advance(&cur, in, (size_t)len + 1);
+	}
+	uint8_t *batch = evbuffer_pullup(in, (ev_ssize_t)cur.pos);
+	if (batch == NULL || !client_batch_known(c, batch, cur.pos))
+		return false;
+	client_batch_apply(c, batch, cur.pos);
+	evbuffer_drain(in, cur.pos);
+	return c->state != CLIENT_CLOSING;
 }
 
 /* A logged-in client without a server has input: see what it wants. */
@@ -355,6 +559,10 @@ static void client_request(struct client *c)
 	}
 	if (type == 'X') {
 		client_disconnect(c, NULL, NULL, NULL);
+		return;
+	}
+	if (client_answer_locally(c)) {
+		client_request(c);
 		return;
 	}
 	client_set_state(c, CLIENT_WAITING);
@@ -495,6 +703,8 @@ static void client_login(struct client *c, const uint8_t *pkt,
 			 const struct proto_startup *st)
 {
 	struct worker *w = c->w;
+	const char *state;
+	char err[256];
 
 	if (st->major != 3) {
 		client_failf(c, "0A000",
@@ -505,15 +715,25 @@ static void client_login(struct client *c, const uint8_t *pkt,
 	}
 	if (!client_check_login(c, pkt, st))
 		return;
+	state = params_from_startup(&c->want, pkt, st, err, sizeof(err));
+	if (state != NULL) {
+		client_disconnect(c, state, err, NULL);
+		return;
+	}
 	client_negotiate(c, pkt, st);
 	event_free(c->login_timer);
 	c->login_timer = NULL;
-	if (w->mode->server_at_login || !w->have_params) {
+	if (w->mode->server_at_login || !w->have_params ||
+	    params_need_server(&c->want, &w->params)) {
 		client_set_state(c, CLIENT_LOGIN);
 		client_acquire(c);
 		return;
 	}
-	client_send_welcome(c, &w->params);
+	if (!params_copy(&c->startup, &c->want)) {
+		client_disconnect(c, "53200", "out of memory", NULL);
+		return;
+	}
+	client_send_welcome(c, &c->want);
 	client_set_state(c, CLIENT_IDLE);
 	client_request(c);
 }
@@ -566,6 +786,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
+	c->last_active_ms = worker_now_ms();
 	switch (c->state) {
 	case CLIENT_STARTUP:
 		client_startup(c);
@@ -706,5 +927,47 @@ void client_free(struct client *c)
 		return;
 	c->w->nclients--;
 	bufferevent_free(c->bev);
+	params_clear(&c->want);
+	params_clear(&c->startup);
+	stmt_names_clear(&c->names, c->w->stmts);
 	free(c);
+}
+
+void client_check_timeouts(struct client *c, int64_t now)
+{
+	const struct config *cfg = c->w->cfg;
+	struct server *s = c->server;
+	int64_t idle = now - c->last_active_ms;
+
+	if (c->state == CLIENT_ACTIVE && s != NULL) {
+		if (cfg->query_timeout_ms > 0 && s->req_len > 0 &&
+		    now - s->busy_since_ms >= cfg->query_timeout_ms) {
+			server_cancel(s);
+			client_failf(c, "57014",
+				     "canceling statement due to query_timeout "
+				     "(%d ms)",
+				     cfg->query_timeout_ms);
+		} else if (cfg->idle_transaction_timeout_ms > 0 &&
+			   s->xact != 'I' && txn_at_boundary(s) &&
+			   now - s->rest_since_ms >=
+			       cfg->idle_transaction_timeout_ms) {
+			client_disconnect(c, "25P03",
+					  "terminating connection due to "
+					  "idle-in-transaction timeout",
+					  NULL);
+		} else if (cfg->client_idle_timeout_ms > 0 &&
+			   server_at_rest(s) &&
+			   idle >= cfg->client_idle_timeout_ms) {
+			client_disconnect(c, "57P05",
+					  "terminating connection due to "
+					  "idle-session timeout",
+					  NULL);
+		}
+	} else if (c->state == CLIENT_IDLE && cfg->client_idle_timeout_ms > 0 &&
+		   idle >= cfg->client_idle_timeout_ms) {
+		client_disconnect(c, "57P05",
+				  "terminating connection due to idle-session "
+				  "timeout",
+				  NULL);
+	}
 }

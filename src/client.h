@@ -10,7 +10,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "params.h"
 #include "pool.h"
+#include "stmt.h"
 #include "worker.h"
 
 enum client_state {
@@ -35,6 +37,10 @@ struct client {
 	uint32_t key_secret;
 	bool discard_until_sync; /* a refused batch: skip to its Sync */
 	bool buried;		 /* on the dead list, freed soon */
+	struct params want;	 /* session parameters it set */
+	struct params startup;	 /* as after login: what RESET ALL restores */
+	struct stmt_names names; /* its named prepared statements */
+	int64_t last_active_ms;	 /* last read from it */
 	char addr[64];
 };
 
@@ -54,6 +60,10 @@ void client_wait_timeout(struct client *c);
 /* Shutdown: tells idle clients 57P01 and closes them; linked ones finish
  * their transaction first. force closes everyone. */
 void client_shutdown(struct client *c, bool force);
+
+/* Ends the client when one of the configured timeouts has passed:
+ * query_timeout, idle_transaction_timeout, client_idle_timeout. */
+void client_check_timeouts(struct client *c, int64_t now);
 
 /* Frees a closing client; called by the worker's deferred reaper. */
 void client_free(struct client *c);

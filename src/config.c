@@ -14,6 +14,8 @@
 
 /* Error messages quote at most this many bytes of a rejected value. */
 #define SHOWN_MAX 64
+/* Longest server_reset_query or server_check_query, in bytes. */
+#define QUERY_MAX 1024
 /* Linux sun_path: the unix socket "DIR/.s.PGSQL.PORT" must fit in it. */
 #define SUN_PATH_LEN 108
 
@@ -21,6 +23,7 @@ enum setting_kind {
 	KIND_STR,  /* char * field */
 	KIND_INT,  /* int field within min..max */
 	KIND_ENUM, /* C enum field; its value is the index in choices */
+	KIND_SECS, /* int field in ms, written in seconds within min..max */
 };
 
 enum setting_flag {
@@ -39,20 +42,23 @@ struct setting {
 	enum setting_kind kind;
 	unsigned flags;
 	size_t off;		    /* of the field in struct config */
-	int min, max;		    /* KIND_INT */
+	int min, max;		    /* KIND_INT; KIND_SECS in seconds */
+	size_t max_len;		    /* KIND_STR: longest value; 0: any */
 	const char *const *choices; /* NULL-terminated; KIND_ENUM or KIND_STR */
 	void (*store)(struct config *c, int v); /* KIND_ENUM */
 	int (*load)(const struct config *c);	/* KIND_ENUM */
 };
 
-static const char *const pool_modes[] = {"session", "transaction", NULL};
+static const char *const pool_modes[] = {"session", "transaction", "statement",
+					 NULL};
 static const char *const log_formats[] = {"json", "text", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error",
 					 NULL};
 static const char *const sslmodes[] = {
     "disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
 
-_Static_assert(POOL_MODE_SESSION == 0 && POOL_MODE_TRANSACTION == 1,
+_Static_assert(POOL_MODE_SESSION == 0 && POOL_MODE_TRANSACTION == 1 &&
+		   POOL_MODE_STATEMENT == 2,
 	       "pool_modes[] follows enum pool_mode");
 _Static_assert(LOG_FORMAT_JSON == 0 && LOG_FORMAT_TEXT == 1,
 	       "log_formats[] follows enum log_format");
@@ -86,6 +92,20 @@ ENUM_ACCESSORS(log_level, enum log_level)
 		.kind = KIND_INT, .off = offsetof(struct config, k),           \
 		.min = lo, .max = hi                                           \
 	}
+/* A duration: the key names it in seconds, the field (k_ms) holds ms. */
+#define SECS(sec, k, e, d, lo, hi)                                             \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = d,                 \
+		.kind = KIND_SECS, .off = offsetof(struct config, k##_ms),     \
+		.min = lo, .max = hi                                           \
+	}
+/* An SQL statement pitlane sends to servers; empty: none (NULL). */
+#define QUERY(sec, k, e, d)                                                    \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = d,                 \
+		.kind = KIND_STR, .flags = FLAG_OPTIONAL,                      \
+		.off = offsetof(struct config, k), .max_len = QUERY_MAX        \
+	}
 #define ENUM(sec, k, e, d, ch)                                                 \
 	{                                                                      \
 		.section = sec, .key = #k, .env = e, .def = d,                 \
@@ -108,6 +128,21 @@ static const struct setting settings[] = {
 	0, 86400000),
     INT("pitlane", max_client_conn, "PITLANE_MAX_CLIENT_CONN", "1000", 1,
 	100000),
+    INT("pitlane", max_prepared_statements, "PITLANE_MAX_PREPARED_STATEMENTS",
+	"200", 0, 100000),
+    SECS("pitlane", idle_transaction_timeout,
+	 "PITLANE_IDLE_TRANSACTION_TIMEOUT", "0", 0, 86400),
+    SECS("pitlane", query_timeout, "PITLANE_QUERY_TIMEOUT", "0", 0, 86400),
+    SECS("pitlane", client_idle_timeout, "PITLANE_CLIENT_IDLE_TIMEOUT", "0", 0,
+	 86400),
+    SECS("pitlane", server_lifetime, "PITLANE_SERVER_LIFETIME", "3600", 0,
+	 604800),
+    SECS("pitlane", server_check_delay, "PITLANE_SERVER_CHECK_DELAY", "30", 0,
+	 86400),
+    QUERY("pitlane", server_reset_query, "PITLANE_SERVER_RESET_QUERY",
+	  "DISCARD ALL"),
+    QUERY("pitlane", server_check_query, "PITLANE_SERVER_CHECK_QUERY",
+	  "SELECT 1"),
     STR("pool", host, "DB_HOST", "localhost", FLAG_NONEMPTY | FLAG_HOSTLIST,
 	NULL),
     INT("pool", port, "DB_PORT", "5432", 1, 65535),
@@ -207,6 +242,58 @@ static bool parse_int(const char *text, int min, int max, int *out)
 	return true;
 }
 
+/* Seconds with at most 3 decimals, "30", "0.5" or "1.250", into ms: the
+ * whole string must be digits with an optional "." and 1 to 3 digits (no
+ * sign, blanks or exponent, as strtod would take). */
+static bool parse_secs(const char *text, int min, int max, int *out_ms)
+{
+	long long ms = 0;
+	const char *p = text;
+	int scale = 1000;
+
+	if (!(*p >= '0' && *p <= '9'))
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		ms = ms * 10 + (*p - '0') * 1000;
+		if (ms > (long long)max * 1000)
+			return false;
+	}
+	if (*p == '.') {
+		p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (scale == 1)
+				return false; /* a fourth decimal */
+			scale /= 10;
+			ms += (*p - '0') * scale;
+		}
+	}
+	if (*p != '\0' || ms < (long long)min * 1000 ||
+	    ms > (long long)max * 1000)
+		return false;
+	*out_ms = (int)ms;
+	return true;
+}
+
+/* Milliseconds as config_print writes them: seconds, decimals only as
+ * needed ("3600", "0.5", "1.25"). */
+static void format_secs(char *buf, size_t cap, int ms)
+{
+	int frac = ms % 1000;
+	int digits = 3;
+
+	if (frac == 0) {
+		snprintf(buf, cap, "%d", ms / 1000);
+		return;
+	}
+	while (frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	snprintf(buf, cap, "%d.%0*d", ms / 1000, digits, frac);
+}
+
 /* libpq splits host lists on commas without complaint: "a,,b" or "a," would
  * name an empty host and fail only at connect time. */
 static bool valid_host_list(const char *v)
@@ -244,7 +331,15 @@ static void set_str(struct config *c, const struct setting *s,
 		replace_str(str_slot(c, s), NULL);
 	else if (value[0] == '\0' && (s->flags & FLAG_NONEMPTY))
 		reject(errs, s, source, "a non-empty string", value);
-	else if ((s->flags & FLAG_HOSTLIST) && !valid_host_list(value))
+	else if (s->max_len != 0 && strlen(value) > s->max_len) {
+		char allowed[96];
+
+		snprintf(allowed, sizeof(allowed),
+			 "an SQL statement of at most %zu bytes, or empty for "
+			 "none",
+			 s->max_len);
+		reject(errs, s, source, allowed, value);
+	} else if ((s->flags & FLAG_HOSTLIST) && !valid_host_list(value))
 		reject(errs, s, source,
 		       "a host name, IP address or socket directory, or a "
 		       "comma-separated list of them with no empty element",
@@ -259,7 +354,7 @@ static void set_value(struct config *c, const struct setting *s,
 		      const char *value, const char *source,
 		      struct config_errors *errs)
 {
-	char allowed[64];
+	char allowed[96];
 	int v;
 
 	switch (s->kind) {
@@ -281,6 +376,17 @@ static void set_value(struct config *c, const struct setting *s,
 			s->store(c, v);
 		else
 			reject_choice(errs, s, source, value);
+		break;
+	case KIND_SECS:
+		if (parse_secs(value, s->min, s->max, &v)) {
+			*int_slot(c, s) = v;
+			break;
+		}
+		snprintf(allowed, sizeof(allowed),
+			 "a number of seconds from %d to %d with at most 3 "
+			 "decimals",
+			 s->min, s->max);
+		reject(errs, s, source, allowed, value);
 		break;
 	}
 }
@@ -345,13 +451,30 @@ struct ini_file {
 	char bad_section[64]; /* the unknown section last reported */
 };
 
-/* Whether fgets read all of its line into str; if not, skips the rest. */
-static bool line_complete(FILE *f, const char *str, int num)
+/* fgets that also gives the length read, so that a NUL byte in the line,
+ * where inih would silently end the line, can be seen. Returns false at the
+ * end of the file (or on a read error) before any byte. */
+static bool read_line(FILE *f, char *str, int num, size_t *len)
 {
-	size_t len = strlen(str);
+	size_t n = 0;
 	int ch;
 
-	if (len == 0 || str[len - 1] == '\n' || (int)len < num - 1)
+	while (n + 1 < (size_t)num && (ch = getc(f)) != EOF) {
+		str[n++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	str[n] = '\0';
+	*len = n;
+	return n > 0;
+}
+
+/* Whether read_line read all of its line into str; if not, skips the rest. */
+static bool line_complete(FILE *f, const char *str, size_t len, int num)
+{
+	int ch;
+
+	if (len == 0 || str[len - 1] == '\n' || len < (size_t)num - 1)
 		return true;
 	ch = fgetc(f);
 	if (ch == '\n' || ch == EOF)
@@ -361,26 +484,33 @@ static bool line_complete(FILE *f, const char *str, int num)
 	return false;
 }
 
-/* An fgets for inih that counts lines as inih does and defuses two of its
+/* An fgets for inih that counts lines as inih does and defuses three of its
  * surprises: an indented line would continue the previous setting's value
- * (inih's multi-line values: an indented file would be misread), and the
- * rest of an overlong line would be parsed as a line of its own. Leading
- * blanks are dropped; an overlong line is reported and passed on empty. */
+ * (inih's multi-line values: an indented file would be misread), the rest of
+ * an overlong line would be parsed as a line of its own, and a NUL byte would
+ * cut the line short. Leading blanks are dropped; an overlong line or one
+ * with a NUL byte is reported and passed on empty. */
 static char *ini_read_line_cb(char *str, int num, void *stream)
 {
 	struct ini_file *r = stream;
-	size_t blanks;
+	size_t blanks, len;
 
-	if (fgets(str, num, r->f) == NULL) {
+	if (!read_line(r->f, str, num, &len)) {
 		if (ferror(r->f))
 			r->read_errno = errno;
 		return NULL;
 	}
 	r->lineno++;
-	if (!line_complete(r->f, str, num)) {
+	if (!line_complete(r->f, str, len, num)) {
 		config_error(r->errs,
 			     "%s:%d: line is longer than %d characters",
 			     r->path, r->lineno, num - 2);
+		str[0] = '\0';
+		return str;
+	}
+	if (strlen(str) != len) {
+		config_error(r->errs, "%s:%d: line contains a NUL byte",
+			     r->path, r->lineno);
 		str[0] = '\0';
 		return str;
 	}
@@ -552,6 +682,9 @@ static const char *value_text(const struct config *c, const struct setting *s,
 		return num;
 	case KIND_ENUM:
 		return s->choices[s->load(c)];
+	case KIND_SECS:
+		format_secs(num, cap, *(const int *)(const void *)field);
+		return num;
 	}
 	return NULL;
 }
@@ -570,8 +703,10 @@ void config_print(const struct config *c, FILE *out)
 				s->section);
 			section = s->section;
 		}
-		if (v == NULL)
+		if (v == NULL && s->def == NULL)
 			fprintf(out, "; %s not set\n", s->key);
+		else if (v == NULL) /* turned off: the empty value says so */
+			fprintf(out, "%s =\n", s->key);
 		else if (s->flags & FLAG_SECRET)
 			fprintf(out, "%s = <redacted>\n", s->key);
 		else

@@ -18,18 +18,28 @@
 enum pool_mode {
 	POOL_MODE_SESSION,
 	POOL_MODE_TRANSACTION,
+	POOL_MODE_STATEMENT,
 };
 
 struct config {
 	/* [pitlane] section: the daemon. Strings are owned (malloc'd). */
-	char *listen_addr;	    /* 127.0.0.1 */
-	int listen_port;	    /* 6432 */
-	char *unix_socket_dir;	    /* NULL: off */
-	enum pool_mode pool_mode;   /* transaction */
-	enum log_format log_format; /* json */
-	enum log_level log_level;   /* info */
-	int shutdown_timeout_ms;    /* 30000 */
-	int max_client_conn;	    /* 1000 */
+	char *listen_addr;	     /* 127.0.0.1 */
+	int listen_port;	     /* 6432 */
+	char *unix_socket_dir;	     /* NULL: off */
+	enum pool_mode pool_mode;    /* transaction */
+	enum log_format log_format;  /* json */
+	enum log_level log_level;    /* info */
+	int shutdown_timeout_ms;     /* 30000 */
+	int max_client_conn;	     /* 1000 */
+	int max_prepared_statements; /* 200 per server; 0: passed through */
+	/* Durations: written in seconds with up to 3 decimals, held in ms. */
+	int idle_transaction_timeout_ms; /* 0: off */
+	int query_timeout_ms;		 /* 0: off */
+	int client_idle_timeout_ms;	 /* 0: off */
+	int server_lifetime_ms;		 /* 3600 s; 0: never recycled */
+	int server_check_delay_ms;	 /* 30 s; 0: check before every reuse */
+	char *server_reset_query; /* "DISCARD ALL" (session mode); NULL: none */
+	char *server_check_query; /* "SELECT 1"; NULL: no check */
 
 	/* [pool] section, or DB_* in the environment: the backend pool. */
 	char *host;		/* localhost; a comma-separated list allowed */
@@ -73,8 +83,9 @@ bool config_set(struct config *c, const char *section, const char *key,
 void config_load_file(struct config *c, const char *path,
 		      struct config_errors *errs);
 
-/* Applies the DB_* variables found in envp (a NULL-terminated list of
- * "NAME=value" strings, e.g. environ). Unknown DB_ names are ignored. */
+/* Applies the PITLANE_* and DB_* variables found in envp (a NULL-terminated
+ * list of "NAME=value" strings, e.g. environ). Unknown names are ignored; an
+ * empty value counts as unset, except DB_PASSWORD. */
 void config_load_env(struct config *c, char *const *envp,
 		     struct config_errors *errs);
 

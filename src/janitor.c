@@ -50,6 +50,22 @@ static void janitor_shutdown_step(struct worker *w, int64_t now)
 		janitor_finish_shutdown(w); /* a cancel thread is stuck */
 }
 
+/* The per-client timeouts, when any is configured. */
+static void janitor_client_timeouts(struct worker *w, int64_t now)
+{
+	const struct config *cfg = w->cfg;
+	struct client *c, *next;
+
+	if (cfg->query_timeout_ms == 0 &&
+	    cfg->idle_transaction_timeout_ms == 0 &&
+	    cfg->client_idle_timeout_ms == 0)
+		return;
+	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		client_check_timeouts(c, now);
+	}
+}
+
 void janitor_run(struct worker *w)
 {
 	int64_t now = worker_now_ms();
@@ -62,6 +78,7 @@ void janitor_run(struct worker *w)
 	}
 	while ((wt = pool_wait_expired(&w->pool, now)) != NULL)
 		client_wait_timeout(client_of_waiter(wt));
+	janitor_client_timeouts(w, now);
 	while ((slot = pool_reapable(&w->pool, now)) != NULL) {
 		struct server *s = server_of_slot(slot);
 		log_debug("closing idle server", LF_STR("pool", w->pool.name),

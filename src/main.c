@@ -47,7 +47,8 @@ static void usage(FILE *out)
 		"(127.0.0.1)\n"
 		"  -p, --port PORT           port to listen on (6432; 0 picks "
 		"one)\n"
-		"  -m, --pool-mode MODE      session or transaction\n"
+		"  -m, --pool-mode MODE      session, transaction or "
+		"statement\n"
 		"      --check-config        print the effective configuration "
 		"and exit\n"
 		"  -V, --version             print the version and exit\n"
@@ -200,7 +201,8 @@ static int worker_init(struct worker *w, const struct config *cfg)
 		evdns_base_load_hosts(w->dns, NULL);
 	}
 	w->cancels = cancel_pool_new(w->base);
-	if (w->cancels == NULL)
+	w->stmts = stmt_registry_new();
+	if (w->cancels == NULL || w->stmts == NULL)
 		return -1;
 	return janitor_start(w);
 }
@@ -211,6 +213,7 @@ static void worker_free(struct worker *w)
 
 	janitor_stop(w);
 	params_clear(&w->params);
+	stmt_registry_free(w->stmts);
 	if (threads_busy)
 		return; /* a stuck cancel thread may still wake the base */
 	cancel_pool_free(w->cancels);

@@ -2,6 +2,8 @@
  * ParameterStatus messages and written back out as ParameterStatus. */
 #include "params.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,4 +67,163 @@ void params_write(const struct params *p, struct proto_writer *w)
 {
 	for (unsigned i = 0; i < p->n; i++)
 		proto_write_parameter_status(w, p->name[i], p->value[i]);
+}
+
+void params_unset(struct params *p, const char *name)
+{
+	int i = params_find(p, name);
+
+	if (i < 0)
+		return;
+	free(p->name[i]);
+	free(p->value[i]);
+	p->n--;
+	p->name[i] = p->name[p->n];
+	p->value[i] = p->value[p->n];
+}
+
+/* Parameter names become SQL literals and identifiers later: only the
+ * characters PostgreSQL's own parameter names use are accepted. */
+static bool params_name_ok(const char *name)
+{
+	if (*name == '\0' || strlen(name) > 63)
+		return false;
+	for (; *name != '\0'; name++)
+		if (!(isalnum((unsigned char)*name) || *name == '_' ||
+		      *name == '.'))
+			return false;
+	return true;
+}
+
+static const char *params_add(struct params *out, const char *name,
+			      const char *value, char *err, size_t errlen)
+{
+	if (!params_name_ok(name)) {
+		snprintf(err, errlen,
+			 "unrecognized configuration parameter \"%.64s\"",
+			 name);
+		return "42704";
+	}
+	if (!params_set(out, name, value)) {
+		snprintf(err, errlen, "too many startup parameters");
+		return "54000";
+	}
+	return NULL;
+}
+
+/* Reads the next whitespace-separated word of an options string, with
+ * backslash escapes as libpq writes them. */
+static const char *params_next_word(const char *s, char *word, size_t cap)
+{
+	size_t n = 0;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	while (*s != '\0' && !isspace((unsigned char)*s)) {
+		if (*s == '\\' && s[1] != '\0')
+			s++;
+		if (n + 1 < cap)
+			word[n++] = *s;
+		s++;
+	}
+	word[n] = '\0';
+	return s;
+}
+
+/* Applies one `name=value` switch; PostgreSQL turns dashes into
+ * underscores in the --name form. */
+static const char *params_switch(struct params *out, char *arg, bool dashes,
+				 char *err, size_t errlen)
+{
+	char *eq = strchr(arg, '=');
+
+	if (eq == NULL) {
+		snprintf(err, errlen, "-c %.64s requires a value", arg);
+		return "42601";
+	}
+	*eq = '\0';
+	for (char *p = arg; dashes && *p != '\0'; p++)
+		if (*p == '-')
+			*p = '_';
+	return params_add(out, arg, eq + 1, err, errlen);
+}
+
+static const char *params_options(struct params *out, const char *opts,
+				  char *err, size_t errlen)
+{
+	char word[1024];
+	const char *state = NULL;
+
+	while (state == NULL) {
+		opts = params_next_word(opts, word, sizeof(word));
+		if (word[0] == '\0')
+			return NULL;
+		if (strcmp(word, "-c") == 0) {
+			opts = params_next_word(opts, word, sizeof(word));
+			state = params_switch(out, word, false, err, errlen);
+		} else if (strncmp(word, "-c", 2) == 0) {
+			state =
+			    params_switch(out, word + 2, false, err, errlen);
+		} else if (strncmp(word, "--", 2) == 0) {
+			state = params_switch(out, word + 2, true, err, errlen);
+		} else {
+			snprintf(err, errlen,
+				 "pitlane accepts only -c name=value and "
+				 "--name=value in options, got \"%.64s\"",
+				 word);
+			state = "0A000";
+		}
+	}
+	return state;
+}
+
+const char *params_from_startup(struct params *out, const uint8_t *pkt,
+				const struct proto_startup *st, char *err,
+				size_t errlen)
+{
+	const char *state = NULL;
+
+	for (unsigned i = 0; i < st->nparams && state == NULL; i++) {
+		const char *key = (const char *)pkt + st->params[i].key;
+		const char *val = (const char *)pkt + st->params[i].val;
+
+		if (strcmp(key, "user") == 0 || strcmp(key, "database") == 0 ||
+		    strcmp(key, "replication") == 0 ||
+		    strncmp(key, "_pq_.", 5) == 0)
+			continue;
+		if (strcmp(key, "options") == 0)
+			state = params_options(out, val, err, errlen);
+		else
+			state = params_add(out, key, val, err, errlen);
+	}
+	if (state == NULL && params_get(out, "application_name") == NULL)
+		state = params_add(out, "application_name", "", err, errlen);
+	return state;
+}
+
+/* PostgreSQL keeps printable ASCII up to 63 bytes as it is. */
+static bool params_plain_appname(const char *v)
+{
+	size_t n = 0;
+
+	for (; *v != '\0'; v++, n++)
+		if (*v < 32 || *v > 126)
+			return false;
+	return n <= 63;
+}
+
+bool params_need_server(const struct params *want, const struct params *base)
+{
+	for (unsigned i = 0; i < want->n; i++) {
+		const char *b = params_get(base, want->name[i]);
+
+		if (b == NULL)
+			return true;
+		if (strcmp(b, want->value[i]) == 0)
+			continue;
+		if (strcmp(want->name[i], "application_name") != 0 ||
+		    !params_plain_appname(want->value[i]))
+			return true;
+	}
+	return false;
 }

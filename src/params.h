@@ -5,6 +5,8 @@
 #define PITLANE_PARAMS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "proto.h"
 
@@ -31,5 +33,23 @@ void params_clear(struct params *p);
 
 /* Writes one ParameterStatus message per parameter. */
 void params_write(const struct params *p, struct proto_writer *w);
+
+/* Removes name (no-op when absent). */
+void params_unset(struct params *p, const char *name);
+
+/* The session parameters a client asks for in its startup packet: every
+ * parameter but user, database, replication and `_pq_.` options, plus the
+ * `-c name=value` and `--name=value` switches of `options`. A client that
+ * names no application_name gets the empty one, as PostgreSQL gives it.
+ * Returns NULL, or the SQLSTATE of the error written to err. */
+const char *params_from_startup(struct params *out, const uint8_t *pkt,
+				const struct proto_startup *st, char *err,
+				size_t errlen);
+
+/* Whether a value differs from what the server reports in a way only the
+ * server can settle (it normalises or validates it): true for parameters
+ * the server does not report and for reported ones whose value differs,
+ * except an application_name PostgreSQL would keep as it is. */
+bool params_need_server(const struct params *want, const struct params *base);
 
 #endif

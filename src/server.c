@@ -18,6 +18,7 @@
 #include "log.h"
 #include "net.h"
 #include "relay.h"
+#include "txn.h"
 
 #define SERVER_PARAM_BODY_MAX 1024 /* larger ParameterStatus: not tracked */
 
@@ -65,11 +66,22 @@ static void server_set_state(struct server *s, enum server_state st)
 	s->state = st;
 }
 
-/* A clean server goes back to the pool and the waiters get their turn;
- * during shutdown it is closed instead. */
-static void server_become_idle(struct server *s)
+/* A clean server goes back to the pool and the waiters get their turn. It
+ * is closed instead during shutdown, when its state is unknown, or when it
+ * has outlived server_lifetime (the janitor refills the pool). */
+void server_become_idle(struct server *s)
 {
-	if (s->w->shutting_down) {
+	const struct config *cfg = s->w->cfg;
+	int64_t now = worker_now_ms();
+
+	if (s->w->shutting_down || s->broken) {
+		server_close(s, NULL);
+		return;
+	}
+	if (cfg->server_lifetime_ms > 0 &&
+	    now - s->created_ms >= cfg->server_lifetime_ms) {
+		log_debug("closing server past its lifetime",
+			  LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);
 		return;
 	}
@@ -138,6 +150,7 @@ static void server_connected_cb(PGconn *conn, const char *error, void *arg)
 	s->conn = conn;
 	s->backend_pid = PQbackendPID(conn);
 	s->xact = 'I';
+	s->created_ms = worker_now_ms();
 	if (server_attach(s) != 0) {
 		log_error("cannot relay server connection",
 			  LF_STR("pool", w->pool.name),
@@ -158,6 +171,10 @@ struct server *server_connect(struct worker *w)
 	if (s == NULL)
 		return NULL;
 	s->w = w;
+	stmt_cache_init(&s->stmts,
+			w->cfg->max_prepared_statements > 0
+			    ? (unsigned)w->cfg->max_prepared_statements
+			    : 1);
 	TAILQ_INSERT_TAIL(&w->servers, s, link);
 	pool_slot_set(&w->pool, &s->slot, POOL_SLOT_CONNECTING,
 		      worker_now_ms());
@@ -171,193 +188,102 @@ struct server *server_connect(struct worker *w)
 	return s;
 }
 
-void server_link(struct server *s, struct bufferevent *peer_bev,
-		 const struct server_peer_ops *ops, void *peer)
+void server_link(struct server *s, const struct server_peer *peer)
 {
 	assert(s->state == SERVER_IDLE || s->slot.state == POOL_SLOT_ACTIVE);
-	s->peer_bev = peer_bev;
-	s->peer_ops = ops;
-	s->peer = peer;
+	s->peer = *peer;
 	server_set_state(s, SERVER_ACTIVE);
-}
-
-/* Whether nothing is in flight between the client and the backend. */
-static bool server_at_boundary(const struct server *s)
-{
-	return s->pending_ready == 0 && !s->ext_open && s->out_skip == 0 &&
-	       s->in_skip == 0 && s->cancels == 0;
 }
 
 bool server_at_rest(const struct server *s)
 {
-	return s->xact == 'I' && server_at_boundary(s);
+	return s->xact == 'I' && txn_at_boundary(s);
 }
 
-static bool server_may_release(const struct server *s)
+bool server_may_release(const struct server *s)
 {
 	return s->state == SERVER_ACTIVE &&
 	       (s->w->mode->release_at_idle || s->w->shutting_down) &&
-	       s->xact == 'I' && server_at_boundary(s);
+	       server_at_rest(s);
+}
+
+static void server_forget_peer(struct server *s)
+{
+	memset(&s->peer, 0, sizeof(s->peer));
 }
 
 /* Returns the server to the pool at a transaction boundary and tells the
  * client, which no longer has a server. */
-static void server_release(struct server *s)
+void server_release(struct server *s)
 {
-	const struct server_peer_ops *ops = s->peer_ops;
-	void *peer = s->peer;
+	const struct server_peer_ops *ops = s->peer.ops;
+	void *ctx = s->peer.ctx;
 
-	s->peer_bev = NULL;
-	s->peer_ops = NULL;
-	s->peer = NULL;
+	server_forget_peer(s);
 	if (s->w->mode->release_at_idle)
 		server_become_idle(s);
 	else
 		server_close(s, NULL); /* session mode, shutting down */
-	ops->released(peer);
+	ops->released(ctx);
 }
 
-static void server_track_param(struct server *s, struct evbuffer *in,
-			       const struct relay_cursor *cur, uint32_t len)
+/* Sends pitlane's own queries; the server comes back idle when they all
+ * succeed (see txn_after_stop), or is closed. */
+static void server_run_hidden(struct server *s, const char *const *sql,
+			      unsigned n)
 {
-	uint8_t body[SERVER_PARAM_BODY_MAX];
-	size_t n = relay_copy_body(in, cur, len, body, sizeof(body));
-	size_t name_off, value_off;
-
-	if (n != len - 4 || proto_parameter_status_parse(
-				body, n, &name_off, &value_off) != PROTO_OK)
-		return;
-	if (!params_set(&s->params, (const char *)body + name_off,
-			(const char *)body + value_off))
-		log_warn("out of memory recording server parameters",
-			 LF_INT("backend_pid", s->backend_pid));
-}
-
-/* Handles one ReadyForQuery; true when the scan must stop there because
- * the server changes hands or finished resetting. */
-static bool server_ready(struct server *s, uint8_t status)
-{
-	s->xact = status;
-	switch (s->state) {
-	case SERVER_ACTIVE:
-		if (s->pending_ready > 0)
-			s->pending_ready--;
-		if (status == 'I')
-			s->w->pool.stats.xacts_total++;
-		return server_may_release(s);
-	case SERVER_RESETTING:
-		if (s->reset_pending > 0)
-			s->reset_pending--;
-		return s->reset_pending == 0;
-	default:
-		return false;
-	}
-}
-
-/* Inspects a whole message the relay must read. Returns true to stop. */
-static bool server_inspect(struct server *s, struct evbuffer *in,
-			   const struct relay_cursor *cur, uint8_t type,
-			   uint32_t len)
-{
-	uint8_t status = 0;
-
-	switch (type) {
-	case 'Z':
-		relay_copy_body(in, cur, len, &status, 1);
-		return server_ready(s, status);
-	case 'S':
-		server_track_param(s, in, cur, len);
-		return false;
-	case 'E':
-		s->reset_failed = true; /* only inspected when not linked */
-		return s->state == SERVER_IDLE;
-	default:
-		return false;
-	}
-}
-
-/* What to do after the scan stopped at a message. */
-static void server_after_stop(struct server *s)
-{
-	switch (s->state) {
-	case SERVER_ACTIVE:
-		server_release(s);
-		break;
-	case SERVER_RESETTING:
-		if (s->reset_failed || s->xact != 'I')
-			server_close(s, "reset failed");
-		else
-			server_become_idle(s);
-		break;
-	case SERVER_IDLE:
-		log_warn("server sent an error while idle",
-			 LF_STR("pool", s->w->pool.name),
-			 LF_INT("backend_pid", s->backend_pid));
-		server_close(s, NULL);
-		break;
-	default:
-		break;
-	}
-}
-
-/* Relays what the backend sent: to the linked client, or nowhere when the
- * server is idle or resetting. Headers are peeked; bodies move by chain. */
-static void server_relay(struct server *s)
-{
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	size_t avail = evbuffer_get_length(in);
-	struct relay_cursor cur;
-	bool stop = false;
-
-	relay_cursor_init(&cur, in);
-	while (!stop && cur.pos < avail) {
-		uint8_t type;
-		uint32_t len;
-
-		if (s->in_skip > 0) {
-			size_t n = avail - cur.pos < s->in_skip
-				       ? avail - cur.pos
-				       : s->in_skip;
-			relay_cursor_advance(&cur, in, n);
-			s->in_skip -= (uint32_t)n;
-			continue;
-		}
-		enum proto_status st = relay_peek(in, &cur, &type, &len);
-		if (st == PROTO_NEED_MORE)
-			break;
-		if (st == PROTO_BAD) {
-			server_close(s, "invalid message length from server");
+	s->hidden_failed = false;
+	server_set_state(s, SERVER_RESETTING);
+	for (unsigned i = 0; i < n; i++) {
+		if (!txn_send_query(s, sql[i], REQ_HIDDEN)) {
+			server_close(s, "cannot send a query");
 			return;
 		}
-		bool inspect = type == 'Z' || type == 'S' ||
-			       (type == 'E' && s->state != SERVER_ACTIVE);
-		if (!inspect) {
-			relay_cursor_advance(&cur, in, PROTO_HEADER_LEN);
-			s->in_skip = len - 4;
-			continue;
-		}
-		if (avail - cur.pos < (size_t)len + 1)
-			break;
-		stop = server_inspect(s, in, &cur, type, len);
-		relay_cursor_advance(&cur, in, (size_t)len + 1);
 	}
-	if (s->state == SERVER_ACTIVE && cur.pos > 0) {
-		struct evbuffer *out = bufferevent_get_output(s->peer_bev);
-		evbuffer_remove_buffer(in, out, cur.pos);
-		s->w->pool.stats.bytes_out += cur.pos;
-		if (evbuffer_get_length(out) > RELAY_HIGH_WATER)
-			server_pause(s, true);
-	} else {
-		evbuffer_drain(in, cur.pos);
+}
+
+void server_unlink(struct server *s)
+{
+	const char *sql[2];
+	unsigned n = 0;
+
+	server_forget_peer(s);
+	if (s->w->shutting_down || s->broken || !txn_at_boundary(s)) {
+		/* A query still runs or a message is half sent: the server
+		 * cannot be brought to a known state cheaply. */
+		log_debug("closing server left mid-request",
+			  LF_INT("backend_pid", s->backend_pid));
+		server_close(s, NULL);
+		return;
 	}
-	if (stop)
-		server_after_stop(s);
+	if (s->xact != 'I')
+		sql[n++] = "ROLLBACK";
+	if (s->w->mode->reset_on_unlink && s->w->cfg->server_reset_query) {
+		sql[n++] = s->w->cfg->server_reset_query;
+		txn_forget_session(s);
+	}
+	if (n == 0)
+		server_become_idle(s);
+	else
+		server_run_hidden(s, sql, n);
+}
+
+bool server_check_if_stale(struct server *s)
+{
+	const struct config *cfg = s->w->cfg;
+	const char *sql = cfg->server_check_query;
+
+	if (sql == NULL ||
+	    worker_now_ms() - s->slot.since_ms < cfg->server_check_delay_ms)
+		return false;
+	server_run_hidden(s, &sql, 1);
+	return true;
 }
 
 static void server_read_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	server_relay(arg);
+	txn_relay(arg);
 }
 
 static void server_write_cb(struct bufferevent *bev, void *arg)
@@ -365,8 +291,8 @@ static void server_write_cb(struct bufferevent *bev, void *arg)
 	struct server *s = arg;
 
 	(void)bev;
-	if (s->peer_ops != NULL)
-		s->peer_ops->drained(s->peer);
+	if (s->peer.ops != NULL)
+		s->peer.ops->drained(s->peer.ctx);
 }
 
 static void server_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -397,113 +323,6 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg)
 	server_close(s, reason);
 }
 
-enum server_forward_result server_forward(struct server *s,
-					  struct evbuffer *src)
-{
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-	size_t avail = evbuffer_get_length(src);
-	enum server_forward_result res = FORWARD_OK;
-	struct relay_cursor cur;
-
-	relay_cursor_init(&cur, src);
-	while (cur.pos < avail) {
-		uint8_t type;
-		uint32_t len;
-
-		if (s->out_skip > 0) {
-			size_t n = avail - cur.pos < s->out_skip
-				       ? avail - cur.pos
-				       : s->out_skip;
-			relay_cursor_advance(&cur, src, n);
-			s->out_skip -= (uint32_t)n;
-			continue;
-		}
-		enum proto_status st = relay_peek(src, &cur, &type, &len);
-		if (st != PROTO_OK) {
-			res = st == PROTO_BAD ? FORWARD_BAD : FORWARD_OK;
-			break;
-		}
-		if (type == 'X') {
-			res = FORWARD_TERMINATE;
-			break;
-		}
-		switch (type) {
-		case 'S':
-			s->ext_open = false;
-			/* fall through */
-		case 'Q':
-		case 'F':
-			s->pending_ready++;
-			s->w->pool.stats.queries_total++;
-			break;
-		case 'P':
-		case 'B':
-		case 'E':
-		case 'D':
-		case 'C':
-		case 'H':
-			s->ext_open = true;
-			break;
-		default:
-			break;
-		}
-		relay_cursor_advance(&cur, src, PROTO_HEADER_LEN);
-		s->out_skip = len - 4;
-	}
-	if (cur.pos > 0) {
-		evbuffer_remove_buffer(src, out, cur.pos);
-		s->w->pool.stats.bytes_in += cur.pos;
-	}
-	if (evbuffer_get_length(out) > RELAY_HIGH_WATER && s->peer_bev)
-		bufferevent_disable(s->peer_bev, EV_READ);
-	return res;
-}
-
-/* Sends one simple query the server runs on its own (no client linked). */
-static void server_send_query(struct server *s, const char *sql)
-{
-	uint8_t buf[256];
-	struct proto_writer wr;
-
-	proto_writer_init(&wr, buf, sizeof(buf));
-	proto_write_query(&wr, sql);
-	if (!wr.overflow &&
-	    evbuffer_add(bufferevent_get_output(s->bev), buf, wr.len) == 0)
-		s->reset_pending++;
-	else
-		s->reset_failed = true;
-}
-
-void server_unlink(struct server *s)
-{
-	const char *reset = s->w->mode->reset_sql;
-
-	s->peer_bev = NULL;
-	s->peer_ops = NULL;
-	s->peer = NULL;
-	if (s->w->shutting_down || !server_at_boundary(s)) {
-		/* A query still runs or a message is half sent: the server
-		 * cannot be brought to a known state cheaply. */
-		log_debug("closing server left mid-request",
-			  LF_INT("backend_pid", s->backend_pid));
-		server_close(s, NULL);
-		return;
-	}
-	if (s->xact == 'I' && reset == NULL) {
-		server_become_idle(s);
-		return;
-	}
-	s->reset_pending = 0;
-	s->reset_failed = false;
-	server_set_state(s, SERVER_RESETTING);
-	if (s->xact != 'I')
-		server_send_query(s, "ROLLBACK");
-	if (reset != NULL)
-		server_send_query(s, reset);
-	if (s->reset_failed)
-		server_close(s, "cannot send reset query");
-}
-
 static void server_cancel_done(void *arg)
 {
 	struct server *s = arg;
@@ -529,8 +348,8 @@ void server_cancel(struct server *s)
 void server_close(struct server *s, const char *reason)
 {
 	struct worker *w = s->w;
-	const struct server_peer_ops *ops = s->peer_ops;
-	void *peer = s->peer;
+	const struct server_peer_ops *ops = s->peer.ops;
+	void *ctx = s->peer.ctx;
 
 	if (s->state == SERVER_CLOSED)
 		return;
@@ -539,21 +358,20 @@ void server_close(struct server *s, const char *reason)
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
-	s->peer_ops = NULL;
-	s->peer = NULL;
-	s->peer_bev = NULL;
+	server_forget_peer(s);
 	server_set_state(s, SERVER_CLOSED);
 	TAILQ_REMOVE(&w->servers, s, link);
 	TAILQ_INSERT_TAIL(&w->dead_servers, s, link);
 	event_active(w->reap_ev, EV_TIMEOUT, 1);
 	if (ops != NULL)
-		ops->lost(peer, reason ? reason : "server closed");
+		ops->lost(ctx, reason ? reason : "server closed");
 }
 
 bool server_free(struct server *s)
 {
 	if (s->cancels > 0)
 		return false;
+	txn_free(s);
 	if (s->conn != NULL)
 		PQfinish(s->conn); /* sends Terminate, closes socket and SSL */
 	params_clear(&s->params);

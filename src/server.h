@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "backend.h"
+#include "stmt.h"
 #include "params.h"
 #include "pool.h"
 #include "worker.h"
@@ -20,24 +21,41 @@ enum server_state {
 	SERVER_CONNECTING,
 	SERVER_IDLE,
 	SERVER_ACTIVE,	  /* linked to a client */
-	SERVER_RESETTING, /* running ROLLBACK / the reset query */
+	SERVER_RESETTING, /* running ROLLBACK, reset or check query */
 	SERVER_CLOSED,	  /* waiting to be freed */
 };
 
 /* How a server talks back to the client it serves. */
 struct server_peer_ops {
 	/* The server returned to the pool at a transaction boundary. */
-	void (*released)(void *peer);
+	void (*released)(void *ctx);
 	/* The server is gone; the peer must not touch it again. */
-	void (*lost)(void *peer, const char *reason);
+	void (*lost)(void *ctx, const char *reason);
 	/* The server's output drained: the peer may read again. */
-	void (*drained)(void *peer);
+	void (*drained)(void *ctx);
+	/* The session parameters asked for at link time are applied. */
+	void (*synced)(void *ctx);
+	/* The server cannot serve the client on: a parameter was refused, or
+	 * the pool mode forbids what it did. */
+	void (*refused)(void *ctx, const char *sqlstate, const char *message);
 };
 
-enum server_forward_result {
-	FORWARD_OK,
-	FORWARD_TERMINATE, /* the client sent Terminate: stop reading it */
-	FORWARD_BAD,	   /* malformed message length */
+/* The client side of a link, as the server sees it. */
+struct server_peer {
+	struct bufferevent *bev;
+	const struct server_peer_ops *ops;
+	void *ctx;
+	struct stmt_names *names; /* client's statements; NULL: pass through */
+	struct params *want;	  /* client's session parameters; NULL: none */
+	const struct params *startup; /* restored by RESET ALL / DISCARD ALL */
+};
+
+/* One request sent to the backend whose responses are still due, in order:
+ * the relay pops it at the response message that completes it. */
+struct server_req {
+	uint8_t type;	   /* the request's message type: P B C D E S Q F */
+	uint8_t kind;	   /* enum server_req_kind */
+	struct stmt *stmt; /* referenced: the statement a Parse prepares */
 };
 
 struct server {
@@ -49,36 +67,43 @@ struct server {
 	PGconn *conn;		 /* owned; PQfinish'd last */
 	struct bufferevent *bev; /* on PQsocket(conn), never closes it */
 	int backend_pid;
-	struct params params; /* as last reported by the backend */
+	int64_t created_ms;	 /* for server_lifetime */
+	int64_t busy_since_ms;	 /* when the request queue last filled */
+	int64_t rest_since_ms;	 /* when it last emptied */
+	struct params params;	 /* as the backend has them now */
+	struct stmt_cache stmts; /* statements prepared on the backend */
+	struct server_peer peer; /* the linked client; bev NULL when none */
 
-	/* The linked client. */
-	struct bufferevent *peer_bev;
-	const struct server_peer_ops *peer_ops;
-	void *peer;
+	/* Requests in flight, a ring. */
+	struct server_req *reqs;
+	unsigned req_head, req_len, req_cap;
 
-	/* Transaction tracking (design.md: count requests against
-	 * ReadyForQuery). */
-	unsigned pending_ready; /* Query/Sync/FunctionCall sent, not answered */
-	bool ext_open;		/* extended messages since the last Sync */
-	uint8_t xact;		/* status of the last ReadyForQuery */
-	uint32_t in_skip;  /* body bytes of a server message still to relay */
-	uint32_t out_skip; /* body bytes of a client message still to send */
-	unsigned reset_pending; /* ReadyForQuery awaited while resetting */
-	bool reset_failed;
-	unsigned cancels; /* cancel requests in flight */
+	bool ext_open;	    /* extended messages since the last Sync */
+	uint8_t xact;	    /* status of the last ReadyForQuery */
+	uint32_t in_skip;   /* body bytes of a server message still to relay */
+	uint32_t out_skip;  /* body bytes of a client message still to send */
+	bool hidden_failed; /* a query pitlane sent on its own failed */
+	bool sync_report;   /* a parameter sync ended: tell the peer */
+	bool resync;	    /* reapply the client's parameters */
+	bool broken;	    /* state unknown: close instead of reuse */
+	unsigned cancels;   /* cancel requests in flight */
+	char sync_state[6]; /* SQLSTATE of a failed parameter sync */
+	char sync_error[256]; /* its message */
 };
 
 /* Starts a new backend connection; it joins the pool as connecting and
  * becomes idle when ready. */
 struct server *server_connect(struct worker *w);
 
-/* Links an active server (from pool_checkout) to a client. */
-void server_link(struct server *s, struct bufferevent *peer_bev,
-		 const struct server_peer_ops *ops, void *peer);
+/* Links an active server (from pool_checkout) to a client and, when the
+ * client's session parameters differ from the server's, applies them first
+ * (one query, pipelined ahead of the client's own; ops->synced reports the
+ * outcome). */
+void server_link(struct server *s, const struct server_peer *peer);
 
-/* Sends what the client has buffered in src, tracking transaction state. */
-enum server_forward_result server_forward(struct server *s,
-					  struct evbuffer *src);
+/* Whether an idle server must run server_check_query before reuse; if so
+ * the check is started and the server comes back through dispatch. */
+bool server_check_if_stale(struct server *s);
 
 /* The client is done with the server (it left, or session ended): return it
  * to the pool clean, reset it first, or close it when it cannot be made
@@ -87,6 +112,17 @@ void server_unlink(struct server *s);
 
 /* Whether the server sits between transactions with nothing in flight. */
 bool server_at_rest(const struct server *s);
+
+/* Whether a linked server may go back to the pool now. */
+bool server_may_release(const struct server *s);
+
+/* Unlinks at a transaction boundary: the server returns to the pool (or
+ * closes, in session mode during shutdown) and the client is told. */
+void server_release(struct server *s);
+
+/* Puts a clean server back in the pool (or closes it: shutdown, lifetime,
+ * unknown state) and lets the waiters have it. */
+void server_become_idle(struct server *s);
 
 /* Asks the backend to cancel what it runs (from a helper thread). */
 void server_cancel(struct server *s);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "params.h"
 #include "pool.h"
+#include "stmt.h"
 
 struct client;
 struct server;
@@ -25,7 +26,9 @@ struct mode_ops {
 	const char *name;
 	bool server_at_login;  /* link a server for the whole connection */
 	bool release_at_idle;  /* return the server at each idle boundary */
-	const char *reset_sql; /* run before a server serves someone else */
+	bool track_statements; /* map client-named prepared statements */
+	bool single_statement; /* refuse explicit transaction blocks */
+	bool reset_on_unlink;  /* run server_reset_query before reuse */
 };
 
 TAILQ_HEAD(client_list, client);
@@ -37,7 +40,8 @@ struct worker {
 	const struct config *cfg; /* not owned */
 	const struct mode_ops *mode;
 	struct pool pool;
-	struct params params; /* newest server's, for logins */
+	struct params params;	     /* newest server's, for logins */
+	struct stmt_registry *stmts; /* prepared statements by content */
 	bool have_params;
 	struct cancel_pool *cancels;
 	struct client_list clients;	 /* every live client */

@@ -100,6 +100,14 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(c.shutdown_timeout_ms, 30000);
 	assert_int_equal(c.max_client_conn, 1000);
+	assert_int_equal(c.max_prepared_statements, 200);
+	assert_int_equal(c.idle_transaction_timeout_ms, 0);
+	assert_int_equal(c.query_timeout_ms, 0);
+	assert_int_equal(c.client_idle_timeout_ms, 0);
+	assert_int_equal(c.server_lifetime_ms, 3600000);
+	assert_int_equal(c.server_check_delay_ms, 30000);
+	assert_string_equal(c.server_reset_query, "DISCARD ALL");
+	assert_string_equal(c.server_check_query, "SELECT 1");
 	assert_string_equal(c.host, "localhost");
 	assert_int_equal(c.port, 5432);
 	assert_string_equal(c.dbname, "postgres");
@@ -126,6 +134,14 @@ static void test_defaults(void **state)
 				  "log_level = info\n"
 				  "shutdown_timeout_ms = 30000\n"
 				  "max_client_conn = 1000\n"
+				  "max_prepared_statements = 200\n"
+				  "idle_transaction_timeout = 0\n"
+				  "query_timeout = 0\n"
+				  "client_idle_timeout = 0\n"
+				  "server_lifetime = 3600\n"
+				  "server_check_delay = 30\n"
+				  "server_reset_query = DISCARD ALL\n"
+				  "server_check_query = SELECT 1\n"
 				  "\n"
 				  "[pool]\n"
 				  "host = localhost\n"
@@ -169,7 +185,10 @@ static const struct bad_value bad_values[] = {
      "--port must be an integer from 0 to 65535, got "
      "\"99999999999999999999\""},
     {"pitlane", "pool_mode", "Session", "-m",
-     "-m must be one of session, transaction, got \"Session\""},
+     "-m must be one of session, transaction, statement, got \"Session\""},
+    {"pitlane", "pool_mode", "statements", "PITLANE_POOL_MODE",
+     "PITLANE_POOL_MODE must be one of session, transaction, statement, got "
+     "\"statements\""},
     {"pitlane", "log_format", "xml", "PITLANE_LOG_FORMAT",
      "PITLANE_LOG_FORMAT must be one of json, text, got \"xml\""},
     {"pitlane", "log_level", "warning", "PITLANE_LOG_LEVEL",
@@ -182,6 +201,29 @@ static const struct bad_value bad_values[] = {
     {"pitlane", "max_client_conn", "0", "PITLANE_MAX_CLIENT_CONN",
      "PITLANE_MAX_CLIENT_CONN must be an integer from 1 to 100000, got "
      "\"0\""},
+    {"pitlane", "max_prepared_statements", "100001",
+     "PITLANE_MAX_PREPARED_STATEMENTS",
+     "PITLANE_MAX_PREPARED_STATEMENTS must be an integer from 0 to 100000, "
+     "got \"100001\""},
+    {"pitlane", "max_prepared_statements", "-1",
+     "PITLANE_MAX_PREPARED_STATEMENTS",
+     "PITLANE_MAX_PREPARED_STATEMENTS must be an integer from 0 to 100000, "
+     "got \"-1\""},
+    {"pitlane", "idle_transaction_timeout", "abc", "idle_transaction_timeout",
+     "idle_transaction_timeout must be a number of seconds from 0 to 86400 "
+     "with at most 3 decimals, got \"abc\""},
+    {"pitlane", "query_timeout", "86400.001", "PITLANE_QUERY_TIMEOUT",
+     "PITLANE_QUERY_TIMEOUT must be a number of seconds from 0 to 86400 with "
+     "at most 3 decimals, got \"86400.001\""},
+    {"pitlane", "client_idle_timeout", "", "pitlane.ini:4: client_idle_timeout",
+     "pitlane.ini:4: client_idle_timeout must be a number of seconds from 0 "
+     "to 86400 with at most 3 decimals, got \"\""},
+    {"pitlane", "server_lifetime", "604801", "PITLANE_SERVER_LIFETIME",
+     "PITLANE_SERVER_LIFETIME must be a number of seconds from 0 to 604800 "
+     "with at most 3 decimals, got \"604801\""},
+    {"pitlane", "server_check_delay", "1.2345", "PITLANE_SERVER_CHECK_DELAY",
+     "PITLANE_SERVER_CHECK_DELAY must be a number of seconds from 0 to 86400 "
+     "with at most 3 decimals, got \"1.2345\""},
     {"pool", "host", "", "DB_HOST",
      "DB_HOST must be a non-empty string, got \"\""},
     {"pool", "host", "a,,b", "DB_HOST",
@@ -268,6 +310,22 @@ static const struct good_value good_values[] = {
     {"pitlane", "log_level", "error", "log_level = error"},
     {"pitlane", "shutdown_timeout_ms", "0", "shutdown_timeout_ms = 0"},
     {"pitlane", "max_client_conn", "100000", "max_client_conn = 100000"},
+    {"pitlane", "pool_mode", "statement", "pool_mode = statement"},
+    {"pitlane", "max_prepared_statements", "0", "max_prepared_statements = 0"},
+    {"pitlane", "max_prepared_statements", "100000",
+     "max_prepared_statements = 100000"},
+    {"pitlane", "idle_transaction_timeout", "0.5",
+     "idle_transaction_timeout = 0.5"},
+    {"pitlane", "query_timeout", "86400", "query_timeout = 86400"},
+    {"pitlane", "client_idle_timeout", "1.250", "client_idle_timeout = 1.25"},
+    {"pitlane", "server_lifetime", "604800", "server_lifetime = 604800"},
+    {"pitlane", "server_lifetime", "0", "server_lifetime = 0"},
+    {"pitlane", "server_check_delay", "0.001", "server_check_delay = 0.001"},
+    {"pitlane", "server_reset_query", "RESET ALL",
+     "server_reset_query = RESET ALL"},
+    {"pitlane", "server_reset_query", "", "server_reset_query ="},
+    {"pitlane", "server_check_query", "", "server_check_query ="},
+    {"pitlane", "server_check_query", ";", "server_check_query = ;"},
     {"pool", "host", "db1,db2,/var/run/postgresql",
      "host = db1,db2,/var/run/postgresql"},
     {"pool", "port", "1", "port = 1"},
@@ -313,6 +371,145 @@ static void test_valid_values(void **state)
 	}
 }
 
+/* The one parser of every duration: seconds with at most 3 decimals, held
+ * in milliseconds; anything else is rejected whole. */
+static void test_durations(void **state)
+{
+	static const struct {
+		const char *value;
+		int ms; /* -1: invalid */
+	} cases[] = {
+	    {"0", 0},
+	    {"30", 30000},
+	    {"0.5", 500},
+	    {"1.25", 1250},
+	    {"1.250", 1250},
+	    {"0.001", 1},
+	    {"007.070", 7070},
+	    {"86400", 86400000},
+	    {"86400.000", 86400000},
+	    {"86400.001", -1},
+	    {"86401", -1},
+	    {"99999999999999999999", -1},
+	    {"1.2345", -1},
+	    {"0.0001", -1},
+	    {"1.0000", -1},
+	    {"-1", -1},
+	    {"-0", -1},
+	    {"+1", -1},
+	    {"1e3", -1},
+	    {"1E3", -1},
+	    {"0x10", -1},
+	    {"1.", -1},
+	    {".5", -1},
+	    {"1..5", -1},
+	    {"1.5.", -1},
+	    {"1,5", -1},
+	    {" 1", -1},
+	    {"1 ", -1},
+	    {"1s", -1},
+	    {"inf", -1},
+	    {"nan", -1},
+	    {"", -1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct config c;
+		struct config_errors errs = {0};
+		char want[CONFIG_ERROR_LEN];
+
+		config_defaults(&c);
+		assert_true(config_set(&c, "pitlane", "query_timeout",
+				       cases[i].value, "query_timeout", &errs));
+		if (cases[i].ms >= 0) {
+			assert_no_errors(&errs);
+			assert_int_equal(c.query_timeout_ms, cases[i].ms);
+		} else {
+			snprintf(want, sizeof(want),
+				 "query_timeout must be a number of seconds "
+				 "from 0 to 86400 with at most 3 decimals, got "
+				 "\"%s\"",
+				 cases[i].value);
+			assert_one_error(&errs, want);
+			assert_int_equal(c.query_timeout_ms, 0);
+		}
+		config_free(&c);
+	}
+}
+
+/* server_reset_query and server_check_query: at most 1024 bytes; empty is
+ * none (NULL). */
+static void test_query_length(void **state)
+{
+	static const char *const keys[] = {"server_reset_query",
+					   "server_check_query"};
+	static const char *const defaults[] = {"DISCARD ALL", "SELECT 1"};
+	char query[1026], want[CONFIG_ERROR_LEN];
+
+	(void)state;
+	memset(query, 'x', sizeof(query) - 1);
+	memcpy(query, "SELECT ", 7);
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		struct config c;
+		struct config_errors errs = {0};
+		char **field =
+		    i == 0 ? &c.server_reset_query : &c.server_check_query;
+
+		config_defaults(&c);
+		query[1024] = 'x';
+		query[1025] = '\0';
+		assert_true(
+		    config_set(&c, "pitlane", keys[i], query, "src", &errs));
+		snprintf(want, sizeof(want),
+			 "src must be an SQL statement of at most 1024 bytes, "
+			 "or empty for none, got \"%.64s...\"",
+			 query);
+		assert_one_error(&errs, want);
+		assert_string_equal(*field, defaults[i]);
+
+		errs.n = 0;
+		query[1024] = '\0';
+		assert_true(
+		    config_set(&c, "pitlane", keys[i], query, "src", &errs));
+		assert_no_errors(&errs);
+		assert_string_equal(*field, query);
+
+		assert_true(
+		    config_set(&c, "pitlane", keys[i], "", "src", &errs));
+		assert_no_errors(&errs);
+		assert_null(*field);
+		config_free(&c);
+	}
+}
+
+/* inih would end a line at a NUL byte and apply what comes before it: the
+ * line is rejected instead. */
+static void test_ini_nul_byte(void **state)
+{
+	static const char text[] = "[pitlane]\n"
+				   "server_reset_query = DISCARD\0 ALL\n"
+				   "query_timeout = 5\n";
+	char want[CONFIG_ERROR_LEN];
+	const char *path = write_ini("");
+	struct config c;
+	struct config_errors errs = {0};
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, f),
+			 sizeof(text) - 1);
+	assert_int_equal(fclose(f), 0);
+	config_defaults(&c);
+	config_load_file(&c, path, &errs);
+	snprintf(want, sizeof(want), "%s:2: line contains a NUL byte", path);
+	assert_one_error(&errs, want);
+	assert_string_equal(c.server_reset_query, "DISCARD ALL");
+	assert_int_equal(c.query_timeout_ms, 5000);
+	config_free(&c);
+}
+
 static void test_set_unknown(void **state)
 {
 	struct config c;
@@ -337,11 +534,19 @@ static void test_env_every_setting(void **state)
 	    "PITLANE_LISTEN_ADDR=::1",
 	    "PITLANE_LISTEN_PORT=7000",
 	    "PITLANE_UNIX_SOCKET_DIR=/run/pitlane",
-	    "PITLANE_POOL_MODE=session",
+	    "PITLANE_POOL_MODE=statement",
 	    "PITLANE_LOG_FORMAT=text",
 	    "PITLANE_LOG_LEVEL=debug",
 	    "PITLANE_SHUTDOWN_TIMEOUT_MS=5",
 	    "PITLANE_MAX_CLIENT_CONN=50",
+	    "PITLANE_MAX_PREPARED_STATEMENTS=0",
+	    "PITLANE_IDLE_TRANSACTION_TIMEOUT=1.5",
+	    "PITLANE_QUERY_TIMEOUT=60",
+	    "PITLANE_CLIENT_IDLE_TIMEOUT=0.25",
+	    "PITLANE_SERVER_LIFETIME=0",
+	    "PITLANE_SERVER_CHECK_DELAY=0",
+	    "PITLANE_SERVER_RESET_QUERY=RESET ALL",
+	    "PITLANE_SERVER_CHECK_QUERY=SELECT 2",
 	    "DB_HOST=db1,db2",
 	    "DB_PORT=5433",
 	    "DB_NAME=app",
@@ -367,11 +572,19 @@ static void test_env_every_setting(void **state)
 	assert_string_equal(c.listen_addr, "::1");
 	assert_int_equal(c.listen_port, 7000);
 	assert_string_equal(c.unix_socket_dir, "/run/pitlane");
-	assert_int_equal(c.pool_mode, POOL_MODE_SESSION);
+	assert_int_equal(c.pool_mode, POOL_MODE_STATEMENT);
 	assert_int_equal(c.log_format, LOG_FORMAT_TEXT);
 	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(c.shutdown_timeout_ms, 5);
 	assert_int_equal(c.max_client_conn, 50);
+	assert_int_equal(c.max_prepared_statements, 0);
+	assert_int_equal(c.idle_transaction_timeout_ms, 1500);
+	assert_int_equal(c.query_timeout_ms, 60000);
+	assert_int_equal(c.client_idle_timeout_ms, 250);
+	assert_int_equal(c.server_lifetime_ms, 0);
+	assert_int_equal(c.server_check_delay_ms, 0);
+	assert_string_equal(c.server_reset_query, "RESET ALL");
+	assert_string_equal(c.server_check_query, "SELECT 2");
 	assert_string_equal(c.host, "db1,db2");
 	assert_int_equal(c.port, 5433);
 	assert_string_equal(c.dbname, "app");
@@ -421,14 +634,23 @@ static void test_env_empty(void **state)
 {
 	const char *path = write_ini("[pitlane]\n"
 				     "unix_socket_dir = /run/pitlane\n"
+				     "query_timeout = 2.5\n"
+				     "server_check_query = SELECT 3\n"
 				     "[pool]\n"
 				     "host = filehost\n"
 				     "pool_max = 7\n"
 				     "password = " SECRET "\n");
 	char *const envp[] = {
-	    "DB_HOST=",	    "DB_POOL_MAX=",
-	    "DB_PASSWORD=", "PITLANE_UNIX_SOCKET_DIR=",
-	    "DB_SSLMODE=",  "PITLANE_LISTEN_ADDR=",
+	    "DB_HOST=",
+	    "DB_POOL_MAX=",
+	    "DB_PASSWORD=",
+	    "PITLANE_UNIX_SOCKET_DIR=",
+	    "DB_SSLMODE=",
+	    "PITLANE_LISTEN_ADDR=",
+	    "PITLANE_QUERY_TIMEOUT=",
+	    "PITLANE_SERVER_CHECK_QUERY=",
+	    "PITLANE_SERVER_RESET_QUERY=",
+	    "PITLANE_SERVER_LIFETIME=",
 	    NULL,
 	};
 	struct config c;
@@ -446,6 +668,10 @@ static void test_env_empty(void **state)
 	assert_string_equal(c.unix_socket_dir, "/run/pitlane");
 	assert_string_equal(c.sslmode, "prefer");
 	assert_string_equal(c.listen_addr, "127.0.0.1");
+	assert_int_equal(c.query_timeout_ms, 2500);
+	assert_string_equal(c.server_check_query, "SELECT 3");
+	assert_string_equal(c.server_reset_query, "DISCARD ALL");
+	assert_int_equal(c.server_lifetime_ms, 3600000);
 	config_free(&c);
 }
 
@@ -517,6 +743,15 @@ static void test_ini_every_setting(void **state)
 				     "log_level = warn\n"
 				     "shutdown_timeout_ms = 1000\n"
 				     "max_client_conn = 10\n"
+				     "max_prepared_statements = 50\n"
+				     "idle_transaction_timeout = 0.5\n"
+				     "query_timeout = 30\n"
+				     "client_idle_timeout = 600.125\n"
+				     "server_lifetime = 604800\n"
+				     "server_check_delay = 0\n"
+				     "server_reset_query = SET SESSION "
+				     "AUTHORIZATION DEFAULT; RESET ALL\n"
+				     "server_check_query =\n"
 				     "\n"
 				     "[pool]\r\n"
 				     "host = /var/run/postgresql\r\n"
@@ -545,6 +780,15 @@ static void test_ini_every_setting(void **state)
 	assert_int_equal(c.log_level, LOG_LEVEL_WARN);
 	assert_int_equal(c.shutdown_timeout_ms, 1000);
 	assert_int_equal(c.max_client_conn, 10);
+	assert_int_equal(c.max_prepared_statements, 50);
+	assert_int_equal(c.idle_transaction_timeout_ms, 500);
+	assert_int_equal(c.query_timeout_ms, 30000);
+	assert_int_equal(c.client_idle_timeout_ms, 600125);
+	assert_int_equal(c.server_lifetime_ms, 604800000);
+	assert_int_equal(c.server_check_delay_ms, 0);
+	assert_string_equal(c.server_reset_query,
+			    "SET SESSION AUTHORIZATION DEFAULT; RESET ALL");
+	assert_null(c.server_check_query);
 	assert_string_equal(c.host, "/var/run/postgresql");
 	assert_int_equal(c.port, 5433);
 	assert_string_equal(c.dbname, "app");
@@ -569,12 +813,37 @@ static void test_print_round_trip(void **state)
 	config_defaults(&c);
 	config_set(&c, "pool", "host", "db1,db2", "x", &errs);
 	config_set(&c, "pitlane", "log_level", "debug", "x", &errs);
+	config_set(&c, "pitlane", "pool_mode", "statement", "x", &errs);
+	config_set(&c, "pitlane", "max_prepared_statements", "0", "x", &errs);
+	config_set(&c, "pitlane", "idle_transaction_timeout", "0.5", "x",
+		   &errs);
+	config_set(&c, "pitlane", "query_timeout", "1.020", "x", &errs);
+	config_set(&c, "pitlane", "client_idle_timeout", "86399.999", "x",
+		   &errs);
+	config_set(&c, "pitlane", "server_lifetime", "0", "x", &errs);
+	config_set(&c, "pitlane", "server_check_delay", "00010.100", "x",
+		   &errs);
+	config_set(&c, "pitlane", "server_reset_query", "", "x", &errs);
+	config_set(&c, "pitlane", "server_check_query", "SELECT 'a;b'", "x",
+		   &errs);
+	assert_no_errors(&errs);
 	first = print_config(&c);
+	assert_non_null(strstr(first, "\nidle_transaction_timeout = 0.5\n"
+				      "query_timeout = 1.02\n"
+				      "client_idle_timeout = 86399.999\n"
+				      "server_lifetime = 0\n"
+				      "server_check_delay = 10.1\n"
+				      "server_reset_query =\n"
+				      "server_check_query = SELECT 'a;b'\n"));
 	config_defaults(&d);
 	config_load_file(&d, write_ini(first), &errs);
 	assert_no_errors(&errs);
 	second = print_config(&d);
 	assert_string_equal(first, second);
+	assert_int_equal(d.pool_mode, POOL_MODE_STATEMENT);
+	assert_int_equal(d.query_timeout_ms, 1020);
+	assert_int_equal(d.client_idle_timeout_ms, 86399999);
+	assert_null(d.server_reset_query);
 	free(first);
 	free(second);
 	config_free(&c);
@@ -615,7 +884,13 @@ static const struct ini_case ini_cases[] = {
       "%1$s:3: sslmode must be one of disable, allow, prefer, require, "
       "verify-ca, verify-full, got \"x\"",
       "%1$s:4: unknown setting \"foo\" in section [pool]",
-      "%1$s:6: pool_mode must be one of session, transaction, got \"y\""}},
+      "%1$s:6: pool_mode must be one of session, transaction, statement, "
+      "got \"y\""}},
+    {"[pitlane]\nquery_timeout = 1e3\nserver_lifetime = -1\n",
+     {"%1$s:2: query_timeout must be a number of seconds from 0 to 86400 "
+      "with at most 3 decimals, got \"1e3\"",
+      "%1$s:3: server_lifetime must be a number of seconds from 0 to 604800 "
+      "with at most 3 decimals, got \"-1\""}},
 };
 
 static void test_ini_errors(void **state)
@@ -893,6 +1168,8 @@ static void test_pool_mode_name(void **state)
 			    "session");
 	assert_string_equal(config_pool_mode_name(POOL_MODE_TRANSACTION),
 			    "transaction");
+	assert_string_equal(config_pool_mode_name(POOL_MODE_STATEMENT),
+			    "statement");
 }
 
 int main(void)
@@ -901,6 +1178,8 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_invalid_values),
 	    cmocka_unit_test(test_valid_values),
+	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_query_length),
 	    cmocka_unit_test(test_set_unknown),
 	    cmocka_unit_test(test_env_every_setting),
 	    cmocka_unit_test(test_env_all_errors),
@@ -911,6 +1190,7 @@ int main(void)
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_ini_errors),
 	    cmocka_unit_test(test_ini_long_line),
+	    cmocka_unit_test(test_ini_nul_byte),
 	    cmocka_unit_test(test_ini_unreadable),
 	    cmocka_unit_test(test_finish_pool_min_max),
 	    cmocka_unit_test(test_finish_listen_addr),

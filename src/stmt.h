@@ -1,0 +1,108 @@
+/* Prepared statements under transaction pooling: every distinct Parse body
+ * gets one server-side name "pl_<id>" that cannot collide, each client maps
+ * its own names onto those statements, and each server remembers (bounded,
+ * least recently used out) which ones are already prepared there. Pure: no
+ * I/O; allocates only when a statement, name or cache entry is new. */
+#ifndef PITLANE_STMT_H
+#define PITLANE_STMT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STMT_NAME_MAX 32 /* "pl_" + 20 digits + NUL fits */
+
+/* One distinct statement. Owned by its registry, which frees it when the last
+ * reference (a client name or a server cache entry) is dropped. */
+struct stmt {
+	uint64_t id;		  /* unique per registry, from 1 */
+	char name[STMT_NAME_MAX]; /* server-side name: "pl_<id>" */
+	uint32_t hash;		  /* of body */
+	uint32_t body_len;
+	uint8_t *body; /* owned copy of Parse after the name */
+	unsigned refs; /* client names + server caches holding it */
+	bool valid;    /* a server has prepared it without error */
+};
+
+/* Private to stmt.c: one slot of the open-addressing table behind the three
+ * maps, visible only so the maps can be embedded in clients and servers. */
+struct stmt_slot {
+	void *key;	/* body (registry, cache) or owned name copy (names) */
+	struct stmt *s; /* value; NULL marks an empty slot */
+	uint64_t stamp; /* cache only: use counter at last use */
+	uint32_t len;	/* key bytes */
+	uint32_t hash;	/* of key */
+};
+
+/* Private to stmt.c: linear probing, backward-shift deletion. */
+struct stmt_table {
+	struct stmt_slot *slots; /* cap slots, NULL until the first insert */
+	unsigned cap;		 /* 0 or a power of two */
+	unsigned count;		 /* occupied slots, at most 3/4 of cap */
+};
+
+struct stmt_registry; /* opaque; one per worker */
+
+struct stmt_registry *stmt_registry_new(void);
+/* NULL-safe; frees every statement, referenced or not, so clear the names and
+ * caches that point into it first. */
+void stmt_registry_free(struct stmt_registry *r);
+unsigned stmt_registry_count(const struct stmt_registry *r);
+
+/* Finds or creates the statement with this body and takes a reference. NULL
+ * when out of memory (nothing changed). */
+struct stmt *stmt_intern(struct stmt_registry *r, const uint8_t *body,
+			 uint32_t len) __attribute__((warn_unused_result));
+void stmt_ref(struct stmt *s);
+/* Drops a reference; the statement is freed (and removed from the registry)
+ * at 0. */
+void stmt_unref(struct stmt_registry *r, struct stmt *s);
+
+/* A client's statement names (embedded in the client, zero-initialised =
+ * empty; the table is allocated on first set). Each name holds a reference
+ * on its statement. */
+struct stmt_names {
+	struct stmt_table t; /* name copy -> statement */
+};
+
+/* Binds name to s (taking a reference, releasing the one the name held).
+ * false when out of memory (nothing changed). */
+bool stmt_names_set(struct stmt_names *m, struct stmt_registry *r,
+		    const char *name, struct stmt *s)
+    __attribute__((warn_unused_result));
+struct stmt *stmt_names_get(const struct stmt_names *m, const char *name);
+/* No-op when absent. */
+void stmt_names_remove(struct stmt_names *m, struct stmt_registry *r,
+		       const char *name);
+/* Releases every name and frees the table; m is empty and usable again. */
+void stmt_names_clear(struct stmt_names *m, struct stmt_registry *r);
+unsigned stmt_names_count(const struct stmt_names *m);
+
+/* The statements prepared on one server, at most max, least recently used
+ * first out (embedded in the server; zero-init + stmt_cache_init). Each entry
+ * holds a reference on its statement. */
+struct stmt_cache {
+	struct stmt_table t; /* statement body -> statement, with use stamp */
+	unsigned max;	     /* entries kept, >= 1 */
+	uint64_t clock;	     /* use counter: stamps the LRU order */
+};
+
+void stmt_cache_init(struct stmt_cache *c, unsigned max);
+/* Whether s is prepared there; marks it most recently used. */
+bool stmt_cache_touch(struct stmt_cache *c, const struct stmt *s);
+/* Records s as prepared and most recently used (taking a reference; when s
+ * is already there it is only marked used). When the cache was full, the
+ * least recently used entry is removed and returned: the caller sends Close
+ * for it on the server and then calls stmt_unref on it. *oom set true when
+ * out of memory (nothing changed). */
+struct stmt *stmt_cache_add(struct stmt_cache *c, struct stmt *s, bool *oom)
+    __attribute__((warn_unused_result));
+/* Forgets s (e.g. its Parse failed), releasing the cache's reference. No-op
+ * when absent. */
+void stmt_cache_remove(struct stmt_cache *c, struct stmt_registry *r,
+		       const struct stmt *s);
+/* Forgets everything (server ran DISCARD ALL / DEALLOCATE ALL, or is being
+ * freed) and frees the table; max is kept. */
+void stmt_cache_clear(struct stmt_cache *c, struct stmt_registry *r);
+unsigned stmt_cache_count(const struct stmt_cache *c);
+
+#endif

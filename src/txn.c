@@ -1,0 +1,842 @@
+/* Transaction tracking: every request sent to a backend is queued with the
+ * response message type that completes it, so the relay always knows which
+ * request a response belongs to. That is what lets pitlane release a server
+ * only at a true boundary, swallow the responses to its own messages
+ * (statement preparation, parameter sync, checks) and answer some client
+ * messages itself, all without reading message bodies on the hot path. */
+#include "txn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "relay.h"
+
+#define TXN_NAME_PREFIX_MAX 2048 /* bytes of a Bind read to find its names */
+#define TXN_TAG_MAX	    32	 /* CommandComplete tag bytes inspected */
+
+static const uint8_t synth_parse_complete[] = {'1', 0, 0, 0, 4};
+static const uint8_t synth_close_complete[] = {'3', 0, 0, 0, 4};
+
+/* Reported parameters a client cannot SET: they never follow it. */
+static const char *const txn_untracked[] = {
+    "server_version", "server_encoding", "integer_datetimes",
+    "in_hot_standby", "is_superuser",	 "session_authorization",
+};
+
+bool txn_param_tracked(const char *name)
+{
+	for (size_t i = 0; i < sizeof(txn_untracked) / sizeof(txn_untracked[0]);
+	     i++)
+		if (strcmp(name, txn_untracked[i]) == 0)
+			return false;
+	return true;
+}
+
+/* The request queue: a ring that grows by doubling (rarely: its size
+ * follows the deepest pipeline seen on this server). */
+
+static struct server_req *txn_head(const struct server *s)
+{
+	return s->req_len > 0 ? &s->reqs[s->req_head] : NULL;
+}
+
+static bool txn_grow(struct server *s)
+{
+	unsigned cap = s->req_cap ? s->req_cap * 2 : 16;
+	struct server_req *r = malloc(cap * sizeof(*r));
+
+	if (r == NULL)
+		return false;
+	for (unsigned i = 0; i < s->req_len; i++)
+		r[i] = s->reqs[(s->req_head + i) % s->req_cap];
+	free(s->reqs);
+	s->reqs = r;
+	s->req_cap = cap;
+	s->req_head = 0;
+	return true;
+}
+
+static bool txn_push(struct server *s, uint8_t type, enum server_req_kind kind,
+		     struct stmt *st)
+{
+	if (s->req_len == s->req_cap && !txn_grow(s))
+		return false;
+	s->reqs[(s->req_head + s->req_len) % s->req_cap] =
+	    (struct server_req){.type = type, .kind = kind, .stmt = st};
+	if (st != NULL)
+		stmt_ref(st);
+	if (s->req_len++ == 0)
+		s->busy_since_ms = worker_now_ms();
+	log_debug("req push", LF_INT("backend_pid", s->backend_pid),
+		  LF_INT("type", type), LF_INT("kind", kind),
+		  LF_INT("len", s->req_len));
+	return true;
+}
+
+/* Drops the head request. A Parse that failed (or was skipped after an
+ * error) did not prepare its statement on the server. */
+static void txn_pop(struct server *s, bool failed)
+{
+	struct server_req *r = &s->reqs[s->req_head];
+
+	log_debug("req pop", LF_INT("backend_pid", s->backend_pid),
+		  LF_INT("type", r->type), LF_INT("kind", r->kind),
+		  LF_BOOL("failed", failed), LF_INT("len", s->req_len - 1));
+	if (r->stmt != NULL) {
+		if (failed && r->type == 'P')
+			stmt_cache_remove(&s->stmts, s->w->stmts, r->stmt);
+		else if (r->type == 'P')
+			r->stmt->valid = true;
+		stmt_unref(s->w->stmts, r->stmt);
+	}
+	s->req_head = (s->req_head + 1) % s->req_cap;
+	if (--s->req_len == 0)
+		s->rest_since_ms = worker_now_ms();
+}
+
+/* The response message that completes a request of each type. */
+static bool txn_completes(uint8_t req, uint8_t resp)
+{
+	switch (req) {
+	case 'P':
+		return resp == '1';
+	case 'B':
+		return resp == '2';
+	case 'C':
+		return resp == '3';
+	case 'D':
+		return resp == 'T' || resp == 'n';
+	case 'E':
+		return resp == 'C' || resp == 'I' || resp == 's';
+	default: /* Sync, Query, FunctionCall */
+		return resp == 'Z';
+	}
+}
+
+/* An ErrorResponse ends the request it answers and, in the extended
+ * protocol, makes the backend skip every message up to the next Sync. */
+static void txn_on_error(struct server *s)
+{
+	struct server_req *r = txn_head(s);
+
+	if (r == NULL || r->type == 'S' || r->type == 'Q' || r->type == 'F')
+		return; /* the error is part of a response ended by 'Z' */
+	txn_pop(s, true);
+	while ((r = txn_head(s)) != NULL && r->type != 'S')
+		txn_pop(s, true);
+}
+
+/* Keeps the queue in step with one relayed response message. */
+static void txn_account(struct server *s, uint8_t type)
+{
+	struct server_req *r = txn_head(s);
+
+	if (r == NULL)
+		return;
+	if (type == 'E')
+		txn_on_error(s);
+	else if (txn_completes(r->type, type))
+		txn_pop(s, false);
+}
+
+bool txn_at_boundary(const struct server *s)
+{
+	return s->req_len == 0 && !s->ext_open && s->out_skip == 0 &&
+	       s->in_skip == 0 && s->cancels == 0;
+}
+
+/* Moves the scanned bytes to the client (or drops them when no client is
+ * linked) and restarts the cursor on what is left. */
+static void txn_flush(struct server *s, struct evbuffer *in,
+		      struct relay_cursor *cur)
+{
+	if (cur->pos > 0) {
+		if (s->peer.bev != NULL) {
+			struct evbuffer *out =
+			    bufferevent_get_output(s->peer.bev);
+			evbuffer_remove_buffer(in, out, cur->pos);
+			s->w->pool.stats.bytes_out += cur->pos;
+			if (evbuffer_get_length(out) > RELAY_HIGH_WATER)
+				server_pause(s, true);
+		} else {
+			evbuffer_drain(in, cur->pos);
+		}
+	}
+	relay_cursor_init(cur, in);
+}
+
+/* Answers the client messages pitlane handled itself, once every request
+ * before them is complete. */
+static void txn_emit_synth(struct server *s)
+{
+	struct server_req *r;
+
+	while ((r = txn_head(s)) != NULL && r->kind == REQ_SYNTH) {
+		const uint8_t *msg = r->type == 'P' ? synth_parse_complete
+						    : synth_close_complete;
+		if (s->peer.bev != NULL)
+			evbuffer_add(bufferevent_get_output(s->peer.bev), msg,
+				     5);
+		txn_pop(s, false);
+	}
+}
+
+static void txn_track_param(struct server *s, struct evbuffer *in,
+			    const struct relay_cursor *cur, uint32_t len,
+			    bool hidden)
+{
+	uint8_t body[1024];
+	size_t n = relay_copy_body(in, cur, len, body, sizeof(body));
+	size_t name_off, value_off;
+	const char *name, *value;
+
+	if (n != len - 4 || proto_parameter_status_parse(
+				body, n, &name_off, &value_off) != PROTO_OK)
+		return;
+	name = (const char *)body + name_off;
+	value = (const char *)body + value_off;
+	if (!params_set(&s->params, name, value))
+		s->broken = true;
+	if (!hidden && s->peer.want != NULL && txn_param_tracked(name) &&
+	    !params_set(s->peer.want, name, value))
+		s->broken = true;
+}
+
+/* Commands that reset what pitlane tracks for the session. */
+static void txn_track_command(struct server *s, struct evbuffer *in,
+			      const struct relay_cursor *cur, uint32_t len)
+{
+	char tag[TXN_TAG_MAX + 1] = "";
+	size_t n = relay_copy_body(in, cur, len, (uint8_t *)tag, TXN_TAG_MAX);
+
+	tag[n] = '\0';
+	if (strcmp(tag, "DISCARD ALL") == 0 ||
+	    strcmp(tag, "DEALLOCATE ALL") == 0) {
+		if (s->peer.names != NULL)
+			stmt_names_clear(s->peer.names, s->w->stmts);
+		stmt_cache_clear(&s->stmts, s->w->stmts);
+	}
+	if (strcmp(tag, "DISCARD ALL") == 0 || strcmp(tag, "RESET") == 0) {
+		txn_forget_session(s);
+		s->resync = true; /* startup values come back, as on a direct
+				     connection */
+	}
+}
+
+/* Captures why one of pitlane's own queries failed. */
+static void txn_note_failure(struct server *s, struct evbuffer *in,
+			     const struct relay_cursor *cur, uint32_t len)
+{
+	uint8_t body[512];
+	size_t n = relay_copy_body(in, cur, len, body, sizeof(body) - 1);
+	long code, msg;
+
+	body[n] = '\0';
+	code = proto_error_field(body, n, 'C');
+	msg = proto_error_field(body, n, 'M');
+	snprintf(s->sync_state, sizeof(s->sync_state), "%s",
+		 code >= 0 ? (const char *)body + code : "XX000");
+	snprintf(s->sync_error, sizeof(s->sync_error), "%s",
+		 msg >= 0 ? (const char *)body + msg : "unknown error");
+	s->hidden_failed = true;
+}
+
+/* A whole message the relay must read. Returns true when it is dropped
+ * rather than relayed; sets *stop when the scan must end after it. */
+static bool txn_inspect(struct server *s, struct evbuffer *in,
+			const struct relay_cursor *cur, uint8_t type,
+			uint32_t len, bool *stop)
+{
+	struct server_req *r = txn_head(s);
+	enum server_req_kind kind = r != NULL ? r->kind : REQ_CLIENT;
+	bool hidden = kind == REQ_HIDDEN || kind == REQ_PARAMS;
+	bool linked = s->peer.bev != NULL;
+	uint8_t status = 0;
+
+	switch (type) {
+	case 'Z':
+		relay_copy_body(in, cur, len, &status, 1);
+		s->xact = status;
+		if (r != NULL && txn_completes(r->type, 'Z'))
+			txn_pop(s, false);
+		if (kind == REQ_PARAMS)
+			s->sync_report = true;
+		else if (!hidden && status == 'I')
+			s->w->pool.stats.xacts_total++;
+		*stop = true;
+		return hidden || !linked;
+	case 'S':
+		txn_track_param(s, in, cur, len, hidden);
+		return hidden || !linked;
+	case 'E':
+		if (hidden)
+			txn_note_failure(s, in, cur, len);
+		else if (!linked)
+			s->hidden_failed = true;
+		txn_on_error(s);
+		if (!linked && s->state == SERVER_IDLE)
+			*stop = true;
+		/* A failed preparation is the client's error too. */
+		return !(linked && hidden && r->type == 'P');
+	case 'C':
+		txn_account(s, type);
+		if (!hidden && linked)
+			txn_track_command(s, in, cur, len);
+		return hidden || !linked;
+	default:
+		txn_account(s, type);
+		return hidden || !linked;
+	}
+}
+
+/* After the scan stopped at a ReadyForQuery or an error. */
+static void txn_after_stop(struct server *s)
+{
+	if (s->sync_report && s->state == SERVER_ACTIVE) {
+		const struct server_peer_ops *ops = s->peer.ops;
+		void *ctx = s->peer.ctx;
+
+		s->sync_report = false;
+		if (s->hidden_failed) {
+			s->hidden_failed = false;
+			ops->refused(ctx, s->sync_state, s->sync_error);
+		} else {
+			ops->synced(ctx);
+		}
+		if (s->state != SERVER_ACTIVE || s->peer.ctx != ctx)
+			return;
+	}
+	s->sync_report = false;
+	switch (s->state) {
+	case SERVER_ACTIVE:
+		if (s->w->mode->single_statement && s->xact != 'I' &&
+		    txn_at_boundary(s)) {
+			s->peer.ops->refused(
+			    s->peer.ctx, "0A000",
+			    "transaction blocks are not allowed in statement "
+			    "pooling mode");
+		} else if (server_may_release(s)) {
+			server_release(s);
+		}
+		break;
+	case SERVER_RESETTING:
+		if (s->req_len > 0)
+			break;
+		if (s->hidden_failed || s->xact != 'I')
+			server_close(s, "reset failed");
+		else
+			server_become_idle(s);
+		break;
+	case SERVER_IDLE:
+		if (!s->hidden_failed)
+			break;
+		log_warn("server sent an error while idle",
+			 LF_STR("pool", s->w->pool.name),
+			 LF_INT("backend_pid", s->backend_pid));
+		server_close(s, NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Scans and relays what is buffered, up to the first message after which
+ * the server may change hands. Returns true when it stopped there. */
+static bool txn_relay_some(struct server *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct relay_cursor cur;
+	bool stop = false;
+
+	relay_cursor_init(&cur, in);
+	while (!stop) {
+		size_t avail = evbuffer_get_length(in);
+		struct server_req *r = txn_head(s);
+		uint8_t type;
+		uint32_t len;
+
+		if (r != NULL && r->kind == REQ_SYNTH) {
+			txn_flush(s, in, &cur);
+			txn_emit_synth(s);
+			continue;
+		}
+		if (cur.pos >= avail)
+			break;
+		if (s->in_skip > 0) {
+			size_t n = avail - cur.pos < s->in_skip
+				       ? avail - cur.pos
+				       : s->in_skip;
+			relay_cursor_advance(&cur, in, n);
+			s->in_skip -= (uint32_t)n;
+			continue;
+		}
+		enum proto_status st = relay_peek(in, &cur, &type, &len);
+		if (st == PROTO_NEED_MORE)
+			break;
+		if (st == PROTO_BAD) {
+			server_close(s, "invalid message length from server");
+			return false;
+		}
+		bool hidden = r != NULL && r->kind != REQ_CLIENT;
+		bool whole = hidden || s->peer.bev == NULL || type == 'Z' ||
+			     type == 'S' || type == 'C';
+		if (!whole) {
+			txn_account(s, type);
+			relay_cursor_advance(&cur, in, PROTO_HEADER_LEN);
+			s->in_skip = len - 4;
+			continue;
+		}
+		if (avail - cur.pos < (size_t)len + 1)
+			break;
+		if (txn_inspect(s, in, &cur, type, len, &stop)) {
+			txn_flush(s, in, &cur);
+			evbuffer_drain(in, (size_t)len + 1);
+		} else {
+			relay_cursor_advance(&cur, in, (size_t)len + 1);
+		}
+	}
+	txn_flush(s, in, &cur);
+	if (stop)
+		txn_after_stop(s);
+	return stop;
+}
+
+void txn_relay(struct server *s)
+{
+	while (txn_relay_some(s) && s->state != SERVER_CLOSED &&
+	       evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		; /* what followed a boundary belongs to the next holder */
+}
+
+/* Client to server. */
+
+static void txn_write(struct server *s, const void *p, size_t n)
+{
+	if (evbuffer_add(bufferevent_get_output(s->bev), p, n) != 0)
+		s->broken = true;
+}
+
+static void txn_write_header(struct server *s, uint8_t type, uint32_t len)
+{
+	uint8_t h[5] = {type, (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+			(uint8_t)(len >> 8), (uint8_t)len};
+
+	txn_write(s, h, sizeof(h));
+}
+
+bool txn_send_query(struct server *s, const char *sql,
+		    enum server_req_kind kind)
+{
+	size_t n = strlen(sql) + 1;
+
+	if (!txn_push(s, 'Q', kind, NULL))
+		return false;
+	txn_write_header(s, 'Q', (uint32_t)(4 + n));
+	txn_write(s, sql, n);
+	return !s->broken;
+}
+
+/* Sends Parse for a statement under its server-side name. */
+static bool txn_send_parse(struct server *s, struct stmt *st,
+			   enum server_req_kind kind)
+{
+	size_t name = strlen(st->name) + 1;
+
+	if (!txn_push(s, 'P', kind, st))
+		return false;
+	txn_write_header(s, 'P', (uint32_t)(4 + name + st->body_len));
+	txn_write(s, st->name, name);
+	txn_write(s, st->body, st->body_len);
+	s->ext_open = true;
+	return true;
+}
+
+/* Records st as prepared on the server, closing the least recently used
+ * statement there when the cache is full. */
+static bool txn_cache(struct server *s, struct stmt *st)
+{
+	bool oom = false;
+	struct stmt *old = stmt_cache_add(&s->stmts, st, &oom);
+
+	if (oom)
+		return false;
+	if (old == NULL)
+		return true;
+	size_t name = strlen(old->name) + 1;
+	bool ok = txn_push(s, 'C', REQ_HIDDEN, NULL);
+	if (ok) {
+		txn_write_header(s, 'C', (uint32_t)(4 + 1 + name));
+		txn_write(s, "S", 1);
+		txn_write(s, old->name, name);
+	}
+	stmt_unref(s->w->stmts, old);
+	return ok;
+}
+
+/* Makes sure st exists on the server before a Bind or Describe uses it. */
+static bool txn_prepare(struct server *s, struct stmt *st)
+{
+	if (stmt_cache_touch(&s->stmts, st))
+		return true;
+	return txn_cache(s, st) && txn_send_parse(s, st, REQ_HIDDEN);
+}
+
+/* Notes one client request passed through as it is. */
+static bool txn_note_request(struct server *s, uint8_t type)
+{
+	switch (type) {
+	case 'S':
+		s->ext_open = false;
+		/* fall through */
+	case 'Q':
+	case 'F':
+		s->w->pool.stats.queries_total++;
+		return txn_push(s, type, REQ_CLIENT, NULL);
+	case 'P':
+	case 'B':
+	case 'E':
+	case 'D':
+	case 'C':
+		s->ext_open = true;
+		return txn_push(s, type, REQ_CLIENT, NULL);
+	case 'H':
+		s->ext_open = true;
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* Moves the first n bytes of src to the server. */
+static void txn_move(struct server *s, struct evbuffer *src, size_t n)
+{
+	if (n == 0)
+		return;
+	evbuffer_remove_buffer(src, bufferevent_get_output(s->bev), n);
+	s->w->pool.stats.bytes_in += n;
+}
+
+/* Passes the message at the start of src through, streaming what has not
+ * arrived yet. */
+static enum txn_forward_result txn_pass(struct server *s, struct evbuffer *src,
+					uint8_t type, uint32_t len)
+{
+	size_t avail = evbuffer_get_length(src);
+	size_t n = avail < (size_t)len + 1 ? avail : (size_t)len + 1;
+
+	if (!txn_note_request(s, type))
+		return FORWARD_NOMEM;
+	txn_move(s, src, n);
+	s->out_skip = (uint32_t)((size_t)len + 1 - n);
+	return FORWARD_OK;
+}
+
+/* Parse with a statement name: intern it, answer it at once when the server
+ * already has the statement, else prepare it under its server-side name. */
+static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
+					 uint32_t len)
+{
+	const uint8_t *msg = evbuffer_pullup(src, (ev_ssize_t)len + 1);
+	const uint8_t *body = msg + PROTO_HEADER_LEN;
+	size_t blen = len - 4, nlen;
+	struct stmt *st;
+	enum txn_forward_result res = FORWARD_OK;
+
+	if (msg == NULL)
+		return FORWARD_NOMEM;
+	nlen = strnlen((const char *)body, blen);
+	if (nlen == blen)
+		return FORWARD_BAD;
+	if (nlen == 0)
+		return txn_pass(s, src, 'P', len);
+	st = stmt_intern(s->w->stmts, body + nlen + 1,
+			 (uint32_t)(blen - nlen - 1));
+	if (st == NULL)
+		return FORWARD_NOMEM;
+	if (!stmt_names_set(s->peer.names, s->w->stmts, (const char *)body,
+			    st)) {
+		res = FORWARD_NOMEM;
+	} else if (stmt_cache_touch(&s->stmts, st)) {
+		s->ext_open = true;
+		if (!txn_push(s, 'P', REQ_SYNTH, NULL))
+			res = FORWARD_NOMEM;
+	} else if (!txn_cache(s, st) || !txn_send_parse(s, st, REQ_CLIENT)) {
+		res = FORWARD_NOMEM;
+	}
+	evbuffer_drain(src, (size_t)len + 1);
+	stmt_unref(s->w->stmts, st);
+	return res;
+}
+
+/* Bind to a named statement: prepare it if needed, rename it, and stream
+ * the parameters untouched. */
+static enum txn_forward_result txn_bind(struct server *s, struct evbuffer *src,
+					uint32_t len, const uint8_t *body,
+					size_t have)
+{
+	size_t plen = strnlen((const char *)body, have), nlen;
+	struct stmt *st;
+
+	if (plen == have)
+		return FORWARD_BAD;
+	nlen = strnlen((const char *)body + plen + 1, have - plen - 1);
+	if (nlen == have - plen - 1)
+		return FORWARD_BAD;
+	st = nlen ? stmt_names_get(s->peer.names, (const char *)body + plen + 1)
+		  : NULL;
+	if (st == NULL)
+		return txn_pass(s, src, 'B', len);
+	if (!txn_prepare(s, st) || !txn_note_request(s, 'B'))
+		return FORWARD_NOMEM;
+	size_t name = strlen(st->name) + 1;
+	size_t rest = len - 4 - (plen + 1) - (nlen + 1);
+	txn_write_header(s, 'B', (uint32_t)(4 + plen + 1 + name + rest));
+	txn_write(s, body, plen + 1);
+	txn_write(s, st->name, name);
+	evbuffer_drain(src, PROTO_HEADER_LEN + plen + 1 + nlen + 1);
+	size_t avail = evbuffer_get_length(src);
+	size_t n = avail < rest ? avail : rest;
+	txn_move(s, src, n);
+	s->out_skip = (uint32_t)(rest - n);
+	return FORWARD_OK;
+}
+
+/* Describe or Close of a named statement. */
+static enum txn_forward_result
+txn_describe_close(struct server *s, struct evbuffer *src, uint8_t type,
+		   uint32_t len, const uint8_t *body, size_t have)
+{
+	const char *name = (const char *)body + 1;
+	size_t nlen;
+	struct stmt *st;
+
+	if (have < 2 || have != (size_t)len - 4)
+		return have < 2 ? FORWARD_BAD : txn_pass(s, src, type, len);
+	nlen = strnlen(name, have - 1);
+	if (nlen == have - 1)
+		return FORWARD_BAD;
+	if (body[0] != 'S' || nlen == 0)
+		return txn_pass(s, src, type, len);
+	if (type == 'C') {
+		stmt_names_remove(s->peer.names, s->w->stmts, name);
+		evbuffer_drain(src, (size_t)len + 1);
+		s->ext_open = true;
+		return txn_push(s, 'C', REQ_SYNTH, NULL) ? FORWARD_OK
+							 : FORWARD_NOMEM;
+	}
+	st = stmt_names_get(s->peer.names, name);
+	if (st == NULL)
+		return txn_pass(s, src, type, len);
+	if (!txn_prepare(s, st) || !txn_note_request(s, 'D'))
+		return FORWARD_NOMEM;
+	size_t n = strlen(st->name) + 1;
+	txn_write_header(s, 'D', (uint32_t)(4 + 1 + n));
+	txn_write(s, "S", 1);
+	txn_write(s, st->name, n);
+	evbuffer_drain(src, (size_t)len + 1);
+	return FORWARD_OK;
+}
+
+/* A Parse, Bind, Describe or Close at the start of src, with at least its
+ * first `need` bytes buffered. */
+static enum txn_forward_result txn_named(struct server *s, struct evbuffer *src,
+					 uint8_t type, uint32_t len)
+{
+	uint8_t buf[PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX];
+	size_t have =
+	    (size_t)len + 1 < sizeof(buf) ? (size_t)len + 1 : sizeof(buf);
+
+	if (type == 'P')
+		return txn_parse(s, src, len);
+	evbuffer_copyout(src, buf, have);
+	if (type == 'B')
+		return txn_bind(s, src, len, buf + PROTO_HEADER_LEN,
+				have - PROTO_HEADER_LEN);
+	return txn_describe_close(s, src, type, len, buf + PROTO_HEADER_LEN,
+				  have - PROTO_HEADER_LEN);
+}
+
+enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
+{
+	enum txn_forward_result res = FORWARD_OK;
+	struct relay_cursor cur;
+
+	if (s->resync) {
+		s->resync = false;
+		(void)txn_sync_params(s);
+	}
+	relay_cursor_init(&cur, src);
+	while (res == FORWARD_OK) {
+		size_t avail = evbuffer_get_length(src);
+		uint8_t type;
+		uint32_t len;
+
+		if (cur.pos >= avail)
+			break;
+		if (s->out_skip > 0) {
+			size_t n = avail - cur.pos < s->out_skip
+				       ? avail - cur.pos
+				       : s->out_skip;
+			relay_cursor_advance(&cur, src, n);
+			s->out_skip -= (uint32_t)n;
+			continue;
+		}
+		enum proto_status st = relay_peek(src, &cur, &type, &len);
+		if (st != PROTO_OK) {
+			res = st == PROTO_BAD ? FORWARD_BAD : FORWARD_OK;
+			break;
+		}
+		if (type == 'X') {
+			res = FORWARD_TERMINATE;
+			break;
+		}
+		if (s->peer.names != NULL && strchr("PBDC", type) != NULL) {
+			size_t need = (size_t)len + 1;
+			if (type != 'P' &&
+			    need > PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX)
+				need = PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX;
+			if (avail - cur.pos < need) {
+				if (need > RELAY_HIGH_WATER)
+					bufferevent_setwatermark(
+					    s->peer.bev, EV_READ, 0, need);
+				break;
+			}
+			txn_move(s, src, cur.pos);
+			res = txn_named(s, src, type, len);
+			relay_cursor_init(&cur, src);
+			continue;
+		}
+		if (!txn_note_request(s, type)) {
+			res = FORWARD_NOMEM;
+			break;
+		}
+		relay_cursor_advance(&cur, src, PROTO_HEADER_LEN);
+		s->out_skip = len - 4;
+	}
+	txn_move(s, src, cur.pos);
+	txn_emit_synth(s);
+	if (s->broken && res == FORWARD_OK)
+		res = FORWARD_NOMEM;
+	if (s->peer.bev != NULL && evbuffer_get_length(bufferevent_get_output(
+				       s->bev)) > RELAY_HIGH_WATER)
+		bufferevent_disable(s->peer.bev, EV_READ);
+	return res;
+}
+
+/* Parameter sync. */
+
+struct txn_sql {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static void txn_sql_add(struct txn_sql *q, const char *s, size_t n)
+{
+	if (q->oom)
+		return;
+	if (q->len + n + 1 > q->cap) {
+		size_t cap = (q->len + n + 1) * 2;
+		char *b = realloc(q->buf, cap);
+		if (b == NULL) {
+			q->oom = true;
+			return;
+		}
+		q->buf = b;
+		q->cap = cap;
+	}
+	memcpy(q->buf + q->len, s, n);
+	q->len += n;
+	q->buf[q->len] = '\0';
+}
+
+/* Appends s as an E'' literal: safe whatever standard_conforming_strings
+ * says. */
+static void txn_sql_literal(struct txn_sql *q, const char *s)
+{
+	txn_sql_add(q, "E'", 2);
+	for (; *s != '\0'; s++) {
+		if (*s == '\'' || *s == '\\')
+			txn_sql_add(q, s, 1);
+		txn_sql_add(q, s, 1);
+	}
+	txn_sql_add(q, "'", 1);
+}
+
+bool txn_sync_params(struct server *s)
+{
+	const struct params *want = s->peer.want;
+	const struct params *base = &s->w->params;
+	struct txn_sql q = {0};
+	unsigned sets = 0;
+
+	if (want == NULL)
+		return false;
+	/* Parameters another client left that this one does not set. */
+	for (unsigned i = 0; i < s->params.n; i++) {
+		const char *name = s->params.name[i];
+		const char *b = params_get(base, name);
+		if (!txn_param_tracked(name) || params_get(want, name) ||
+		    (b != NULL && strcmp(b, s->params.value[i]) == 0))
+			continue;
+		txn_sql_add(&q, "SELECT pg_catalog.set_config(", 29);
+		txn_sql_literal(&q, name);
+		txn_sql_add(&q, ", ", 2);
+		txn_sql_literal(&q, b != NULL ? b : "");
+		txn_sql_add(&q, ", false);", 9);
+		sets++;
+	}
+	for (unsigned i = 0; i < want->n; i++) {
+		const char *cur = params_get(&s->params, want->name[i]);
+		if (cur != NULL && strcmp(cur, want->value[i]) == 0)
+			continue;
+		txn_sql_add(&q, "SELECT pg_catalog.set_config(", 29);
+		txn_sql_literal(&q, want->name[i]);
+		txn_sql_add(&q, ", ", 2);
+		txn_sql_literal(&q, want->value[i]);
+		txn_sql_add(&q, ", false);", 9);
+		sets++;
+	}
+	if (sets == 0 || q.oom) {
+		free(q.buf);
+		if (q.oom)
+			s->broken = true;
+		return false;
+	}
+	/* Optimistic: the backend reports the values it normalised. */
+	for (unsigned i = 0; i < want->n && !s->broken; i++)
+		if (!params_set(&s->params, want->name[i], want->value[i]))
+			s->broken = true;
+	bool ok = txn_send_query(s, q.buf, REQ_PARAMS);
+	free(q.buf);
+	if (!ok)
+		s->broken = true;
+	return ok;
+}
+
+void txn_forget_session(struct server *s)
+{
+	const struct params *base = &s->w->params;
+	struct params keep = {0};
+
+	/* Reported parameters come back with ParameterStatus; the others
+	 * are at the server's defaults again. */
+	for (unsigned i = 0; i < s->params.n; i++)
+		if (params_get(base, s->params.name[i]) != NULL &&
+		    !params_set(&keep, s->params.name[i], s->params.value[i]))
+			s->broken = true;
+	params_clear(&s->params);
+	s->params = keep;
+	stmt_cache_clear(&s->stmts, s->w->stmts);
+}
+
+void txn_free(struct server *s)
+{
+	while (s->req_len > 0)
+		txn_pop(s, true);
+	free(s->reqs);
+	s->reqs = NULL;
+	stmt_cache_clear(&s->stmts, s->w->stmts);
+}
