@@ -443,9 +443,8 @@ static bool client_batch_known(struct client *c, const uint8_t *b, size_t n)
 
 			if (nlen == 0 || nlen == blen)
 				return false;
-			st = stmt_intern(c->w->stmts,
-					 (const uint8_t *)body + nlen + 1,
-					 (uint32_t)(blen - nlen - 1));
+			st = txn_intern(c->w, (const uint8_t *)body + nlen + 1,
+					blen - nlen - 1, &c->want);
 			if (st == NULL)
 				return false;
 			ok = st->valid;
@@ -475,9 +474,9 @@ static void client_batch_apply(struct client *c, const uint8_t *b, size_t n)
 		size_t nlen = strlen(body);
 
 		if (b[off] == 'P') {
-			struct stmt *st = stmt_intern(
-			    c->w->stmts, (const uint8_t *)body + nlen + 1,
-			    (uint32_t)(len - 4 - nlen - 1));
+			struct stmt *st =
+			    txn_intern(c->w, (const uint8_t *)body + nlen + 1,
+				       len - 4 - nlen - 1, &c->want);
 			if (st == NULL ||
 			    !stmt_names_set(&c->names, c->w->stmts, body, st)) {
 				if (st != NULL)

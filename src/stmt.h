@@ -18,9 +18,11 @@ struct stmt {
 	char name[STMT_NAME_MAX]; /* server-side name: "pl_<id>" */
 	uint32_t hash;		  /* of body */
 	uint32_t body_len;
-	uint8_t *body; /* owned copy of Parse after the name */
-	unsigned refs; /* client names + server caches holding it */
-	bool valid;    /* a server has prepared it without error */
+	uint8_t *body;	    /* owned copy of Parse after the name */
+	unsigned refs;	    /* client names + server caches holding it */
+	bool valid;	    /* a server has prepared it without error */
+	uint32_t parse_len; /* leading bytes of body sent in Parse (the rest
+			       of the key tells apart search_path) */
 };
 
 /* Private to stmt.c: one slot of the open-addressing table behind the three

@@ -6,7 +6,9 @@
  * messages itself, all without reading message bodies on the hot path. */
 #include "txn.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +17,12 @@
 
 #define TXN_NAME_PREFIX_MAX 2048 /* bytes of a Bind read to find its names */
 #define TXN_TAG_MAX	    32	 /* CommandComplete tag bytes inspected */
+#define TXN_SQL_MAX	    256 /* simple queries read for DEALLOCATE: shorter ones */
 
 static const uint8_t synth_parse_complete[] = {'1', 0, 0, 0, 4};
 static const uint8_t synth_close_complete[] = {'3', 0, 0, 0, 4};
+static const uint8_t synth_deallocate[] = {
+    'C', 0, 0, 0, 15, 'D', 'E', 'A', 'L', 'L', 'O', 'C', 'A', 'T', 'E', 0};
 
 /* Reported parameters a client cannot SET: they never follow it. */
 static const char *const txn_untracked[] = {
@@ -168,19 +173,34 @@ static void txn_flush(struct server *s, struct evbuffer *in,
 }
 
 /* Answers the client messages pitlane handled itself, once every request
- * before them is complete. */
-static void txn_emit_synth(struct server *s)
+ * before them is complete. True when one of them ended with ReadyForQuery,
+ * which is a boundary like the backend's own. */
+static bool txn_emit_synth(struct server *s)
 {
 	struct server_req *r;
+	bool ready = false;
 
 	while ((r = txn_head(s)) != NULL && r->kind == REQ_SYNTH) {
-		const uint8_t *msg = r->type == 'P' ? synth_parse_complete
-						    : synth_close_complete;
-		if (s->peer.bev != NULL)
-			evbuffer_add(bufferevent_get_output(s->peer.bev), msg,
+		struct evbuffer *out = s->peer.bev != NULL
+					   ? bufferevent_get_output(s->peer.bev)
+					   : NULL;
+		if (out != NULL && r->type == 'Q') {
+			/* SQL DEALLOCATE of a client's statement: the
+			 * transaction state does not change. */
+			uint8_t z[] = {'Z', 0, 0, 0, 5, s->xact};
+			evbuffer_add(out, synth_deallocate,
+				     sizeof(synth_deallocate));
+			evbuffer_add(out, z, sizeof(z));
+			ready = true;
+		} else if (out != NULL) {
+			evbuffer_add(out,
+				     r->type == 'P' ? synth_parse_complete
+						    : synth_close_complete,
 				     5);
+		}
 		txn_pop(s, false);
 	}
+	return ready;
 }
 
 static void txn_track_param(struct server *s, struct evbuffer *in,
@@ -359,7 +379,7 @@ static bool txn_relay_some(struct server *s)
 
 		if (r != NULL && r->kind == REQ_SYNTH) {
 			txn_flush(s, in, &cur);
-			txn_emit_synth(s);
+			stop = txn_emit_synth(s);
 			continue;
 		}
 		if (cur.pos >= avail)
@@ -398,6 +418,8 @@ static bool txn_relay_some(struct server *s)
 		}
 	}
 	txn_flush(s, in, &cur);
+	if (txn_emit_synth(s))
+		stop = true;
 	if (stop)
 		txn_after_stop(s);
 	return stop;
@@ -408,6 +430,32 @@ void txn_relay(struct server *s)
 	while (txn_relay_some(s) && s->state != SERVER_CLOSED &&
 	       evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
 		; /* what followed a boundary belongs to the next holder */
+}
+
+struct stmt *txn_intern(struct worker *w, const uint8_t *body, size_t len,
+			const struct params *want)
+{
+	const char *path =
+	    want != NULL ? params_get(want, "search_path") : NULL;
+	size_t plen = path != NULL ? strlen(path) : 0;
+	uint8_t *key = (uint8_t *)body;
+	struct stmt *st;
+
+	if (plen > 0) {
+		key = malloc(len + 1 + plen);
+		if (key == NULL)
+			return NULL;
+		memcpy(key, body, len);
+		key[len] = 0xff; /* never inside a Parse body's tail */
+		memcpy(key + len + 1, path, plen);
+	}
+	st =
+	    stmt_intern(w->stmts, key, (uint32_t)(len + (plen ? 1 + plen : 0)));
+	if (st != NULL && st->parse_len == 0)
+		st->parse_len = (uint32_t)len;
+	if (key != body)
+		free(key);
+	return st;
 }
 
 /* Client to server. */
@@ -446,9 +494,9 @@ static bool txn_send_parse(struct server *s, struct stmt *st,
 
 	if (!txn_push(s, 'P', kind, st))
 		return false;
-	txn_write_header(s, 'P', (uint32_t)(4 + name + st->body_len));
+	txn_write_header(s, 'P', (uint32_t)(4 + name + st->parse_len));
 	txn_write(s, st->name, name);
-	txn_write(s, st->body, st->body_len);
+	txn_write(s, st->body, st->parse_len);
 	s->ext_open = true;
 	return true;
 }
@@ -551,8 +599,7 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 		return FORWARD_BAD;
 	if (nlen == 0)
 		return txn_pass(s, src, 'P', len);
-	st = stmt_intern(s->w->stmts, body + nlen + 1,
-			 (uint32_t)(blen - nlen - 1));
+	st = txn_intern(s->w, body + nlen + 1, blen - nlen - 1, s->peer.want);
 	if (st == NULL)
 		return FORWARD_NOMEM;
 	if (!stmt_names_set(s->peer.names, s->w->stmts, (const char *)body,
@@ -639,6 +686,86 @@ txn_describe_close(struct server *s, struct evbuffer *src, uint8_t type,
 	return FORWARD_OK;
 }
 
+/* Reads an SQL identifier at p (folded to lower case unless quoted) into
+ * out; returns the position after it, or NULL. */
+static const char *txn_sql_ident(const char *p, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (*p == '"') {
+		for (p++; *p != '\0'; p++) {
+			if (*p == '"' && *++p != '"')
+				break;
+			if (n + 1 >= cap)
+				return NULL;
+			out[n++] = *p;
+		}
+		if (p[-1] != '"')
+			return NULL;
+	} else {
+		for (; isalnum((unsigned char)*p) || *p == '_' || *p == '$';
+		     p++) {
+			if (n + 1 >= cap)
+				return NULL;
+			out[n++] = (char)tolower((unsigned char)*p);
+		}
+	}
+	out[n] = '\0';
+	return n > 0 ? p : NULL;
+}
+
+static const char *txn_sql_word(const char *p, const char *word)
+{
+	size_t n = strlen(word);
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (strncasecmp(p, word, n) != 0 || isalnum((unsigned char)p[n]) ||
+	    p[n] == '_')
+		return NULL;
+	return p + n;
+}
+
+/* Whether the query text is `DEALLOCATE [PREPARE] name` for one of the
+ * client's statements; the name goes to name. */
+static bool txn_is_deallocate(const char *q, char *name, size_t cap)
+{
+	const char *p = txn_sql_word(q, "DEALLOCATE"), *next;
+
+	if (p == NULL)
+		return false;
+	if ((next = txn_sql_word(p, "PREPARE")) != NULL)
+		p = next;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (txn_sql_word(p, "ALL") != NULL ||
+	    (p = txn_sql_ident(p, name, cap)) == NULL)
+		return false;
+	while (isspace((unsigned char)*p) || *p == ';')
+		p++;
+	return *p == '\0';
+}
+
+/* A simple query that deallocates one of the client's statements by name:
+ * the statement stays on the server for others; only the client's name
+ * goes, and pitlane answers as PostgreSQL would. */
+static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
+					 uint32_t len)
+{
+	uint8_t buf[PROTO_HEADER_LEN + TXN_SQL_MAX];
+	char name[128];
+	const char *q = (const char *)buf + PROTO_HEADER_LEN;
+
+	evbuffer_copyout(src, buf, (size_t)len + 1);
+	if (buf[len] != '\0' || !txn_is_deallocate(q, name, sizeof(name)) ||
+	    stmt_names_get(s->peer.names, name) == NULL)
+		return txn_pass(s, src, 'Q', len);
+	stmt_names_remove(s->peer.names, s->w->stmts, name);
+	evbuffer_drain(src, (size_t)len + 1);
+	s->w->pool.stats.queries_total++;
+	return txn_push(s, 'Q', REQ_SYNTH, NULL) ? FORWARD_OK : FORWARD_NOMEM;
+}
+
 /* A Parse, Bind, Describe or Close at the start of src, with at least its
  * first `need` bytes buffered. */
 static enum txn_forward_result txn_named(struct server *s, struct evbuffer *src,
@@ -650,6 +777,8 @@ static enum txn_forward_result txn_named(struct server *s, struct evbuffer *src,
 
 	if (type == 'P')
 		return txn_parse(s, src, len);
+	if (type == 'Q')
+		return txn_query(s, src, len);
 	evbuffer_copyout(src, buf, have);
 	if (type == 'B')
 		return txn_bind(s, src, len, buf + PROTO_HEADER_LEN,
@@ -692,7 +821,9 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			res = FORWARD_TERMINATE;
 			break;
 		}
-		if (s->peer.names != NULL && strchr("PBDC", type) != NULL) {
+		if (s->peer.names != NULL &&
+		    (strchr("PBDC", type) != NULL ||
+		     (type == 'Q' && len - 4 < TXN_SQL_MAX))) {
 			size_t need = (size_t)len + 1;
 			if (type != 'P' &&
 			    need > PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX)
@@ -716,7 +847,10 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 		s->out_skip = len - 4;
 	}
 	txn_move(s, src, cur.pos);
-	txn_emit_synth(s);
+	if (txn_emit_synth(s) && res == FORWARD_OK && server_may_release(s)) {
+		server_release(s);
+		return FORWARD_OK;
+	}
 	if (s->broken && res == FORWARD_OK)
 		res = FORWARD_NOMEM;
 	if (s->peer.bev != NULL && evbuffer_get_length(bufferevent_get_output(

@@ -45,6 +45,13 @@ bool txn_send_query(struct server *s, const char *sql,
  * refused). */
 bool txn_sync_params(struct server *s);
 
+/* The shared statement for a Parse body (query and parameter types) as a
+ * client with these session parameters means it: the same text under
+ * another search_path is another statement. Takes a reference. */
+struct stmt *txn_intern(struct worker *w, const uint8_t *body, size_t len,
+			const struct params *want)
+    __attribute__((warn_unused_result));
+
 /* Whether a parameter follows the client (settable with SET). */
 bool txn_param_tracked(const char *name);
 
