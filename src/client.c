@@ -12,6 +12,7 @@
 
 #include <openssl/rand.h>
 
+#include "io.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
@@ -74,6 +75,13 @@ static void client_set_state(struct client *c, enum client_state st)
 }
 
 static void client_request(struct client *c);
+
+/* Queues bytes pitlane writes itself and sends them. */
+static void client_write(struct client *c, const void *p, size_t n)
+{
+	evbuffer_add(io_output(c->io), p, n);
+	io_flush(c->io);
+}
 static void client_disconnect(struct client *c, const char *sqlstate,
 			      const char *message, const char *detail);
 
@@ -90,15 +98,14 @@ static void client_send_error(struct client *c, const char *severity,
 	if (ready)
 		proto_write_ready(&wr, 'I');
 	if (!wr.overflow)
-		evbuffer_add(bufferevent_get_output(c->bev), buf, wr.len);
+		client_write(c, buf, wr.len);
 }
 
 static void client_send_ready(struct client *c)
 {
 	static const uint8_t ready_idle[] = {'Z', 0, 0, 0, 5, 'I'};
 
-	evbuffer_add(bufferevent_get_output(c->bev), ready_idle,
-		     sizeof(ready_idle));
+	client_write(c, ready_idle, sizeof(ready_idle));
 }
 
 /* AuthenticationOk, one ParameterStatus per parameter the server reports
@@ -124,10 +131,12 @@ static void client_send_welcome(struct client *c, const struct params *values)
 				  NULL);
 		return;
 	}
-	evbuffer_add(bufferevent_get_output(c->bev), buf, wr.len);
+	client_write(c, buf, wr.len);
 	log_debug("client logged in", LF_STR("client", c->addr),
 		  LF_INT("key_pid", c->key_pid));
 }
+
+static void client_close_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 static void client_bury(struct client *c)
 {
@@ -136,6 +145,10 @@ static void client_bury(struct client *c)
 	if (c->buried)
 		return;
 	c->buried = true;
+	io_detach(c->io);
+	if (c->login_timer != NULL)
+		event_free(c->login_timer);
+	c->login_timer = NULL;
 	TAILQ_REMOVE(&w->clients, c, link);
 	TAILQ_INSERT_TAIL(&w->dead_clients, c, link);
 	event_active(w->reap_ev, EV_TIMEOUT, 1);
@@ -168,15 +181,18 @@ static void client_disconnect(struct client *c, const char *sqlstate,
 		event_free(c->login_timer);
 	c->login_timer = NULL;
 	client_set_state(c, CLIENT_CLOSING);
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	io_read(c->io, false);
+	io_flush(c->io);
+	if (evbuffer_get_length(io_output(c->io)) == 0) {
 		client_bury(c);
 		return;
 	}
+	/* The final error drains through drained(); the timer bounds it. */
 	struct timeval tv = {.tv_sec = CLIENT_CLOSE_FLUSH_S};
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_WRITE);
+	io_set_low_water(c->io, 0);
+	c->login_timer = evtimer_new(w->base, client_close_timeout_cb, c);
+	if (c->login_timer == NULL || evtimer_add(c->login_timer, &tv) != 0)
+		client_bury(c);
 }
 
 static void client_failf(struct client *c, const char *sqlstate,
@@ -230,7 +246,7 @@ static void client_server_drained(void *peer)
 	struct client *c = peer;
 
 	if (c->state == CLIENT_ACTIVE)
-		bufferevent_enable(c->bev, EV_READ);
+		io_read(c->io, true);
 }
 
 static void client_login_done(struct client *c);
@@ -260,7 +276,7 @@ static const struct server_peer_ops client_server_ops = {
 /* Sends what the client has buffered to its server. */
 static void client_forward(struct client *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = io_input(c->io);
 
 	switch (txn_forward(c->server, in)) {
 	case FORWARD_OK:
@@ -311,7 +327,7 @@ static void client_login_done(struct client *c)
 		return;
 	}
 	client_set_state(c, CLIENT_ACTIVE);
-	bufferevent_enable(c->bev, EV_READ);
+	io_read(c->io, true);
 	client_forward(c);
 }
 
@@ -321,7 +337,7 @@ static void client_attach(struct client *c, struct server *s)
 {
 	struct worker *w = c->w;
 	struct server_peer peer = {
-	    .bev = c->bev,
+	    .io = c->io,
 	    .ops = &client_server_ops,
 	    .ctx = c,
 	    .names =
@@ -343,7 +359,7 @@ static void client_attach(struct client *c, struct server *s)
 		return;
 	}
 	client_set_state(c, CLIENT_ACTIVE);
-	bufferevent_enable(c->bev, EV_READ);
+	io_read(c->io, true);
 	client_forward(c);
 }
 
@@ -405,7 +421,7 @@ void client_dispatch(struct worker *w)
  * when the Sync was found. */
 static bool client_skip_to_sync(struct client *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = io_input(c->io);
 	struct relay_cursor cur;
 	bool found = false;
 	uint8_t type;
@@ -466,7 +482,7 @@ static void client_batch_apply(struct client *c, const uint8_t *b, size_t n)
 {
 	static const uint8_t parse_complete[] = {'1', 0, 0, 0, 4};
 	static const uint8_t close_complete[] = {'3', 0, 0, 0, 4};
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = io_output(c->io);
 
 	for (size_t off = 0; off < n;) {
 		uint32_t len;
@@ -505,7 +521,7 @@ static void client_batch_apply(struct client *c, const uint8_t *b, size_t n)
  * true when the batch at the head of the input was answered. */
 static bool client_answer_locally(struct client *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = io_input(c->io);
 	struct relay_cursor cur;
 	uint8_t type = 0;
 	uint32_t len;
@@ -533,7 +549,7 @@ static bool client_answer_locally(struct client *c)
 /* A logged-in client without a server has input: see what it wants. */
 static void client_request(struct client *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = io_input(c->io);
 	uint8_t type;
 	uint32_t len;
 	struct relay_cursor cur;
@@ -575,7 +591,7 @@ static void client_request(struct client *c)
 static void client_refuse_request(struct client *c, const char *msg,
 				  const char *detail)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = io_input(c->io);
 	struct relay_cursor cur;
 	uint8_t type = 0;
 	uint32_t len = 0;
@@ -695,7 +711,7 @@ static void client_negotiate(struct client *c, const uint8_t *pkt,
 	proto_writer_init(&wr, buf, sizeof(buf));
 	proto_write_negotiate(&wr, 0, opts, n);
 	if (!wr.overflow)
-		evbuffer_add(bufferevent_get_output(c->bev), buf, wr.len);
+		client_write(c, buf, wr.len);
 }
 
 static void client_login(struct client *c, const uint8_t *pkt,
@@ -741,7 +757,7 @@ static void client_login(struct client *c, const uint8_t *pkt,
  * CancelRequest, then the StartupMessage. */
 static void client_startup(struct client *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = io_input(c->io);
 	uint8_t pkt[PROTO_STARTUP_MAX];
 	struct proto_startup st;
 	const char *err = NULL;
@@ -768,7 +784,7 @@ static void client_startup(struct client *c)
 		switch (st.kind) {
 		case PROTO_SSL_REQ:
 		case PROTO_GSSENC_REQ:
-			evbuffer_add(bufferevent_get_output(c->bev), "N", 1);
+			client_write(c, "N", 1);
 			break;
 		case PROTO_CANCEL_REQ:
 			client_route_cancel(c->w, st.cancel_pid, st.cancel_key);
@@ -781,7 +797,7 @@ static void client_startup(struct client *c)
 	}
 }
 
-static void client_read_cb(struct bufferevent *bev, void *arg)
+static void client_read_cb(void *arg)
 {
 	struct client *c = arg;
 
@@ -797,8 +813,8 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		client_forward(c);
 		break;
 	case CLIENT_CLOSING:
-		evbuffer_drain(bufferevent_get_input(bev),
-			       evbuffer_get_length(bufferevent_get_input(bev)));
+		evbuffer_drain(io_input(c->io),
+			       evbuffer_get_length(io_input(c->io)));
 		break;
 	default:
 		break; /* waiting: the input stays buffered, bounded by the
@@ -806,12 +822,12 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void client_write_cb(struct bufferevent *bev, void *arg)
+static void client_drained_cb(void *arg)
 {
 	struct client *c = arg;
 
 	if (c->state == CLIENT_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(io_output(c->io)) == 0)
 			client_bury(c);
 		return;
 	}
@@ -819,22 +835,31 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 		server_pause(c->server, false);
 }
 
-static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+static void client_failed_cb(void *arg, bool eof, const char *reason)
 {
 	struct client *c = arg;
 
-	(void)bev;
-	if (c->state == CLIENT_CLOSING) {
-		client_bury(c);
-		return;
-	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+	if (c->state != CLIENT_CLOSING) {
 		log_debug("client gone", LF_STR("client", c->addr),
-			  LF_STR("state", client_state_names[c->state]));
+			  LF_STR("state", client_state_names[c->state]),
+			  LF_BOOL("eof", eof), LF_STR("reason", reason));
 		client_disconnect(c, NULL, NULL, NULL);
-		/* Nothing more can be written to a socket that failed. */
-		client_bury(c);
 	}
+	/* Nothing more can be written to a socket that failed. */
+	client_bury(c);
+}
+
+static const struct io_ops client_io_ops = {
+    .read = client_read_cb,
+    .drained = client_drained_cb,
+    .failed = client_failed_cb,
+};
+
+static void client_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	client_bury(arg); /* the final error could not be delivered */
 }
 
 static void client_login_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -870,11 +895,11 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 		return;
 	}
 	c->w = w;
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->io = io_new_socket(w->base, fd, true, &client_io_ops, c);
 	c->login_timer = evtimer_new(w->base, client_login_timeout_cb, c);
-	if (c->bev == NULL || c->login_timer == NULL) {
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);
+	if (c->io == NULL || c->login_timer == NULL) {
+		if (c->io != NULL)
+			io_free(c->io);
 		else
 			evutil_closesocket(fd);
 		if (c->login_timer != NULL)
@@ -887,11 +912,8 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 	client_make_key(c);
 	TAILQ_INSERT_TAIL(&w->clients, c, link);
 	w->nclients++;
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
-			  client_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, RELAY_HIGH_WATER);
-	bufferevent_setwatermark(c->bev, EV_WRITE, RELAY_LOW_WATER, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	io_set_read_limit(c->io, RELAY_HIGH_WATER);
+	io_set_low_water(c->io, RELAY_LOW_WATER);
 	evtimer_add(c->login_timer, &login);
 	if (w->nclients > (unsigned)w->cfg->max_client_conn) {
 		client_disconnect(c, "53300", "sorry, too many clients already",
@@ -925,7 +947,7 @@ void client_free(struct client *c)
 	if (c == NULL)
 		return;
 	c->w->nclients--;
-	bufferevent_free(c->bev);
+	io_free(c->io);
 	params_clear(&c->want);
 	params_clear(&c->startup);
 	stmt_names_clear(&c->names, c->w->stmts);

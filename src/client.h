@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "params.h"
@@ -30,9 +29,9 @@ struct client {
 	struct pool_waiter waiter;
 	struct worker *w;
 	enum client_state state;
-	struct bufferevent *bev;
+	struct io *io;		   /* its connection */
 	struct server *server;	   /* linked server, or NULL */
-	struct event *login_timer; /* startup deadline, freed after login */
+	struct event *login_timer; /* startup or final-flush deadline */
 	uint32_t key_pid;	   /* BackendKeyData pitlane gave it */
 	uint32_t key_secret;
 	bool discard_until_sync; /* a refused batch: skip to its Sync */

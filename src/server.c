@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 
 #include "log.h"
@@ -89,12 +88,18 @@ void server_become_idle(struct server *s)
 	s->w->dispatch(s->w);
 }
 
-static void server_read_cb(struct bufferevent *bev, void *arg);
-static void server_write_cb(struct bufferevent *bev, void *arg);
-static void server_event_cb(struct bufferevent *bev, short what, void *arg);
+static void server_read_cb(void *arg);
+static void server_drained_cb(void *arg);
+static void server_failed_cb(void *arg, bool eof, const char *reason);
+
+static const struct io_ops server_io_ops = {
+    .read = server_read_cb,
+    .drained = server_drained_cb,
+    .failed = server_failed_cb,
+};
 
 /* Wraps the connected socket (and libpq's SSL object, keeping libpq's BIO)
- * in a bufferevent that never closes either: PQfinish does. */
+ * in an io that never closes either: PQfinish does. */
 static int server_attach(struct server *s)
 {
 	struct event_base *base = s->w->base;
@@ -102,17 +107,14 @@ static int server_attach(struct server *s)
 	SSL *ssl = PQsslInUse(s->conn) ? PQsslStruct(s->conn, "OpenSSL") : NULL;
 
 	if (ssl != NULL)
-		s->bev = bufferevent_openssl_socket_new(
-		    base, fd, ssl, BUFFEREVENT_SSL_OPEN, 0);
+		s->io = io_new_ssl_open(base, fd, ssl, &server_io_ops, s);
 	else
-		s->bev = bufferevent_socket_new(base, fd, 0);
-	if (s->bev == NULL)
+		s->io = io_new_socket(base, fd, false, &server_io_ops, s);
+	if (s->io == NULL)
 		return -1;
 	net_set_nodelay(fd);
-	bufferevent_setcb(s->bev, server_read_cb, server_write_cb,
-			  server_event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_WRITE, RELAY_LOW_WATER, 0);
-	return bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	io_set_low_water(s->io, RELAY_LOW_WATER);
+	return 0;
 }
 
 /* Snapshot of the login parameters; from here on ParameterStatus messages
@@ -240,6 +242,7 @@ static void server_run_hidden(struct server *s, const char *const *sql,
 			return;
 		}
 	}
+	io_flush(s->io);
 }
 
 void server_unlink(struct server *s)
@@ -280,35 +283,26 @@ bool server_check_if_stale(struct server *s)
 	return true;
 }
 
-static void server_read_cb(struct bufferevent *bev, void *arg)
+static void server_read_cb(void *arg)
 {
-	(void)bev;
 	txn_relay(arg);
 }
 
-static void server_write_cb(struct bufferevent *bev, void *arg)
+static void server_drained_cb(void *arg)
 {
 	struct server *s = arg;
 
-	(void)bev;
 	if (s->peer.ops != NULL)
 		s->peer.ops->drained(s->peer.ctx);
 }
 
-static void server_event_cb(struct bufferevent *bev, short what, void *arg)
+static void server_failed_cb(void *arg, bool eof, const char *why)
 {
 	struct server *s = arg;
 	char reason[160];
 
-	(void)bev;
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
-		return;
-	if (what & BEV_EVENT_EOF)
-		snprintf(reason, sizeof(reason),
-			 "server closed the connection");
-	else
-		snprintf(reason, sizeof(reason), "%s",
-			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	snprintf(reason, sizeof(reason), "%s",
+		 eof ? "server closed the connection" : why);
 	if (s->state == SERVER_ACTIVE) {
 		s->w->pool.stats.server_errors++;
 		log_error("server lost", LF_STR("pool", s->w->pool.name),
@@ -355,9 +349,8 @@ void server_close(struct server *s, const char *reason)
 		return;
 	backend_connect_abort(s->connecting);
 	s->connecting = NULL;
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
-	s->bev = NULL;
+	if (s->io != NULL)
+		io_detach(s->io); /* freed with the server, outside callbacks */
 	server_forget_peer(s);
 	server_set_state(s, SERVER_CLOSED);
 	TAILQ_REMOVE(&w->servers, s, link);
@@ -372,6 +365,7 @@ bool server_free(struct server *s)
 	if (s->cancels > 0)
 		return false;
 	txn_free(s);
+	io_free(s->io); /* first: it must let go of the socket and SSL */
 	if (s->conn != NULL)
 		PQfinish(s->conn); /* sends Terminate, closes socket and SSL */
 	params_clear(&s->params);
@@ -381,10 +375,6 @@ bool server_free(struct server *s)
 
 void server_pause(struct server *s, bool pause)
 {
-	if (s->bev == NULL)
-		return;
-	if (pause)
-		bufferevent_disable(s->bev, EV_READ);
-	else
-		bufferevent_enable(s->bev, EV_READ);
+	if (s->io != NULL && s->state != SERVER_CLOSED)
+		io_read(s->io, !pause);
 }

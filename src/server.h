@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <event2/bufferevent.h>
+#include "io.h"
 #include <libpq-fe.h>
 
 #include "backend.h"
@@ -42,7 +42,7 @@ struct server_peer_ops {
 
 /* The client side of a link, as the server sees it. */
 struct server_peer {
-	struct bufferevent *bev;
+	struct io *io; /* the client's connection */
 	const struct server_peer_ops *ops;
 	void *ctx;
 	struct stmt_names *names; /* client's statements; NULL: pass through */
@@ -64,15 +64,15 @@ struct server {
 	struct worker *w;
 	enum server_state state;
 	struct backend_connect *connecting;
-	PGconn *conn;		 /* owned; PQfinish'd last */
-	struct bufferevent *bev; /* on PQsocket(conn), never closes it */
+	PGconn *conn;  /* owned; PQfinish'd last */
+	struct io *io; /* on PQsocket(conn), never closes it */
 	int backend_pid;
 	int64_t created_ms;	 /* for server_lifetime */
 	int64_t busy_since_ms;	 /* when the request queue last filled */
 	int64_t rest_since_ms;	 /* when it last emptied */
 	struct params params;	 /* as the backend has them now */
 	struct stmt_cache stmts; /* statements prepared on the backend */
-	struct server_peer peer; /* the linked client; bev NULL when none */
+	struct server_peer peer; /* the linked client; io NULL when none */
 
 	/* Requests in flight, a ring. */
 	struct server_req *reqs;

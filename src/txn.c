@@ -158,9 +158,8 @@ static void txn_flush(struct server *s, struct evbuffer *in,
 		      struct relay_cursor *cur)
 {
 	if (cur->pos > 0) {
-		if (s->peer.bev != NULL) {
-			struct evbuffer *out =
-			    bufferevent_get_output(s->peer.bev);
+		if (s->peer.io != NULL) {
+			struct evbuffer *out = io_output(s->peer.io);
 			evbuffer_remove_buffer(in, out, cur->pos);
 			s->w->pool.stats.bytes_out += cur->pos;
 			if (evbuffer_get_length(out) > RELAY_HIGH_WATER)
@@ -181,9 +180,8 @@ static bool txn_emit_synth(struct server *s)
 	bool ready = false;
 
 	while ((r = txn_head(s)) != NULL && r->kind == REQ_SYNTH) {
-		struct evbuffer *out = s->peer.bev != NULL
-					   ? bufferevent_get_output(s->peer.bev)
-					   : NULL;
+		struct evbuffer *out =
+		    s->peer.io != NULL ? io_output(s->peer.io) : NULL;
 		if (out != NULL && r->type == 'Q') {
 			/* SQL DEALLOCATE of a client's statement: the
 			 * transaction state does not change. */
@@ -272,7 +270,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 	struct server_req *r = txn_head(s);
 	enum server_req_kind kind = r != NULL ? r->kind : REQ_CLIENT;
 	bool hidden = kind == REQ_HIDDEN || kind == REQ_PARAMS;
-	bool linked = s->peer.bev != NULL;
+	bool linked = s->peer.io != NULL;
 	uint8_t status = 0;
 
 	switch (type) {
@@ -366,7 +364,7 @@ static void txn_after_stop(struct server *s)
  * the server may change hands. Returns true when it stopped there. */
 static bool txn_relay_some(struct server *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = io_input(s->io);
 	struct relay_cursor cur;
 	bool stop = false;
 
@@ -400,7 +398,7 @@ static bool txn_relay_some(struct server *s)
 			return false;
 		}
 		bool hidden = r != NULL && r->kind != REQ_CLIENT;
-		bool whole = hidden || s->peer.bev == NULL || type == 'Z' ||
+		bool whole = hidden || s->peer.io == NULL || type == 'Z' ||
 			     type == 'S' || type == 'C';
 		if (!whole) {
 			txn_account(s, type);
@@ -420,6 +418,8 @@ static bool txn_relay_some(struct server *s)
 	txn_flush(s, in, &cur);
 	if (txn_emit_synth(s))
 		stop = true;
+	if (s->peer.io != NULL)
+		io_flush(s->peer.io); /* one write for everything relayed */
 	if (stop)
 		txn_after_stop(s);
 	return stop;
@@ -428,7 +428,7 @@ static bool txn_relay_some(struct server *s)
 void txn_relay(struct server *s)
 {
 	while (txn_relay_some(s) && s->state != SERVER_CLOSED &&
-	       evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+	       evbuffer_get_length(io_input(s->io)) > 0)
 		; /* what followed a boundary belongs to the next holder */
 }
 
@@ -462,7 +462,7 @@ struct stmt *txn_intern(struct worker *w, const uint8_t *body, size_t len,
 
 static void txn_write(struct server *s, const void *p, size_t n)
 {
-	if (evbuffer_add(bufferevent_get_output(s->bev), p, n) != 0)
+	if (evbuffer_add(io_output(s->io), p, n) != 0)
 		s->broken = true;
 }
 
@@ -562,7 +562,7 @@ static void txn_move(struct server *s, struct evbuffer *src, size_t n)
 {
 	if (n == 0)
 		return;
-	evbuffer_remove_buffer(src, bufferevent_get_output(s->bev), n);
+	evbuffer_remove_buffer(src, io_output(s->io), n);
 	s->w->pool.stats.bytes_in += n;
 }
 
@@ -830,8 +830,7 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 				need = PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX;
 			if (avail - cur.pos < need) {
 				if (need > RELAY_HIGH_WATER)
-					bufferevent_setwatermark(
-					    s->peer.bev, EV_READ, 0, need);
+					io_set_read_limit(s->peer.io, need);
 				break;
 			}
 			txn_move(s, src, cur.pos);
@@ -847,15 +846,19 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 		s->out_skip = len - 4;
 	}
 	txn_move(s, src, cur.pos);
-	if (txn_emit_synth(s) && res == FORWARD_OK && server_may_release(s)) {
+	io_flush(s->io);
+	bool ready = txn_emit_synth(s);
+	if (s->peer.io != NULL)
+		io_flush(s->peer.io);
+	if (ready && res == FORWARD_OK && server_may_release(s)) {
 		server_release(s);
 		return FORWARD_OK;
 	}
 	if (s->broken && res == FORWARD_OK)
 		res = FORWARD_NOMEM;
-	if (s->peer.bev != NULL && evbuffer_get_length(bufferevent_get_output(
-				       s->bev)) > RELAY_HIGH_WATER)
-		bufferevent_disable(s->peer.bev, EV_READ);
+	if (s->peer.io != NULL &&
+	    evbuffer_get_length(io_output(s->io)) > RELAY_HIGH_WATER)
+		io_read(s->peer.io, false);
 	return res;
 }
 
@@ -945,6 +948,7 @@ bool txn_sync_params(struct server *s)
 			s->broken = true;
 	bool ok = txn_send_query(s, q.buf, REQ_PARAMS);
 	free(q.buf);
+	io_flush(s->io);
 	if (!ok)
 		s->broken = true;
 	return ok;

@@ -1,0 +1,339 @@
+/* Connection byte streams: raw events on plain sockets (persistent
+ * EV_READ, EV_WRITE only while the kernel buffer is full) or a
+ * bufferevent_openssl for TLS, behind one small interface. */
+#include "io.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#define IO_READ_CHUNK	    16384 /* bytes asked of each read */
+#define IO_READS_PER_WAKEUP 8	  /* reads per wakeup before yielding */
+
+struct io {
+	const struct io_ops *ops;
+	void *ctx;
+	int fd;
+	bool close_fd;
+	bool reading;	   /* EV_READ wanted */
+	bool write_armed;  /* EV_WRITE pending: the socket was full */
+	bool dead;	   /* failed: report once */
+	size_t read_limit; /* 0: none */
+	size_t low_water;
+	int err;		 /* errno of a failed write, reported later */
+	struct event *rev, *wev; /* plain sockets */
+	struct evbuffer *in, *out;
+	struct bufferevent *bev; /* TLS: everything goes through it */
+};
+
+void io_detach(struct io *io);
+
+static void io_fail(struct io *io, bool eof, int err)
+{
+	if (io->dead)
+		return;
+	io_detach(io);
+	io->ops->failed(io->ctx, eof,
+			eof ? "connection closed"
+			    : evutil_socket_error_to_string(err));
+}
+
+/* Whether reading should be armed given the wish and the input limit. */
+static bool io_want_read(const struct io *io)
+{
+	return io->reading && !io->dead &&
+	       (io->read_limit == 0 ||
+		evbuffer_get_length(io->in) < io->read_limit);
+}
+
+static void io_update_read(struct io *io)
+{
+	if (io->bev != NULL) {
+		if (io->reading)
+			bufferevent_enable(io->bev, EV_READ);
+		else
+			bufferevent_disable(io->bev, EV_READ);
+		return;
+	}
+	if (io_want_read(io))
+		event_add(io->rev, NULL);
+	else
+		event_del(io->rev);
+}
+
+/* Reads into reserved evbuffer space directly: no FIONREAD probe. */
+static ssize_t io_read_once(struct io *io)
+{
+	struct evbuffer_iovec v[2];
+	int n = evbuffer_reserve_space(io->in, IO_READ_CHUNK, v, 2);
+	struct iovec iov[2];
+	ssize_t r;
+
+	if (n <= 0)
+		return -2;
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	r = readv(io->fd, iov, n);
+	if (r <= 0) {
+		evbuffer_commit_space(io->in, v, 0);
+		return r;
+	}
+	size_t left = (size_t)r;
+	for (int i = 0; i < n; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(io->in, v, n);
+	return r;
+}
+
+static void io_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io *io = arg;
+	ssize_t r = 0;
+	size_t total = 0;
+	int err = 0;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < IO_READS_PER_WAKEUP; i++) {
+		r = io_read_once(io);
+		if (r > 0)
+			total += (size_t)r;
+		if (r < 0)
+			err = errno;
+		if (r < IO_READ_CHUNK || !io_want_read(io))
+			break;
+	}
+	bool eof = r == 0;
+	bool failed =
+	    r == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
+	if (!io_want_read(io))
+		event_del(io->rev);
+	if (total > 0)
+		io->ops->read(io->ctx); /* what came before an end */
+	if (eof || failed)
+		io_fail(io, eof, err);
+}
+
+/* Resumes reading once the consumer took input below the limit. */
+static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+		     void *arg)
+{
+	struct io *io = arg;
+
+	(void)buf;
+	if (info->n_deleted > 0 && io_want_read(io))
+		event_add(io->rev, NULL);
+}
+
+/* Writes as much as the socket takes; true when the output is empty. */
+static bool io_write_some(struct io *io)
+{
+	while (evbuffer_get_length(io->out) > 0) {
+		int n = evbuffer_write(io->out, io->fd);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				return false;
+			io->err = errno;
+			return false;
+		}
+		if (n == 0)
+			return false;
+	}
+	return true;
+}
+
+static void io_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io *io = arg;
+	bool empty;
+
+	(void)fd;
+	(void)what;
+	if (io->err != 0) {
+		io_fail(io, false, io->err);
+		return;
+	}
+	empty = io_write_some(io);
+	if (io->err != 0) {
+		io_fail(io, false, io->err);
+		return;
+	}
+	if (empty) {
+		io->write_armed = false;
+		event_del(io->wev);
+	}
+	if (evbuffer_get_length(io->out) <= io->low_water)
+		io->ops->drained(io->ctx);
+}
+
+void io_flush(struct io *io)
+{
+	if (io->bev != NULL || io->dead || io->write_armed)
+		return;
+	if (io_write_some(io))
+		return;
+	/* Full socket, or an error reported from the loop. */
+	io->write_armed = true;
+	if (io->err != 0)
+		event_active(io->wev, EV_WRITE, 1);
+	else
+		event_add(io->wev, NULL);
+}
+
+struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
+			 const struct io_ops *ops, void *ctx)
+{
+	struct io *io = calloc(1, sizeof(*io));
+
+	if (io == NULL)
+		return NULL;
+	io->ops = ops;
+	io->ctx = ctx;
+	io->fd = fd;
+	io->close_fd = close_fd;
+	io->reading = true;
+	io->in = evbuffer_new();
+	io->out = evbuffer_new();
+	io->rev = event_new(base, fd, EV_READ | EV_PERSIST, io_read_cb, io);
+	io->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, io_write_cb, io);
+	if (io->in == NULL || io->out == NULL || io->rev == NULL ||
+	    io->wev == NULL || evbuffer_add_cb(io->in, io_in_cb, io) == NULL ||
+	    event_add(io->rev, NULL) != 0) {
+		io->close_fd = false;
+		io_free(io);
+		return NULL;
+	}
+	return io;
+}
+
+static void io_bev_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct io *io = arg;
+
+	(void)bev;
+	io->ops->read(io->ctx);
+}
+
+static void io_bev_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct io *io = arg;
+
+	(void)bev;
+	io->ops->drained(io->ctx);
+}
+
+static void io_bev_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct io *io = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF)
+		io_fail(io, true, 0);
+	else if (what & BEV_EVENT_ERROR && io->bev != NULL &&
+		 bufferevent_get_openssl_error(io->bev) != 0)
+		io_fail(io, false, EPROTO);
+	else if (what & BEV_EVENT_ERROR)
+		io_fail(io, false, EVUTIL_SOCKET_ERROR());
+}
+
+struct io *io_new_ssl_open(struct event_base *base, int fd, SSL *ssl,
+			   const struct io_ops *ops, void *ctx)
+{
+	struct io *io = calloc(1, sizeof(*io));
+
+	if (io == NULL)
+		return NULL;
+	io->ops = ops;
+	io->ctx = ctx;
+	io->fd = fd;
+	io->reading = true;
+	io->bev = bufferevent_openssl_socket_new(base, fd, ssl,
+						 BUFFEREVENT_SSL_OPEN, 0);
+	if (io->bev == NULL) {
+		free(io);
+		return NULL;
+	}
+	io->in = bufferevent_get_input(io->bev);
+	io->out = bufferevent_get_output(io->bev);
+	bufferevent_setcb(io->bev, io_bev_read_cb, io_bev_write_cb,
+			  io_bev_event_cb, io);
+	bufferevent_enable(io->bev, EV_READ | EV_WRITE);
+	return io;
+}
+
+void io_detach(struct io *io)
+{
+	io->dead = true;
+	if (io->bev != NULL) {
+		bufferevent_disable(io->bev, EV_READ | EV_WRITE);
+		bufferevent_setcb(io->bev, NULL, NULL, NULL, NULL);
+		return;
+	}
+	event_del(io->rev);
+	event_del(io->wev);
+}
+
+void io_free(struct io *io)
+{
+	if (io == NULL)
+		return;
+	if (io->bev != NULL) {
+		bufferevent_free(io->bev);
+	} else {
+		if (io->rev != NULL)
+			event_free(io->rev);
+		if (io->wev != NULL)
+			event_free(io->wev);
+		if (io->in != NULL)
+			evbuffer_free(io->in);
+		if (io->out != NULL)
+			evbuffer_free(io->out);
+		if (io->close_fd)
+			close(io->fd);
+	}
+	free(io);
+}
+
+struct evbuffer *io_input(struct io *io)
+{
+	return io->in;
+}
+
+struct evbuffer *io_output(struct io *io)
+{
+	return io->out;
+}
+
+void io_read(struct io *io, bool on)
+{
+	io->reading = on;
+	io_update_read(io);
+}
+
+void io_set_read_limit(struct io *io, size_t limit)
+{
+	io->read_limit = limit;
+	if (io->bev != NULL)
+		bufferevent_setwatermark(io->bev, EV_READ, 0, limit);
+	else
+		io_update_read(io);
+}
+
+void io_set_low_water(struct io *io, size_t low)
+{
+	io->low_water = low;
+	if (io->bev != NULL)
+		bufferevent_setwatermark(io->bev, EV_WRITE, low, 0);
+}
