@@ -6,13 +6,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int params_find(const struct params *p, const char *name)
 {
 	for (unsigned i = 0; i < p->n; i++)
-		if (strcmp(p->name[i], name) == 0)
+		if (strcasecmp(p->name[i], name) == 0)
 			return (int)i;
 	return -1;
+}
+
+static bool params_grow(struct params *p)
+{
+	unsigned cap = p->cap ? p->cap * 2 : 4;
+	char **n, **v;
+
+	if (p->cap >= PARAMS_MAX)
+		return false;
+	n = realloc(p->name, cap * sizeof(*n));
+	if (n == NULL)
+		return false;
+	p->name = n;
+	v = realloc(p->value, cap * sizeof(*v));
+	if (v == NULL)
+		return false;
+	p->value = v;
+	p->cap = cap;
+	return true;
 }
 
 bool params_set(struct params *p, const char *name, const char *value)
@@ -27,7 +47,11 @@ bool params_set(struct params *p, const char *name, const char *value)
 		p->value[i] = v;
 		return true;
 	}
-	if (p->n == PARAMS_MAX || (p->name[p->n] = strdup(name)) == NULL) {
+	if (p->n == p->cap && !params_grow(p)) {
+		free(v);
+		return false;
+	}
+	if ((p->name[p->n] = strdup(name)) == NULL) {
 		free(v);
 		return false;
 	}
@@ -60,7 +84,9 @@ void params_clear(struct params *p)
 		free(p->name[i]);
 		free(p->value[i]);
 	}
-	p->n = 0;
+	free(p->name);
+	free(p->value);
+	*p = (struct params){0};
 }
 
 void params_write(const struct params *p, struct proto_writer *w)
@@ -112,7 +138,8 @@ static const char *params_add(struct params *out, const char *name,
 }
 
 /* Reads the next whitespace-separated word of an options string, with
- * backslash escapes as libpq writes them. */
+ * backslash escapes as libpq writes them. NULL when the word does not fit
+ * in cap. */
 static const char *params_next_word(const char *s, char *word, size_t cap)
 {
 	size_t n = 0;
@@ -122,8 +149,9 @@ static const char *params_next_word(const char *s, char *word, size_t cap)
 	while (*s != '\0' && !isspace((unsigned char)*s)) {
 		if (*s == '\\' && s[1] != '\0')
 			s++;
-		if (n + 1 < cap)
-			word[n++] = *s;
+		if (n + 1 >= cap)
+			return NULL;
+		word[n++] = *s;
 		s++;
 	}
 	word[n] = '\0';
@@ -156,10 +184,14 @@ static const char *params_options(struct params *out, const char *opts,
 
 	while (state == NULL) {
 		opts = params_next_word(opts, word, sizeof(word));
+		if (opts == NULL)
+			break;
 		if (word[0] == '\0')
 			return NULL;
 		if (strcmp(word, "-c") == 0) {
 			opts = params_next_word(opts, word, sizeof(word));
+			if (opts == NULL)
+				break;
 			state = params_switch(out, word, false, err, errlen);
 		} else if (strncmp(word, "-c", 2) == 0) {
 			state =
@@ -174,6 +206,11 @@ static const char *params_options(struct params *out, const char *opts,
 			state = "0A000";
 		}
 	}
+	if (state == NULL) {
+		snprintf(err, errlen, "options word longer than %zu bytes",
+			 sizeof(word) - 1);
+		state = "54000";
+	}
 	return state;
 }
 
@@ -183,18 +220,21 @@ const char *params_from_startup(struct params *out, const uint8_t *pkt,
 {
 	const char *state = NULL;
 
+	const char *opts = proto_startup_get(pkt, st, "options");
+
+	/* PostgreSQL applies options first: an explicit parameter wins. */
+	if (opts != NULL)
+		state = params_options(out, opts, err, errlen);
 	for (unsigned i = 0; i < st->nparams && state == NULL; i++) {
 		const char *key = (const char *)pkt + st->params[i].key;
 		const char *val = (const char *)pkt + st->params[i].val;
 
 		if (strcmp(key, "user") == 0 || strcmp(key, "database") == 0 ||
 		    strcmp(key, "replication") == 0 ||
+		    strcmp(key, "options") == 0 ||
 		    strncmp(key, "_pq_.", 5) == 0)
 			continue;
-		if (strcmp(key, "options") == 0)
-			state = params_options(out, val, err, errlen);
-		else
-			state = params_add(out, key, val, err, errlen);
+		state = params_add(out, key, val, err, errlen);
 	}
 	if (state == NULL && params_get(out, "application_name") == NULL)
 		state = params_add(out, "application_name", "", err, errlen);
@@ -221,7 +261,7 @@ bool params_need_server(const struct params *want, const struct params *base)
 			return true;
 		if (strcmp(b, want->value[i]) == 0)
 			continue;
-		if (strcmp(want->name[i], "application_name") != 0 ||
+		if (strcasecmp(want->name[i], "application_name") != 0 ||
 		    !params_plain_appname(want->value[i]))
 			return true;
 	}

@@ -10,12 +10,15 @@
 
 #include "proto.h"
 
-#define PARAMS_MAX 48 /* PostgreSQL 15 reports 14; room for extensions */
+#define PARAMS_MAX 64 /* parameters one set holds at most */
 
+/* A small name/value set. Names compare without regard to ASCII case, as
+ * PostgreSQL's do. Zero-initialised is empty; storage grows on demand, so
+ * a client that sets nothing costs nothing. */
 struct params {
-	unsigned n;
-	char *name[PARAMS_MAX];	 /* owned */
-	char *value[PARAMS_MAX]; /* owned */
+	unsigned n, cap;
+	char **name;  /* owned, cap entries */
+	char **value; /* owned, cap entries */
 };
 
 /* Sets name to value, adding it when new. Returns false when out of memory

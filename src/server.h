@@ -78,16 +78,20 @@ struct server {
 	struct server_req *reqs;
 	unsigned req_head, req_len, req_cap;
 
-	bool ext_open;	    /* extended messages since the last Sync */
-	uint8_t xact;	    /* status of the last ReadyForQuery */
-	uint32_t in_skip;   /* body bytes of a server message still to relay */
-	uint32_t out_skip;  /* body bytes of a client message still to send */
-	bool hidden_failed; /* a query pitlane sent on its own failed */
-	bool sync_report;   /* a parameter sync ended: tell the peer */
-	bool resync;	    /* reapply the client's parameters */
-	bool broken;	    /* state unknown: close instead of reuse */
-	unsigned cancels;   /* cancel requests in flight */
-	char sync_state[6]; /* SQLSTATE of a failed parameter sync */
+	bool ext_open;	     /* extended messages since the last Sync */
+	uint8_t xact;	     /* status of the last ReadyForQuery */
+	uint32_t in_skip;    /* body bytes of a server message still to relay */
+	uint32_t out_skip;   /* body bytes of a client message still to send */
+	bool hidden_failed;  /* a query pitlane sent on its own failed */
+	bool sync_report;    /* a parameter sync ended: tell the peer */
+	bool resync;	     /* reapply the client's parameters */
+	bool seen_reset_all; /* the query in flight is RESET ALL */
+	char seen_set[64];   /* the parameter the query in flight SETs */
+	char seen_value[256]; /* and its value ("\x01": unreadable) */
+	bool seen_default;    /* SET ... TO DEFAULT */
+	bool broken;	      /* state unknown: close instead of reuse */
+	unsigned cancels;     /* cancel requests in flight */
+	char sync_state[6];   /* SQLSTATE of a failed parameter sync */
 	char sync_error[256]; /* its message */
 };
 

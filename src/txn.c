@@ -17,7 +17,10 @@
 
 #define TXN_NAME_PREFIX_MAX 2048 /* bytes of a Bind read to find its names */
 #define TXN_TAG_MAX	    32	 /* CommandComplete tag bytes inspected */
-#define TXN_SQL_MAX	    256 /* simple queries read for DEALLOCATE: shorter ones */
+/* What pitlane records for a parameter a client SET that the server does
+ * not report: no client ever wants this value, so the next link resets it. */
+#define TXN_UNKNOWN_VALUE "\x01"
+#define TXN_SQL_MAX	  256 /* simple queries read for DEALLOCATE: shorter ones */
 
 static const uint8_t synth_parse_complete[] = {'1', 0, 0, 0, 4};
 static const uint8_t synth_close_complete[] = {'3', 0, 0, 0, 4};
@@ -30,11 +33,14 @@ static const char *const txn_untracked[] = {
     "in_hot_standby", "is_superuser",	 "session_authorization",
 };
 
+static bool txn_sync(struct server *s, enum server_req_kind kind);
+static void txn_note_session_sql(struct server *s, const char *q);
+
 bool txn_param_tracked(const char *name)
 {
 	for (size_t i = 0; i < sizeof(txn_untracked) / sizeof(txn_untracked[0]);
 	     i++)
-		if (strcmp(name, txn_untracked[i]) == 0)
+		if (strcasecmp(name, txn_untracked[i]) == 0)
 			return false;
 	return true;
 }
@@ -222,12 +228,37 @@ static void txn_track_param(struct server *s, struct evbuffer *in,
 		s->broken = true;
 }
 
-/* Commands that reset what pitlane tracks for the session. */
+/* A client's SET of a parameter the server does not report succeeded: the
+ * value follows the client when it could be read, else the server resets
+ * it before anyone else uses it. */
+static void txn_track_set(struct server *s)
+{
+	const char *v = s->seen_value;
+	bool ok = true;
+
+	if (s->seen_default) {
+		if (s->peer.want != NULL)
+			params_unset(s->peer.want, s->seen_set);
+		params_unset(&s->params, s->seen_set);
+		return;
+	}
+	if (v[0] != TXN_UNKNOWN_VALUE[0] && s->peer.want != NULL)
+		ok = params_set(s->peer.want, s->seen_set, v);
+	else if (s->peer.want != NULL)
+		params_unset(s->peer.want, s->seen_set);
+	if (!ok || !params_set(&s->params, s->seen_set, v))
+		s->broken = true;
+}
+
+/* Commands that change what pitlane tracks for the session, told by
+ * their CommandComplete tag and, for RESET and SET, by the query text
+ * recognised when it was sent (txn_query). */
 static void txn_track_command(struct server *s, struct evbuffer *in,
 			      const struct relay_cursor *cur, uint32_t len)
 {
 	char tag[TXN_TAG_MAX + 1] = "";
 	size_t n = relay_copy_body(in, cur, len, (uint8_t *)tag, TXN_TAG_MAX);
+	bool discard = false;
 
 	tag[n] = '\0';
 	if (strcmp(tag, "DISCARD ALL") == 0 ||
@@ -235,12 +266,18 @@ static void txn_track_command(struct server *s, struct evbuffer *in,
 		if (s->peer.names != NULL)
 			stmt_names_clear(s->peer.names, s->w->stmts);
 		stmt_cache_clear(&s->stmts, s->w->stmts);
+		discard = tag[0] == 'D' && tag[1] == 'I';
 	}
-	if (strcmp(tag, "DISCARD ALL") == 0 || strcmp(tag, "RESET") == 0) {
+	if (discard || (strcmp(tag, "RESET") == 0 && s->seen_reset_all)) {
 		txn_forget_session(s);
-		s->resync = true; /* startup values come back, as on a direct
-				     connection */
+		s->resync = true; /* at ReadyForQuery, after the
+				     ParameterStatus messages */
 	}
+	if (strcmp(tag, "SET") == 0 && s->seen_set[0] != '\0' &&
+	    params_get(&s->w->params, s->seen_set) == NULL)
+		txn_track_set(s);
+	s->seen_reset_all = false;
+	s->seen_set[0] = '\0';
 }
 
 /* Captures why one of pitlane's own queries failed. */
@@ -269,7 +306,8 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 {
 	struct server_req *r = txn_head(s);
 	enum server_req_kind kind = r != NULL ? r->kind : REQ_CLIENT;
-	bool hidden = kind == REQ_HIDDEN || kind == REQ_PARAMS;
+	bool hidden = kind == REQ_HIDDEN || kind == REQ_PARAMS ||
+		      (kind == REQ_PARAMS_SHOWN && type != 'S');
 	bool linked = s->peer.io != NULL;
 	uint8_t status = 0;
 
@@ -279,7 +317,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 		s->xact = status;
 		if (r != NULL && txn_completes(r->type, 'Z'))
 			txn_pop(s, false);
-		if (kind == REQ_PARAMS)
+		if (kind == REQ_PARAMS || kind == REQ_PARAMS_SHOWN)
 			s->sync_report = true;
 		else if (!hidden && status == 'I')
 			s->w->pool.stats.xacts_total++;
@@ -329,6 +367,16 @@ static void txn_after_stop(struct server *s)
 	s->sync_report = false;
 	switch (s->state) {
 	case SERVER_ACTIVE:
+		if (s->resync && txn_at_boundary(s)) {
+			/* After the client's RESET ALL / DISCARD ALL its
+			 * startup values come back, and it is told of them. */
+			s->resync = false;
+			if (s->peer.want != NULL && s->peer.startup != NULL &&
+			    !params_copy(s->peer.want, s->peer.startup))
+				s->broken = true;
+			if (txn_sync(s, REQ_PARAMS_SHOWN))
+				break;
+		}
 		if (s->w->mode->single_statement && s->xact != 'I' &&
 		    txn_at_boundary(s)) {
 			s->peer.ops->refused(
@@ -597,6 +645,9 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 	nlen = strnlen((const char *)body, blen);
 	if (nlen == blen)
 		return FORWARD_BAD;
+	if (strnlen((const char *)body + nlen + 1, blen - nlen - 1) <
+	    TXN_SQL_MAX)
+		txn_note_session_sql(s, (const char *)body + nlen + 1);
 	if (nlen == 0)
 		return txn_pass(s, src, 'P', len);
 	st = txn_intern(s->w, body + nlen + 1, blen - nlen - 1, s->peer.want);
@@ -746,6 +797,78 @@ static bool txn_is_deallocate(const char *q, char *name, size_t cap)
 	return *p == '\0';
 }
 
+/* Reads the value of `SET name TO|= value`: one quoted literal (unquoted)
+ * or bare text up to the end (numbers, identifiers, lists). DEFAULT reads
+ * as the empty string with *dflt set. false when it cannot be read. */
+static bool txn_sql_set_value(const char *p, char *out, size_t cap, bool *dflt)
+{
+	const char *next;
+	size_t n = 0;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if ((next = txn_sql_word(p, "TO")) != NULL)
+		p = next;
+	else if (*p == '=')
+		p++;
+	else
+		return false;
+	while (isspace((unsigned char)*p))
+		p++;
+	*dflt = txn_sql_word(p, "DEFAULT") != NULL;
+	if (*p == '\'') {
+		for (p++; *p != '\0'; p++) {
+			if (*p == '\'' && *++p != '\'')
+				break;
+			if (n + 1 >= cap)
+				return false;
+			out[n++] = *p;
+		}
+		if (p[-1] != '\'')
+			return false;
+	} else {
+		while (*p != '\0' && *p != ';' && *p != '\'' && n + 1 < cap)
+			out[n++] = *p++;
+		while (n > 0 && isspace((unsigned char)out[n - 1]))
+			n--;
+		if (n == 0 || *p == '\'')
+			return false;
+	}
+	out[n] = '\0';
+	while (isspace((unsigned char)*p) || *p == ';')
+		p++;
+	return *p == '\0';
+}
+
+/* Notes a query that resets or sets session state, so its CommandComplete
+ * can be told apart (RESET ALL from RESET x) and a SET of a parameter the
+ * server does not report can follow the client. */
+static void txn_note_session_sql(struct server *s, const char *q)
+{
+	const char *p;
+
+	s->seen_reset_all = false;
+	s->seen_set[0] = '\0';
+	if ((p = txn_sql_word(q, "RESET")) != NULL) {
+		s->seen_reset_all = txn_sql_word(p, "ALL") != NULL;
+	} else if ((p = txn_sql_word(q, "SET")) != NULL &&
+		   txn_sql_word(p, "LOCAL") == NULL) {
+		const char *sess = txn_sql_word(p, "SESSION");
+		if (sess != NULL)
+			p = sess;
+		while (isspace((unsigned char)*p))
+			p++;
+		p = txn_sql_ident(p, s->seen_set, sizeof(s->seen_set));
+		if (p == NULL)
+			s->seen_set[0] = '\0';
+		else if (!txn_sql_set_value(p, s->seen_value,
+					    sizeof(s->seen_value),
+					    &s->seen_default))
+			s->seen_value[0] = TXN_UNKNOWN_VALUE[0],
+			s->seen_value[1] = '\0';
+	}
+}
+
 /* A simple query that deallocates one of the client's statements by name:
  * the statement stays on the server for others; only the client's name
  * goes, and pitlane answers as PostgreSQL would. */
@@ -757,7 +880,10 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
 	const char *q = (const char *)buf + PROTO_HEADER_LEN;
 
 	evbuffer_copyout(src, buf, (size_t)len + 1);
-	if (buf[len] != '\0' || !txn_is_deallocate(q, name, sizeof(name)) ||
+	if (buf[len] != '\0')
+		return txn_pass(s, src, 'Q', len);
+	txn_note_session_sql(s, q);
+	if (!txn_is_deallocate(q, name, sizeof(name)) ||
 	    stmt_names_get(s->peer.names, name) == NULL)
 		return txn_pass(s, src, 'Q', len);
 	stmt_names_remove(s->peer.names, s->w->stmts, name);
@@ -792,10 +918,6 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 	enum txn_forward_result res = FORWARD_OK;
 	struct relay_cursor cur;
 
-	if (s->resync) {
-		s->resync = false;
-		(void)txn_sync_params(s);
-	}
 	relay_cursor_init(&cur, src);
 	while (res == FORWARD_OK) {
 		size_t avail = evbuffer_get_length(src);
@@ -902,56 +1024,83 @@ static void txn_sql_literal(struct txn_sql *q, const char *s)
 	txn_sql_add(q, "'", 1);
 }
 
-bool txn_sync_params(struct server *s)
+/* Appends RESET for a parameter name, each dotted part quoted. */
+static void txn_sql_reset(struct txn_sql *q, const char *name)
+{
+	txn_sql_add(q, "RESET \"", 7);
+	for (; *name != '\0'; name++) {
+		if (*name == '.')
+			txn_sql_add(q, "\".\"", 3);
+		else if (*name == '"')
+			txn_sql_add(q, "\"\"", 2);
+		else
+			txn_sql_add(q, name, 1);
+	}
+	txn_sql_add(q, "\";", 2);
+}
+
+static void txn_sql_set(struct txn_sql *q, const char *name, const char *value)
+{
+	txn_sql_add(q, "SELECT pg_catalog.set_config(", 29);
+	txn_sql_literal(q, name);
+	txn_sql_add(q, ", ", 2);
+	txn_sql_literal(q, value);
+	txn_sql_add(q, ", false);", 9);
+}
+
+/* Builds and sends the query that gives the server the client's values:
+ * parameters a previous client left go back to the pool's value (reported
+ * ones) or to the server's default (RESET); the client's own are set. */
+static bool txn_sync(struct server *s, enum server_req_kind kind)
 {
 	const struct params *want = s->peer.want;
 	const struct params *base = &s->w->params;
 	struct txn_sql q = {0};
-	unsigned sets = 0;
+	unsigned i = 0;
 
 	if (want == NULL)
 		return false;
-	/* Parameters another client left that this one does not set. */
-	for (unsigned i = 0; i < s->params.n; i++) {
+	while (i < s->params.n) {
 		const char *name = s->params.name[i];
 		const char *b = params_get(base, name);
 		if (!txn_param_tracked(name) || params_get(want, name) ||
-		    (b != NULL && strcmp(b, s->params.value[i]) == 0))
-			continue;
-		txn_sql_add(&q, "SELECT pg_catalog.set_config(", 29);
-		txn_sql_literal(&q, name);
-		txn_sql_add(&q, ", ", 2);
-		txn_sql_literal(&q, b != NULL ? b : "");
-		txn_sql_add(&q, ", false);", 9);
-		sets++;
+		    (b != NULL && strcmp(b, s->params.value[i]) == 0)) {
+			i++;
+		} else if (b != NULL) {
+			txn_sql_set(&q, name, b);
+			i++;
+		} else {
+			txn_sql_reset(&q, name);
+			params_unset(&s->params,
+				     name); /* moves the last here */
+		}
 	}
-	for (unsigned i = 0; i < want->n; i++) {
+	for (i = 0; i < want->n; i++) {
 		const char *cur = params_get(&s->params, want->name[i]);
-		if (cur != NULL && strcmp(cur, want->value[i]) == 0)
-			continue;
-		txn_sql_add(&q, "SELECT pg_catalog.set_config(", 29);
-		txn_sql_literal(&q, want->name[i]);
-		txn_sql_add(&q, ", ", 2);
-		txn_sql_literal(&q, want->value[i]);
-		txn_sql_add(&q, ", false);", 9);
-		sets++;
+		if (cur == NULL || strcmp(cur, want->value[i]) != 0)
+			txn_sql_set(&q, want->name[i], want->value[i]);
 	}
-	if (sets == 0 || q.oom) {
+	if (q.len == 0 || q.oom) {
 		free(q.buf);
 		if (q.oom)
 			s->broken = true;
 		return false;
 	}
 	/* Optimistic: the backend reports the values it normalised. */
-	for (unsigned i = 0; i < want->n && !s->broken; i++)
+	for (i = 0; i < want->n && !s->broken; i++)
 		if (!params_set(&s->params, want->name[i], want->value[i]))
 			s->broken = true;
-	bool ok = txn_send_query(s, q.buf, REQ_PARAMS);
+	bool ok = txn_send_query(s, q.buf, kind);
 	free(q.buf);
 	io_flush(s->io);
 	if (!ok)
 		s->broken = true;
 	return ok;
+}
+
+bool txn_sync_params(struct server *s)
+{
+	return txn_sync(s, REQ_PARAMS);
 }
 
 void txn_forget_session(struct server *s)
