@@ -604,7 +604,11 @@ static void test_need_server(void **state)
 	    {"plain application_name and an unreported parameter",
 	     {"application_name", "app", "search_path", "s", NULL},
 	     true},
-	    {"name differing in case only", {"timezone", "UTC", NULL}, true},
+	    /* PostgreSQL matches names without regard to case. */
+	    {"name differing in case only", {"timezone", "UTC", NULL}, false},
+	    {"name differing in case, value too",
+	     {"timezone", "Asia/Tokyo", NULL},
+	     true},
 	};
 	struct params base = {0};
 
