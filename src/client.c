@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "io.h"
@@ -18,11 +19,12 @@
 #include "proto.h"
 #include "relay.h"
 #include "server.h"
+#include "tls.h"
 #include "txn.h"
 
-#define CLIENT_LOGIN_TIMEOUT_S 10   /* startup must finish within this */
-#define CLIENT_CLOSE_FLUSH_S   5    /* how long a final error may take */
-#define CLIENT_MSG_BUF	       8192 /* messages pitlane writes itself */
+#define CLIENT_CLOSE_FLUSH_S 5	  /* how long a final error may take */
+#define CLIENT_MSG_BUF	     8192 /* messages pitlane writes itself */
+#define CLIENT_AUTH_MSG_MAX  4096 /* largest password message accepted */
 
 #define client_of_waiter(wt)                                                   \
 	((struct client *)((char *)(wt)-offsetof(struct client, waiter)))
@@ -49,9 +51,10 @@ static const struct mode_ops mode_statement = {
 };
 
 static const char *const client_state_names[] = {
-    [CLIENT_STARTUP] = "startup", [CLIENT_LOGIN] = "login",
-    [CLIENT_IDLE] = "idle",	  [CLIENT_WAITING] = "waiting",
-    [CLIENT_ACTIVE] = "active",	  [CLIENT_CLOSING] = "closing",
+    [CLIENT_STARTUP] = "startup", [CLIENT_AUTH] = "auth",
+    [CLIENT_LOGIN] = "login",	  [CLIENT_IDLE] = "idle",
+    [CLIENT_WAITING] = "waiting", [CLIENT_ACTIVE] = "active",
+    [CLIENT_CLOSING] = "closing",
 };
 
 const struct mode_ops *client_mode_ops(enum pool_mode mode)
@@ -137,6 +140,7 @@ static void client_send_welcome(struct client *c, const struct params *values)
 }
 
 static void client_close_timeout_cb(evutil_socket_t fd, short what, void *arg);
+static const struct io_ops client_io_ops;
 
 static void client_bury(struct client *c)
 {
@@ -183,7 +187,7 @@ static void client_disconnect(struct client *c, const char *sqlstate,
 	client_set_state(c, CLIENT_CLOSING);
 	io_read(c->io, false);
 	io_flush(c->io);
-	if (evbuffer_get_length(io_output(c->io)) == 0) {
+	if (io_unsent(c->io) == 0) {
 		client_bury(c);
 		return;
 	}
@@ -679,15 +683,8 @@ static bool client_check_login(struct client *c, const uint8_t *pkt,
 				  NULL);
 		return false;
 	}
-	if (strcmp(user, cfg->user) != 0) {
-		client_failf(c, "28000",
-			     "role \"%s\" is not served by this pool", user);
-		return false;
-	}
-	if (strcmp(db, cfg->dbname) != 0) {
-		client_failf(c, "3D000", "database \"%s\" does not exist", db);
-		return false;
-	}
+	(void)cfg;
+	snprintf(c->user, sizeof(c->user), "%s", user);
 	return true;
 }
 
@@ -714,29 +711,18 @@ static void client_negotiate(struct client *c, const uint8_t *pkt,
 		client_write(c, buf, wr.len);
 }
 
-static void client_login(struct client *c, const uint8_t *pkt,
-			 const struct proto_startup *st)
+/* Authenticated: the database must be the pool's, then the client gets
+ * its parameters (through a server when they need one). */
+static void client_login_finish(struct client *c, const char *db)
 {
 	struct worker *w = c->w;
-	const char *state;
-	char err[256];
 
-	if (st->major != 3) {
-		client_failf(c, "0A000",
-			     "unsupported frontend protocol %u.%u: server "
-			     "supports 3.0 to 3.0",
-			     st->major, st->minor);
+	if (strcmp(db, w->cfg->dbname) != 0) {
+		client_failf(c, "3D000", "database \"%s\" does not exist", db);
 		return;
 	}
-	if (!client_check_login(c, pkt, st))
-		return;
-	state = params_from_startup(&c->want, pkt, st, err, sizeof(err));
-	if (state != NULL) {
-		client_disconnect(c, state, err, NULL);
-		return;
-	}
-	client_negotiate(c, pkt, st);
-	event_free(c->login_timer);
+	if (c->login_timer != NULL)
+		event_free(c->login_timer);
 	c->login_timer = NULL;
 	if (w->mode->server_at_login || !w->have_params ||
 	    params_need_server(&c->want, &w->params)) {
@@ -753,7 +739,221 @@ static void client_login(struct client *c, const uint8_t *pkt,
 	client_request(c);
 }
 
-/* Reads startup-phase packets: SSLRequest and GSSENCRequest (answered 'N'),
+/* What tls_mode demands of a TCP client. NULL when satisfied. */
+static const char *client_tls_refusal(struct client *c)
+{
+	const struct config *cfg = c->w->cfg;
+
+	if (c->unix_socket || cfg->tls_mode < TLS_REQUIRE)
+		return NULL;
+	if (!c->tls)
+		return "pitlane requires TLS (tls_mode): connect with "
+		       "sslmode=require or stronger";
+	char cn[64];
+	const char *got = cfg->tls_mode >= TLS_VERIFY_CA
+			      ? tls_peer_cn(io_ssl(c->io), cn, sizeof(cn))
+			      : NULL;
+	if (cfg->tls_mode >= TLS_VERIFY_CA && got == NULL)
+		return "connection requires a valid client certificate";
+	if (cfg->tls_mode == TLS_VERIFY_FULL && strcmp(got, c->user) != 0)
+		return "the client certificate's CN is not the user logged in "
+		       "as (tls_mode verify-full)";
+	return NULL;
+}
+
+static void client_auth_failed(struct client *c, const char *sqlstate,
+			       const char *msg)
+{
+	log_warn("authentication failed", LF_STR("client", c->addr),
+		 LF_STR("user", c->user),
+		 LF_STR("method", login_method(c->login)),
+		 LF_STR("sqlstate", sqlstate));
+	login_free(c->login);
+	c->login = NULL;
+	client_disconnect(c, sqlstate, msg, NULL);
+}
+
+/* Sends what the login wrote; on success the login goes on. */
+static void client_auth_result(struct client *c, enum login_result r,
+			       struct proto_writer *wr, const char *sqlstate,
+			       const char *msg)
+{
+	if (wr->overflow) {
+		client_auth_failed(c, "54000",
+				   "authentication message too large");
+		return;
+	}
+	if (wr->len > 0)
+		client_write(c, wr->buf, wr->len);
+	switch (r) {
+	case LOGIN_SEND:
+		client_set_state(c, CLIENT_AUTH);
+		return;
+	case LOGIN_FAIL:
+		client_auth_failed(c, sqlstate, msg);
+		return;
+	case LOGIN_OK:
+		log_debug("client authenticated", LF_STR("client", c->addr),
+			  LF_STR("user", c->user),
+			  LF_STR("method", login_method(c->login)));
+		login_free(c->login);
+		c->login = NULL;
+		client_login_finish(c, c->db);
+		return;
+	}
+}
+
+static void client_login(struct client *c, const uint8_t *pkt,
+			 const struct proto_startup *st)
+{
+	const char *state, *tls_msg;
+	char err[256];
+	uint8_t buf[CLIENT_MSG_BUF];
+	struct proto_writer wr;
+	enum login_result r;
+	const char *db;
+
+	if (st->major != 3) {
+		client_failf(c, "0A000",
+			     "unsupported frontend protocol %u.%u: server "
+			     "supports 3.0 to 3.0",
+			     st->major, st->minor);
+		return;
+	}
+	if (!client_check_login(c, pkt, st))
+		return;
+	if ((tls_msg = client_tls_refusal(c)) != NULL) {
+		client_disconnect(c, "28000", tls_msg, NULL);
+		return;
+	}
+	state = params_from_startup(&c->want, pkt, st, err, sizeof(err));
+	if (state != NULL) {
+		client_disconnect(c, state, err, NULL);
+		return;
+	}
+	db = proto_startup_get(pkt, st, "database");
+	snprintf(c->db, sizeof(c->db), "%s", db && db[0] ? db : c->user);
+	client_negotiate(c, pkt, st);
+	struct login_peer peer = {
+	    .user = c->user,
+	    .database = c->db,
+	    .unix_socket = c->unix_socket,
+	    .tls = c->tls,
+	    .family = c->family,
+	    .addr_text = c->addr,
+	};
+	char cn[64];
+	memcpy(peer.addr, c->peer, sizeof(peer.addr));
+	if (c->tls)
+		peer.cert_cn = tls_peer_cn(io_ssl(c->io), cn, sizeof(cn));
+	proto_writer_init(&wr, buf, sizeof(buf));
+	r = login_start(c->w->creds, &peer, &c->login, &wr, &state, err,
+			sizeof(err));
+	client_auth_result(c, r, &wr, state, err);
+}
+
+/* One message of the authentication exchange. */
+static void client_auth(struct client *c)
+{
+	struct evbuffer *in = io_input(c->io);
+	struct relay_cursor cur;
+	uint8_t type, body[CLIENT_AUTH_MSG_MAX];
+	uint8_t buf[CLIENT_MSG_BUF];
+	struct proto_writer wr;
+	const char *state = NULL;
+	char err[256];
+	uint32_t len;
+
+	relay_cursor_init(&cur, in);
+	switch (relay_peek(in, &cur, &type, &len)) {
+	case PROTO_NEED_MORE:
+		return;
+	case PROTO_BAD:
+		client_auth_failed(c, "08P01", "invalid message length");
+		return;
+	case PROTO_OK:
+		break;
+	}
+	if (type != 'p' || len - 4 > sizeof(body)) {
+		client_auth_failed(c, "08P01",
+				   type != 'p' ? "expected a password response"
+					       : "password response too large");
+		return;
+	}
+	if (evbuffer_get_length(in) < (size_t)len + 1)
+		return;
+	evbuffer_drain(in, PROTO_HEADER_LEN);
+	evbuffer_remove(in, body, len - 4);
+	proto_writer_init(&wr, buf, sizeof(buf));
+	enum login_result r =
+	    login_step(c->login, body, len - 4, &wr, &state, err, sizeof(err));
+	OPENSSL_cleanse(body, sizeof(body));
+	client_auth_result(c, r, &wr, state, err);
+}
+
+/* Switches the connection to TLS: the server side of the handshake runs
+ * on the same socket; `early` holds bytes of it already read. */
+static bool client_start_tls(struct client *c, struct evbuffer *early)
+{
+	SSL *ssl = tls_server_ssl(c->w->tls);
+	struct io *tio;
+
+	if (ssl == NULL)
+		return false;
+	tio = io_new_ssl_accept(c->w->base, io_fd(c->io), ssl, early,
+				&client_io_ops, c);
+	if (tio == NULL)
+		return false;
+	io_detach(c->io);
+	io_release_fd(c->io);
+	c->plain_io = c->io; /* freed with the client, outside callbacks */
+	c->io = tio;
+	c->tls = true;
+	return true;
+}
+
+/* An SSLRequest: 'S' and a handshake when TLS is configured, else 'N'. */
+static void client_ssl_request(struct client *c, struct evbuffer *in)
+{
+	if (c->tls) {
+		client_disconnect(c, "08P01",
+				  "SSL request on an SSL connection", NULL);
+		return;
+	}
+	if (c->w->tls == NULL || c->unix_socket) {
+		client_write(c, "N", 1);
+		return;
+	}
+	if (evbuffer_get_length(in) > 0) {
+		/* Bytes sent before the handshake could be injected by a
+		 * man in the middle (CVE-2021-23214). */
+		client_disconnect(c, "08P01",
+				  "received unencrypted data after SSL request",
+				  NULL);
+		return;
+	}
+	client_write(c, "S", 1);
+	if (!client_start_tls(c, NULL))
+		client_disconnect(c, NULL, NULL, NULL);
+}
+
+/* The first byte of a TLS record: PostgreSQL 17's sslnegotiation=direct. */
+#define CLIENT_TLS_HANDSHAKE 0x16
+
+/* The first byte a TCP client sends, still unread: a TLS handshake record
+ * means direct TLS negotiation; anything else is a startup packet. */
+static void client_first_byte(void *ctx, int byte)
+{
+	struct client *c = ctx;
+
+	if (byte != CLIENT_TLS_HANDSHAKE || c->state != CLIENT_STARTUP)
+		return;
+	c->direct_tls = true;
+	if (!client_start_tls(c, NULL))
+		client_disconnect(c, NULL, NULL, NULL);
+}
+
+/* Reads startup-phase packets: SSLRequest (TLS), GSSENCRequest ('N'),
  * CancelRequest, then the StartupMessage. */
 static void client_startup(struct client *c)
 {
@@ -763,6 +963,13 @@ static void client_startup(struct client *c)
 	const char *err = NULL;
 	uint32_t plen;
 
+	if (c->direct_tls && !tls_alpn_ok(io_ssl(c->io))) {
+		client_disconnect(c, "08P01",
+				  "received direct SSL connection request "
+				  "without ALPN protocol negotiation extension",
+				  NULL);
+		return;
+	}
 	while (c->state == CLIENT_STARTUP) {
 		size_t avail = evbuffer_get_length(in);
 		if (avail < 4)
@@ -783,6 +990,8 @@ static void client_startup(struct client *c)
 		}
 		switch (st.kind) {
 		case PROTO_SSL_REQ:
+			client_ssl_request(c, in);
+			return;
 		case PROTO_GSSENC_REQ:
 			client_write(c, "N", 1);
 			break;
@@ -806,6 +1015,9 @@ static void client_read_cb(void *arg)
 	case CLIENT_STARTUP:
 		client_startup(c);
 		break;
+	case CLIENT_AUTH:
+		client_auth(c);
+		break;
 	case CLIENT_IDLE:
 		client_request(c);
 		break;
@@ -827,7 +1039,7 @@ static void client_drained_cb(void *arg)
 	struct client *c = arg;
 
 	if (c->state == CLIENT_CLOSING) {
-		if (evbuffer_get_length(io_output(c->io)) == 0)
+		if (io_unsent(c->io) == 0)
 			client_bury(c);
 		return;
 	}
@@ -868,8 +1080,9 @@ static void client_login_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	client_failf(c, "08P01", "startup not completed within %d seconds",
-		     CLIENT_LOGIN_TIMEOUT_S);
+	client_failf(c, "08P01",
+		     "login not completed within client_login_timeout (%d ms)",
+		     c->w->cfg->client_login_timeout_ms);
 }
 
 /* A random BackendKeyData for the client: it never sees the backend's. */
@@ -888,7 +1101,9 @@ static void client_make_key(struct client *c)
 void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 {
 	struct client *c = calloc(1, sizeof(*c));
-	struct timeval login = {.tv_sec = CLIENT_LOGIN_TIMEOUT_S};
+	struct timeval login = {
+	    .tv_sec = w->cfg->client_login_timeout_ms / 1000,
+	    .tv_usec = (w->cfg->client_login_timeout_ms % 1000) * 1000};
 
 	if (c == NULL) {
 		evutil_closesocket(fd);
@@ -908,12 +1123,16 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 		return;
 	}
 	net_format_addr(sa, c->addr, sizeof(c->addr));
+	c->unix_socket = sa == NULL || sa->sa_family == AF_UNIX;
+	c->family = net_addr_bytes(sa, c->peer);
 	net_set_nodelay(fd);
 	client_make_key(c);
 	TAILQ_INSERT_TAIL(&w->clients, c, link);
 	w->nclients++;
 	io_set_read_limit(c->io, RELAY_HIGH_WATER);
 	io_set_low_water(c->io, RELAY_LOW_WATER);
+	if (w->tls != NULL && !c->unix_socket)
+		io_peek_first(c->io, client_first_byte);
 	evtimer_add(c->login_timer, &login);
 	if (w->nclients > (unsigned)w->cfg->max_client_conn) {
 		client_disconnect(c, "53300", "sorry, too many clients already",
@@ -948,6 +1167,8 @@ void client_free(struct client *c)
 		return;
 	c->w->nclients--;
 	io_free(c->io);
+	io_free(c->plain_io);
+	login_free(c->login);
 	params_clear(&c->want);
 	params_clear(&c->startup);
 	stmt_names_clear(&c->names, c->w->stmts);

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "login.h"
 #include "params.h"
 #include "pool.h"
 #include "stmt.h"
@@ -16,6 +17,7 @@
 
 enum client_state {
 	CLIENT_STARTUP, /* reading the startup packet */
+	CLIENT_AUTH,	/* authenticating: waiting for a password message */
 	CLIENT_LOGIN,	/* logged in, waiting for a server to finish login */
 	CLIENT_IDLE,	/* logged in, no server (transaction mode) */
 	CLIENT_WAITING, /* has a request, waiting for a server */
@@ -41,6 +43,15 @@ struct client {
 	struct stmt_names names; /* its named prepared statements */
 	int64_t last_active_ms;	 /* last read from it */
 	char addr[64];
+	char user[64];	     /* as authenticated, for logs */
+	char db[64];	     /* database asked for */
+	struct io *plain_io; /* before STARTTLS; freed with the client */
+	struct login *login; /* the exchange in progress, CLIENT_AUTH */
+	bool unix_socket;    /* accepted on the unix socket */
+	bool tls;	     /* the connection is encrypted */
+	bool direct_tls;     /* TLS began without SSLRequest */
+	int family;	     /* peer address, for hba */
+	uint8_t peer[16];
 };
 
 /* The pool-mode table for a configured mode. */

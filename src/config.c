@@ -23,12 +23,15 @@ enum setting_kind {
 	KIND_STR,  /* char * field */
 	KIND_INT,  /* int field within min..max */
 	KIND_ENUM, /* C enum field; its value is the index in choices */
-	KIND_SECS, /* int field in ms, written in seconds within min..max */
+	KIND_SECS, /* int field in ms, written in seconds within min..max ms */
+	KIND_BOOL, /* bool field, written as one of bool_words */
+	KIND_SIZE, /* long field in bytes, optionally written with a unit */
 };
 
 enum setting_flag {
 	FLAG_NONEMPTY = 1 << 0,	 /* the empty string is invalid */
-	FLAG_OPTIONAL = 1 << 1,	 /* the empty string unsets (NULL) */
+	FLAG_OPTIONAL = 1 << 1,	 /* the empty string unsets (NULL; for an
+				    enum, the value after its choices) */
 	FLAG_SECRET = 1 << 2,	 /* never echoed; printed redacted */
 	FLAG_HOSTLIST = 1 << 3,	 /* a comma list without empty elements */
 	FLAG_ENV_EMPTY = 1 << 4, /* an empty environment value is applied */
@@ -42,9 +45,10 @@ struct setting {
 	enum setting_kind kind;
 	unsigned flags;
 	size_t off;		    /* of the field in struct config */
-	int min, max;		    /* KIND_INT; KIND_SECS in seconds */
+	int min, max;		    /* KIND_INT, KIND_SIZE; KIND_SECS in ms */
 	size_t max_len;		    /* KIND_STR: longest value; 0: any */
-	const char *const *choices; /* NULL-terminated; KIND_ENUM or KIND_STR */
+	const char *const *choices; /* NULL-terminated; KIND_ENUM, KIND_BOOL or
+				       KIND_STR */
 	void (*store)(struct config *c, int v); /* KIND_ENUM */
 	int (*load)(const struct config *c);	/* KIND_ENUM */
 };
@@ -56,6 +60,15 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error",
 					 NULL};
 static const char *const sslmodes[] = {
     "disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
+static const char *const auth_types[] = {"scram-sha-256", "md5", "cert",
+					 "trust", NULL};
+/* tls_mode: the empty string is TLS_AUTO, the index after these. */
+static const char *const tls_modes[] = {
+    "disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
+static const char *const tls_versions[] = {"TLSv1.2", "TLSv1.3", NULL};
+/* KIND_BOOL: an even index is true. */
+static const char *const bool_words[] = {"yes", "no", "true", "false", "on",
+					 "off", "1",  "0",    NULL};
 
 _Static_assert(POOL_MODE_SESSION == 0 && POOL_MODE_TRANSACTION == 1 &&
 		   POOL_MODE_STATEMENT == 2,
@@ -64,6 +77,15 @@ _Static_assert(LOG_FORMAT_JSON == 0 && LOG_FORMAT_TEXT == 1,
 	       "log_formats[] follows enum log_format");
 _Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_ERROR == 3,
 	       "log_levels[] follows enum log_level");
+_Static_assert(AUTH_SCRAM == 0 && AUTH_MD5 == 1 && AUTH_CERT == 2 &&
+		   AUTH_TRUST == 3,
+	       "auth_types[] follows enum auth_type");
+_Static_assert(TLS_DISABLE == 0 && TLS_ALLOW == 1 && TLS_PREFER == 2 &&
+		   TLS_REQUIRE == 3 && TLS_VERIFY_CA == 4 &&
+		   TLS_VERIFY_FULL == 5 && TLS_AUTO == 6,
+	       "tls_modes[] follows enum tls_mode, TLS_AUTO after them");
+_Static_assert(TLS_VERSION_1_2 == 0 && TLS_VERSION_1_3 == 1,
+	       "tls_versions[] follows enum tls_version");
 
 /* Enum fields have an implementation-defined type, so each one gets a typed
  * accessor pair instead of a store through an int pointer. */
@@ -79,6 +101,9 @@ _Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_ERROR == 3,
 ENUM_ACCESSORS(pool_mode, enum pool_mode)
 ENUM_ACCESSORS(log_format, enum log_format)
 ENUM_ACCESSORS(log_level, enum log_level)
+ENUM_ACCESSORS(auth_type, enum auth_type)
+ENUM_ACCESSORS(tls_mode, enum tls_mode)
+ENUM_ACCESSORS(tls_min_version, enum tls_version)
 
 #define STR(sec, k, e, d, f, ch)                                               \
 	{                                                                      \
@@ -92,7 +117,8 @@ ENUM_ACCESSORS(log_level, enum log_level)
 		.kind = KIND_INT, .off = offsetof(struct config, k),           \
 		.min = lo, .max = hi                                           \
 	}
-/* A duration: the key names it in seconds, the field (k_ms) holds ms. */
+/* A duration: the key names it in seconds, the field (k_ms) holds ms, and
+ * so do the limits. */
 #define SECS(sec, k, e, d, lo, hi)                                             \
 	{                                                                      \
 		.section = sec, .key = #k, .env = e, .def = d,                 \
@@ -112,6 +138,33 @@ ENUM_ACCESSORS(log_level, enum log_level)
 		.kind = KIND_ENUM, .off = offsetof(struct config, k),          \
 		.choices = ch, .store = store_##k, .load = load_##k            \
 	}
+/* An enum whose empty value means "decide in config_finish". */
+#define AUTO_ENUM(sec, k, e, ch)                                               \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = "",                \
+		.kind = KIND_ENUM, .flags = FLAG_OPTIONAL,                     \
+		.off = offsetof(struct config, k), .choices = ch,              \
+		.store = store_##k, .load = load_##k                           \
+	}
+#define BOOL(sec, k, e, d)                                                     \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = d,                 \
+		.kind = KIND_BOOL, .off = offsetof(struct config, k),          \
+		.choices = bool_words                                          \
+	}
+/* A size in bytes: a plain integer, or one with a kB, MB or GB unit. */
+#define SIZE(sec, k, e, d, lo, hi)                                             \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = d,                 \
+		.kind = KIND_SIZE, .off = offsetof(struct config, k),          \
+		.min = lo, .max = hi                                           \
+	}
+/* A file name; empty: none (NULL). */
+#define PATH(sec, k, e) STR(sec, k, e, NULL, FLAG_OPTIONAL, NULL)
+
+#define KB 1024
+#define MB (1024 * KB)
+#define GB (1024 * MB)
 
 /* In the order config_print and config_load_env use. Keep etc/pitlane.ini
  * and man/pitlane.ini.5 in step with this table. */
@@ -131,18 +184,34 @@ static const struct setting settings[] = {
     INT("pitlane", max_prepared_statements, "PITLANE_MAX_PREPARED_STATEMENTS",
 	"200", 0, 100000),
     SECS("pitlane", idle_transaction_timeout,
-	 "PITLANE_IDLE_TRANSACTION_TIMEOUT", "0", 0, 86400),
-    SECS("pitlane", query_timeout, "PITLANE_QUERY_TIMEOUT", "0", 0, 86400),
+	 "PITLANE_IDLE_TRANSACTION_TIMEOUT", "0", 0, 86400000),
+    SECS("pitlane", query_timeout, "PITLANE_QUERY_TIMEOUT", "0", 0, 86400000),
     SECS("pitlane", client_idle_timeout, "PITLANE_CLIENT_IDLE_TIMEOUT", "0", 0,
-	 86400),
+	 86400000),
     SECS("pitlane", server_lifetime, "PITLANE_SERVER_LIFETIME", "3600", 0,
-	 604800),
+	 604800000),
     SECS("pitlane", server_check_delay, "PITLANE_SERVER_CHECK_DELAY", "30", 0,
-	 86400),
+	 86400000),
     QUERY("pitlane", server_reset_query, "PITLANE_SERVER_RESET_QUERY",
 	  "DISCARD ALL"),
     QUERY("pitlane", server_check_query, "PITLANE_SERVER_CHECK_QUERY",
 	  "SELECT 1"),
+    ENUM("pitlane", auth_type, "PITLANE_AUTH_TYPE", "scram-sha-256",
+	 auth_types),
+    PATH("pitlane", auth_file, "PITLANE_AUTH_FILE"),
+    PATH("pitlane", hba_file, "PITLANE_HBA_FILE"),
+    BOOL("pitlane", auth_trust_anywhere, "PITLANE_AUTH_TRUST_ANYWHERE", "no"),
+    AUTO_ENUM("pitlane", tls_mode, "PITLANE_TLS_MODE", tls_modes),
+    PATH("pitlane", tls_cert_file, "PITLANE_TLS_CERT_FILE"),
+    PATH("pitlane", tls_key_file, "PITLANE_TLS_KEY_FILE"),
+    PATH("pitlane", tls_ca_file, "PITLANE_TLS_CA_FILE"),
+    STR("pitlane", tls_ciphers, "PITLANE_TLS_CIPHERS",
+	"HIGH:!aNULL:!MD5:!3DES:!RC4", FLAG_NONEMPTY, NULL),
+    ENUM("pitlane", tls_min_version, "PITLANE_TLS_MIN_VERSION", "TLSv1.2",
+	 tls_versions),
+    SECS("pitlane", client_login_timeout, "PITLANE_CLIENT_LOGIN_TIMEOUT", "15",
+	 100, 3600000),
+    SIZE("pitlane", max_packet_size, "PITLANE_MAX_PACKET_SIZE", "1GB", MB, GB),
     STR("pool", host, "DB_HOST", "localhost", FLAG_NONEMPTY | FLAG_HOSTLIST,
 	NULL),
     INT("pool", port, "DB_PORT", "5432", 1, 65535),
@@ -156,6 +225,9 @@ static const struct setting settings[] = {
     INT("pool", connect_timeout_ms, "DB_CONNECT_TIMEOUT_MS", "2000", 100,
 	600000),
     STR("pool", sslmode, "DB_SSLMODE", "prefer", FLAG_NONEMPTY, sslmodes),
+    PATH("pool", sslrootcert, "DB_SSLROOTCERT"),
+    PATH("pool", sslcert, "DB_SSLCERT"),
+    PATH("pool", sslkey, "DB_SSLKEY"),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -168,6 +240,16 @@ static char **str_slot(struct config *c, const struct setting *s)
 static int *int_slot(struct config *c, const struct setting *s)
 {
 	return (int *)(void *)((char *)c + s->off);
+}
+
+static bool *bool_slot(struct config *c, const struct setting *s)
+{
+	return (bool *)(void *)((char *)c + s->off);
+}
+
+static long *long_slot(struct config *c, const struct setting *s)
+{
+	return (long *)(void *)((char *)c + s->off);
 }
 
 /* Configuration is read once at startup: running out of memory there has no
@@ -212,6 +294,15 @@ static int choice_index(const char *const *choices, const char *value)
 	return -1;
 }
 
+static int choice_count(const char *const *choices)
+{
+	int n = 0;
+
+	while (choices[n] != NULL)
+		n++;
+	return n;
+}
+
 /* Records "SOURCE must be ALLOWED, got "VALUE"", the one shape of every
  * invalid-value error. A secret value is never shown. */
 static void reject(struct config_errors *errs, const struct setting *s,
@@ -245,7 +336,7 @@ static bool parse_int(const char *text, int min, int max, int *out)
 /* Seconds with at most 3 decimals, "30", "0.5" or "1.250", into ms: the
  * whole string must be digits with an optional "." and 1 to 3 digits (no
  * sign, blanks or exponent, as strtod would take). */
-static bool parse_secs(const char *text, int min, int max, int *out_ms)
+static bool parse_secs(const char *text, int min_ms, int max_ms, int *out_ms)
 {
 	long long ms = 0;
 	const char *p = text;
@@ -255,7 +346,7 @@ static bool parse_secs(const char *text, int min, int max, int *out_ms)
 		return false;
 	for (; *p >= '0' && *p <= '9'; p++) {
 		ms = ms * 10 + (*p - '0') * 1000;
-		if (ms > (long long)max * 1000)
+		if (ms > max_ms)
 			return false;
 	}
 	if (*p == '.') {
@@ -269,8 +360,7 @@ static bool parse_secs(const char *text, int min, int max, int *out_ms)
 			ms += (*p - '0') * scale;
 		}
 	}
-	if (*p != '\0' || ms < (long long)min * 1000 ||
-	    ms > (long long)max * 1000)
+	if (*p != '\0' || ms < min_ms || ms > max_ms)
 		return false;
 	*out_ms = (int)ms;
 	return true;
@@ -292,6 +382,50 @@ static void format_secs(char *buf, size_t cap, int ms)
 		digits--;
 	}
 	snprintf(buf, cap, "%d.%0*d", ms / 1000, digits, frac);
+}
+
+/* Bytes, "1048576", or a whole number of kB, MB or GB (1024-based, with
+ * PostgreSQL's spelling): digits and at most a unit, no sign or blanks. */
+static bool parse_size(const char *text, int min, int max, long *out)
+{
+	static const struct {
+		const char *unit;
+		long long scale;
+	} units[] = {{"", 1}, {"kB", KB}, {"MB", MB}, {"GB", GB}};
+	long long v = 0;
+	const char *p = text;
+
+	if (!(*p >= '0' && *p <= '9'))
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > max)
+			return false;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit) != 0)
+			continue;
+		v *= units[i].scale;
+		if (v < min || v > max)
+			return false;
+		*out = (long)v;
+		return true;
+	}
+	return false;
+}
+
+/* Bytes as config_print writes them: in the largest unit that divides them
+ * ("1GB", "1536kB", "1000000"). */
+static void format_size(char *buf, size_t cap, long bytes)
+{
+	if (bytes != 0 && bytes % GB == 0)
+		snprintf(buf, cap, "%ldGB", bytes / GB);
+	else if (bytes != 0 && bytes % MB == 0)
+		snprintf(buf, cap, "%ldMB", bytes / MB);
+	else if (bytes != 0 && bytes % KB == 0)
+		snprintf(buf, cap, "%ldkB", bytes / KB);
+	else
+		snprintf(buf, cap, "%ld", bytes);
 }
 
 /* libpq splits host lists on commas without complaint: "a,,b" or "a," would
@@ -318,6 +452,9 @@ static void reject_choice(struct config_errors *errs, const struct setting *s,
 		strncat(allowed, s->choices[i],
 			sizeof(allowed) - strlen(allowed) - 1);
 	}
+	if (s->kind == KIND_ENUM && (s->flags & FLAG_OPTIONAL))
+		strncat(allowed, ", or empty for automatic",
+			sizeof(allowed) - strlen(allowed) - 1);
 	reject(errs, s, source, allowed, value);
 }
 
@@ -354,7 +491,8 @@ static void set_value(struct config *c, const struct setting *s,
 		      const char *value, const char *source,
 		      struct config_errors *errs)
 {
-	char allowed[96];
+	char allowed[128], lo[24], hi[24];
+	long bytes;
 	int v;
 
 	switch (s->kind) {
@@ -372,6 +510,8 @@ static void set_value(struct config *c, const struct setting *s,
 		break;
 	case KIND_ENUM:
 		v = choice_index(s->choices, value);
+		if (v < 0 && value[0] == '\0' && (s->flags & FLAG_OPTIONAL))
+			v = choice_count(s->choices);
 		if (v >= 0)
 			s->store(c, v);
 		else
@@ -382,10 +522,32 @@ static void set_value(struct config *c, const struct setting *s,
 			*int_slot(c, s) = v;
 			break;
 		}
+		format_secs(lo, sizeof(lo), s->min);
+		format_secs(hi, sizeof(hi), s->max);
 		snprintf(allowed, sizeof(allowed),
-			 "a number of seconds from %d to %d with at most 3 "
+			 "a number of seconds from %s to %s with at most 3 "
 			 "decimals",
-			 s->min, s->max);
+			 lo, hi);
+		reject(errs, s, source, allowed, value);
+		break;
+	case KIND_BOOL:
+		v = choice_index(s->choices, value);
+		if (v >= 0)
+			*bool_slot(c, s) = v % 2 == 0;
+		else
+			reject_choice(errs, s, source, value);
+		break;
+	case KIND_SIZE:
+		if (parse_size(value, s->min, s->max, &bytes)) {
+			*long_slot(c, s) = bytes;
+			break;
+		}
+		format_size(lo, sizeof(lo), s->min);
+		format_size(hi, sizeof(hi), s->max);
+		snprintf(allowed, sizeof(allowed),
+			 "a size from %s to %s, in bytes or with a unit kB, MB "
+			 "or GB",
+			 lo, hi);
 		reject(errs, s, source, allowed, value);
 		break;
 	}
@@ -638,6 +800,49 @@ static bool is_loopback(const char *addr)
 	return false;
 }
 
+static bool verifies_clients(enum tls_mode m)
+{
+	return m == TLS_VERIFY_CA || m == TLS_VERIFY_FULL;
+}
+
+/* tls_mode, unset, becomes prefer with a certificate and key, else disable;
+ * every mode but disable needs both, verify-* a CA as well, and auth_type
+ * cert a verify-* mode. */
+static void finish_tls(struct config *c, struct config_errors *errs)
+{
+	bool cert = c->tls_cert_file != NULL, key = c->tls_key_file != NULL;
+
+	if (c->tls_mode == TLS_AUTO || c->tls_mode == TLS_DISABLE) {
+		if (cert != key)
+			config_error(errs,
+				     "%s is set but %s is not: set both or "
+				     "neither",
+				     cert ? "tls_cert_file" : "tls_key_file",
+				     cert ? "tls_key_file" : "tls_cert_file");
+		if (c->tls_mode == TLS_AUTO)
+			c->tls_mode = cert && key ? TLS_PREFER : TLS_DISABLE;
+	} else if (!cert || !key) {
+		config_error(errs,
+			     "tls_mode %s needs tls_cert_file and "
+			     "tls_key_file: %s",
+			     tls_modes[c->tls_mode],
+			     !cert && !key ? "neither is set"
+			     : !cert	   ? "tls_cert_file is not set"
+					   : "tls_key_file is not set");
+	}
+	if (verifies_clients(c->tls_mode) && c->tls_ca_file == NULL)
+		config_error(errs,
+			     "tls_mode %s needs tls_ca_file to verify client "
+			     "certificates",
+			     tls_modes[c->tls_mode]);
+	if (c->auth_type == AUTH_CERT && !verifies_clients(c->tls_mode))
+		config_error(
+		    errs,
+		    "auth_type cert needs client certificates: "
+		    "tls_mode must be verify-ca or verify-full, not %s",
+		    tls_modes[c->tls_mode]);
+}
+
 void config_finish(struct config *c, struct config_errors *errs)
 {
 	if (c->pool_min > c->pool_max)
@@ -645,12 +850,14 @@ void config_finish(struct config *c, struct config_errors *errs)
 			     "DB_POOL_MIN (%d) must not be greater than "
 			     "DB_POOL_MAX (%d)",
 			     c->pool_min, c->pool_max);
-	if (!is_loopback(c->listen_addr))
+	if (c->auth_type == AUTH_TRUST && !c->auth_trust_anywhere &&
+	    !is_loopback(c->listen_addr))
 		config_error(errs,
-			     "listen_addr \"%.*s\" is not a loopback address: "
-			     "pitlane has no client authentication yet and "
-			     "accepts loopback clients only",
+			     "auth_type trust accepts anyone: listen_addr "
+			     "\"%.*s\" is not a loopback address (set "
+			     "auth_trust_anywhere = yes to allow it)",
 			     SHOWN_MAX, c->listen_addr);
+	finish_tls(c, errs);
 	if (c->unix_socket_dir != NULL &&
 	    strlen(c->unix_socket_dir) + sizeof("/.s.PGSQL.65535") >
 		SUN_PATH_LEN)
@@ -668,6 +875,27 @@ const char *config_pool_mode_name(enum pool_mode m)
 	return pool_modes[m];
 }
 
+const char *config_auth_type_name(enum auth_type t)
+{
+	assert((unsigned)t < sizeof(auth_types) / sizeof(auth_types[0]) - 1);
+	return auth_types[t];
+}
+
+const char *config_tls_mode_name(enum tls_mode m)
+{
+	if (m == TLS_AUTO)
+		return "auto";
+	assert((unsigned)m < sizeof(tls_modes) / sizeof(tls_modes[0]) - 1);
+	return tls_modes[m];
+}
+
+const char *config_tls_version_name(enum tls_version v)
+{
+	assert((unsigned)v <
+	       sizeof(tls_versions) / sizeof(tls_versions[0]) - 1);
+	return tls_versions[v];
+}
+
 /* The value of s as text, or NULL when unset; num holds integers. */
 static const char *value_text(const struct config *c, const struct setting *s,
 			      char *num, size_t cap)
@@ -681,9 +909,17 @@ static const char *value_text(const struct config *c, const struct setting *s,
 		snprintf(num, cap, "%d", *(const int *)(const void *)field);
 		return num;
 	case KIND_ENUM:
+		/* An optional enum's value after its choices: unset. */
+		if (s->load(c) == choice_count(s->choices))
+			return NULL;
 		return s->choices[s->load(c)];
 	case KIND_SECS:
 		format_secs(num, cap, *(const int *)(const void *)field);
+		return num;
+	case KIND_BOOL:
+		return *(const bool *)(const void *)field ? "yes" : "no";
+	case KIND_SIZE:
+		format_size(num, cap, *(const long *)(const void *)field);
 		return num;
 	}
 	return NULL;
@@ -692,7 +928,7 @@ static const char *value_text(const struct config *c, const struct setting *s,
 void config_print(const struct config *c, FILE *out)
 {
 	const char *section = NULL;
-	char num[16];
+	char num[24];
 
 	for (size_t i = 0; i < N_SETTINGS; i++) {
 		const struct setting *s = &settings[i];
@@ -725,11 +961,16 @@ size_t config_conninfo(const struct config *c, const char *hostaddr,
 	    {"user", c->user},
 	    {"password", c->password},
 	    {"sslmode", c->sslmode},
+	    {"sslrootcert", c->sslrootcert},
+	    {"sslcert", c->sslcert},
+	    {"sslkey", c->sslkey},
 	    {"gssencmode", "disable"}, /* Debian's libpq tries GSS first */
 	    {"fallback_application_name", "pitlane"},
 	};
 	size_t n = 0;
 
+	_Static_assert(sizeof(pairs) / sizeof(pairs[0]) == CONFIG_CONNINFO_MAX,
+		       "CONFIG_CONNINFO_MAX counts the pairs");
 	assert(c->port_str[0] != '\0' && "config_finish not called");
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
 		n += pairs[i][1] != NULL;

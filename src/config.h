@@ -14,11 +14,37 @@
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
 #define CONFIG_MAX_ERRORS   64
 #define CONFIG_ERROR_LEN    320
+#define CONFIG_CONNINFO_MAX 12 /* pairs config_conninfo may fill */
 
 enum pool_mode {
 	POOL_MODE_SESSION,
 	POOL_MODE_TRANSACTION,
 	POOL_MODE_STATEMENT,
+};
+
+/* How clients prove who they are (auth_type; an hba_file may choose per
+ * client). */
+enum auth_type {
+	AUTH_SCRAM, /* scram-sha-256 */
+	AUTH_MD5,   /* md5 */
+	AUTH_CERT,  /* cert: the client certificate's CN is the user */
+	AUTH_TRUST, /* trust: no proof */
+};
+
+/* TLS toward clients, named as PostgreSQL's sslmode. */
+enum tls_mode {
+	TLS_DISABLE,	 /* SSLRequest answered 'N' */
+	TLS_ALLOW,	 /* TLS when the client asks; as prefer */
+	TLS_PREFER,	 /* TLS when the client asks */
+	TLS_REQUIRE,	 /* TCP clients must use TLS */
+	TLS_VERIFY_CA,	 /* and present a certificate signed by tls_ca_file */
+	TLS_VERIFY_FULL, /* whose CN is also the user logged in as */
+	TLS_AUTO,	 /* unset: config_finish makes it prefer or disable */
+};
+
+enum tls_version {
+	TLS_VERSION_1_2, /* TLSv1.2 */
+	TLS_VERSION_1_3, /* TLSv1.3 */
 };
 
 struct config {
@@ -40,6 +66,18 @@ struct config {
 	int server_check_delay_ms;	 /* 30 s; 0: check before every reuse */
 	char *server_reset_query; /* "DISCARD ALL" (session mode); NULL: none */
 	char *server_check_query; /* "SELECT 1"; NULL: no check */
+	enum auth_type auth_type; /* scram-sha-256 */
+	char *auth_file;	  /* NULL: DB_USER/DB_PASSWORD only */
+	char *hba_file;		  /* NULL: auth_type for every client */
+	bool auth_trust_anywhere; /* false: trust on loopback only */
+	enum tls_mode tls_mode;	  /* never TLS_AUTO after config_finish */
+	char *tls_cert_file;	  /* NULL: none */
+	char *tls_key_file;	  /* NULL: none */
+	char *tls_ca_file;	  /* NULL: none */
+	char *tls_ciphers;	  /* "HIGH:!aNULL:!MD5:!3DES:!RC4" */
+	enum tls_version tls_min_version; /* TLSv1.2 */
+	int client_login_timeout_ms;	  /* 15 s */
+	long max_packet_size;		  /* bytes; 1 GB */
 
 	/* [pool] section, or DB_* in the environment: the backend pool. */
 	char *host;		/* localhost; a comma-separated list allowed */
@@ -52,6 +90,9 @@ struct config {
 	int idle_timeout_ms;	/* 30000 */
 	int connect_timeout_ms; /* 2000 */
 	char *sslmode;		/* prefer */
+	char *sslrootcert;	/* NULL: libpq's default */
+	char *sslcert;		/* NULL: libpq's default */
+	char *sslkey;		/* NULL: libpq's default */
 
 	char *pool_name;  /* "<dbname>": derived by config_finish */
 	char port_str[8]; /* port as text for config_conninfo: derived by
@@ -89,9 +130,10 @@ void config_load_file(struct config *c, const char *path,
 void config_load_env(struct config *c, char *const *envp,
 		     struct config_errors *errs);
 
-/* Cross-setting checks (pool_min <= pool_max, listen_addr is loopback until
- * client authentication exists, ...) and derived values (pool_name). Call
- * once, after all sources. */
+/* Cross-setting checks (pool_min <= pool_max, auth_type trust only on a
+ * loopback listen_addr, TLS files for tls_mode and auth_type cert, ...) and
+ * derived values (pool_name, tls_mode when unset). Call once, after all
+ * sources. */
 void config_finish(struct config *c, struct config_errors *errs);
 
 /* Records one error (printf-style), dropping it when errs is full. */
@@ -102,9 +144,14 @@ void config_error(struct config_errors *errs, const char *fmt, ...)
 void config_print(const struct config *c, FILE *out);
 
 const char *config_pool_mode_name(enum pool_mode m);
+const char *config_auth_type_name(enum auth_type t);
+/* "auto" for TLS_AUTO (before config_finish). */
+const char *config_tls_mode_name(enum tls_mode m);
+const char *config_tls_version_name(enum tls_version v);
 
 /* Fills NULL-terminated libpq keyword/value arrays for one backend
- * connection (PQconnectStartParams with expand_dbname 0). hostaddr, when not
+ * connection (PQconnectStartParams with expand_dbname 0): at most
+ * CONFIG_CONNINFO_MAX pairs, then the NULLs. hostaddr, when not
  * NULL, is the resolved address list matching c->host. The values point into
  * c and hostaddr: keep both alive while the arrays are used. Returns the
  * number of pairs, or 0 when cap is too small. */

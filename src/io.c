@@ -29,7 +29,9 @@ struct io {
 	int err;		 /* errno of a failed write, reported later */
 	struct event *rev, *wev; /* plain sockets */
 	struct evbuffer *in, *out;
-	struct bufferevent *bev; /* TLS: everything goes through it */
+	struct bufferevent *bev;	   /* TLS: everything goes through it */
+	struct bufferevent *under;	   /* TLS filter: the socket beneath */
+	void (*peek)(void *ctx, int byte); /* once, before the first read */
 };
 
 void io_detach(struct io *io);
@@ -96,6 +98,23 @@ static ssize_t io_read_once(struct io *io)
 	return r;
 }
 
+/* Shows the first byte without consuming it (io_peek_first). */
+static void io_peek_cb(struct io *io)
+{
+	void (*cb)(void *, int) = io->peek;
+	uint8_t b;
+	ssize_t r = recv(io->fd, &b, 1, MSG_PEEK);
+
+	if (r == 1) {
+		io->peek = NULL;
+		cb(io->ctx, b); /* may hand the socket to another io */
+	} else if (r == 0) {
+		io_fail(io, true, 0);
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		io_fail(io, false, errno);
+	}
+}
+
 static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct io *io = arg;
@@ -105,6 +124,10 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (io->peek != NULL) {
+		io_peek_cb(io);
+		return; /* the data, still there, wakes us again */
+	}
 	for (int i = 0; i < IO_READS_PER_WAKEUP; i++) {
 		r = io_read_once(io);
 		if (r > 0)
@@ -226,12 +249,31 @@ static void io_bev_read_cb(struct bufferevent *bev, void *arg)
 	io->ops->read(io->ctx);
 }
 
+/* Output counts as drained once the socket beneath a TLS filter has
+ * sent it too: a final error must not be cut off by closing early. */
+static bool io_bev_pending(const struct io *io)
+{
+	return io->under != NULL &&
+	       evbuffer_get_length(bufferevent_get_output(io->under)) > 0;
+}
+
 static void io_bev_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct io *io = arg;
 
 	(void)bev;
-	io->ops->drained(io->ctx);
+	if (!io_bev_pending(io))
+		io->ops->drained(io->ctx);
+}
+
+static void io_under_out_cb(struct evbuffer *buf,
+			    const struct evbuffer_cb_info *info, void *arg)
+{
+	struct io *io = arg;
+
+	if (info->n_deleted > 0 && evbuffer_get_length(buf) == 0 && !io->dead &&
+	    evbuffer_get_length(io->out) <= io->low_water)
+		io->ops->drained(io->ctx);
 }
 
 static void io_bev_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -285,6 +327,68 @@ void io_detach(struct io *io)
 	event_del(io->wev);
 }
 
+struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
+			     struct evbuffer *early, const struct io_ops *ops,
+			     void *ctx)
+{
+	struct io *io = calloc(1, sizeof(*io));
+	struct bufferevent *under;
+
+	if (io == NULL)
+		return NULL;
+	under = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (under == NULL) {
+		free(io);
+		return NULL;
+	}
+	io->ops = ops;
+	io->ctx = ctx;
+	io->fd = fd;
+	io->reading = true;
+	if (early != NULL)
+		evbuffer_add_buffer(bufferevent_get_input(under), early);
+	/* A filter reads through the socket bufferevent, so bytes already
+	 * read (a direct ClientHello) reach OpenSSL like later ones. */
+	io->bev = bufferevent_openssl_filter_new(
+	    base, under, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (io->bev == NULL) {
+		bufferevent_free(under);
+		SSL_free(ssl);
+		free(io);
+		return NULL;
+	}
+	io->under = under;
+	io->in = bufferevent_get_input(io->bev);
+	io->out = bufferevent_get_output(io->bev);
+	bufferevent_setcb(io->bev, io_bev_read_cb, io_bev_write_cb,
+			  io_bev_event_cb, io);
+	bufferevent_enable(io->bev, EV_READ | EV_WRITE);
+	evbuffer_add_cb(bufferevent_get_output(under), io_under_out_cb, io);
+	if (evbuffer_get_length(bufferevent_get_input(under)) > 0)
+		bufferevent_trigger(under, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+	return io;
+}
+
+SSL *io_ssl(struct io *io)
+{
+	return io->bev != NULL ? bufferevent_openssl_get_ssl(io->bev) : NULL;
+}
+
+int io_fd(const struct io *io)
+{
+	return io->fd;
+}
+
+void io_peek_first(struct io *io, void (*cb)(void *ctx, int byte))
+{
+	io->peek = cb;
+}
+
+void io_release_fd(struct io *io)
+{
+	io->close_fd = false;
+}
+
 void io_free(struct io *io)
 {
 	if (io == NULL)
@@ -304,6 +408,15 @@ void io_free(struct io *io)
 			close(io->fd);
 	}
 	free(io);
+}
+
+size_t io_unsent(struct io *io)
+{
+	size_t n = evbuffer_get_length(io->out);
+
+	if (io->under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(io->under));
+	return n;
 }
 
 struct evbuffer *io_input(struct io *io)

@@ -39,10 +39,35 @@ struct io *io_new_ssl_open(struct event_base *base, int fd, SSL *ssl,
  * buffers stay until io_free, which the owner calls from a deferred point. */
 void io_detach(struct io *io);
 
+/* Starts the server side of a TLS handshake on a client socket. `early`
+ * holds bytes already read from it (a ClientHello sent without SSLRequest)
+ * and is emptied. The io owns the socket and the SSL from here on. */
+struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
+			     struct evbuffer *early, const struct io_ops *ops,
+			     void *ctx);
+
+/* The SSL of a TLS io, NULL for plain ones. */
+SSL *io_ssl(struct io *io);
+
+/* The socket. */
+int io_fd(const struct io *io);
+
+/* Calls cb with the first byte that arrives, before anything is read, so
+ * the owner can still hand the untouched socket to TLS (a ClientHello sent
+ * without SSLRequest). Plain sockets only. */
+void io_peek_first(struct io *io, void (*cb)(void *ctx, int byte));
+
+/* Lets go of the socket: io_free will not close it. */
+void io_release_fd(struct io *io);
+
 void io_free(struct io *io); /* NULL-safe */
 
 struct evbuffer *io_input(struct io *io);
 struct evbuffer *io_output(struct io *io);
+
+/* Bytes written to the io that have not reached the socket yet (for TLS,
+ * encrypted ones still queued beneath included). */
+size_t io_unsent(struct io *io);
 
 /* Writes what the output holds now, as far as the socket takes it. Never
  * calls back: a failure is reported from the loop. */

@@ -9,12 +9,15 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 
 #include "cancel.h"
 #include "client.h"
 #include "config.h"
 #include "janitor.h"
 #include "listener.h"
+#include "login.h"
+#include "tls.h"
 #include "log.h"
 #include "pool.h"
 #include "worker.h"
@@ -33,6 +36,7 @@ struct flag_setting {
 
 struct flags {
 	const char *config_file;
+	const char *hash_user; /* --hash-password USER */
 	bool check_config;
 	unsigned n; /* settings given as flags, applied after the env */
 	struct flag_setting set[16];
@@ -40,24 +44,27 @@ struct flags {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: pitlane [options]\n"
-		"  -c, --config FILE         read settings from an INI file\n"
-		"  -a, --listen-addr ADDR    address to listen on "
-		"(127.0.0.1)\n"
-		"  -p, --port PORT           port to listen on (6432; 0 picks "
-		"one)\n"
-		"  -m, --pool-mode MODE      session, transaction or "
-		"statement\n"
-		"      --check-config        print the effective configuration "
-		"and exit\n"
-		"  -V, --version             print the version and exit\n"
-		"  -h, --help                print this help and exit\n"
-		"The pool comes from DB_HOST, DB_PORT, DB_NAME, DB_USER, "
-		"DB_PASSWORD,\n"
-		"DB_POOL_MAX, DB_POOL_MIN, DB_IDLE_TIMEOUT_MS, "
-		"DB_CONNECT_TIMEOUT_MS, DB_SSLMODE.\n"
-		"See pitlane(8) and pitlane.ini(5).\n");
+	fprintf(
+	    out,
+	    "usage: pitlane [options]\n"
+	    "  -c, --config FILE         read settings from an INI file\n"
+	    "  -a, --listen-addr ADDR    address to listen on "
+	    "(127.0.0.1)\n"
+	    "  -p, --port PORT           port to listen on (6432; 0 picks "
+	    "one)\n"
+	    "  -m, --pool-mode MODE      session, transaction or "
+	    "statement\n"
+	    "      --check-config        print the effective configuration "
+	    "and exit\n"
+	    "      --hash-password USER  read a password on stdin, print an "
+	    "auth_file line\n"
+	    "  -V, --version             print the version and exit\n"
+	    "  -h, --help                print this help and exit\n"
+	    "The pool comes from DB_HOST, DB_PORT, DB_NAME, DB_USER, "
+	    "DB_PASSWORD,\n"
+	    "DB_POOL_MAX, DB_POOL_MIN, DB_IDLE_TIMEOUT_MS, "
+	    "DB_CONNECT_TIMEOUT_MS, DB_SSLMODE.\n"
+	    "See pitlane(8) and pitlane.ini(5).\n");
 }
 
 /* Reads the command line. Returns -1 to exit with *status. */
@@ -69,6 +76,7 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 	    {"port", required_argument, NULL, 'p'},
 	    {"pool-mode", required_argument, NULL, 'm'},
 	    {"check-config", no_argument, NULL, 'C'},
+	    {"hash-password", required_argument, NULL, 'H'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -95,6 +103,9 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 		case 'C':
 			f->check_config = true;
 			break;
+		case 'H':
+			f->hash_user = optarg;
+			break;
 		case 'V':
 			printf("pitlane %s\n", PITLANE_VERSION);
 			*status = 0;
@@ -120,6 +131,44 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 	return 0;
 }
 
+static struct creds app_creds;
+static struct tls_server *app_tls;
+
+/* The auth_file, hba_file and TLS files: read before any socket opens, so
+ * a bad one is a configuration error (78) like a bad setting. */
+static void load_auth(const struct config *cfg, struct config_errors *errs)
+{
+	char err[512];
+
+	if (!creds_load(&app_creds, cfg, errs))
+		return;
+	if (cfg->tls_mode == TLS_DISABLE)
+		return;
+	app_tls = tls_server_new(cfg, err, sizeof(err));
+	if (app_tls == NULL) {
+		config_error(errs, "%s", err);
+		return;
+	}
+	if (!tls_server_cbind(app_tls, app_creds.cbind, &app_creds.cbind_len))
+		app_creds.cbind_len = 0; /* no -PLUS for this certificate */
+}
+
+/* Authentication settings that work but that an operator should know of. */
+static void warn_auth(const struct config *cfg)
+{
+	if (app_creds.file != NULL && authfile_plain_count(app_creds.file) > 0)
+		log_warn("auth_file holds plaintext passwords",
+			 LF_STR("auth_file", cfg->auth_file),
+			 LF_INT("users", authfile_plain_count(app_creds.file)));
+	if (cfg->auth_type != AUTH_TRUST && cfg->auth_type != AUTH_CERT &&
+	    cfg->hba_file == NULL && !app_creds.have_pool_secret &&
+	    app_creds.file == NULL)
+		log_warn(
+		    "no client can log in: set DB_PASSWORD or auth_file, "
+		    "or auth_type trust",
+		    LF_STR("auth_type", config_auth_type_name(cfg->auth_type)));
+}
+
 /* defaults < INI < environment < flags; every error reported, then 78. */
 static int load_config(struct config *cfg, const struct flags *f)
 {
@@ -133,6 +182,8 @@ static int load_config(struct config *cfg, const struct flags *f)
 		config_set(cfg, "pitlane", f->set[i].key, f->set[i].value,
 			   f->set[i].source, &errs);
 	config_finish(cfg, &errs);
+	if (errs.n == 0)
+		load_auth(cfg, &errs);
 	for (unsigned i = 0; i < errs.n; i++)
 		fprintf(stderr, "pitlane: configuration error: %s\n",
 			errs.msg[i]);
@@ -181,6 +232,8 @@ static int worker_init(struct worker *w, const struct config *cfg)
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
 	w->mode = client_mode_ops(cfg->pool_mode);
+	w->creds = &app_creds;
+	w->tls = app_tls;
 	pool_init(&w->pool, cfg->pool_name, &lim);
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->servers);
@@ -280,6 +333,37 @@ out:
 	return rc;
 }
 
+/* --hash-password USER: one auth_file line with a SCRAM-SHA-256 verifier
+ * for the password read from stdin (first line, without its newline). */
+static int hash_password(const char *user)
+{
+	char pw[1024], text[AUTH_VERIFIER_TEXT_MAX];
+	struct auth_verifier v;
+	size_t n;
+
+	if (fgets(pw, sizeof(pw), stdin) == NULL) {
+		fprintf(stderr, "pitlane: no password on standard input\n");
+		return CONFIG_EXIT_INVALID;
+	}
+	n = strcspn(pw, "\r\n");
+	pw[n] = '\0';
+	if (n == 0 ||
+	    !auth_verifier_from_password(pw, &v, text, sizeof(text))) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		fprintf(stderr, "pitlane: cannot hash an empty password\n");
+		return CONFIG_EXIT_INVALID;
+	}
+	OPENSSL_cleanse(pw, sizeof(pw));
+	putchar('"');
+	for (; *user != '\0'; user++) {
+		if (*user == '"')
+			putchar('"');
+		putchar(*user);
+	}
+	printf("\" \"%s\"\n", text);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct flags f = {0};
@@ -288,6 +372,8 @@ int main(int argc, char **argv)
 
 	if (parse_flags(argc, argv, &f, &status) != 0)
 		return status;
+	if (f.hash_user != NULL)
+		return hash_password(f.hash_user);
 	if (load_config(&cfg, &f) != 0) {
 		config_free(&cfg);
 		return CONFIG_EXIT_INVALID;
@@ -298,8 +384,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_setup(stderr, cfg.log_format, cfg.log_level);
+	warn_auth(&cfg);
 	signal(SIGPIPE, SIG_IGN);
 	status = run(&cfg);
+	creds_free(&app_creds);
+	tls_server_free(app_tls);
 	config_free(&cfg);
 	return status;
 }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <string.h>
 
 void net_set_nodelay(int fd)
 {
@@ -34,4 +35,20 @@ void net_format_addr(const struct sockaddr *sa, char *buf, size_t cap)
 	} else {
 		snprintf(buf, cap, "unix");
 	}
+}
+
+int net_addr_bytes(const struct sockaddr *sa, unsigned char out[16])
+{
+	memset(out, 0, 16);
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return AF_INET;
+	}
+	if (sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return AF_INET6;
+	}
+	return 0;
 }

@@ -18,6 +18,9 @@
 #include "pool.h"
 #include "stmt.h"
 
+struct creds;
+struct tls_server;
+
 struct client;
 struct server;
 
@@ -42,6 +45,8 @@ struct worker {
 	struct pool pool;
 	struct params params;	     /* newest server's, for logins */
 	struct stmt_registry *stmts; /* prepared statements by content */
+	struct creds *creds;	     /* client authentication */
+	struct tls_server *tls;	     /* NULL: TLS toward clients is off */
 	bool have_params;
 	struct cancel_pool *cancels;
 	struct client_list clients;	 /* every live client */

@@ -104,7 +104,7 @@ pitlane_start() {
     fi
     : >"$PITLANE_LOG"
     env DB_HOST=127.0.0.1 DB_PORT="$TESTPG_PORT" DB_USER=pitlane \
-        DB_NAME=pitlane DB_SSLMODE=disable "$@" \
+        DB_NAME=pitlane DB_SSLMODE=disable PITLANE_AUTH_TYPE=trust "$@" \
         "$PITLANE_BIN" -a 127.0.0.1 -p 0 -m "$mode" 2>"$PITLANE_LOG" &
     pitlane_pid=$!
     deadline=$((SECONDS + 30))

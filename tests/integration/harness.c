@@ -604,6 +604,9 @@ static void pitlane_env(struct strv *env, const char *const *overrides)
 	env_apply(env, "DB_NAME=" H_DBNAME);
 	env_apply(env, "DB_USER=" H_USER);
 	env_apply(env, "DB_SSLMODE=disable");
+	/* Tests of other features log in without a password; the
+	 * authentication tests override this. */
+	env_apply(env, "PITLANE_AUTH_TYPE=trust");
 	for (; overrides && *overrides; overrides++)
 		env_apply(env, *overrides);
 }

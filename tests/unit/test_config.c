@@ -108,6 +108,18 @@ static void test_defaults(void **state)
 	assert_int_equal(c.server_check_delay_ms, 30000);
 	assert_string_equal(c.server_reset_query, "DISCARD ALL");
 	assert_string_equal(c.server_check_query, "SELECT 1");
+	assert_int_equal(c.auth_type, AUTH_SCRAM);
+	assert_null(c.auth_file);
+	assert_null(c.hba_file);
+	assert_false(c.auth_trust_anywhere);
+	assert_int_equal(c.tls_mode, TLS_AUTO);
+	assert_null(c.tls_cert_file);
+	assert_null(c.tls_key_file);
+	assert_null(c.tls_ca_file);
+	assert_string_equal(c.tls_ciphers, "HIGH:!aNULL:!MD5:!3DES:!RC4");
+	assert_int_equal(c.tls_min_version, TLS_VERSION_1_2);
+	assert_int_equal(c.client_login_timeout_ms, 15000);
+	assert_true(c.max_packet_size == 1073741824L);
 	assert_string_equal(c.host, "localhost");
 	assert_int_equal(c.port, 5432);
 	assert_string_equal(c.dbname, "postgres");
@@ -118,11 +130,20 @@ static void test_defaults(void **state)
 	assert_int_equal(c.idle_timeout_ms, 30000);
 	assert_int_equal(c.connect_timeout_ms, 2000);
 	assert_string_equal(c.sslmode, "prefer");
+	assert_null(c.sslrootcert);
+	assert_null(c.sslcert);
+	assert_null(c.sslkey);
+
+	/* Before config_finish, the unset tls_mode prints as empty. */
+	text = print_config(&c);
+	assert_non_null(strstr(text, "\ntls_mode =\n"));
+	free(text);
 
 	config_finish(&c, &errs);
 	assert_no_errors(&errs);
 	assert_string_equal(c.pool_name, "postgres");
 	assert_string_equal(c.port_str, "5432");
+	assert_int_equal(c.tls_mode, TLS_DISABLE); /* no certificate */
 
 	text = print_config(&c);
 	assert_string_equal(text, "[pitlane]\n"
@@ -142,6 +163,18 @@ static void test_defaults(void **state)
 				  "server_check_delay = 30\n"
 				  "server_reset_query = DISCARD ALL\n"
 				  "server_check_query = SELECT 1\n"
+				  "auth_type = scram-sha-256\n"
+				  "; auth_file not set\n"
+				  "; hba_file not set\n"
+				  "auth_trust_anywhere = no\n"
+				  "tls_mode = disable\n"
+				  "; tls_cert_file not set\n"
+				  "; tls_key_file not set\n"
+				  "; tls_ca_file not set\n"
+				  "tls_ciphers = HIGH:!aNULL:!MD5:!3DES:!RC4\n"
+				  "tls_min_version = TLSv1.2\n"
+				  "client_login_timeout = 15\n"
+				  "max_packet_size = 1GB\n"
 				  "\n"
 				  "[pool]\n"
 				  "host = localhost\n"
@@ -153,7 +186,10 @@ static void test_defaults(void **state)
 				  "pool_min = 2\n"
 				  "idle_timeout_ms = 30000\n"
 				  "connect_timeout_ms = 2000\n"
-				  "sslmode = prefer\n");
+				  "sslmode = prefer\n"
+				  "; sslrootcert not set\n"
+				  "; sslcert not set\n"
+				  "; sslkey not set\n");
 	free(text);
 	config_free(&c);
 	config_free(&c); /* idempotent */
@@ -224,6 +260,56 @@ static const struct bad_value bad_values[] = {
     {"pitlane", "server_check_delay", "1.2345", "PITLANE_SERVER_CHECK_DELAY",
      "PITLANE_SERVER_CHECK_DELAY must be a number of seconds from 0 to 86400 "
      "with at most 3 decimals, got \"1.2345\""},
+    {"pitlane", "auth_type", "scram", "PITLANE_AUTH_TYPE",
+     "PITLANE_AUTH_TYPE must be one of scram-sha-256, md5, cert, trust, got "
+     "\"scram\""},
+    {"pitlane", "auth_type", "", "PITLANE_AUTH_TYPE",
+     "PITLANE_AUTH_TYPE must be one of scram-sha-256, md5, cert, trust, got "
+     "\"\""},
+    {"pitlane", "auth_type", "MD5", "pitlane.ini:2: auth_type",
+     "pitlane.ini:2: auth_type must be one of scram-sha-256, md5, cert, "
+     "trust, got \"MD5\""},
+    {"pitlane", "auth_trust_anywhere", "maybe", "PITLANE_AUTH_TRUST_ANYWHERE",
+     "PITLANE_AUTH_TRUST_ANYWHERE must be one of yes, no, true, false, on, "
+     "off, 1, 0, got \"maybe\""},
+    {"pitlane", "auth_trust_anywhere", "", "PITLANE_AUTH_TRUST_ANYWHERE",
+     "PITLANE_AUTH_TRUST_ANYWHERE must be one of yes, no, true, false, on, "
+     "off, 1, 0, got \"\""},
+    {"pitlane", "auth_trust_anywhere", "YES", "PITLANE_AUTH_TRUST_ANYWHERE",
+     "PITLANE_AUTH_TRUST_ANYWHERE must be one of yes, no, true, false, on, "
+     "off, 1, 0, got \"YES\""},
+    {"pitlane", "tls_mode", "verify", "PITLANE_TLS_MODE",
+     "PITLANE_TLS_MODE must be one of disable, allow, prefer, require, "
+     "verify-ca, verify-full, or empty for automatic, got \"verify\""},
+    {"pitlane", "tls_mode", "auto", "PITLANE_TLS_MODE",
+     "PITLANE_TLS_MODE must be one of disable, allow, prefer, require, "
+     "verify-ca, verify-full, or empty for automatic, got \"auto\""},
+    {"pitlane", "tls_ciphers", "", "PITLANE_TLS_CIPHERS",
+     "PITLANE_TLS_CIPHERS must be a non-empty string, got \"\""},
+    {"pitlane", "tls_min_version", "TLSv1.1", "PITLANE_TLS_MIN_VERSION",
+     "PITLANE_TLS_MIN_VERSION must be one of TLSv1.2, TLSv1.3, got "
+     "\"TLSv1.1\""},
+    {"pitlane", "tls_min_version", "1.3", "PITLANE_TLS_MIN_VERSION",
+     "PITLANE_TLS_MIN_VERSION must be one of TLSv1.2, TLSv1.3, got \"1.3\""},
+    {"pitlane", "client_login_timeout", "0.099", "PITLANE_CLIENT_LOGIN_TIMEOUT",
+     "PITLANE_CLIENT_LOGIN_TIMEOUT must be a number of seconds from 0.1 to "
+     "3600 with at most 3 decimals, got \"0.099\""},
+    {"pitlane", "client_login_timeout", "0", "PITLANE_CLIENT_LOGIN_TIMEOUT",
+     "PITLANE_CLIENT_LOGIN_TIMEOUT must be a number of seconds from 0.1 to "
+     "3600 with at most 3 decimals, got \"0\""},
+    {"pitlane", "client_login_timeout", "3600.001",
+     "PITLANE_CLIENT_LOGIN_TIMEOUT",
+     "PITLANE_CLIENT_LOGIN_TIMEOUT must be a number of seconds from 0.1 to "
+     "3600 with at most 3 decimals, got \"3600.001\""},
+    {"pitlane", "max_packet_size", "2GB", "PITLANE_MAX_PACKET_SIZE",
+     "PITLANE_MAX_PACKET_SIZE must be a size from 1MB to 1GB, in bytes or "
+     "with a unit kB, MB or GB, got \"2GB\""},
+    {"pitlane", "max_packet_size", "1023kB", "PITLANE_MAX_PACKET_SIZE",
+     "PITLANE_MAX_PACKET_SIZE must be a size from 1MB to 1GB, in bytes or "
+     "with a unit kB, MB or GB, got \"1023kB\""},
+    {"pitlane", "max_packet_size", "", "PITLANE_MAX_PACKET_SIZE",
+     "PITLANE_MAX_PACKET_SIZE must be a size from 1MB to 1GB, in bytes or "
+     "with a unit kB, MB or GB, got \"\""},
     {"pool", "host", "", "DB_HOST",
      "DB_HOST must be a non-empty string, got \"\""},
     {"pool", "host", "a,,b", "DB_HOST",
@@ -339,6 +425,52 @@ static const struct good_value good_values[] = {
     {"pool", "connect_timeout_ms", "600000", "connect_timeout_ms = 600000"},
     {"pool", "sslmode", "verify-full", "sslmode = verify-full"},
     {"pool", "sslmode", "disable", "sslmode = disable"},
+    {"pitlane", "auth_type", "scram-sha-256", "auth_type = scram-sha-256"},
+    {"pitlane", "auth_type", "md5", "auth_type = md5"},
+    {"pitlane", "auth_type", "cert", "auth_type = cert"},
+    {"pitlane", "auth_type", "trust", "auth_type = trust"},
+    {"pitlane", "auth_file", "/etc/pitlane/users.txt",
+     "auth_file = /etc/pitlane/users.txt"},
+    {"pitlane", "auth_file", "", "; auth_file not set"},
+    {"pitlane", "hba_file", "/etc/pitlane/hba.conf",
+     "hba_file = /etc/pitlane/hba.conf"},
+    {"pitlane", "hba_file", "", "; hba_file not set"},
+    {"pitlane", "auth_trust_anywhere", "yes", "auth_trust_anywhere = yes"},
+    {"pitlane", "auth_trust_anywhere", "true", "auth_trust_anywhere = yes"},
+    {"pitlane", "auth_trust_anywhere", "on", "auth_trust_anywhere = yes"},
+    {"pitlane", "auth_trust_anywhere", "1", "auth_trust_anywhere = yes"},
+    {"pitlane", "auth_trust_anywhere", "no", "auth_trust_anywhere = no"},
+    {"pitlane", "auth_trust_anywhere", "false", "auth_trust_anywhere = no"},
+    {"pitlane", "auth_trust_anywhere", "off", "auth_trust_anywhere = no"},
+    {"pitlane", "auth_trust_anywhere", "0", "auth_trust_anywhere = no"},
+    {"pitlane", "tls_mode", "disable", "tls_mode = disable"},
+    {"pitlane", "tls_mode", "allow", "tls_mode = allow"},
+    {"pitlane", "tls_mode", "prefer", "tls_mode = prefer"},
+    {"pitlane", "tls_mode", "require", "tls_mode = require"},
+    {"pitlane", "tls_mode", "verify-ca", "tls_mode = verify-ca"},
+    {"pitlane", "tls_mode", "verify-full", "tls_mode = verify-full"},
+    {"pitlane", "tls_mode", "", "tls_mode ="},
+    {"pitlane", "tls_cert_file", "/etc/pitlane/server.crt",
+     "tls_cert_file = /etc/pitlane/server.crt"},
+    {"pitlane", "tls_cert_file", "", "; tls_cert_file not set"},
+    {"pitlane", "tls_key_file", "/etc/pitlane/server.key",
+     "tls_key_file = /etc/pitlane/server.key"},
+    {"pitlane", "tls_ca_file", "/etc/pitlane/ca.crt",
+     "tls_ca_file = /etc/pitlane/ca.crt"},
+    {"pitlane", "tls_ciphers", "ECDHE+AESGCM", "tls_ciphers = ECDHE+AESGCM"},
+    {"pitlane", "tls_min_version", "TLSv1.3", "tls_min_version = TLSv1.3"},
+    {"pitlane", "tls_min_version", "TLSv1.2", "tls_min_version = TLSv1.2"},
+    {"pitlane", "client_login_timeout", "0.1", "client_login_timeout = 0.1"},
+    {"pitlane", "client_login_timeout", "3600", "client_login_timeout = 3600"},
+    {"pitlane", "max_packet_size", "1MB", "max_packet_size = 1MB"},
+    {"pitlane", "max_packet_size", "1048576", "max_packet_size = 1MB"},
+    {"pitlane", "max_packet_size", "1536kB", "max_packet_size = 1536kB"},
+    {"pitlane", "max_packet_size", "2000000", "max_packet_size = 2000000"},
+    {"pitlane", "max_packet_size", "1024MB", "max_packet_size = 1GB"},
+    {"pool", "sslrootcert", "/etc/ssl/ca.crt", "sslrootcert = /etc/ssl/ca.crt"},
+    {"pool", "sslrootcert", "", "; sslrootcert not set"},
+    {"pool", "sslcert", "/etc/ssl/client.crt", "sslcert = /etc/ssl/client.crt"},
+    {"pool", "sslkey", "/etc/ssl/client.key", "sslkey = /etc/ssl/client.key"},
 };
 
 static void test_valid_values(void **state)
@@ -547,6 +679,18 @@ static void test_env_every_setting(void **state)
 	    "PITLANE_SERVER_CHECK_DELAY=0",
 	    "PITLANE_SERVER_RESET_QUERY=RESET ALL",
 	    "PITLANE_SERVER_CHECK_QUERY=SELECT 2",
+	    "PITLANE_AUTH_TYPE=cert",
+	    "PITLANE_AUTH_FILE=/etc/pitlane/users",
+	    "PITLANE_HBA_FILE=/etc/pitlane/hba",
+	    "PITLANE_AUTH_TRUST_ANYWHERE=on",
+	    "PITLANE_TLS_MODE=verify-full",
+	    "PITLANE_TLS_CERT_FILE=/etc/pitlane/server.crt",
+	    "PITLANE_TLS_KEY_FILE=/etc/pitlane/server.key",
+	    "PITLANE_TLS_CA_FILE=/etc/pitlane/ca.crt",
+	    "PITLANE_TLS_CIPHERS=HIGH",
+	    "PITLANE_TLS_MIN_VERSION=TLSv1.3",
+	    "PITLANE_CLIENT_LOGIN_TIMEOUT=2.5",
+	    "PITLANE_MAX_PACKET_SIZE=64MB",
 	    "DB_HOST=db1,db2",
 	    "DB_PORT=5433",
 	    "DB_NAME=app",
@@ -557,6 +701,9 @@ static void test_env_every_setting(void **state)
 	    "DB_IDLE_TIMEOUT_MS=1000",
 	    "DB_CONNECT_TIMEOUT_MS=500",
 	    "DB_SSLMODE=require",
+	    "DB_SSLROOTCERT=/etc/ssl/ca.crt",
+	    "DB_SSLCERT=/etc/ssl/client.crt",
+	    "DB_SSLKEY=/etc/ssl/client.key",
 	    "DB_HOSTNAME=ignored",
 	    "DB_UNKNOWN=ignored",
 	    "DB_PORT=1", /* like getenv: the first one wins */
@@ -585,6 +732,18 @@ static void test_env_every_setting(void **state)
 	assert_int_equal(c.server_check_delay_ms, 0);
 	assert_string_equal(c.server_reset_query, "RESET ALL");
 	assert_string_equal(c.server_check_query, "SELECT 2");
+	assert_int_equal(c.auth_type, AUTH_CERT);
+	assert_string_equal(c.auth_file, "/etc/pitlane/users");
+	assert_string_equal(c.hba_file, "/etc/pitlane/hba");
+	assert_true(c.auth_trust_anywhere);
+	assert_int_equal(c.tls_mode, TLS_VERIFY_FULL);
+	assert_string_equal(c.tls_cert_file, "/etc/pitlane/server.crt");
+	assert_string_equal(c.tls_key_file, "/etc/pitlane/server.key");
+	assert_string_equal(c.tls_ca_file, "/etc/pitlane/ca.crt");
+	assert_string_equal(c.tls_ciphers, "HIGH");
+	assert_int_equal(c.tls_min_version, TLS_VERSION_1_3);
+	assert_int_equal(c.client_login_timeout_ms, 2500);
+	assert_true(c.max_packet_size == 64L * 1024 * 1024);
 	assert_string_equal(c.host, "db1,db2");
 	assert_int_equal(c.port, 5433);
 	assert_string_equal(c.dbname, "app");
@@ -595,6 +754,9 @@ static void test_env_every_setting(void **state)
 	assert_int_equal(c.idle_timeout_ms, 1000);
 	assert_int_equal(c.connect_timeout_ms, 500);
 	assert_string_equal(c.sslmode, "require");
+	assert_string_equal(c.sslrootcert, "/etc/ssl/ca.crt");
+	assert_string_equal(c.sslcert, "/etc/ssl/client.crt");
+	assert_string_equal(c.sslkey, "/etc/ssl/client.key");
 	config_finish(&c, &errs);
 	assert_no_errors(&errs);
 	assert_string_equal(c.pool_name, "app");
@@ -636,9 +798,14 @@ static void test_env_empty(void **state)
 				     "unix_socket_dir = /run/pitlane\n"
 				     "query_timeout = 2.5\n"
 				     "server_check_query = SELECT 3\n"
+				     "tls_mode = require\n"
+				     "tls_cert_file = /c.crt\n"
+				     "max_packet_size = 2MB\n"
+				     "auth_trust_anywhere = yes\n"
 				     "[pool]\n"
 				     "host = filehost\n"
 				     "pool_max = 7\n"
+				     "sslkey = /k.key\n"
 				     "password = " SECRET "\n");
 	char *const envp[] = {
 	    "DB_HOST=",
@@ -651,6 +818,11 @@ static void test_env_empty(void **state)
 	    "PITLANE_SERVER_CHECK_QUERY=",
 	    "PITLANE_SERVER_RESET_QUERY=",
 	    "PITLANE_SERVER_LIFETIME=",
+	    "PITLANE_TLS_MODE=",
+	    "PITLANE_TLS_CERT_FILE=",
+	    "PITLANE_MAX_PACKET_SIZE=",
+	    "PITLANE_AUTH_TRUST_ANYWHERE=",
+	    "DB_SSLKEY=",
 	    NULL,
 	};
 	struct config c;
@@ -672,6 +844,11 @@ static void test_env_empty(void **state)
 	assert_string_equal(c.server_check_query, "SELECT 3");
 	assert_string_equal(c.server_reset_query, "DISCARD ALL");
 	assert_int_equal(c.server_lifetime_ms, 3600000);
+	assert_int_equal(c.tls_mode, TLS_REQUIRE);
+	assert_string_equal(c.tls_cert_file, "/c.crt");
+	assert_true(c.max_packet_size == 2L * 1024 * 1024);
+	assert_true(c.auth_trust_anywhere);
+	assert_string_equal(c.sslkey, "/k.key");
 	config_free(&c);
 }
 
@@ -752,6 +929,18 @@ static void test_ini_every_setting(void **state)
 				     "server_reset_query = SET SESSION "
 				     "AUTHORIZATION DEFAULT; RESET ALL\n"
 				     "server_check_query =\n"
+				     "auth_type = md5\n"
+				     "auth_file = /etc/pitlane/users\n"
+				     "hba_file = /etc/pitlane/hba\n"
+				     "auth_trust_anywhere = true\n"
+				     "tls_mode = verify-ca\n"
+				     "tls_cert_file = /etc/pitlane/server.crt\n"
+				     "tls_key_file = /etc/pitlane/server.key\n"
+				     "tls_ca_file = /etc/pitlane/ca.crt\n"
+				     "tls_ciphers = HIGH:!aNULL\n"
+				     "tls_min_version = TLSv1.3\n"
+				     "client_login_timeout = 0.25\n"
+				     "max_packet_size = 16MB\n"
 				     "\n"
 				     "[pool]\r\n"
 				     "host = /var/run/postgresql\r\n"
@@ -763,7 +952,10 @@ static void test_ini_every_setting(void **state)
 				     "pool_min = 4\n"
 				     "idle_timeout_ms = 60000\n"
 				     "connect_timeout_ms = 100\n"
-				     "sslmode = disable\n");
+				     "sslmode = disable\n"
+				     "sslrootcert = /etc/ssl/ca.crt\n"
+				     "sslcert = /etc/ssl/client.crt\n"
+				     "sslkey = /etc/ssl/client.key\n");
 	struct config c;
 	struct config_errors errs = {0};
 
@@ -789,6 +981,18 @@ static void test_ini_every_setting(void **state)
 	assert_string_equal(c.server_reset_query,
 			    "SET SESSION AUTHORIZATION DEFAULT; RESET ALL");
 	assert_null(c.server_check_query);
+	assert_int_equal(c.auth_type, AUTH_MD5);
+	assert_string_equal(c.auth_file, "/etc/pitlane/users");
+	assert_string_equal(c.hba_file, "/etc/pitlane/hba");
+	assert_true(c.auth_trust_anywhere);
+	assert_int_equal(c.tls_mode, TLS_VERIFY_CA);
+	assert_string_equal(c.tls_cert_file, "/etc/pitlane/server.crt");
+	assert_string_equal(c.tls_key_file, "/etc/pitlane/server.key");
+	assert_string_equal(c.tls_ca_file, "/etc/pitlane/ca.crt");
+	assert_string_equal(c.tls_ciphers, "HIGH:!aNULL");
+	assert_int_equal(c.tls_min_version, TLS_VERSION_1_3);
+	assert_int_equal(c.client_login_timeout_ms, 250);
+	assert_true(c.max_packet_size == 16L * 1024 * 1024);
 	assert_string_equal(c.host, "/var/run/postgresql");
 	assert_int_equal(c.port, 5433);
 	assert_string_equal(c.dbname, "app");
@@ -799,6 +1003,9 @@ static void test_ini_every_setting(void **state)
 	assert_int_equal(c.idle_timeout_ms, 60000);
 	assert_int_equal(c.connect_timeout_ms, 100);
 	assert_string_equal(c.sslmode, "disable");
+	assert_string_equal(c.sslrootcert, "/etc/ssl/ca.crt");
+	assert_string_equal(c.sslcert, "/etc/ssl/client.crt");
+	assert_string_equal(c.sslkey, "/etc/ssl/client.key");
 	config_free(&c);
 }
 
@@ -826,8 +1033,24 @@ static void test_print_round_trip(void **state)
 	config_set(&c, "pitlane", "server_reset_query", "", "x", &errs);
 	config_set(&c, "pitlane", "server_check_query", "SELECT 'a;b'", "x",
 		   &errs);
+	config_set(&c, "pitlane", "auth_type", "trust", "x", &errs);
+	config_set(&c, "pitlane", "auth_trust_anywhere", "on", "x", &errs);
+	config_set(&c, "pitlane", "tls_cert_file", "/c.crt", "x", &errs);
+	config_set(&c, "pitlane", "tls_min_version", "TLSv1.3", "x", &errs);
+	config_set(&c, "pitlane", "client_login_timeout", "0.1", "x", &errs);
+	config_set(&c, "pitlane", "max_packet_size", "3072kB", "x", &errs);
+	config_set(&c, "pool", "sslrootcert", "/ca.crt", "x", &errs);
 	assert_no_errors(&errs);
 	first = print_config(&c);
+	assert_non_null(strstr(first, "\nauth_type = trust\n"
+				      "; auth_file not set\n"
+				      "; hba_file not set\n"
+				      "auth_trust_anywhere = yes\n"
+				      "tls_mode =\n"
+				      "tls_cert_file = /c.crt\n"));
+	assert_non_null(strstr(first, "\ntls_min_version = TLSv1.3\n"
+				      "client_login_timeout = 0.1\n"
+				      "max_packet_size = 3MB\n"));
 	assert_non_null(strstr(first, "\nidle_transaction_timeout = 0.5\n"
 				      "query_timeout = 1.02\n"
 				      "client_idle_timeout = 86399.999\n"
@@ -844,6 +1067,12 @@ static void test_print_round_trip(void **state)
 	assert_int_equal(d.query_timeout_ms, 1020);
 	assert_int_equal(d.client_idle_timeout_ms, 86399999);
 	assert_null(d.server_reset_query);
+	assert_int_equal(d.auth_type, AUTH_TRUST);
+	assert_true(d.auth_trust_anywhere);
+	assert_int_equal(d.tls_mode, TLS_AUTO);
+	assert_int_equal(d.client_login_timeout_ms, 100);
+	assert_true(d.max_packet_size == 3L * 1024 * 1024);
+	assert_string_equal(d.sslrootcert, "/ca.crt");
 	free(first);
 	free(second);
 	config_free(&c);
@@ -987,11 +1216,13 @@ static void test_finish_pool_min_max(void **state)
 	config_free(&c);
 }
 
-static void test_finish_listen_addr(void **state)
+/* Any listen_addr with a real authentication method; trust only on
+ * loopback, unless auth_trust_anywhere says otherwise. */
+static void test_finish_trust(void **state)
 {
 	static const struct {
 		const char *addr;
-		bool ok;
+		bool loopback;
 	} cases[] = {
 	    {"127.0.0.1", true},
 	    {"127.1.2.3", true},
@@ -1006,27 +1237,249 @@ static void test_finish_listen_addr(void **state)
 	    {"example.com", false},
 	    {"::ffff:10.0.0.1", false},
 	};
+	static const char *const auth[] = {"scram-sha-256", "md5", "trust"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		for (size_t a = 0; a < ARRAY_LEN(auth); a++) {
+			for (int anywhere = 0; anywhere < 2; anywhere++) {
+				struct config c;
+				struct config_errors errs = {0};
+				char want[CONFIG_ERROR_LEN];
+
+				config_defaults(&c);
+				config_set(&c, "pitlane", "listen_addr",
+					   cases[i].addr, "x", &errs);
+				config_set(&c, "pitlane", "auth_type", auth[a],
+					   "x", &errs);
+				config_set(&c, "pitlane", "auth_trust_anywhere",
+					   anywhere ? "yes" : "no", "x", &errs);
+				config_finish(&c, &errs);
+				if (cases[i].loopback || anywhere ||
+				    strcmp(auth[a], "trust") != 0) {
+					assert_no_errors(&errs);
+				} else {
+					snprintf(want, sizeof(want),
+						 "auth_type trust accepts "
+						 "anyone: listen_addr \"%s\" "
+						 "is not a loopback address "
+						 "(set auth_trust_anywhere = "
+						 "yes to allow it)",
+						 cases[i].addr);
+					assert_one_error(&errs, want);
+				}
+				config_free(&c);
+			}
+		}
+	}
+}
+
+struct tls_case {
+	const char *set[5][2]; /* [pitlane] key, value */
+	enum tls_mode mode;    /* after config_finish */
+	const char *msgs[3];
+};
+
+#define CERT                                                                   \
+	{                                                                      \
+		"tls_cert_file", "/s.crt"                                      \
+	}
+#define KEY                                                                    \
+	{                                                                      \
+		"tls_key_file", "/s.key"                                       \
+	}
+#define CA                                                                     \
+	{                                                                      \
+		"tls_ca_file", "/ca.crt"                                       \
+	}
+#define MODE(m)                                                                \
+	{                                                                      \
+		"tls_mode", m                                                  \
+	}
+
+static const struct tls_case tls_cases[] = {
+    {{{NULL}}, TLS_DISABLE, {NULL}},
+    {{CERT, KEY}, TLS_PREFER, {NULL}},
+    {{CERT, KEY, CA}, TLS_PREFER, {NULL}},
+    {{CERT},
+     TLS_DISABLE,
+     {"tls_cert_file is set but tls_key_file is not: set both or neither"}},
+    {{KEY, MODE("disable")},
+     TLS_DISABLE,
+     {"tls_key_file is set but tls_cert_file is not: set both or neither"}},
+    {{CERT, KEY, MODE("disable")}, TLS_DISABLE, {NULL}},
+    {{MODE("disable")}, TLS_DISABLE, {NULL}},
+    {{MODE("allow")},
+     TLS_ALLOW,
+     {"tls_mode allow needs tls_cert_file and tls_key_file: neither is "
+      "set"}},
+    {{MODE("prefer"), KEY},
+     TLS_PREFER,
+     {"tls_mode prefer needs tls_cert_file and tls_key_file: tls_cert_file "
+      "is not set"}},
+    {{MODE("prefer"), CERT, KEY}, TLS_PREFER, {NULL}},
+    {{MODE("require")},
+     TLS_REQUIRE,
+     {"tls_mode require needs tls_cert_file and tls_key_file: neither is "
+      "set"}},
+    {{MODE("require"), CERT},
+     TLS_REQUIRE,
+     {"tls_mode require needs tls_cert_file and tls_key_file: tls_key_file "
+      "is not set"}},
+    {{MODE("require"), CERT, KEY}, TLS_REQUIRE, {NULL}},
+    {{MODE("verify-ca"), KEY},
+     TLS_VERIFY_CA,
+     {"tls_mode verify-ca needs tls_cert_file and tls_key_file: "
+      "tls_cert_file is not set",
+      "tls_mode verify-ca needs tls_ca_file to verify client certificates"}},
+    {{MODE("verify-full"), CERT, KEY},
+     TLS_VERIFY_FULL,
+     {"tls_mode verify-full needs tls_ca_file to verify client "
+      "certificates"}},
+    {{MODE("verify-full"), CERT, KEY, CA}, TLS_VERIFY_FULL, {NULL}},
+    {{MODE("verify-ca"), CERT, KEY, CA}, TLS_VERIFY_CA, {NULL}},
+    {{{"auth_type", "cert"}},
+     TLS_DISABLE,
+     {"auth_type cert needs client certificates: tls_mode must be verify-ca "
+      "or verify-full, not disable"}},
+    {{{"auth_type", "cert"}, CERT, KEY, CA},
+     TLS_PREFER,
+     {"auth_type cert needs client certificates: tls_mode must be verify-ca "
+      "or verify-full, not prefer"}},
+    {{{"auth_type", "cert"}, MODE("require"), CERT, KEY, CA},
+     TLS_REQUIRE,
+     {"auth_type cert needs client certificates: tls_mode must be verify-ca "
+      "or verify-full, not require"}},
+    {{{"auth_type", "cert"}, MODE("verify-ca"), CERT, KEY, CA},
+     TLS_VERIFY_CA,
+     {NULL}},
+    {{{"auth_type", "cert"}, MODE("verify-full")},
+     TLS_VERIFY_FULL,
+     {"tls_mode verify-full needs tls_cert_file and tls_key_file: neither "
+      "is set",
+      "tls_mode verify-full needs tls_ca_file to verify client "
+      "certificates"}},
+    {{{"auth_type", "cert"}, MODE("disable"), CERT},
+     TLS_DISABLE,
+     {"tls_cert_file is set but tls_key_file is not: set both or neither",
+      "auth_type cert needs client certificates: tls_mode must be verify-ca "
+      "or verify-full, not disable"}},
+};
+
+#undef CERT
+#undef KEY
+#undef CA
+#undef MODE
+
+/* config_finish: tls_mode resolved when unset, the files each mode needs,
+ * and auth_type cert only with client certificates. */
+static void test_finish_tls(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(tls_cases); i++) {
+		const struct tls_case *t = &tls_cases[i];
+		struct config c;
+		struct config_errors errs = {0};
+		unsigned n = 0;
+
+		config_defaults(&c);
+		for (size_t j = 0; j < ARRAY_LEN(t->set) && t->set[j][0]; j++)
+			assert_true(config_set(&c, "pitlane", t->set[j][0],
+					       t->set[j][1], "x", &errs));
+		assert_no_errors(&errs);
+		config_finish(&c, &errs);
+		while (n < ARRAY_LEN(t->msgs) && t->msgs[n] != NULL)
+			n++;
+		if (errs.n != n) {
+			print_error("case %zu: want %u errors\n", i, n);
+			for (unsigned j = 0; j < errs.n; j++)
+				print_error("case %zu: %s\n", i, errs.msg[j]);
+			fail();
+		}
+		for (unsigned j = 0; j < n; j++)
+			assert_string_equal(errs.msg[j], t->msgs[j]);
+		assert_int_equal(c.tls_mode, t->mode);
+		config_free(&c);
+	}
+}
+
+/* max_packet_size: bytes, or whole kB, MB or GB (1024-based), within
+ * 1MB..1GB; printed in the largest unit that divides it. */
+static void test_max_packet_size(void **state)
+{
+	static const struct {
+		const char *value;
+		long bytes; /* -1: invalid */
+		const char *printed;
+	} cases[] = {
+	    {"1MB", 1048576, "1MB"},
+	    {"1048576", 1048576, "1MB"},
+	    {"1024kB", 1048576, "1MB"},
+	    {"1025kB", 1049600, "1025kB"},
+	    {"1048577", 1048577, "1048577"},
+	    {"512MB", 536870912, "512MB"},
+	    {"1GB", 1073741824, "1GB"},
+	    {"1024MB", 1073741824, "1GB"},
+	    {"1048576kB", 1073741824, "1GB"},
+	    {"1073741824", 1073741824, "1GB"},
+	    {"0001GB", 1073741824, "1GB"},
+	    {"1073741825", -1, NULL},
+	    {"1048575", -1, NULL},
+	    {"1023kB", -1, NULL},
+	    {"0MB", -1, NULL},
+	    {"0", -1, NULL},
+	    {"2GB", -1, NULL},
+	    {"1025MB", -1, NULL},
+	    {"99999999999999999999GB", -1, NULL},
+	    {"1gb", -1, NULL},
+	    {"1Gb", -1, NULL},
+	    {"1KB", -1, NULL},
+	    {"1kb", -1, NULL},
+	    {"1mB", -1, NULL},
+	    {"1 GB", -1, NULL},
+	    {"1GB ", -1, NULL},
+	    {" 1GB", -1, NULL},
+	    {"1B", -1, NULL},
+	    {"1TB", -1, NULL},
+	    {"1.5GB", -1, NULL},
+	    {"-1GB", -1, NULL},
+	    {"+1GB", -1, NULL},
+	    {"GB", -1, NULL},
+	    {"0x100000", -1, NULL},
+	    {"", -1, NULL},
+	};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct config c;
 		struct config_errors errs = {0};
-		char want[CONFIG_ERROR_LEN];
+		char want[CONFIG_ERROR_LEN], *text;
 
 		config_defaults(&c);
-		config_set(&c, "pitlane", "listen_addr", cases[i].addr, "x",
-			   &errs);
-		config_finish(&c, &errs);
-		if (cases[i].ok) {
+		config_set(&c, "pitlane", "max_packet_size", "2MB", "x", &errs);
+		assert_true(config_set(&c, "pitlane", "max_packet_size",
+				       cases[i].value, "max_packet_size",
+				       &errs));
+		if (cases[i].bytes >= 0) {
 			assert_no_errors(&errs);
+			assert_true(c.max_packet_size == cases[i].bytes);
+			text = print_config(&c);
+			snprintf(want, sizeof(want), "\nmax_packet_size = %s\n",
+				 cases[i].printed);
+			if (strstr(text, want) == NULL) {
+				print_error("%s: %s not in:\n%s",
+					    cases[i].value, want, text);
+				fail();
+			}
+			free(text);
 		} else {
 			snprintf(want, sizeof(want),
-				 "listen_addr \"%s\" is not a loopback "
-				 "address: pitlane has no client "
-				 "authentication yet and accepts loopback "
-				 "clients only",
-				 cases[i].addr);
+				 "max_packet_size must be a size from 1MB to "
+				 "1GB, in bytes or with a unit kB, MB or GB, "
+				 "got \"%s\"",
+				 cases[i].value);
 			assert_one_error(&errs, want);
+			assert_true(c.max_packet_size == 2L * 1024 * 1024);
 		}
 		config_free(&c);
 	}
@@ -1072,6 +1525,7 @@ static void test_password_never_shown(void **state)
 	config_load_file(&c, path, &errs);
 	config_load_env(&c, envp, &errs);
 	config_set(&c, "pool", "password", SECRET, "--password", &errs);
+	config_set(&c, "pitlane", "auth_type", "trust", "x", &errs);
 	config_set(&c, "pitlane", "listen_addr", "0.0.0.0", "x", &errs);
 	config_finish(&c, &errs);
 	assert_true(errs.n >= 4);
@@ -1094,13 +1548,23 @@ static void test_password_never_shown(void **state)
 static void test_conninfo(void **state)
 {
 	static const char *const want_keys[] = {
-	    "host",    "hostaddr",   "port",
-	    "dbname",  "user",	     "password",
-	    "sslmode", "gssencmode", "fallback_application_name"};
-	static const char *const want_values[] = {
-	    "db1,db2", "10.0.0.1,10.0.0.2", "5433",    "app",	 "appuser",
-	    SECRET,    "require",	    "disable", "pitlane"};
-	const char *keys[10], *values[10];
+	    "host",    "hostaddr", "port",	 "dbname",
+	    "user",    "password", "sslmode",	 "sslrootcert",
+	    "sslcert", "sslkey",   "gssencmode", "fallback_application_name"};
+	static const char *const want_values[] = {"db1,db2",
+						  "10.0.0.1,10.0.0.2",
+						  "5433",
+						  "app",
+						  "appuser",
+						  SECRET,
+						  "verify-full",
+						  "/etc/ssl/root.crt",
+						  "/etc/ssl/client.crt",
+						  "/etc/ssl/client.key",
+						  "disable",
+						  "pitlane"};
+	const char *keys[CONFIG_CONNINFO_MAX + 1],
+	    *values[CONFIG_CONNINFO_MAX + 1];
 	struct config c;
 	struct config_errors errs = {0};
 	size_t n;
@@ -1130,12 +1594,16 @@ static void test_conninfo(void **state)
 	config_set(&c, "pool", "dbname", "app", "x", &errs);
 	config_set(&c, "pool", "user", "appuser", "x", &errs);
 	config_set(&c, "pool", "password", SECRET, "x", &errs);
-	config_set(&c, "pool", "sslmode", "require", "x", &errs);
+	config_set(&c, "pool", "sslmode", "verify-full", "x", &errs);
+	config_set(&c, "pool", "sslrootcert", "/etc/ssl/root.crt", "x", &errs);
+	config_set(&c, "pool", "sslcert", "/etc/ssl/client.crt", "x", &errs);
+	config_set(&c, "pool", "sslkey", "/etc/ssl/client.key", "x", &errs);
 	config_finish(&c, &errs);
 	assert_no_errors(&errs);
 	n = config_conninfo(&c, "10.0.0.1,10.0.0.2", keys, values,
 			    ARRAY_LEN(keys));
 	assert_int_equal(n, ARRAY_LEN(want_keys));
+	assert_int_equal(n, CONFIG_CONNINFO_MAX);
 	for (size_t i = 0; i < n; i++) {
 		assert_string_equal(keys[i], want_keys[i]);
 		assert_string_equal(values[i], want_values[i]);
@@ -1147,6 +1615,18 @@ static void test_conninfo(void **state)
 	assert_int_equal(config_conninfo(&c, "10.0.0.1,10.0.0.2", keys, values,
 					 ARRAY_LEN(want_keys)),
 			 0);
+
+	/* Each of the three is passed on its own, and unset again. */
+	config_set(&c, "pool", "sslrootcert", "", "x", &errs);
+	config_set(&c, "pool", "sslkey", "", "x", &errs);
+	assert_no_errors(&errs);
+	n = config_conninfo(&c, NULL, keys, values, ARRAY_LEN(keys));
+	assert_int_equal(n, 9);
+	assert_string_equal(keys[4], "password");
+	assert_string_equal(keys[5], "sslmode");
+	assert_string_equal(keys[6], "sslcert");
+	assert_string_equal(values[6], "/etc/ssl/client.crt");
+	assert_string_equal(keys[7], "gssencmode");
 	config_free(&c);
 }
 
@@ -1172,6 +1652,27 @@ static void test_pool_mode_name(void **state)
 			    "statement");
 }
 
+static void test_enum_names(void **state)
+{
+	(void)state;
+	assert_string_equal(config_auth_type_name(AUTH_SCRAM), "scram-sha-256");
+	assert_string_equal(config_auth_type_name(AUTH_MD5), "md5");
+	assert_string_equal(config_auth_type_name(AUTH_CERT), "cert");
+	assert_string_equal(config_auth_type_name(AUTH_TRUST), "trust");
+	assert_string_equal(config_tls_mode_name(TLS_DISABLE), "disable");
+	assert_string_equal(config_tls_mode_name(TLS_ALLOW), "allow");
+	assert_string_equal(config_tls_mode_name(TLS_PREFER), "prefer");
+	assert_string_equal(config_tls_mode_name(TLS_REQUIRE), "require");
+	assert_string_equal(config_tls_mode_name(TLS_VERIFY_CA), "verify-ca");
+	assert_string_equal(config_tls_mode_name(TLS_VERIFY_FULL),
+			    "verify-full");
+	assert_string_equal(config_tls_mode_name(TLS_AUTO), "auto");
+	assert_string_equal(config_tls_version_name(TLS_VERSION_1_2),
+			    "TLSv1.2");
+	assert_string_equal(config_tls_version_name(TLS_VERSION_1_3),
+			    "TLSv1.3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1193,12 +1694,15 @@ int main(void)
 	    cmocka_unit_test(test_ini_nul_byte),
 	    cmocka_unit_test(test_ini_unreadable),
 	    cmocka_unit_test(test_finish_pool_min_max),
-	    cmocka_unit_test(test_finish_listen_addr),
+	    cmocka_unit_test(test_finish_trust),
+	    cmocka_unit_test(test_finish_tls),
+	    cmocka_unit_test(test_max_packet_size),
 	    cmocka_unit_test(test_finish_unix_socket_dir),
 	    cmocka_unit_test(test_password_never_shown),
 	    cmocka_unit_test(test_conninfo),
 	    cmocka_unit_test(test_error_overflow),
 	    cmocka_unit_test(test_pool_mode_name),
+	    cmocka_unit_test(test_enum_names),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
