@@ -43,10 +43,13 @@ bool params_set(struct params *p, const char *name, const char *value)
 	if (v == NULL)
 		return false;
 	if (i >= 0) {
+		if (strcmp(p->value[i], v) != 0)
+			p->gen++;
 		free(p->value[i]);
 		p->value[i] = v;
 		return true;
 	}
+	p->gen++;
 	if (p->n == p->cap && !params_grow(p)) {
 		free(v);
 		return false;
@@ -86,7 +89,7 @@ void params_clear(struct params *p)
 	}
 	free(p->name);
 	free(p->value);
-	*p = (struct params){0};
+	*p = (struct params){.gen = p->gen + 1};
 }
 
 void params_write(const struct params *p, struct proto_writer *w)
@@ -103,6 +106,7 @@ void params_unset(struct params *p, const char *name)
 		return;
 	free(p->name[i]);
 	free(p->value[i]);
+	p->gen++;
 	p->n--;
 	p->name[i] = p->name[p->n];
 	p->value[i] = p->value[p->n];
@@ -266,4 +270,31 @@ bool params_need_server(const struct params *want, const struct params *base)
 			return true;
 	}
 	return false;
+}
+
+/* FNV-1a over one entry, the name folded to lower case. */
+static uint64_t params_entry_hash(const char *name, const char *value)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (uint8_t)tolower((unsigned char)*name)) *
+		    1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (; *value != '\0'; value++)
+		h = (h ^ (uint8_t)*value) * 1099511628211ULL;
+	return h;
+}
+
+uint64_t params_fingerprint(struct params *p)
+{
+	uint64_t fp = 0;
+
+	if (p->fp_gen == p->gen + 1)
+		return p->fp;
+	for (unsigned i = 0; i < p->n; i++)
+		fp += params_entry_hash(p->name[i], p->value[i]);
+	p->fp = fp;
+	p->fp_gen = p->gen + 1;
+	return fp;
 }

@@ -17,8 +17,11 @@
  * a client that sets nothing costs nothing. */
 struct params {
 	unsigned n, cap;
-	char **name;  /* owned, cap entries */
-	char **value; /* owned, cap entries */
+	char **name;	 /* owned, cap entries */
+	char **value;	 /* owned, cap entries */
+	unsigned gen;	 /* bumped by every change */
+	unsigned fp_gen; /* gen + 1 when fp is current */
+	uint64_t fp;	 /* params_fingerprint cache */
 };
 
 /* Sets name to value, adding it when new. Returns false when out of memory
@@ -36,6 +39,11 @@ void params_clear(struct params *p);
 
 /* Writes one ParameterStatus message per parameter. */
 void params_write(const struct params *p, struct proto_writer *w);
+
+/* A digest of the contents that does not depend on order or on the case
+ * of names: equal sets have equal fingerprints (and different ones almost
+ * surely differ). Cached until the next change. */
+uint64_t params_fingerprint(struct params *p);
 
 /* Removes name (no-op when absent). */
 void params_unset(struct params *p, const char *name);

@@ -71,6 +71,8 @@ struct server {
 	int64_t busy_since_ms;	 /* when the request queue last filled */
 	int64_t rest_since_ms;	 /* when it last emptied */
 	struct params params;	 /* as the backend has them now */
+	uint64_t synced_fp;	 /* fingerprint of the values last applied */
+	unsigned synced_gen;	 /* params.gen + 1 then; 0: unknown */
 	struct stmt_cache stmts; /* statements prepared on the backend */
 	struct server_peer peer; /* the linked client; io NULL when none */
 

@@ -1048,6 +1048,13 @@ static void txn_sql_set(struct txn_sql *q, const char *name, const char *value)
 	txn_sql_add(q, ", false);", 9);
 }
 
+/* Remembers which values the server now holds (optimistically). */
+static void txn_note_synced(struct server *s, uint64_t fp)
+{
+	s->synced_fp = fp;
+	s->synced_gen = s->params.gen + 1;
+}
+
 /* Builds and sends the query that gives the server the client's values:
  * parameters a previous client left go back to the pool's value (reported
  * ones) or to the server's default (RESET); the client's own are set. */
@@ -1059,6 +1066,11 @@ static bool txn_sync(struct server *s, enum server_req_kind kind)
 	unsigned i = 0;
 
 	if (want == NULL)
+		return false;
+	/* The common case: this server was last brought to exactly these
+	 * values and has not changed since. */
+	uint64_t fp = params_fingerprint(s->peer.want);
+	if (s->synced_gen == s->params.gen + 1 && s->synced_fp == fp)
 		return false;
 	while (i < s->params.n) {
 		const char *name = s->params.name[i];
@@ -1084,6 +1096,8 @@ static bool txn_sync(struct server *s, enum server_req_kind kind)
 		free(q.buf);
 		if (q.oom)
 			s->broken = true;
+		else
+			txn_note_synced(s, fp);
 		return false;
 	}
 	/* Optimistic: the backend reports the values it normalised. */
@@ -1095,6 +1109,7 @@ static bool txn_sync(struct server *s, enum server_req_kind kind)
 	io_flush(s->io);
 	if (!ok)
 		s->broken = true;
+	txn_note_synced(s, fp);
 	return ok;
 }
 

@@ -756,7 +756,7 @@ static void test_max_packet_size(void **state)
 	uint32_t be = htonl((uint32_t)body + 4);
 	memcpy(msg + 1, &be, 4);
 	memcpy(msg + 5, "SELECT length('", 15);
-	memset(msg + 20, 'x', body - 20);
+	memset(msg + 20, 'x', body - 18);
 	memcpy(msg + body + 5 - 3, "')", 3);
 	int fd = h_raw_connect(pl->port);
 	assert_true(h_raw_startup(fd, PROTO_30, login_kv));
