@@ -277,6 +277,14 @@ static const struct server_peer_ops client_server_ops = {
     .refused = client_server_refused,
 };
 
+/* A message longer than max_packet_size: refused from its header, never
+ * buffered. */
+static void client_too_big(struct client *c)
+{
+	client_failf(c, "08P01", "message exceeds max_packet_size (%ld bytes)",
+		     c->w->cfg->max_packet_size);
+}
+
 /* Sends what the client has buffered to its server. */
 static void client_forward(struct client *c)
 {
@@ -291,6 +299,9 @@ static void client_forward(struct client *c)
 		break;
 	case FORWARD_BAD:
 		client_disconnect(c, "08P01", "invalid message", NULL);
+		break;
+	case FORWARD_TOO_BIG:
+		client_too_big(c);
 		break;
 	case FORWARD_NOMEM:
 		client_disconnect(c, "53200", "out of memory", NULL);
@@ -580,6 +591,10 @@ static void client_request(struct client *c)
 		client_disconnect(c, NULL, NULL, NULL);
 		return;
 	}
+	if ((long)len + 1 > c->w->cfg->max_packet_size) {
+		client_too_big(c);
+		return;
+	}
 	if (client_answer_locally(c)) {
 		client_request(c);
 		return;
@@ -766,7 +781,8 @@ static void client_auth_failed(struct client *c, const char *sqlstate,
 {
 	log_warn("authentication failed", LF_STR("client", c->addr),
 		 LF_STR("user", c->user),
-		 LF_STR("method", login_method(c->login)),
+		 LF_STR("method", c->login != NULL ? login_method(c->login)
+						   : c->auth_method),
 		 LF_STR("sqlstate", sqlstate));
 	login_free(c->login);
 	c->login = NULL;
@@ -795,7 +811,7 @@ static void client_auth_result(struct client *c, enum login_result r,
 	case LOGIN_OK:
 		log_debug("client authenticated", LF_STR("client", c->addr),
 			  LF_STR("user", c->user),
-			  LF_STR("method", login_method(c->login)));
+			  LF_STR("method", c->auth_method));
 		login_free(c->login);
 		c->login = NULL;
 		client_login_finish(c, c->db);
@@ -840,15 +856,15 @@ static void client_login(struct client *c, const uint8_t *pkt,
 	    .unix_socket = c->unix_socket,
 	    .tls = c->tls,
 	    .family = c->family,
-	    .addr_text = c->addr,
+	    .addr_text = c->ip,
 	};
 	char cn[64];
 	memcpy(peer.addr, c->peer, sizeof(peer.addr));
 	if (c->tls)
 		peer.cert_cn = tls_peer_cn(io_ssl(c->io), cn, sizeof(cn));
 	proto_writer_init(&wr, buf, sizeof(buf));
-	r = login_start(c->w->creds, &peer, &c->login, &wr, &state, err,
-			sizeof(err));
+	r = login_start(c->w->creds, &peer, &c->login, &c->auth_method, &wr,
+			&state, err, sizeof(err));
 	client_auth_result(c, r, &wr, state, err);
 }
 
@@ -1123,6 +1139,7 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 		return;
 	}
 	net_format_addr(sa, c->addr, sizeof(c->addr));
+	net_format_ip(sa, c->ip, sizeof(c->ip));
 	c->unix_socket = sa == NULL || sa->sa_family == AF_UNIX;
 	c->family = net_addr_bytes(sa, c->peer);
 	net_set_nodelay(fd);

@@ -43,14 +43,16 @@ struct client {
 	struct stmt_names names; /* its named prepared statements */
 	int64_t last_active_ms;	 /* last read from it */
 	char addr[64];
-	char user[64];	     /* as authenticated, for logs */
-	char db[64];	     /* database asked for */
-	struct io *plain_io; /* before STARTTLS; freed with the client */
-	struct login *login; /* the exchange in progress, CLIENT_AUTH */
-	bool unix_socket;    /* accepted on the unix socket */
-	bool tls;	     /* the connection is encrypted */
-	bool direct_tls;     /* TLS began without SSLRequest */
-	int family;	     /* peer address, for hba */
+	char user[64];		 /* as authenticated, for logs */
+	char ip[48];		 /* peer address without port, "[local]" */
+	const char *auth_method; /* static name, for logs */
+	char db[64];		 /* database asked for */
+	struct io *plain_io;	 /* before STARTTLS; freed with the client */
+	struct login *login;	 /* the exchange in progress, CLIENT_AUTH */
+	bool unix_socket;	 /* accepted on the unix socket */
+	bool tls;		 /* the connection is encrypted */
+	bool direct_tls;	 /* TLS began without SSLRequest */
+	int family;		 /* peer address, for hba */
 	uint8_t peer[16];
 };
 

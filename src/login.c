@@ -288,8 +288,8 @@ static struct login *login_password(const struct creds *cr,
 
 enum login_result login_start(const struct creds *cr,
 			      const struct login_peer *p, struct login **lp,
-			      struct proto_writer *w, const char **sqlstate,
-			      char *msg, size_t msglen)
+			      const char **method, struct proto_writer *w,
+			      const char **sqlstate, char *msg, size_t msglen)
 {
 	enum hba_clientcert cc;
 	bool matched;
@@ -297,6 +297,7 @@ enum login_result login_start(const struct creds *cr,
 	const char *enc = p->tls ? "SSL encryption" : "no encryption";
 
 	*lp = NULL;
+	*method = matched ? hba_method_name(m) : "no hba entry";
 	if (!matched) {
 		*sqlstate = login_fail(
 		    "28000", msg, msglen,

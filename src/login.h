@@ -57,13 +57,14 @@ enum login_result {
 
 struct login;
 
-/* Starts authenticating: decides the method and writes the first
- * Authentication request (nothing for trust). On LOGIN_FAIL *sqlstate and
- * msg say why. *lp is set for LOGIN_SEND (free with login_free). */
+/* Starts authenticating: decides the method (its name in *method) and
+ * writes the first Authentication request (nothing for trust). On
+ * LOGIN_FAIL *sqlstate and msg say why. *lp is set for LOGIN_SEND (free
+ * with login_free). */
 enum login_result login_start(const struct creds *cr,
 			      const struct login_peer *p, struct login **lp,
-			      struct proto_writer *w, const char **sqlstate,
-			      char *msg, size_t msglen);
+			      const char **method, struct proto_writer *w,
+			      const char **sqlstate, char *msg, size_t msglen);
 
 /* Feeds the body of one PasswordMessage/SASL response. */
 enum login_result login_step(struct login *l, const uint8_t *body, size_t len,

@@ -52,3 +52,16 @@ int net_addr_bytes(const struct sockaddr *sa, unsigned char out[16])
 	}
 	return 0;
 }
+
+void net_format_ip(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	const void *a = NULL;
+
+	if (sa != NULL && sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (a == NULL ||
+	    inet_ntop(sa->sa_family, a, buf, (socklen_t)cap) == NULL)
+		snprintf(buf, cap, "[local]");
+}

@@ -943,6 +943,10 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			res = FORWARD_TERMINATE;
 			break;
 		}
+		if ((long)len + 1 > s->w->cfg->max_packet_size) {
+			res = FORWARD_TOO_BIG; /* refused before it is read */
+			break;
+		}
 		if (s->peer.names != NULL &&
 		    (strchr("PBDC", type) != NULL ||
 		     (type == 'Q' && len - 4 < TXN_SQL_MAX))) {

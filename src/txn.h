@@ -24,6 +24,7 @@ enum txn_forward_result {
 	FORWARD_OK,
 	FORWARD_TERMINATE, /* the client sent Terminate: stop reading it */
 	FORWARD_BAD,	   /* malformed message */
+	FORWARD_TOO_BIG,   /* longer than max_packet_size */
 	FORWARD_NOMEM,	   /* out of memory */
 };
 

@@ -56,8 +56,7 @@ static void pitlane_bin(char *out, size_t cap)
 
 /* Runs `sh -c script sh args...` with stdout and stderr appended to log;
  * returns its exit status (-1 when it did not exit normally). */
-static int run_sh(const char *script, const char *const *args,
-		  const char *log)
+static int run_sh(const char *script, const char *const *args, const char *log)
 {
 	const char *argv[16] = {"sh", "-c", script, "sh"};
 	int n = 4;
@@ -217,10 +216,9 @@ static PGconn *login(struct h_pitlane *pl, const char *extra, char *err,
 	int64_t deadline = h_now_ms() + 15000;
 	while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
 	       st != PGRES_POLLING_FAILED) {
-		struct pollfd pfd = {.fd = PQsocket(c),
-				     .events = st == PGRES_POLLING_READING
-						   ? POLLIN
-						   : POLLOUT};
+		struct pollfd pfd = {
+		    .fd = PQsocket(c),
+		    .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
 		int left = (int)(deadline - h_now_ms());
 		if (pfd.fd < 0 || left <= 0)
 			break;
@@ -239,8 +237,7 @@ static PGconn *login_ok(struct h_pitlane *pl, const char *extra)
 	if (PQstatus(c) != CONNECTION_OK) {
 		PQfinish(c);
 		h_pitlane_dump_log(pl, 30);
-		fail_msg("login with `%s` failed: %s", extra ? extra : "",
-			 err);
+		fail_msg("login with `%s` failed: %s", extra ? extra : "", err);
 	}
 	assert_int_equal(h_query_int(c, "SELECT 41 + 1"), 42);
 	return c;
@@ -412,8 +409,7 @@ static void test_md5(void **state)
  * auth_file line; alice logs in and is served by the pool's user. */
 static void test_auth_file_hash_password(void **state)
 {
-	char bin[PATH_MAX], pwfile[PATH_MAX], authfile[PATH_MAX],
-	    log[PATH_MAX];
+	char bin[PATH_MAX], pwfile[PATH_MAX], authfile[PATH_MAX], log[PATH_MAX];
 	snprintf(pwfile, sizeof(pwfile), "%s/alice.pw", h_tmpdir());
 	snprintf(authfile, sizeof(authfile), "%s/userlist.txt", h_tmpdir());
 	snprintf(log, sizeof(log), "%s/hash-password.log", h_tmpdir());
@@ -423,8 +419,8 @@ static void test_auth_file_hash_password(void **state)
 	fputs(ALICE_PW "\n", f);
 	fclose(f);
 	const char *args[] = {bin, pwfile, authfile, NULL};
-	int st = run_sh("\"$1\" --hash-password alice < \"$2\" > \"$3\"", args,
-			log);
+	int st =
+	    run_sh("\"$1\" --hash-password alice < \"$2\" > \"$3\"", args, log);
 	if (st != 0) {
 		dump_text(log);
 		fail_msg("pitlane --hash-password exited %d", st);
@@ -646,10 +642,10 @@ static char direct_tls(int port, bool alpn, char sqlstate[6], bool *ready)
 			 1);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (alpn)
-		assert_int_equal(SSL_CTX_set_alpn_protos(
-				     ctx, (const unsigned char *)"\x0apostgresql",
-				     11),
-				 0);
+		assert_int_equal(
+		    SSL_CTX_set_alpn_protos(
+			ctx, (const unsigned char *)"\x0apostgresql", 11),
+		    0);
 	int fd = h_raw_connect(port);
 	struct timeval tv = {.tv_sec = 5};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
