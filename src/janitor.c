@@ -3,6 +3,7 @@
 #include "janitor.h"
 
 #include <stddef.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "client.h"
@@ -13,6 +14,8 @@
 	((struct client *)((char *)(wt)-offsetof(struct client, waiter)))
 #define server_of_slot(sl)                                                     \
 	((struct server *)((char *)(sl)-offsetof(struct server, slot)))
+
+#define JANITOR_TRIM_AFTER 64 /* clients freed before memory is trimmed */
 
 static struct event *janitor_tick_ev;
 
@@ -76,6 +79,13 @@ void janitor_run(struct worker *w)
 		janitor_shutdown_step(w, now);
 		return;
 	}
+	/* After many clients went away (a burst, an attack), give the freed
+	 * memory back to the system: glibc would keep it. At most once a
+	 * tick. */
+	if (w->freed_since_trim >= JANITOR_TRIM_AFTER) {
+		malloc_trim(0);
+		w->freed_since_trim = 0;
+	}
 	while ((wt = pool_wait_expired(&w->pool, now)) != NULL)
 		client_wait_timeout(client_of_waiter(wt));
 	janitor_client_timeouts(w, now);
@@ -102,7 +112,9 @@ static void janitor_reap_cb(evutil_socket_t fd, short what, void *arg)
 	while ((c = TAILQ_FIRST(&w->dead_clients)) != NULL) {
 		TAILQ_REMOVE(&w->dead_clients, c, link);
 		client_free(c);
+		w->freed_since_trim++;
 	}
+
 	for (s = TAILQ_FIRST(&w->dead_servers); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
 		TAILQ_REMOVE(&w->dead_servers, s, link);

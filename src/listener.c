@@ -15,7 +15,8 @@
 #include "client.h"
 #include "log.h"
 
-#define LISTENER_BACKLOG 1024
+#define LISTENER_BACKLOG  1024
+#define LISTENER_PAUSE_MS 100 /* accept pause when out of descriptors */
 
 struct listener {
 	struct worker *w;
@@ -23,6 +24,8 @@ struct listener {
 	struct evconnlistener *unix_sock;
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int port;
+	struct event *resume; /* re-enables accepting after EMFILE */
+	bool paused;
 };
 
 static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
@@ -35,14 +38,49 @@ static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 	client_accept(l->w, fd, sa);
 }
 
+/* Accepting again after a pause for running out of descriptors. */
+static void listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	l->paused = false;
+	if (l->w->shutting_down)
+		return;
+	if (l->tcp != NULL)
+		evconnlistener_enable(l->tcp);
+	if (l->unix_sock != NULL)
+		evconnlistener_enable(l->unix_sock);
+}
+
+/* accept() failed. Out of descriptors, retrying at once would spin: stop
+ * accepting for a moment (pending connections wait in the backlog) and say
+ * so once. */
 static void listener_error_cb(struct evconnlistener *el, void *arg)
 {
+	struct listener *l = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = {.tv_usec = LISTENER_PAUSE_MS * 1000};
 
 	(void)el;
-	(void)arg;
-	log_error("accept failed",
-		  LF_STR("reason", evutil_socket_error_to_string(err)));
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		log_error("accept failed",
+			  LF_STR("reason", evutil_socket_error_to_string(err)));
+		return;
+	}
+	if (l->paused)
+		return;
+	l->paused = true;
+	log_error("accept paused: out of file descriptors",
+		  LF_STR("reason", evutil_socket_error_to_string(err)),
+		  LF_INT("clients", l->w->nclients),
+		  LF_INT("pause_ms", LISTENER_PAUSE_MS));
+	if (l->tcp != NULL)
+		evconnlistener_disable(l->tcp);
+	if (l->unix_sock != NULL)
+		evconnlistener_disable(l->unix_sock);
+	evtimer_add(l->resume, &pause);
 }
 
 static struct evconnlistener *
@@ -125,6 +163,12 @@ struct listener *listener_new(struct worker *w, char *err, size_t errlen)
 		return NULL;
 	}
 	l->w = w;
+	l->resume = evtimer_new(w->base, listener_resume_cb, l);
+	if (l->resume == NULL) {
+		snprintf(err, errlen, "out of memory");
+		listener_free(l);
+		return NULL;
+	}
 	if (listener_open_tcp(l, err, errlen) != 0 ||
 	    (w->cfg->unix_socket_dir != NULL &&
 	     listener_open_unix(l, err, errlen) != 0)) {
@@ -141,6 +185,7 @@ int listener_port(const struct listener *l)
 
 void listener_disable(struct listener *l)
 {
+	event_del(l->resume);
 	if (l->tcp != NULL)
 		evconnlistener_disable(l->tcp);
 	if (l->unix_sock != NULL)
@@ -157,5 +202,7 @@ void listener_free(struct listener *l)
 		evconnlistener_free(l->unix_sock);
 	if (l->unix_path[0] != '\0')
 		(void)unlink(l->unix_path);
+	if (l->resume != NULL)
+		event_free(l->resume);
 	free(l);
 }

@@ -318,9 +318,8 @@ enum login_result login_start(const struct creds *cr,
 		cc = HBA_CLIENTCERT_VERIFY_FULL;
 	if ((*sqlstate = login_check_cert(p, cc, msg, msglen)) != NULL)
 		return LOGIN_FAIL;
-	if (m == HBA_CERT)
-		return LOGIN_OK;
-	if (m == HBA_TRUST) {
+	if (m == HBA_CERT || m == HBA_TRUST) {
+		/* Without a password, only names pitlane knows get in. */
 		if (login_known_user(cr, p->user))
 			return LOGIN_OK;
 		*sqlstate = login_fail("28000", msg, msglen,
@@ -367,6 +366,14 @@ enum login_result login_step(struct login *l, const uint8_t *body, size_t len,
 			proto_end(w);
 			return LOGIN_OK;
 		case AUTH_FAIL:
+			if (l->scram.reason != AUTH_REASON_PROOF) {
+				/* Not a wrong password: a broken exchange. */
+				*sqlstate = login_fail(
+				    "08P01", msg, msglen,
+				    "invalid SCRAM exchange: %s",
+				    auth_reason_str(l->scram.reason));
+				return LOGIN_FAIL;
+			}
 			break;
 		}
 	}

@@ -81,6 +81,7 @@ struct server {
 	unsigned req_head, req_len, req_cap;
 
 	bool ext_open;	     /* extended messages since the last Sync */
+	bool skip_to_sync;   /* the backend skips to the next Sync */
 	uint8_t xact;	     /* status of the last ReadyForQuery */
 	uint32_t in_skip;    /* body bytes of a server message still to relay */
 	uint32_t out_skip;   /* body bytes of a client message still to send */

@@ -35,6 +35,7 @@ static const char *const txn_untracked[] = {
 
 static bool txn_sync(struct server *s, enum server_req_kind kind);
 static void txn_note_session_sql(struct server *s, const char *q);
+static bool txn_is_deallocate(const char *q, char *name, size_t cap);
 
 bool txn_param_tracked(const char *name)
 {
@@ -137,6 +138,8 @@ static void txn_on_error(struct server *s)
 	txn_pop(s, true);
 	while ((r = txn_head(s)) != NULL && r->type != 'S')
 		txn_pop(s, true);
+	/* No Sync sent yet: what the client sends until it is skipped. */
+	s->skip_to_sync = r == NULL;
 }
 
 /* Keeps the queue in step with one relayed response message. */
@@ -322,6 +325,11 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 		else if (!hidden && status == 'I')
 			s->w->pool.stats.xacts_total++;
 		*stop = true;
+		/* Statement mode refuses a transaction block: the FATAL must
+		 * answer BEGIN, so its ReadyForQuery is not relayed. */
+		if (linked && !hidden && status != 'I' &&
+		    s->w->mode->single_statement && txn_at_boundary(s))
+			return true;
 		return hidden || !linked;
 	case 'S':
 		txn_track_param(s, in, cur, len, hidden);
@@ -345,6 +353,31 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 		txn_account(s, type);
 		return hidden || !linked;
 	}
+}
+
+/* Statement mode and a transaction block began: pitlane rolls it back on
+ * its own and answers the client with an error in place of the
+ * ReadyForQuery it held back, so the session goes on. */
+static void txn_refuse_block(struct server *s)
+{
+	uint8_t buf[256];
+	struct proto_writer wr;
+
+	if (!txn_send_query(s, "ROLLBACK", REQ_HIDDEN)) {
+		s->peer.ops->refused(s->peer.ctx, "53200", "out of memory");
+		return;
+	}
+	io_flush(s->io);
+	proto_writer_init(&wr, buf, sizeof(buf));
+	proto_write_error(&wr, "ERROR", "0A000",
+			  "transaction blocks are not allowed in statement "
+			  "pooling mode",
+			  "pitlane rolled the transaction back; run each "
+			  "statement on its own.");
+	proto_write_ready(&wr, 'I');
+	if (!wr.overflow)
+		evbuffer_add(io_output(s->peer.io), buf, wr.len);
+	io_flush(s->peer.io);
 }
 
 /* After the scan stopped at a ReadyForQuery or an error. */
@@ -379,10 +412,7 @@ static void txn_after_stop(struct server *s)
 		}
 		if (s->w->mode->single_statement && s->xact != 'I' &&
 		    txn_at_boundary(s)) {
-			s->peer.ops->refused(
-			    s->peer.ctx, "0A000",
-			    "transaction blocks are not allowed in statement "
-			    "pooling mode");
+			txn_refuse_block(s);
 		} else if (server_may_release(s)) {
 			server_release(s);
 		}
@@ -582,6 +612,10 @@ static bool txn_prepare(struct server *s, struct stmt *st)
 /* Notes one client request passed through as it is. */
 static bool txn_note_request(struct server *s, uint8_t type)
 {
+	if (s->skip_to_sync && type != 'S' && type != 'Q' && type != 'F')
+		return true; /* the backend skips it after an error: no reply */
+	if (type == 'S')
+		s->skip_to_sync = false;
 	switch (type) {
 	case 'S':
 		s->ext_open = false;
@@ -629,6 +663,28 @@ static enum txn_forward_result txn_pass(struct server *s, struct evbuffer *src,
 	return FORWARD_OK;
 }
 
+/* A Parse of `DEALLOCATE name` (drivers send it through the extended
+ * protocol, psycopg when its statement cache is full): the client's name
+ * goes; the server-side statement stays for others, so the server runs a
+ * statement that does nothing instead. */
+static enum txn_forward_result
+txn_parse_deallocate(struct server *s, struct evbuffer *src, uint32_t len,
+		     const uint8_t *body, size_t nlen, const char *name)
+{
+	static const char noop[] = "DO $$BEGIN END$$";
+	uint8_t params[2] = {0, 0};
+
+	stmt_names_remove(s->peer.names, s->w->stmts, name);
+	if (!txn_note_request(s, 'P'))
+		return FORWARD_NOMEM;
+	txn_write_header(s, 'P', (uint32_t)(4 + nlen + 1 + sizeof(noop) + 2));
+	txn_write(s, body, nlen + 1);
+	txn_write(s, noop, sizeof(noop));
+	txn_write(s, params, sizeof(params));
+	evbuffer_drain(src, (size_t)len + 1);
+	return FORWARD_OK;
+}
+
 /* Parse with a statement name: intern it, answer it at once when the server
  * already has the statement, else prepare it under its server-side name. */
 static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
@@ -646,8 +702,16 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 	if (nlen == blen)
 		return FORWARD_BAD;
 	if (strnlen((const char *)body + nlen + 1, blen - nlen - 1) <
-	    TXN_SQL_MAX)
-		txn_note_session_sql(s, (const char *)body + nlen + 1);
+	    TXN_SQL_MAX) {
+		const char *q = (const char *)body + nlen + 1;
+		char dname[128];
+
+		txn_note_session_sql(s, q);
+		if (txn_is_deallocate(q, dname, sizeof(dname)) &&
+		    stmt_names_get(s->peer.names, dname) != NULL)
+			return txn_parse_deallocate(s, src, len, body, nlen,
+						    dname);
+	}
 	if (nlen == 0)
 		return txn_pass(s, src, 'P', len);
 	st = txn_intern(s->w, body + nlen + 1, blen - nlen - 1, s->peer.want);
@@ -947,7 +1011,7 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			res = FORWARD_TOO_BIG; /* refused before it is read */
 			break;
 		}
-		if (s->peer.names != NULL &&
+		if (s->peer.names != NULL && !s->skip_to_sync &&
 		    (strchr("PBDC", type) != NULL ||
 		     (type == 'Q' && len - 4 < TXN_SQL_MAX))) {
 			size_t need = (size_t)len + 1;
@@ -1104,9 +1168,12 @@ static bool txn_sync(struct server *s, enum server_req_kind kind)
 			txn_note_synced(s, fp);
 		return false;
 	}
-	/* Optimistic: the backend reports the values it normalised. */
+	/* Parameters the backend reports come back in ParameterStatus when
+	 * their value changes (normalised, as a client must see them); the
+	 * others are recorded as sent. */
 	for (i = 0; i < want->n && !s->broken; i++)
-		if (!params_set(&s->params, want->name[i], want->value[i]))
+		if (params_get(base, want->name[i]) == NULL &&
+		    !params_set(&s->params, want->name[i], want->value[i]))
 			s->broken = true;
 	bool ok = txn_send_query(s, q.buf, kind);
 	free(q.buf);

@@ -54,6 +54,7 @@ struct worker {
 	struct client_list dead_clients; /* freed by reap_ev */
 	struct server_list dead_servers;
 	unsigned nclients;
+	unsigned freed_since_trim;	  /* clients freed since malloc_trim */
 	unsigned clients_active;	  /* linked to a server */
 	struct event *reap_ev;		  /* deferred frees */
 	bool dispatching, dispatch_again; /* guards client_dispatch */

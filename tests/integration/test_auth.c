@@ -51,7 +51,7 @@ static void pitlane_bin(char *out, size_t cap)
 	assert_true(n > 0);
 	exe[n] = '\0';
 	*strrchr(exe, '/') = '\0';
-	snprintf(out, cap, "%s/../../src/pitlane", exe);
+	assert_true(snprintf(out, cap, "%s/../../src/pitlane", exe) < (int)cap);
 }
 
 /* Runs `sh -c script sh args...` with stdout and stderr appended to log;
@@ -99,7 +99,7 @@ static void dump_text(const char *path)
 
 static const char *cert_path(const char *name, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/%s", certs, name);
+	assert_true(snprintf(buf, cap, "%s/%s", certs, name) < (int)cap);
 	return buf;
 }
 

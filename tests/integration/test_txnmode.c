@@ -1,0 +1,525 @@
+/* Transaction mode with libpq as the client, on a pool smaller than the
+ * number of clients: named prepared statements across transactions (and
+ * servers), the same statement name with different text on two clients,
+ * Close, DISCARD ALL / DEALLOCATE ALL; pipeline mode with several Syncs
+ * outstanding and errors inside; Flush without Sync keeping the server;
+ * startup options (-c statement_timeout) honoured for their client only. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const txn_args[] = {"-m", "transaction", NULL};
+
+static struct h_pitlane *start_pool(const char *max, const char *extra)
+{
+	char mx[64];
+	snprintf(mx, sizeof(mx), "DB_POOL_MAX=%s", max);
+	const char *env[] = {mx, "DB_POOL_MIN=1", extra, NULL};
+	return h_pitlane_start(env, txn_args);
+}
+
+static void prepare_ok(PGconn *c, const char *name, const char *sql)
+{
+	PGresult *r = PQprepare(c, name, sql, 0, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("prepare %s `%s`: %s", name, sql,
+			 PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* Executes prepared statement name with one text parameter; returns the
+ * first column of the first row as a number, the second (if any) in
+ * *second. */
+static long long exec_prepared(PGconn *c, const char *name, const char *arg,
+			       long long *second)
+{
+	PGresult *r = PQexecPrepared(c, name, 1, &arg, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("execute %s(%s): %s", name, arg,
+			 PQresultErrorMessage(r));
+	long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	if (second && PQnfields(r) > 1)
+		*second = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+static void expect_prepared_fails(PGconn *c, const char *name,
+				  const char *sqlstate)
+{
+	const char *arg = "1";
+	char st[6];
+	PGresult *r = PQexecPrepared(c, name, 1, &arg, NULL, NULL, 0);
+	if (strcmp(h_result_sqlstate(r, st), sqlstate) != 0)
+		fail_msg("execute %s: want %s, got \"%s\" %s", name, sqlstate,
+			 st, PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* Two clients on one server, alternating, both with a statement named s1
+ * (different text) and more, prepared once and executed in autocommit and
+ * explicit transactions. The shared server holds both under distinct
+ * names. */
+static void test_prepared_two_clients_one_server(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	PGconn *a = h_connect(pl, NULL), *b = h_connect(pl, NULL);
+	prepare_ok(a, "s1", "SELECT $1::int * 2");
+	prepare_ok(b, "s1", "SELECT $1::int + 1000");
+	prepare_ok(b, "s2", "SELECT $1::int - 1");
+	for (int i = 0; i < 30; i++) {
+		char arg[16];
+		snprintf(arg, sizeof(arg), "%d", i);
+		bool txn = i % 2 == 1;
+		if (txn)
+			h_exec_ok(a, "BEGIN");
+		assert_int_equal(exec_prepared(a, "s1", arg, NULL), i * 2);
+		if (txn) {
+			assert_int_equal(exec_prepared(a, "s1", arg, NULL),
+					 i * 2);
+			h_exec_ok(a, "COMMIT");
+			h_exec_ok(b, "BEGIN");
+		}
+		assert_int_equal(exec_prepared(b, "s1", arg, NULL), i + 1000);
+		assert_int_equal(exec_prepared(b, "s2", arg, NULL), i - 1);
+		if (txn)
+			h_exec_ok(b, "COMMIT");
+	}
+	PGresult *r = PQdescribePrepared(b, "s2");
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	assert_int_equal(PQnparams(r), 1);
+	assert_int_equal(PQnfields(r), 1);
+	PQclear(r);
+	/* One server: both texts there, under two different names. */
+	assert_int_equal(
+	    h_query_int(a, "SELECT count(DISTINCT name) FROM "
+			   "pg_prepared_statements WHERE statement IN "
+			   "('SELECT $1::int * 2', 'SELECT $1::int + 1000')"),
+	    2);
+	expect_prepared_fails(a, "s2", "26000"); /* b's, not a's */
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
+static long long backend_pid(PGconn *c)
+{
+	return h_query_int(c, "SELECT pg_backend_pid()");
+}
+
+/* A statement prepared once runs on whichever server is free: two
+ * holders take both servers of the pool in turn, leaving one free. */
+static void test_prepared_moves_between_servers(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("2", NULL);
+	PGconn *a = h_connect(pl, NULL);
+	PGconn *k1 = h_connect(pl, NULL), *k2 = h_connect(pl, NULL);
+	long long pid = 0;
+	prepare_ok(a, "pid", "SELECT $1::int * 3, pg_backend_pid()");
+	for (int i = 0; i < 4; i++) {
+		char arg[16];
+		snprintf(arg, sizeof(arg), "%d", i);
+		h_exec_ok(k1, "BEGIN");
+		long long p1 = backend_pid(k1);
+		h_exec_ok(k2, "BEGIN");
+		long long p2 = backend_pid(k2);
+		assert_true(p1 != p2);
+		h_exec_ok(k1, "COMMIT"); /* p1 free */
+		assert_int_equal(exec_prepared(a, "pid", arg, &pid), i * 3);
+		assert_int_equal(pid, p1);
+		h_exec_ok(k1, "BEGIN");
+		assert_int_equal(backend_pid(k1), p1);
+		h_exec_ok(k2, "COMMIT"); /* p2 free */
+		assert_int_equal(exec_prepared(a, "pid", arg, &pid), i * 3);
+		assert_int_equal(pid, p2);
+		h_exec_ok(k1, "COMMIT");
+	}
+	PQfinish(a);
+	PQfinish(k1);
+	PQfinish(k2);
+	h_pass();
+}
+
+static void test_discard_all_forgets_statements(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	PGconn *a = h_connect(pl, NULL), *b = h_connect(pl, NULL);
+	const char *resets[] = {"DISCARD ALL", "DEALLOCATE ALL"};
+	for (int i = 0; i < 2; i++) {
+		prepare_ok(a, "d1", "SELECT $1::int + 5");
+		prepare_ok(b, "d1", "SELECT $1::int + 6");
+		assert_int_equal(exec_prepared(a, "d1", "1", NULL), 6);
+		assert_int_equal(exec_prepared(b, "d1", "1", NULL), 7);
+		h_exec_ok(a, resets[i]);
+		assert_int_equal(exec_prepared(b, "d1", "1", NULL), 7);
+		expect_prepared_fails(a, "d1", "26000");
+		/* b keeps its own; a may prepare the name again */
+		assert_int_equal(exec_prepared(b, "d1", "2", NULL), 8);
+		prepare_ok(a, "d1", "SELECT $1::int + 50");
+		assert_int_equal(exec_prepared(a, "d1", "1", NULL), 51);
+		h_exec_ok(a, resets[i]);
+		h_exec_ok(b, resets[i]);
+		expect_prepared_fails(b, "d1", "26000");
+	}
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
+/* ---- raw protocol: Close ------------------------------------------------ */
+
+static void raw_msg(int fd, char type, const void *body, size_t len)
+{
+	unsigned char buf[512];
+	uint32_t be = htonl((uint32_t)(len + 4));
+	assert_true(len + 5 <= sizeof(buf));
+	buf[0] = (unsigned char)type;
+	memcpy(buf + 1, &be, 4);
+	memcpy(buf + 5, body, len);
+	assert_true(h_raw_send(fd, buf, len + 5));
+}
+
+static void raw_parse(int fd, const char *name, const char *sql)
+{
+	unsigned char b[400];
+	size_t n = strlen(name) + 1, m = strlen(sql) + 1;
+	memcpy(b, name, n);
+	memcpy(b + n, sql, m);
+	memset(b + n + m, 0, 2); /* no parameter types */
+	raw_msg(fd, 'P', b, n + m + 2);
+}
+
+/* Bind (no parameters, text results) of statement name and Execute. */
+static void raw_bind_execute(int fd, const char *name)
+{
+	unsigned char b[200] = {0};
+	size_t n = strlen(name) + 1;
+	memcpy(b + 1, name, n); /* portal "" then the statement */
+	raw_msg(fd, 'B', b, 1 + n + 6);
+	raw_msg(fd, 'E', "\0\0\0\0", 5);
+}
+
+/* Sends Sync and reads up to ReadyForQuery: the message types seen (in
+ * order) into types, the first DataRow's value into val, the first
+ * error's SQLSTATE into state. */
+static void raw_sync(int fd, char *types, size_t cap, char *val, char *state)
+{
+	unsigned char b[1024];
+	char type;
+	int n;
+	size_t nt = 0;
+	raw_msg(fd, 'S', "", 0);
+	val[0] = state[0] = '\0';
+	while ((n = h_raw_read_msg(fd, &type, b, sizeof(b) - 1, 5000)) >= 0) {
+		if (nt + 1 < cap)
+			types[nt++] = type;
+		types[nt] = '\0';
+		if (type == 'D' && val[0] == '\0' && n >= 6)
+			snprintf(val, 64, "%.*s", (int)h_be32(b + 2), b + 6);
+		if (type == 'E' && state[0] == '\0')
+			h_raw_err_field(b, n, 'C', state, 6);
+		if (type == 'Z')
+			return;
+	}
+	fail_msg("no ReadyForQuery (saw \"%s\")", types);
+}
+
+static void test_close_statement(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	static const char *const kv[] = {"user", H_USER, "database", H_DBNAME,
+					 NULL};
+	char types[64], val[64], st[6];
+	unsigned char b[1024];
+	char type;
+	int fd = h_raw_connect(pl->port);
+	assert_true(h_raw_startup(fd, 196608u, kv));
+	while (h_raw_read_msg(fd, &type, b, sizeof(b), 5000) >= 0 &&
+	       type != 'Z')
+		assert_int_not_equal(type, 'E');
+	PGconn *o = h_connect(pl, NULL);
+	prepare_ok(o, "c1", "SELECT 'other'");
+
+	raw_parse(fd, "c1", "SELECT 7");
+	raw_sync(fd, types, sizeof(types), val, st);
+	assert_string_equal(types, "1Z");
+	assert_int_equal(h_query_int(o, "SELECT 1"), 1); /* server hand-off */
+	raw_bind_execute(fd, "c1");
+	raw_sync(fd, types, sizeof(types), val, st);
+	assert_string_equal(types, "2DCZ");
+	assert_string_equal(val, "7");
+	/* Close, then the name is gone for this client only. */
+	raw_msg(fd, 'C', "Sc1", 4);
+	raw_sync(fd, types, sizeof(types), val, st);
+	assert_string_equal(types, "3Z");
+	raw_bind_execute(fd, "c1");
+	raw_sync(fd, types, sizeof(types), val, st);
+	assert_string_equal(st, "26000");
+	PGresult *r = PQexecPrepared(o, "c1", 0, NULL, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("other client's c1: %s", PQresultErrorMessage(r));
+	assert_string_equal(PQgetvalue(r, 0, 0), "other");
+	PQclear(r);
+	/* Closing an unknown name is not an error; the name is reusable. */
+	raw_msg(fd, 'C', "Snope", 6);
+	raw_parse(fd, "c1", "SELECT 8");
+	raw_bind_execute(fd, "c1");
+	raw_sync(fd, types, sizeof(types), val, st);
+	assert_string_equal(types, "312DCZ");
+	assert_string_equal(val, "8");
+	close(fd);
+	PQfinish(o);
+	h_pass();
+}
+
+/* ---- pipeline mode ------------------------------------------------------ */
+
+static void send_params(PGconn *c, const char *sql, int v)
+{
+	char arg[16];
+	const char *args[] = {arg};
+	snprintf(arg, sizeof(arg), "%d", v);
+	assert_true(PQsendQueryParams(c, sql, 1, NULL, args, NULL, NULL, 0));
+}
+
+/* Reads the next result of a pipeline; it must have status want (and,
+ * for rows, the value), followed by the NULL that ends a query. */
+static void pipe_expect(PGconn *c, ExecStatusType want, long long value)
+{
+	PGresult *r = PQgetResult(c);
+	if (PQresultStatus(r) != want)
+		fail_msg("pipeline: want %s, got %s: %s", PQresStatus(want),
+			 PQresStatus(PQresultStatus(r)),
+			 PQresultErrorMessage(r));
+	if (want == PGRES_TUPLES_OK)
+		assert_int_equal(strtoll(PQgetvalue(r, 0, 0), NULL, 10), value);
+	PQclear(r);
+	if (want != PGRES_PIPELINE_SYNC)
+		assert_null(PQgetResult(c));
+}
+
+/* Two clients on one server: a sends a pipeline of three Sync groups
+ * (the second fails half way) mixing named statements and parameters
+ * while b waits with its own query; every result arrives, in order. */
+static void test_pipeline_with_other_client(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	PGconn *a = h_connect(pl, NULL), *b = h_connect(pl, NULL);
+	prepare_ok(b, "p1", "SELECT $1::int + 7000");
+	for (int round = 0; round < 10; round++) {
+		assert_true(PQenterPipelineMode(a));
+		if (round == 0)
+			assert_true(PQsendPrepare(
+			    a, "p1", "SELECT $1::int * 10", 0, NULL));
+		for (int i = 0; i < 5; i++)
+			send_params(a, "SELECT $1::int * 10", i);
+		assert_true(PQpipelineSync(a));
+		const char *one = "1";
+		assert_true(
+		    PQsendQueryPrepared(a, "p1", 1, &one, NULL, NULL, 0));
+		send_params(a, "SELECT 1 / $1::int", 0);
+		send_params(a, "SELECT $1::int", 99);
+		assert_true(PQpipelineSync(a));
+		for (int i = 0; i < 3; i++) {
+			const char *arg = i == 1 ? "5" : "6";
+			assert_true(PQsendQueryPrepared(a, "p1", 1, &arg, NULL,
+							NULL, 0));
+		}
+		assert_true(PQpipelineSync(a));
+		assert_int_equal(PQflush(a), 0);
+		/* b's query on the single server, sent meanwhile */
+		assert_true(
+		    PQsendQueryPrepared(b, "p1", 1, &one, NULL, NULL, 0));
+
+		if (round == 0)
+			pipe_expect(a, PGRES_COMMAND_OK, 0);
+		for (int i = 0; i < 5; i++)
+			pipe_expect(a, PGRES_TUPLES_OK, i * 10);
+		pipe_expect(a, PGRES_PIPELINE_SYNC, 0);
+		pipe_expect(a, PGRES_TUPLES_OK, 10);
+		char st[6];
+		PGresult *r = PQgetResult(a);
+		assert_string_equal(h_result_sqlstate(r, st), "22012");
+		PQclear(r);
+		assert_null(PQgetResult(a));
+		pipe_expect(a, PGRES_PIPELINE_ABORTED, 0);
+		pipe_expect(a, PGRES_PIPELINE_SYNC, 0);
+		for (int i = 0; i < 3; i++)
+			pipe_expect(a, PGRES_TUPLES_OK, i == 1 ? 50 : 60);
+		pipe_expect(a, PGRES_PIPELINE_SYNC, 0);
+		assert_true(PQexitPipelineMode(a));
+
+		r = PQgetResult(b);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(r, 0, 0), "7001");
+		PQclear(r);
+		assert_null(PQgetResult(b));
+		assert_int_equal(exec_prepared(a, "p1", "2", NULL), 20);
+	}
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
+/* Sends what libpq buffered and gives pitlane time to read it on its own,
+ * so that the next message arrives in a separate read (drivers such as
+ * psycopg flush every message of a pipeline as they go). */
+static void spread(PGconn *c)
+{
+	assert_int_equal(PQflush(c), 0);
+	h_sleep_ms(20);
+}
+
+/* A pipeline that prepares a named statement and then fails (its first
+ * execution divides by zero): the statement exists afterwards, on
+ * whichever server the client gets next, for both clients taking turns
+ * on one server with the same statement names and texts. */
+static void test_pipeline_prepare_then_error(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	PGconn *c[2] = {h_connect(pl, NULL), h_connect(pl, NULL)};
+	char st[6];
+	for (int round = 0; round < 6; round++) {
+		for (int k = 0; k < 2; k++) {
+			char name[16];
+			const char *zero = "0", *two = "2";
+			snprintf(name, sizeof(name), "e%d", round);
+			assert_true(PQenterPipelineMode(c[k]));
+			send_params(c[k], "SELECT $1::int", 1);
+			spread(c[k]);
+			assert_true(PQsendPrepare(
+			    c[k], name, "SELECT 10 / $1::int", 0, NULL));
+			spread(c[k]);
+			assert_true(PQsendQueryPrepared(c[k], name, 1, &zero,
+							NULL, NULL, 0));
+			spread(c[k]);
+			send_params(c[k], "SELECT $1::int", 2);
+			spread(c[k]);
+			assert_true(PQpipelineSync(c[k]));
+			pipe_expect(c[k], PGRES_TUPLES_OK, 1);
+			pipe_expect(c[k], PGRES_COMMAND_OK, 0);
+			PGresult *r = PQgetResult(c[k]);
+			assert_string_equal(h_result_sqlstate(r, st), "22012");
+			PQclear(r);
+			assert_null(PQgetResult(c[k]));
+			pipe_expect(c[k], PGRES_PIPELINE_ABORTED, 0);
+			pipe_expect(c[k], PGRES_PIPELINE_SYNC, 0);
+			assert_true(PQexitPipelineMode(c[k]));
+			for (int j = 0; j <= round; j++) {
+				snprintf(name, sizeof(name), "e%d", j);
+				assert_int_equal(
+				    exec_prepared(c[k], name, two, NULL), 5);
+			}
+		}
+	}
+	PQfinish(c[0]);
+	PQfinish(c[1]);
+	h_pass();
+}
+
+static bool input_ready(void *arg)
+{
+	PGconn *c = arg;
+	assert_int_equal(PQconsumeInput(c), 1);
+	return !PQisBusy(c);
+}
+
+/* Flush without Sync: a's server stays linked after its result, so b's
+ * query waits past DB_CONNECT_TIMEOUT_MS (53300, not fatal) until a
+ * sends Sync. */
+static void test_flush_without_sync_keeps_server(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_pool("1", "DB_CONNECT_TIMEOUT_MS=300");
+	PGconn *a = h_connect(pl, NULL), *b = h_connect(pl, NULL);
+	char st[6];
+	for (int round = 0; round < 2; round++) {
+		assert_true(PQenterPipelineMode(a));
+		send_params(a, "SELECT $1::int + 40", 2);
+		assert_true(PQsendFlushRequest(a));
+		assert_int_equal(PQflush(a), 0);
+		assert_true(h_poll(input_ready, a, 5000));
+		pipe_expect(a, PGRES_TUPLES_OK, 42);
+
+		int64_t t0 = h_now_ms();
+		h_exec_expect(b, "SELECT 1", "53300");
+		int64_t took = h_now_ms() - t0;
+		fprintf(stderr, "b waited %lld ms\n", (long long)took);
+		assert_true(took >= 250);
+		assert_int_equal(PQstatus(b), CONNECTION_OK);
+
+		/* a still owns its server: the same backend, mid-pipeline */
+		send_params(a, "SELECT $1::int + pg_backend_pid() * 0", 43);
+		assert_true(PQpipelineSync(a));
+		pipe_expect(a, PGRES_TUPLES_OK, 43);
+		pipe_expect(a, PGRES_PIPELINE_SYNC, 0);
+		assert_true(PQexitPipelineMode(a));
+		/* released at Sync: b runs now */
+		assert_int_equal(h_query_int(b, "SELECT 5"), 5);
+		assert_string_equal(h_exec_sqlstate(a, "SELECT 6", st),
+				    "00000");
+	}
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
+/* ---- startup options ---------------------------------------------------- */
+
+static void expect_show(PGconn *c, const char *what, const char *want)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SHOW %s", what);
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("SHOW %s: %s", what, PQresultErrorMessage(r));
+	if (strcmp(PQgetvalue(r, 0, 0), want) != 0)
+		fail_msg("SHOW %s: want \"%s\", got \"%s\"", what, want,
+			 PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+static void test_startup_options_per_client(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	PGconn *a = h_connect(pl, "options='-c statement_timeout=100'");
+	PGconn *b = h_connect(pl, "application_name=txn-b");
+	for (int i = 0; i < 3; i++) {
+		int64_t t0 = h_now_ms();
+		h_exec_expect(a, "SELECT pg_sleep(1)", "57014");
+		assert_true(h_now_ms() - t0 < 900);
+		expect_show(a, "statement_timeout", "100ms");
+		expect_show(b, "statement_timeout", "0");
+		expect_show(b, "application_name", "txn-b");
+		expect_show(a, "application_name", "");
+		h_exec_expect(b, "SELECT pg_sleep(0.3)", NULL);
+		h_exec_ok(a, "BEGIN");
+		expect_show(a, "statement_timeout", "100ms");
+		h_exec_ok(a, "COMMIT");
+	}
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
+#define TEST(f)                                                                \
+	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    TEST(test_prepared_two_clients_one_server),
+	    TEST(test_prepared_moves_between_servers),
+	    TEST(test_discard_all_forgets_statements),
+	    TEST(test_close_statement),
+	    TEST(test_pipeline_with_other_client),
+	    TEST(test_pipeline_prepare_then_error),
+	    TEST(test_flush_without_sync_keeps_server),
+	    TEST(test_startup_options_per_client),
+	};
+	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
+}
