@@ -290,6 +290,16 @@ static void io_bev_event_cb(struct bufferevent *bev, short what, void *arg)
 		io_fail(io, false, EVUTIL_SOCKET_ERROR());
 }
 
+/* Wires a TLS io's bufferevent to the io callbacks and starts it. */
+static void io_bev_start(struct io *io)
+{
+	io->in = bufferevent_get_input(io->bev);
+	io->out = bufferevent_get_output(io->bev);
+	bufferevent_setcb(io->bev, io_bev_read_cb, io_bev_write_cb,
+			  io_bev_event_cb, io);
+	bufferevent_enable(io->bev, EV_READ | EV_WRITE);
+}
+
 struct io *io_new_ssl_open(struct event_base *base, int fd, SSL *ssl,
 			   const struct io_ops *ops, void *ctx)
 {
@@ -307,11 +317,7 @@ struct io *io_new_ssl_open(struct event_base *base, int fd, SSL *ssl,
 		free(io);
 		return NULL;
 	}
-	io->in = bufferevent_get_input(io->bev);
-	io->out = bufferevent_get_output(io->bev);
-	bufferevent_setcb(io->bev, io_bev_read_cb, io_bev_write_cb,
-			  io_bev_event_cb, io);
-	bufferevent_enable(io->bev, EV_READ | EV_WRITE);
+	io_bev_start(io);
 	return io;
 }
 
@@ -358,11 +364,7 @@ struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
 		return NULL;
 	}
 	io->under = under;
-	io->in = bufferevent_get_input(io->bev);
-	io->out = bufferevent_get_output(io->bev);
-	bufferevent_setcb(io->bev, io_bev_read_cb, io_bev_write_cb,
-			  io_bev_event_cb, io);
-	bufferevent_enable(io->bev, EV_READ | EV_WRITE);
+	io_bev_start(io);
 	evbuffer_add_cb(bufferevent_get_output(under), io_under_out_cb, io);
 	if (evbuffer_get_length(bufferevent_get_input(under)) > 0)
 		bufferevent_trigger(under, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);

@@ -11,6 +11,9 @@
 
 #define LOGIN_FILE_MAX (16 * 1024 * 1024) /* auth_file / hba_file size cap */
 
+_Static_assert(AUTHFILE_ERROR_LEN == 256 && HBA_ERROR_LEN == 256,
+	       "creds_load_file passes one error buffer to both parsers");
+
 enum login_kind { LOGIN_SCRAM, LOGIN_MD5 };
 
 struct login {
@@ -55,46 +58,47 @@ static char *login_read_file(const char *path, size_t *len)
 	return buf;
 }
 
-static bool creds_load_authfile(struct creds *cr, struct config_errors *errs)
-{
-	const char *path = cr->cfg->auth_file;
-	char perr[8][AUTHFILE_ERROR_LEN];
-	unsigned nerr = 0;
-	size_t len = 0;
-	char *text = login_read_file(path, &len);
+/* A parser of the auth_file or hba_file, behind one signature. */
+typedef void *(*creds_parse_fn)(const char *text, size_t len, const char *name,
+				char errs[][256], unsigned max_errs,
+				unsigned *nerrs);
 
-	if (text == NULL) {
-		config_error(errs, "cannot read auth_file \"%s\": %m", path);
-		return false;
-	}
-	cr->file = authfile_parse(text, len, path, perr, 8, &nerr);
-	free(text);
-	for (unsigned i = 0; i < nerr; i++)
-		config_error(errs, "%s", perr[i]);
-	if (cr->file == NULL && nerr == 0)
-		config_error(errs, "cannot load auth_file \"%s\"", path);
-	return cr->file != NULL;
+static void *creds_parse_authfile(const char *text, size_t len,
+				  const char *name, char errs[][256],
+				  unsigned max_errs, unsigned *nerrs)
+{
+	return authfile_parse(text, len, name, errs, max_errs, nerrs);
 }
 
-static bool creds_load_hba(struct creds *cr, struct config_errors *errs)
+static void *creds_parse_hba(const char *text, size_t len, const char *name,
+			     char errs[][256], unsigned max_errs,
+			     unsigned *nerrs)
 {
-	const char *path = cr->cfg->hba_file;
-	char perr[8][HBA_ERROR_LEN];
+	return hba_parse(text, len, name, errs, max_errs, nerrs);
+}
+
+/* Reads and parses one of the files; its errors (file and line) go to
+ * errs. NULL on any. */
+static void *creds_load_file(const char *setting, const char *path,
+			     creds_parse_fn parse, struct config_errors *errs)
+{
+	char perr[8][256];
 	unsigned nerr = 0;
 	size_t len = 0;
 	char *text = login_read_file(path, &len);
+	void *parsed;
 
 	if (text == NULL) {
-		config_error(errs, "cannot read hba_file \"%s\": %m", path);
-		return false;
+		config_error(errs, "cannot read %s \"%s\": %m", setting, path);
+		return NULL;
 	}
-	cr->hba = hba_parse(text, len, path, perr, 8, &nerr);
+	parsed = parse(text, len, path, perr, 8, &nerr);
 	free(text);
 	for (unsigned i = 0; i < nerr; i++)
 		config_error(errs, "%s", perr[i]);
-	if (cr->hba == NULL && nerr == 0)
-		config_error(errs, "cannot load hba_file \"%s\"", path);
-	return cr->hba != NULL;
+	if (parsed == NULL && nerr == 0)
+		config_error(errs, "cannot load %s \"%s\"", setting, path);
+	return parsed;
 }
 
 bool creds_load(struct creds *cr, const struct config *cfg,
@@ -119,9 +123,13 @@ bool creds_load(struct creds *cr, const struct config *cfg,
 			ok = false;
 		}
 	}
-	if (cfg->auth_file != NULL && !creds_load_authfile(cr, errs))
+	if (cfg->auth_file != NULL &&
+	    (cr->file = creds_load_file("auth_file", cfg->auth_file,
+					creds_parse_authfile, errs)) == NULL)
 		ok = false;
-	if (cfg->hba_file != NULL && !creds_load_hba(cr, errs))
+	if (cfg->hba_file != NULL &&
+	    (cr->hba = creds_load_file("hba_file", cfg->hba_file,
+				       creds_parse_hba, errs)) == NULL)
 		ok = false;
 	return ok;
 }
