@@ -36,6 +36,9 @@ static const char *const txn_untracked[] = {
 static bool txn_sync(struct server *s, enum server_req_kind kind);
 static void txn_note_session_sql(struct server *s, const char *q);
 static bool txn_is_deallocate(const char *q, char *name, size_t cap);
+static bool txn_session_sql_start(const char *q, size_t n);
+static bool txn_session_sql_at(struct evbuffer *src,
+			       const struct relay_cursor *cur, uint32_t len);
 
 bool txn_param_tracked(const char *name)
 {
@@ -701,8 +704,9 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 	nlen = strnlen((const char *)body, blen);
 	if (nlen == blen)
 		return FORWARD_BAD;
-	if (strnlen((const char *)body + nlen + 1, blen - nlen - 1) <
-	    TXN_SQL_MAX) {
+	size_t qlen = strnlen((const char *)body + nlen + 1, blen - nlen - 1);
+	if (qlen < TXN_SQL_MAX &&
+	    txn_session_sql_start((const char *)body + nlen + 1, qlen)) {
 		const char *q = (const char *)body + nlen + 1;
 		char dname[128];
 
@@ -904,6 +908,33 @@ static bool txn_sql_set_value(const char *p, char *out, size_t cap, bool *dflt)
 	return *p == '\0';
 }
 
+/* Whether a query text may change session state pitlane tracks (SET,
+ * RESET, DISCARD, DEALLOCATE): a look at its first letters, so that
+ * ordinary queries take the fast path. */
+static bool txn_session_sql_start(const char *q, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && isspace((unsigned char)q[i]))
+		i++;
+	if (n - i < 3)
+		return false;
+	q += i;
+	return strncasecmp(q, "SET", 3) == 0 || strncasecmp(q, "RES", 3) == 0 ||
+	       strncasecmp(q, "DIS", 3) == 0 || strncasecmp(q, "DEA", 3) == 0;
+}
+
+/* The same for the simple Query at the cursor. */
+static bool txn_session_sql_at(struct evbuffer *src,
+			       const struct relay_cursor *cur, uint32_t len)
+{
+	char head[16];
+	size_t n =
+	    relay_copy_body(src, cur, len, (uint8_t *)head, sizeof(head));
+
+	return txn_session_sql_start(head, n);
+}
+
 /* Notes a query that resets or sets session state, so its CommandComplete
  * can be told apart (RESET ALL from RESET x) and a SET of a parameter the
  * server does not report can follow the client. */
@@ -1013,7 +1044,8 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 		}
 		if (s->peer.names != NULL && !s->skip_to_sync &&
 		    (strchr("PBDC", type) != NULL ||
-		     (type == 'Q' && len - 4 < TXN_SQL_MAX))) {
+		     (type == 'Q' && len - 4 < TXN_SQL_MAX &&
+		      txn_session_sql_at(src, &cur, len)))) {
 			size_t need = (size_t)len + 1;
 			if (type != 'P' &&
 			    need > PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX)
