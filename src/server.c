@@ -19,6 +19,7 @@
 #include "relay.h"
 #include "txn.h"
 
+#define SERVER_CHECK_FRESH_MS 1000 /* a check this recent needs no other */
 #define SERVER_PARAM_BODY_MAX 1024 /* larger ParameterStatus: not tracked */
 
 /* The parameters PostgreSQL reports at login (GUC_REPORT); libpq has no
@@ -276,9 +277,17 @@ bool server_check_if_stale(struct server *s)
 	const struct config *cfg = s->w->cfg;
 	const char *sql = cfg->server_check_query;
 
+	if (s->just_checked) {
+		/* Back from its check: it goes to the waiter it was for
+		 * (unless it then sat idle again for long). */
+		s->just_checked = false;
+		if (worker_now_ms() - s->slot.since_ms < SERVER_CHECK_FRESH_MS)
+			return false;
+	}
 	if (sql == NULL ||
 	    worker_now_ms() - s->slot.since_ms < cfg->server_check_delay_ms)
 		return false;
+	s->just_checked = true;
 	server_run_hidden(s, &sql, 1);
 	return true;
 }

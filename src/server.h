@@ -93,8 +93,9 @@ struct server {
 	char seen_value[256]; /* and its value ("\x01": unreadable) */
 	bool seen_default;    /* SET ... TO DEFAULT */
 	bool broken;	      /* state unknown: close instead of reuse */
-	unsigned cancels;     /* cancel requests in flight */
-	char sync_state[6];   /* SQLSTATE of a failed parameter sync */
+	bool just_checked;  /* ran server_check_query: next checkout uses it */
+	unsigned cancels;   /* cancel requests in flight */
+	char sync_state[6]; /* SQLSTATE of a failed parameter sync */
 	char sync_error[256]; /* its message */
 };
 

@@ -144,6 +144,58 @@ static void test_prepared_moves_between_servers(void **state)
 	h_pass();
 }
 
+struct recycle {
+	PGconn *c;
+	long long first; /* the backend before */
+};
+
+static bool backend_changed(void *arg)
+{
+	struct recycle *r = arg;
+
+	return backend_pid(r->c) != r->first;
+}
+
+/* server_lifetime: an idle server older than it is closed and the pool
+ * refills, so the same client later lands on another backend. */
+static void test_server_lifetime_recycles(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_pool("1", "PITLANE_SERVER_LIFETIME=0.3");
+	PGconn *c = h_connect(pl, NULL);
+	struct recycle r = {.c = c, .first = backend_pid(c)};
+
+	assert_true(h_poll(backend_changed, &r, 10000));
+	PQfinish(c);
+	h_pass();
+}
+
+/* server_check_query runs on a server idle longer than server_check_delay
+ * before a client gets it (here: every time, delay 0). */
+static void test_server_check_query(void **state)
+{
+	PGconn *admin = h_direct(H_DBNAME);
+	h_exec_ok(admin, "CREATE TABLE IF NOT EXISTS pitlane_checks "
+			 "(at timestamptz DEFAULT now())");
+	h_exec_ok(admin, "TRUNCATE pitlane_checks");
+	const char *env[] = {
+	    "DB_POOL_MAX=1", "DB_POOL_MIN=1", "PITLANE_SERVER_CHECK_DELAY=0",
+	    "PITLANE_SERVER_CHECK_QUERY=INSERT INTO pitlane_checks DEFAULT "
+	    "VALUES",
+	    NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, txn_args);
+	PGconn *c = h_connect(pl, NULL);
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(h_query_int(c, "SELECT 7"), 7);
+	/* Each of the three queries took the idle server after a check. */
+	assert_true(h_query_int(admin, "SELECT count(*) FROM pitlane_checks") >=
+		    3);
+	PQfinish(c);
+	PQfinish(admin);
+	h_pass();
+}
+
 static void test_discard_all_forgets_statements(void **state)
 {
 	struct h_pitlane *pl = *state = start_pool("1", NULL);
@@ -514,6 +566,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    TEST(test_prepared_two_clients_one_server),
 	    TEST(test_prepared_moves_between_servers),
+	    TEST(test_server_lifetime_recycles),
+	    TEST(test_server_check_query),
 	    TEST(test_discard_all_forgets_statements),
 	    TEST(test_close_statement),
 	    TEST(test_pipeline_with_other_client),
