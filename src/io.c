@@ -215,8 +215,8 @@ void io_flush(struct io *io)
 		event_add(io->wev, NULL);
 }
 
-struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
-			 const struct io_ops *ops, void *ctx)
+/* A new io for fd, reading on, no buffers yet. */
+static struct io *io_alloc(int fd, const struct io_ops *ops, void *ctx)
 {
 	struct io *io = calloc(1, sizeof(*io));
 
@@ -225,8 +225,18 @@ struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
 	io->ops = ops;
 	io->ctx = ctx;
 	io->fd = fd;
-	io->close_fd = close_fd;
 	io->reading = true;
+	return io;
+}
+
+struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
+			 const struct io_ops *ops, void *ctx)
+{
+	struct io *io = io_alloc(fd, ops, ctx);
+
+	if (io == NULL)
+		return NULL;
+	io->close_fd = close_fd;
 	io->in = evbuffer_new();
 	io->out = evbuffer_new();
 	io->rev = event_new(base, fd, EV_READ | EV_PERSIST, io_read_cb, io);
@@ -303,14 +313,10 @@ static void io_bev_start(struct io *io)
 struct io *io_new_ssl_open(struct event_base *base, int fd, SSL *ssl,
 			   const struct io_ops *ops, void *ctx)
 {
-	struct io *io = calloc(1, sizeof(*io));
+	struct io *io = io_alloc(fd, ops, ctx);
 
 	if (io == NULL)
 		return NULL;
-	io->ops = ops;
-	io->ctx = ctx;
-	io->fd = fd;
-	io->reading = true;
 	io->bev = bufferevent_openssl_socket_new(base, fd, ssl,
 						 BUFFEREVENT_SSL_OPEN, 0);
 	if (io->bev == NULL) {
@@ -337,7 +343,7 @@ struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
 			     struct evbuffer *early, const struct io_ops *ops,
 			     void *ctx)
 {
-	struct io *io = calloc(1, sizeof(*io));
+	struct io *io = io_alloc(fd, ops, ctx);
 	struct bufferevent *under;
 
 	if (io == NULL)
@@ -347,10 +353,6 @@ struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
 		free(io);
 		return NULL;
 	}
-	io->ops = ops;
-	io->ctx = ctx;
-	io->fd = fd;
-	io->reading = true;
 	if (early != NULL)
 		evbuffer_add_buffer(bufferevent_get_input(under), early);
 	/* A filter reads through the socket bufferevent, so bytes already
