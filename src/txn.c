@@ -16,7 +16,8 @@
 #include "relay.h"
 
 #define TXN_NAME_PREFIX_MAX 2048 /* bytes of a Bind read to find its names */
-#define TXN_TAG_MAX	    32	 /* CommandComplete tag bytes inspected */
+#define TXN_NAME_PEEK	    (PROTO_HEADER_LEN + 64) /* first look at names */
+#define TXN_TAG_MAX	    32 /* CommandComplete tag bytes inspected */
 /* What pitlane records for a parameter a client SET that the server does
  * not report: no client ever wants this value, so the next link resets it. */
 #define TXN_UNKNOWN_VALUE "\x01"
@@ -693,6 +694,18 @@ txn_parse_deallocate(struct server *s, struct evbuffer *src, uint32_t len,
 static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 					 uint32_t len)
 {
+	uint8_t head[PROTO_HEADER_LEN + 1 + 16];
+	size_t few =
+	    (size_t)len + 1 < sizeof(head) ? (size_t)len + 1 : sizeof(head);
+
+	/* The common case, an unnamed statement that is no session command,
+	 * passes on a look at its first bytes. */
+	evbuffer_copyout(src, head, few);
+	if (few > PROTO_HEADER_LEN + 1 && head[PROTO_HEADER_LEN] == '\0' &&
+	    !txn_session_sql_start((const char *)head + PROTO_HEADER_LEN + 1,
+				   few - PROTO_HEADER_LEN - 1))
+		return txn_pass(s, src, 'P', len);
+
 	const uint8_t *msg = evbuffer_pullup(src, (ev_ssize_t)len + 1);
 	const uint8_t *body = msg + PROTO_HEADER_LEN;
 	size_t blen = len - 4, nlen;
@@ -989,6 +1002,51 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
 
 /* A Parse, Bind, Describe or Close at the start of src, with at least its
  * first `need` bytes buffered. */
+/* Whether the message at the cursor is one pitlane must read whole or
+ * rewrite: a named statement's Parse/Bind/Describe/Close, or a query that
+ * may change session state. Unnamed extended-protocol traffic (most of it)
+ * streams through like anything else, untouched and uncopied. A look at
+ * the first bytes decides; when they are not there yet, the slow path. */
+static bool txn_must_rewrite(struct evbuffer *src,
+			     const struct relay_cursor *cur, uint8_t type,
+			     uint32_t len)
+{
+	uint8_t b[24];
+	size_t n;
+
+	if (type == 'Q')
+		return len - 4 < TXN_SQL_MAX &&
+		       txn_session_sql_at(src, cur, len);
+	if (strchr("PBDC", type) == NULL)
+		return false;
+	n = relay_copy_body(src, cur, len, b, sizeof(b));
+	if (n < 2 && n < len - 4)
+		return true; /* not here yet */
+	switch (type) {
+	case 'P': /* name, then the query text */
+		return n == 0 || b[0] != '\0' ||
+		       txn_session_sql_start((const char *)b + 1, n - 1);
+	case 'B': { /* portal, then statement name */
+		const uint8_t *z = memchr(b, 0, n);
+		return z == NULL || z + 1 >= b + n || z[1] != '\0';
+	}
+	default: /* 'S' or 'P', then the name */
+		return b[0] == 'S' && (n < 2 || b[1] != '\0');
+	}
+}
+
+/* Whether the names at the start of a Bind (portal, statement) or a
+ * Describe/Close (kind byte, name) end within the n bytes read. */
+static bool txn_names_fit(const uint8_t *body, size_t n, uint8_t type)
+{
+	const uint8_t *end = body + n;
+	const uint8_t *p = type == 'B' ? memchr(body, 0, n) : body;
+
+	if (p == NULL || p + 1 >= end)
+		return false;
+	return memchr(p + 1, 0, (size_t)(end - p - 1)) != NULL;
+}
+
 static enum txn_forward_result txn_named(struct server *s, struct evbuffer *src,
 					 uint8_t type, uint32_t len)
 {
@@ -1000,7 +1058,13 @@ static enum txn_forward_result txn_named(struct server *s, struct evbuffer *src,
 		return txn_parse(s, src, len);
 	if (type == 'Q')
 		return txn_query(s, src, len);
-	evbuffer_copyout(src, buf, have);
+	/* Names are short: read a little first, more only when needed. */
+	size_t few = have < TXN_NAME_PEEK ? have : TXN_NAME_PEEK;
+	evbuffer_copyout(src, buf, few);
+	if (few < have && !txn_names_fit(buf + PROTO_HEADER_LEN,
+					 few - PROTO_HEADER_LEN, type))
+		evbuffer_copyout(src, buf, few = have);
+	have = few;
 	if (type == 'B')
 		return txn_bind(s, src, len, buf + PROTO_HEADER_LEN,
 				have - PROTO_HEADER_LEN);
@@ -1043,9 +1107,7 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			break;
 		}
 		if (s->peer.names != NULL && !s->skip_to_sync &&
-		    (strchr("PBDC", type) != NULL ||
-		     (type == 'Q' && len - 4 < TXN_SQL_MAX &&
-		      txn_session_sql_at(src, &cur, len)))) {
+		    txn_must_rewrite(src, &cur, type, len)) {
 			size_t need = (size_t)len + 1;
 			if (type != 'P' &&
 			    need > PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX)
