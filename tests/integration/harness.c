@@ -222,6 +222,24 @@ static pid_t spawn(char *const argv[], char *const envp[], const char *out_path,
 	return pid;
 }
 
+int h_run_sh(const char *script, const char *const *args, const char *log)
+{
+	char *argv[16] = {"sh", "-c", (char *)script, "sh"};
+	int n = 4, st;
+
+	for (; args && *args && n < 15; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	pid_t pid = spawn(argv, NULL, log, false, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			child_forget(pid);
+			return -1;
+		}
+	child_forget(pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static void dump_file(const char *path, int max_lines)
 {
 	FILE *f = fopen(path, "r");

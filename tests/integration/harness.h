@@ -82,6 +82,11 @@ bool h_json_str(const char *line, const char *key, char *out, size_t cap);
 /* libpq. h_connect asserts success; h_connect_try returns the connection
  * whatever its status (caller checks PQstatus and calls PQfinish). extra is
  * appended to the conninfo and may be NULL. */
+/* Runs `sh -c script sh args...` (args NULL-terminated, may be NULL),
+ * stdout and stderr appended to log; its exit status, -1 when it did not
+ * exit normally. */
+int h_run_sh(const char *script, const char *const *args, const char *log);
+
 PGconn *h_connect(struct h_pitlane *pl, const char *extra);
 PGconn *h_connect_try(struct h_pitlane *pl, const char *extra);
 PGconn *h_direct(const char *dbname);

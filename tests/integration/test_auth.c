@@ -54,36 +54,6 @@ static void pitlane_bin(char *out, size_t cap)
 	assert_true(snprintf(out, cap, "%s/../../src/pitlane", exe) < (int)cap);
 }
 
-/* Runs `sh -c script sh args...` with stdout and stderr appended to log;
- * returns its exit status (-1 when it did not exit normally). */
-static int run_sh(const char *script, const char *const *args, const char *log)
-{
-	const char *argv[16] = {"sh", "-c", script, "sh"};
-	int n = 4;
-	for (; args && *args && n < 15; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		int in = open("/dev/null", O_RDONLY);
-		if (out < 0 || in < 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(out, 2);
-		execv("/bin/sh", (char *const *)argv);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void dump_text(const char *path)
 {
 	char *text = NULL;
@@ -160,7 +130,7 @@ static int group_setup(void **state)
 	}
 	snprintf(log, sizeof(log), "%s/openssl.log", certs);
 	const char *args[] = {certs, NULL};
-	if (run_sh(cert_script, args, log) != 0) {
+	if (h_run_sh(cert_script, args, log) != 0) {
 		fprintf(stderr, "generating certificates failed:\n");
 		dump_text(log);
 		return -1;
@@ -419,8 +389,8 @@ static void test_auth_file_hash_password(void **state)
 	fputs(ALICE_PW "\n", f);
 	fclose(f);
 	const char *args[] = {bin, pwfile, authfile, NULL};
-	int st =
-	    run_sh("\"$1\" --hash-password alice < \"$2\" > \"$3\"", args, log);
+	int st = h_run_sh("\"$1\" --hash-password alice < \"$2\" > \"$3\"",
+			  args, log);
 	if (st != 0) {
 		dump_text(log);
 		fail_msg("pitlane --hash-password exited %d", st);

@@ -34,29 +34,6 @@ static const char *const login_kv[] = {"user", H_USER, "database", H_DBNAME,
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static int run_sh(const char *script, const char *arg, const char *log)
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		int in = open("/dev/null", O_RDONLY);
-		if (out < 0 || in < 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(out, 2);
-		execl("/bin/sh", "sh", "-c", script, "sh", arg, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* A self-signed certificate, for clients that stall inside TLS. */
 static int group_setup(void **state)
 {
@@ -68,11 +45,12 @@ static int group_setup(void **state)
 	snprintf(log, sizeof(log), "%s/openssl.log", h_tmpdir());
 	if (mkdir(certs, 0700) != 0 && errno != EEXIST)
 		return -1;
-	if (run_sh("cd \"$1\" && openssl req -x509 -newkey ec -pkeyopt "
-		   "ec_paramgen_curve:prime256v1 -nodes -keyout server.key "
-		   "-out server.crt -days 2 -subj /CN=localhost && "
-		   "chmod 600 server.key",
-		   certs, log) != 0) {
+	const char *args[] = {certs, NULL};
+	if (h_run_sh("cd \"$1\" && openssl req -x509 -newkey ec -pkeyopt "
+		     "ec_paramgen_curve:prime256v1 -nodes -keyout server.key "
+		     "-out server.crt -days 2 -subj /CN=localhost && "
+		     "chmod 600 server.key",
+		     args, log) != 0) {
 		fprintf(stderr, "openssl failed; see %s\n", log);
 		return -1;
 	}
