@@ -500,10 +500,15 @@ static bool txn_relay_some(struct server *s)
 	txn_flush(s, in, &cur);
 	if (txn_emit_synth(s))
 		stop = true;
-	if (s->peer.io != NULL)
-		io_flush(s->peer.io); /* one write for everything relayed */
+	/* One write for everything relayed. At a boundary it waits until
+	 * the server has gone to its next holder, whose request then reaches
+	 * the backend before this client is woken. The io outlives the
+	 * release: clients are freed only by the reaper. */
+	struct io *peer = s->peer.io;
 	if (stop)
 		txn_after_stop(s);
+	if (peer != NULL)
+		io_flush(peer);
 	return stop;
 }
 
