@@ -25,6 +25,7 @@ struct io {
 	bool write_armed;  /* EV_WRITE pending: the socket was full */
 	bool dead;	   /* failed: report once */
 	size_t read_limit; /* 0: none */
+	struct evbuffer_cb_entry *in_cb; /* while read_limit holds reading */
 	size_t low_water;
 	int err;		 /* errno of a failed write, reported later */
 	struct event *rev, *wev; /* plain sockets */
@@ -54,6 +55,24 @@ static bool io_want_read(const struct io *io)
 		evbuffer_get_length(io->in) < io->read_limit);
 }
 
+static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+		     void *arg);
+
+/* The input callback exists only while read_limit holds reading back:
+ * otherwise every drain of the input would pay for it. Should it fail to
+ * register, reading goes on past the limit rather than stall. */
+static void io_watch_input(struct io *io, bool on)
+{
+	if (on && io->in_cb == NULL) {
+		io->in_cb = evbuffer_add_cb(io->in, io_in_cb, io);
+		if (io->in_cb == NULL)
+			event_add(io->rev, NULL);
+	} else if (!on && io->in_cb != NULL) {
+		evbuffer_remove_cb_entry(io->in, io->in_cb);
+		io->in_cb = NULL;
+	}
+}
+
 static void io_update_read(struct io *io)
 {
 	if (io->bev != NULL) {
@@ -63,10 +82,13 @@ static void io_update_read(struct io *io)
 			bufferevent_disable(io->bev, EV_READ);
 		return;
 	}
-	if (io_want_read(io))
+	if (io_want_read(io)) {
+		io_watch_input(io, false);
 		event_add(io->rev, NULL);
-	else
+	} else {
 		event_del(io->rev);
+		io_watch_input(io, io->reading && !io->dead);
+	}
 }
 
 /* Reads into reserved evbuffer space directly: no FIONREAD probe. */
@@ -140,8 +162,10 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 	bool eof = r == 0;
 	bool failed =
 	    r == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
-	if (!io_want_read(io))
+	if (!io_want_read(io)) {
 		event_del(io->rev);
+		io_watch_input(io, io->reading && !io->dead);
+	}
 	if (total > 0)
 		io->ops->read(io->ctx); /* what came before an end */
 	if (eof || failed)
@@ -155,8 +179,10 @@ static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	struct io *io = arg;
 
 	(void)buf;
-	if (info->n_deleted > 0 && io_want_read(io))
-		event_add(io->rev, NULL);
+	if (info->n_deleted > 0 && io_want_read(io)) {
+		io_watch_input(io, false); /* safe from within: libevent */
+		event_add(io->rev, NULL);  /* saved the next entry */
+	}
 }
 
 /* Writes as much as the socket takes; true when the output is empty. */
@@ -242,8 +268,7 @@ struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
 	io->rev = event_new(base, fd, EV_READ | EV_PERSIST, io_read_cb, io);
 	io->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, io_write_cb, io);
 	if (io->in == NULL || io->out == NULL || io->rev == NULL ||
-	    io->wev == NULL || evbuffer_add_cb(io->in, io_in_cb, io) == NULL ||
-	    event_add(io->rev, NULL) != 0) {
+	    io->wev == NULL || event_add(io->rev, NULL) != 0) {
 		io->close_fd = false;
 		io_free(io);
 		return NULL;

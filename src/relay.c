@@ -1,32 +1,79 @@
-/* Frame access on evbuffers for the relay: header peeks through an
- * evbuffer_ptr cursor, never a pullup, never a copy of a body that is only
- * passed through. */
+/* Frame access on evbuffers for the relay: headers are read in place in
+ * the chain that holds them (a copy only when one straddles two chains),
+ * never a pullup, never a copy of a body that is only passed through. */
 #include "relay.h"
+
+#include <stdbool.h>
+#include <string.h>
 
 void relay_cursor_init(struct relay_cursor *cur, struct evbuffer *buf)
 {
-	evbuffer_ptr_set(buf, &cur->ptr, 0, EVBUFFER_PTR_SET);
+	(void)buf;
 	cur->pos = 0;
+	cur->seg = NULL;
+	cur->seg_off = 0;
+	cur->seg_len = 0;
 }
 
 void relay_cursor_advance(struct relay_cursor *cur, struct evbuffer *buf,
 			  size_t n)
 {
+	(void)buf;
 	cur->pos += n;
-	if (cur->pos < evbuffer_get_length(buf))
-		evbuffer_ptr_set(buf, &cur->ptr, n, EVBUFFER_PTR_ADD);
 }
 
-enum proto_status relay_peek(struct evbuffer *buf,
-			     const struct relay_cursor *cur, uint8_t *type,
-			     uint32_t *len)
+/* Whether the cached chain holds the n bytes at off. */
+static bool relay_seg_has(const struct relay_cursor *cur, size_t off, size_t n)
+{
+	return cur->seg != NULL && off >= cur->seg_off &&
+	       off - cur->seg_off + n <= cur->seg_len;
+}
+
+/* Caches the chain that holds the byte at the cursor (which must be
+ * buffered). */
+static void relay_seg_load(struct relay_cursor *cur, struct evbuffer *buf)
+{
+	struct evbuffer_ptr p;
+	struct evbuffer_iovec v;
+
+	cur->seg = NULL;
+	if (evbuffer_ptr_set(buf, &p, cur->pos, EVBUFFER_PTR_SET) != 0 ||
+	    evbuffer_peek(buf, -1, &p, &v, 1) < 1)
+		return;
+	cur->seg = v.iov_base;
+	cur->seg_off = cur->pos;
+	cur->seg_len = v.iov_len;
+}
+
+/* Copies n buffered bytes from offset off, in place when one chain holds
+ * them. */
+static bool relay_copyout(struct evbuffer *buf, const struct relay_cursor *cur,
+			  size_t off, uint8_t *out, size_t n)
+{
+	struct evbuffer_ptr p;
+
+	if (relay_seg_has(cur, off, n)) {
+		memcpy(out, cur->seg + (off - cur->seg_off), n);
+		return true;
+	}
+	return evbuffer_ptr_set(buf, &p, off, EVBUFFER_PTR_SET) == 0 &&
+	       evbuffer_copyout_from(buf, &p, out, n) == (ev_ssize_t)n;
+}
+
+enum proto_status relay_peek(struct evbuffer *buf, struct relay_cursor *cur,
+			     uint8_t *type, uint32_t *len)
 {
 	uint8_t hdr[PROTO_HEADER_LEN];
 
 	if (evbuffer_get_length(buf) - cur->pos < PROTO_HEADER_LEN)
 		return PROTO_NEED_MORE;
-	if (evbuffer_copyout_from(buf, &cur->ptr, hdr, sizeof(hdr)) !=
-	    (ev_ssize_t)sizeof(hdr))
+	if (!relay_seg_has(cur, cur->pos, 1))
+		relay_seg_load(cur, buf);
+	if (relay_seg_has(cur, cur->pos, PROTO_HEADER_LEN))
+		return proto_header_parse(cur->seg + (cur->pos - cur->seg_off),
+					  PROTO_HEADER_LEN, RELAY_MAX_MESSAGE,
+					  type, len);
+	if (!relay_copyout(buf, cur, cur->pos, hdr, sizeof(hdr)))
 		return PROTO_NEED_MORE;
 	return proto_header_parse(hdr, sizeof(hdr), RELAY_MAX_MESSAGE, type,
 				  len);
@@ -35,12 +82,10 @@ enum proto_status relay_peek(struct evbuffer *buf,
 size_t relay_copy_body(struct evbuffer *buf, const struct relay_cursor *cur,
 		       uint32_t len, uint8_t *out, size_t cap)
 {
-	struct evbuffer_ptr p = cur->ptr;
 	size_t n = len - 4 < cap ? len - 4 : cap;
 
 	if (n == 0)
 		return 0;
-	if (evbuffer_ptr_set(buf, &p, PROTO_HEADER_LEN, EVBUFFER_PTR_ADD) != 0)
-		return 0;
-	return evbuffer_copyout_from(buf, &p, out, n) == (ev_ssize_t)n ? n : 0;
+	return relay_copyout(buf, cur, cur->pos + PROTO_HEADER_LEN, out, n) ? n
+									    : 0;
 }

@@ -16,10 +16,14 @@
 #define RELAY_LOW_WATER	  (64u * 1024)	/* output that resumes the peer */
 
 /* A cursor over an input buffer: `pos` bytes from the start have been
- * scanned; `skip` bytes of the current message body are still to come. */
+ * scanned. `seg` caches the contiguous bytes of the chain holding `pos`
+ * (from buffer offset `seg_off`, `seg_len` long), so that headers are read
+ * in place; it is refilled when the cursor leaves it. The cursor is valid
+ * until the buffer is drained or moved: re-initialise it then. */
 struct relay_cursor {
-	struct evbuffer_ptr ptr;
 	size_t pos;
+	const uint8_t *seg;
+	size_t seg_off, seg_len;
 };
 
 void relay_cursor_init(struct relay_cursor *cur, struct evbuffer *buf);
@@ -30,9 +34,9 @@ void relay_cursor_advance(struct relay_cursor *cur, struct evbuffer *buf,
 
 /* Reads the header at the cursor. PROTO_NEED_MORE when fewer than 5 bytes
  * are there, PROTO_BAD when the length is invalid. */
-enum proto_status relay_peek(struct evbuffer *buf,
-			     const struct relay_cursor *cur, uint8_t *type,
-			     uint32_t *len) __attribute__((warn_unused_result));
+enum proto_status relay_peek(struct evbuffer *buf, struct relay_cursor *cur,
+			     uint8_t *type, uint32_t *len)
+    __attribute__((warn_unused_result));
 
 /* Copies up to cap bytes of the body of the message at the cursor (after
  * its header) into out; the whole message must be buffered. */

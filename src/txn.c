@@ -926,6 +926,13 @@ static bool txn_sql_set_value(const char *p, char *out, size_t cap, bool *dflt)
 	return *p == '\0';
 }
 
+/* Whether q starts with the three lower-case letters w, in either case. */
+static bool txn_prefix3(const char *q, const char *w)
+{
+	return (q[0] | 0x20) == w[0] && (q[1] | 0x20) == w[1] &&
+	       (q[2] | 0x20) == w[2];
+}
+
 /* Whether a query text may change session state pitlane tracks (SET,
  * RESET, DISCARD, DEALLOCATE): a look at its first letters, so that
  * ordinary queries take the fast path. */
@@ -938,8 +945,16 @@ static bool txn_session_sql_start(const char *q, size_t n)
 	if (n - i < 3)
 		return false;
 	q += i;
-	return strncasecmp(q, "SET", 3) == 0 || strncasecmp(q, "RES", 3) == 0 ||
-	       strncasecmp(q, "DIS", 3) == 0 || strncasecmp(q, "DEA", 3) == 0;
+	switch (q[0] | 0x20) { /* ASCII lower case */
+	case 's':
+		return txn_prefix3(q, "set");
+	case 'r':
+		return txn_prefix3(q, "res");
+	case 'd':
+		return txn_prefix3(q, "dis") || txn_prefix3(q, "dea");
+	default:
+		return false;
+	}
 }
 
 /* The same for the simple Query at the cursor. */
