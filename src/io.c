@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
@@ -15,6 +14,7 @@
 
 #define IO_READ_CHUNK	    16384 /* bytes asked of each read */
 #define IO_READS_PER_WAKEUP 8	  /* reads per wakeup before yielding */
+#define IO_BLOCKS_KEPT	    64	  /* free read blocks kept for reuse */
 
 struct io {
 	const struct io_ops *ops;
@@ -91,32 +91,71 @@ static void io_update_read(struct io *io)
 	}
 }
 
-/* Reads into reserved evbuffer space directly: no FIONREAD probe. */
+/* Read blocks: a read lands in a block that the input buffer references
+ * instead of a chain libevent would allocate (and free once written) for
+ * every read. Blocks come back when their data has been written or
+ * drained, and the most recent ones are kept for the next reads, so the
+ * relay neither allocates nor touches cold memory per read. The event
+ * loop is single-threaded: the list needs no lock. */
+struct io_block {
+	struct io_block *next;
+};
+
+static struct io_block *io_blocks; /* free, most recently used first */
+static unsigned io_nblocks;
+
+static void *io_block_get(void)
+{
+	struct io_block *b = io_blocks;
+
+	if (b == NULL)
+		return malloc(IO_READ_CHUNK);
+	io_blocks = b->next;
+	io_nblocks--;
+	return b;
+}
+
+static void io_block_put(const void *data, size_t len, void *block)
+{
+	struct io_block *b = block;
+
+	(void)data;
+	(void)len;
+	if (io_nblocks >= IO_BLOCKS_KEPT) {
+		free(b);
+		return;
+	}
+	b->next = io_blocks;
+	io_blocks = b;
+	io_nblocks++;
+}
+
+/* One read into a block, appended to the input without a copy: no
+ * FIONREAD probe. Returns read()'s result; -1 with ENOMEM when no block
+ * or reference could be had (the connection then fails: a read whose
+ * bytes were lost cannot go on). */
 static ssize_t io_read_once(struct io *io)
 {
-	struct evbuffer_iovec v[2];
-	int n = evbuffer_reserve_space(io->in, IO_READ_CHUNK, v, 2);
-	struct iovec iov[2];
+	void *block = io_block_get();
 	ssize_t r;
 
-	if (n <= 0)
-		return -2;
-	for (int i = 0; i < n; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
+	if (block == NULL) {
+		errno = ENOMEM;
+		return -1;
 	}
-	r = readv(io->fd, iov, n);
+	r = read(io->fd, block, IO_READ_CHUNK);
 	if (r <= 0) {
-		evbuffer_commit_space(io->in, v, 0);
+		int err = errno;
+		io_block_put(NULL, 0, block);
+		errno = err;
 		return r;
 	}
-	size_t left = (size_t)r;
-	for (int i = 0; i < n; i++) {
-		if (v[i].iov_len > left)
-			v[i].iov_len = left;
-		left -= v[i].iov_len;
+	if (evbuffer_add_reference(io->in, block, (size_t)r, io_block_put,
+				   block) != 0) {
+		io_block_put(NULL, 0, block);
+		errno = ENOMEM;
+		return -1;
 	}
-	evbuffer_commit_space(io->in, v, n);
 	return r;
 }
 
