@@ -19,7 +19,8 @@
  * scanned. `seg` caches the contiguous bytes of the chain holding `pos`
  * (from buffer offset `seg_off`, `seg_len` long), so that headers are read
  * in place; it is refilled when the cursor leaves it. The cursor is valid
- * until the buffer is drained or moved: re-initialise it then. */
+ * while the buffer is unchanged: re-initialise it after a drain, a move or
+ * an append. */
 struct relay_cursor {
 	size_t pos;
 	const uint8_t *seg;
