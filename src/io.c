@@ -219,8 +219,10 @@ static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 
 	(void)buf;
 	if (info->n_deleted > 0 && io_want_read(io)) {
-		io_watch_input(io, false); /* safe from within: libevent */
-		event_add(io->rev, NULL);  /* saved the next entry */
+		/* Removing this callback from within it is safe: libevent
+		 * takes the next entry before calling one. */
+		io_watch_input(io, false);
+		event_add(io->rev, NULL);
 	}
 }
 

@@ -3,10 +3,14 @@
  * servers), the same statement name with different text on two clients,
  * Close, DISCARD ALL / DEALLOCATE ALL; pipeline mode with several Syncs
  * outstanding and errors inside; Flush without Sync keeping the server;
- * startup options (-c statement_timeout) honoured for their client only. */
+ * startup options (-c statement_timeout) honoured for their client only;
+ * a client pipelining past the per-client read limit while it waits. */
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,6 +562,141 @@ static void test_startup_options_per_client(void **state)
 	h_pass();
 }
 
+/* A client pipelines 16 MB of queries while the only server is held by
+ * another client's transaction. pitlane reads it up to its per-client
+ * limit (512 KiB) and stops, so the client's sends block; once the server
+ * is free the relay drains that input, reading resumes, and every query
+ * is answered, in order. */
+#define PIPE_QUERIES   16000
+#define PIPE_QUERY_LEN 1000
+
+static void test_pipeline_past_read_limit_while_waiting(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	static const char *const kv[] = {"user", H_USER, "database", H_DBNAME,
+					 NULL};
+	size_t msg_len = 1 + 4 + PIPE_QUERY_LEN, total = msg_len * PIPE_QUERIES;
+	unsigned char *out = malloc(total), b[1024];
+	char type;
+	int n;
+	assert_non_null(out);
+	for (int i = 0; i < PIPE_QUERIES; i++) {
+		unsigned char *m = out + (size_t)i * msg_len;
+		uint32_t be = htonl(4 + PIPE_QUERY_LEN);
+		m[0] = 'Q';
+		memcpy(m + 1, &be, 4);
+		memset(m + 5, ' ', PIPE_QUERY_LEN - 1);
+		memcpy(m + 5, "SELECT ", 7);
+		snprintf((char *)m + 12, 8, "%d", i);
+		m[12 + strlen((char *)m + 12)] = ' ';
+		m[5 + PIPE_QUERY_LEN - 1] = '\0';
+	}
+
+	PGconn *holder = h_connect(pl, NULL);
+	h_exec_ok(holder, "BEGIN");
+	h_exec_ok(holder, "SELECT 1"); /* the only server, held */
+
+	int fd = h_raw_connect(pl->port);
+	assert_true(h_raw_startup(fd, 196608u, kv));
+	while ((n = h_raw_read_msg(fd, &type, b, sizeof(b), 5000)) >= 0 &&
+	       type != 'Z')
+		assert_int_not_equal(type, 'E');
+	assert_true(n >= 0);
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK),
+			 0);
+
+	/* Send until the kernel takes no more: pitlane has stopped reading. */
+	size_t sent = 0;
+	int64_t deadline = h_now_ms() + 10000;
+	for (;;) {
+		ssize_t w = send(fd, out + sent, total - sent, MSG_NOSIGNAL);
+		if (w > 0) {
+			sent += (size_t)w;
+			if (sent == total)
+				break;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			fail_msg("send: %s", strerror(errno));
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		if (poll(&p, 1, 200) == 0)
+			break; /* blocked: pitlane no longer reads */
+		if (h_now_ms() > deadline)
+			fail_msg("sending never blocked");
+	}
+	fprintf(stderr, "sent %zu of %zu bytes before blocking\n", sent, total);
+	if (sent == total)
+		fail_msg("all %zu bytes went through while the client waited: "
+			 "no read limit held them back",
+			 total);
+	if (sent < 512 * 1024)
+		fail_msg("sending blocked after %zu bytes, below the 512 KiB "
+			 "pitlane reads of a waiting client",
+			 sent);
+
+	h_exec_ok(holder, "COMMIT"); /* the server goes to the client */
+
+	/* The rest of the queries and all the answers, in order. */
+	int answered = 0, rows = 0;
+	size_t inbuf = 0;
+	unsigned char in[65536];
+	deadline = h_now_ms() + 30000;
+	while (answered < PIPE_QUERIES) {
+		struct pollfd p = {
+		    .fd = fd, .events = POLLIN | (sent < total ? POLLOUT : 0)};
+		if (h_now_ms() > deadline)
+			fail_msg("%d of %d queries answered, %zu of %zu bytes "
+				 "sent, within 30 s",
+				 answered, PIPE_QUERIES, sent, total);
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		if ((p.revents & POLLOUT) && sent < total) {
+			ssize_t w =
+			    send(fd, out + sent, total - sent, MSG_NOSIGNAL);
+			if (w > 0)
+				sent += (size_t)w;
+		}
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		ssize_t r = recv(fd, in + inbuf, sizeof(in) - inbuf, 0);
+		if (r == 0)
+			fail_msg("pitlane closed the connection after %d "
+				 "answers",
+				 answered);
+		if (r < 0)
+			continue;
+		inbuf += (size_t)r;
+		size_t off = 0;
+		while (inbuf - off >= 5) {
+			uint32_t len = h_be32(in + off + 1);
+			if (inbuf - off < 1 + (size_t)len)
+				break;
+			unsigned char *m = in + off;
+			if (m[0] == 'E')
+				fail_msg("query %d failed", answered);
+			if (m[0] == 'D') {
+				char want[16];
+				snprintf(want, sizeof(want), "%d", answered);
+				if (h_be32(m + 7) != strlen(want) ||
+				    memcmp(m + 11, want, strlen(want)) != 0)
+					fail_msg("answer %d out of order",
+						 answered);
+				rows++;
+			}
+			if (m[0] == 'Z')
+				answered++;
+			off += 1 + (size_t)len;
+		}
+		memmove(in, in + off, inbuf - off);
+		inbuf -= off;
+	}
+	assert_int_equal(rows, PIPE_QUERIES);
+	assert_int_equal(sent, total);
+	close(fd);
+	PQfinish(holder);
+	free(out);
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -574,6 +713,7 @@ int main(void)
 	    TEST(test_pipeline_prepare_then_error),
 	    TEST(test_flush_without_sync_keeps_server),
 	    TEST(test_startup_options_per_client),
+	    TEST(test_pipeline_past_read_limit_while_waiting),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
