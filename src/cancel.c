@@ -1,12 +1,17 @@
 /* Cancel helper threads: a bounded number of detached threads each send one
- * CancelRequest with PQcancel, then wake the loop through a thread-safe
- * event_active so completion is handled on the loop thread. */
+ * CancelRequest with PQcancel, then hand the finished job back through a
+ * locked list and an eventfd, so completion is handled on the loop thread
+ * and the loop itself needs no locking (no evthread). */
 #include "cancel.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -14,19 +19,26 @@ struct cancel_job {
 	TAILQ_ENTRY(cancel_job) link;
 	struct cancel_pool *cp;
 	PGcancel *pgcancel; /* owned */
-	struct event *done_ev;
 	cancel_done_cb done;
 	void *arg;
 	char error[256];
 	int ok;
 };
 
+TAILQ_HEAD(cancel_job_list, cancel_job);
+
 struct cancel_pool {
 	struct event_base *base;
-	TAILQ_HEAD(, cancel_job) queue; /* waiting for a thread */
+	struct cancel_job_list queue;	 /* waiting for a thread (loop only) */
+	struct cancel_job_list finished; /* back from a thread, under lock */
+	pthread_mutex_t lock;		 /* guards finished */
+	int wake_fd;			 /* eventfd the threads signal */
+	struct event *wake_ev;		 /* reads wake_fd on the loop */
 	unsigned running;
 	unsigned queued;
 };
+
+static void cancel_wake_cb(evutil_socket_t fd, short what, void *arg);
 
 struct cancel_pool *cancel_pool_new(struct event_base *base)
 {
@@ -36,7 +48,38 @@ struct cancel_pool *cancel_pool_new(struct event_base *base)
 		return NULL;
 	cp->base = base;
 	TAILQ_INIT(&cp->queue);
+	TAILQ_INIT(&cp->finished);
+	cp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (cp->wake_fd < 0 || pthread_mutex_init(&cp->lock, NULL) != 0) {
+		if (cp->wake_fd >= 0)
+			close(cp->wake_fd);
+		free(cp);
+		return NULL;
+	}
+	cp->wake_ev = event_new(base, cp->wake_fd, EV_READ | EV_PERSIST,
+				cancel_wake_cb, cp);
+	if (cp->wake_ev == NULL || event_add(cp->wake_ev, NULL) != 0) {
+		if (cp->wake_ev != NULL)
+			event_free(cp->wake_ev);
+		pthread_mutex_destroy(&cp->lock);
+		close(cp->wake_fd);
+		free(cp);
+		return NULL;
+	}
 	return cp;
+}
+
+/* Any thread: puts a finished job on the list the loop collects. */
+static void cancel_finish(struct cancel_job *job)
+{
+	struct cancel_pool *cp = job->cp;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&cp->lock);
+	TAILQ_INSERT_TAIL(&cp->finished, job, link);
+	pthread_mutex_unlock(&cp->lock);
+	while (write(cp->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
 }
 
 static void *cancel_thread(void *arg)
@@ -44,7 +87,7 @@ static void *cancel_thread(void *arg)
 	struct cancel_job *job = arg;
 
 	job->ok = PQcancel(job->pgcancel, job->error, sizeof(job->error));
-	event_active(job->done_ev, EV_TIMEOUT, 1);
+	cancel_finish(job);
 	return NULL;
 }
 
@@ -53,22 +96,32 @@ static void cancel_start_next(struct cancel_pool *cp);
 static void cancel_job_free(struct cancel_job *job)
 {
 	PQfreeCancel(job->pgcancel);
-	event_free(job->done_ev);
 	free(job);
 }
 
-static void cancel_done_ev_cb(evutil_socket_t fd, short what, void *arg)
+/* Loop thread: reports every job the threads have finished. */
+static void cancel_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct cancel_job *job = arg;
-	struct cancel_pool *cp = job->cp;
+	struct cancel_pool *cp = arg;
+	struct cancel_job_list done = TAILQ_HEAD_INITIALIZER(done);
+	struct cancel_job *job;
+	uint64_t count;
 
-	(void)fd;
 	(void)what;
-	if (!job->ok)
-		log_warn("cancel request failed", LF_STR("reason", job->error));
-	cp->running--;
-	job->done(job->arg);
-	cancel_job_free(job);
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn("cancel wakeup read failed");
+	pthread_mutex_lock(&cp->lock);
+	TAILQ_CONCAT(&done, &cp->finished, link);
+	pthread_mutex_unlock(&cp->lock);
+	while ((job = TAILQ_FIRST(&done)) != NULL) {
+		TAILQ_REMOVE(&done, job, link);
+		if (!job->ok)
+			log_warn("cancel request failed",
+				 LF_STR("reason", job->error));
+		cp->running--;
+		job->done(job->arg);
+		cancel_job_free(job);
+	}
 	cancel_start_next(cp);
 }
 
@@ -85,7 +138,7 @@ static void cancel_start_next(struct cancel_pool *cp)
 			snprintf(job->error, sizeof(job->error),
 				 "could not start a cancel thread");
 			job->ok = 0;
-			event_active(job->done_ev, EV_TIMEOUT, 1);
+			cancel_finish(job);
 			continue;
 		}
 		pthread_detach(t);
@@ -98,12 +151,6 @@ int cancel_submit(struct cancel_pool *cp, PGcancel *pgcancel,
 	struct cancel_job *job = calloc(1, sizeof(*job));
 
 	if (job == NULL || pgcancel == NULL) {
-		free(job);
-		PQfreeCancel(pgcancel);
-		return -1;
-	}
-	job->done_ev = event_new(cp->base, -1, 0, cancel_done_ev_cb, job);
-	if (job->done_ev == NULL) {
 		free(job);
 		PQfreeCancel(pgcancel);
 		return -1;
@@ -133,5 +180,12 @@ void cancel_pool_free(struct cancel_pool *cp)
 		TAILQ_REMOVE(&cp->queue, job, link);
 		cancel_job_free(job);
 	}
+	while ((job = TAILQ_FIRST(&cp->finished)) != NULL) {
+		TAILQ_REMOVE(&cp->finished, job, link);
+		cancel_job_free(job);
+	}
+	event_free(cp->wake_ev);
+	close(cp->wake_fd);
+	pthread_mutex_destroy(&cp->lock);
 	free(cp);
 }

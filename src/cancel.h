@@ -14,7 +14,7 @@ struct cancel_pool;
 /* Called on the loop thread once the request has been sent (or failed). */
 typedef void (*cancel_done_cb)(void *arg);
 
-/* The base must have been created after evthread_use_pthreads(). */
+/* Completions are reported on the loop of base (no evthread needed). */
 struct cancel_pool *cancel_pool_new(struct event_base *base);
 
 /* Takes ownership of pgcancel (from PQgetCancel) and sends the cancel

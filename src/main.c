@@ -8,7 +8,6 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <event2/thread.h>
 #include <openssl/crypto.h>
 
 #include "cancel.h"
@@ -239,8 +238,6 @@ static int worker_init(struct worker *w, const struct config *cfg)
 	TAILQ_INIT(&w->servers);
 	TAILQ_INIT(&w->dead_clients);
 	TAILQ_INIT(&w->dead_servers);
-	if (evthread_use_pthreads() != 0)
-		return -1;
 	w->base = event_base_new();
 	if (w->base == NULL)
 		return -1;
