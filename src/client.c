@@ -442,11 +442,11 @@ static bool client_skip_to_sync(struct client *c)
 	uint8_t type;
 	uint32_t len;
 
-	relay_cursor_init(&cur, in);
+	relay_cursor_init(&cur);
 	while (!found && relay_peek(in, &cur, &type, &len) == PROTO_OK &&
 	       evbuffer_get_length(in) - cur.pos >= (size_t)len + 1) {
 		found = type == 'S';
-		relay_cursor_advance(&cur, in, (size_t)len + 1);
+		relay_cursor_advance(&cur, (size_t)len + 1);
 	}
 	evbuffer_drain(in, cur.pos);
 	return found;
@@ -544,14 +544,14 @@ static bool client_answer_locally(struct client *c)
 	if (!c->w->mode->track_statements ||
 	    c->w->cfg->max_prepared_statements == 0)
 		return false;
-	relay_cursor_init(&cur, in);
+	relay_cursor_init(&cur);
 	while (type != 'S') {
 		if (relay_peek(in, &cur, &type, &len) != PROTO_OK ||
 		    evbuffer_get_length(in) - cur.pos < (size_t)len + 1 ||
 		    (type != 'P' && type != 'C' && type != 'S') ||
 		    len > RELAY_HIGH_WATER)
 			return false;
-		relay_cursor_advance(&cur, in, (size_t)len + 1);
+		relay_cursor_advance(&cur, (size_t)len + 1);
 	}
 	uint8_t *batch = evbuffer_pullup(in, (ev_ssize_t)cur.pos);
 	if (batch == NULL || !client_batch_known(c, batch, cur.pos))
@@ -577,7 +577,7 @@ static void client_request(struct client *c)
 	}
 	if (evbuffer_get_length(in) == 0)
 		return;
-	relay_cursor_init(&cur, in);
+	relay_cursor_init(&cur);
 	switch (relay_peek(in, &cur, &type, &len)) {
 	case PROTO_BAD:
 		client_disconnect(c, "08P01", "invalid message length", NULL);
@@ -615,7 +615,7 @@ static void client_refuse_request(struct client *c, const char *msg,
 	uint8_t type = 0;
 	uint32_t len = 0;
 
-	relay_cursor_init(&cur, in);
+	relay_cursor_init(&cur);
 	if (relay_peek(in, &cur, &type, &len) != PROTO_OK ||
 	    evbuffer_get_length(in) < (size_t)len + 1) {
 		/* Not even one whole message: nothing sane to skip. */
@@ -880,7 +880,7 @@ static void client_auth(struct client *c)
 	char err[256];
 	uint32_t len;
 
-	relay_cursor_init(&cur, in);
+	relay_cursor_init(&cur);
 	switch (relay_peek(in, &cur, &type, &len)) {
 	case PROTO_NEED_MORE:
 		return;

@@ -6,22 +6,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-void relay_cursor_init(struct relay_cursor *cur, struct evbuffer *buf)
-{
-	(void)buf;
-	cur->pos = 0;
-	cur->seg = NULL;
-	cur->seg_off = 0;
-	cur->seg_len = 0;
-}
-
-void relay_cursor_advance(struct relay_cursor *cur, struct evbuffer *buf,
-			  size_t n)
-{
-	(void)buf;
-	cur->pos += n;
-}
-
 /* Whether the cached chain holds the n bytes at off. */
 static bool relay_seg_has(const struct relay_cursor *cur, size_t off, size_t n)
 {

@@ -27,11 +27,20 @@ struct relay_cursor {
 	size_t seg_off, seg_len;
 };
 
-void relay_cursor_init(struct relay_cursor *cur, struct evbuffer *buf);
+/* Puts the cursor at the start of its buffer. */
+static inline void relay_cursor_init(struct relay_cursor *cur)
+{
+	cur->pos = 0;
+	cur->seg = NULL;
+	cur->seg_off = 0;
+	cur->seg_len = 0;
+}
 
 /* Advances the cursor by n bytes (n must be available). */
-void relay_cursor_advance(struct relay_cursor *cur, struct evbuffer *buf,
-			  size_t n);
+static inline void relay_cursor_advance(struct relay_cursor *cur, size_t n)
+{
+	cur->pos += n;
+}
 
 /* Reads the header at the cursor. PROTO_NEED_MORE when fewer than 5 bytes
  * are there, PROTO_BAD when the length is invalid. */

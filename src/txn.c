@@ -181,7 +181,7 @@ static void txn_flush(struct server *s, struct evbuffer *in,
 			evbuffer_drain(in, cur->pos);
 		}
 	}
-	relay_cursor_init(cur, in);
+	relay_cursor_init(cur);
 }
 
 /* Answers the client messages pitlane handled itself, once every request
@@ -450,7 +450,7 @@ static bool txn_relay_some(struct server *s)
 	struct relay_cursor cur;
 	bool stop = false;
 
-	relay_cursor_init(&cur, in);
+	relay_cursor_init(&cur);
 	while (!stop) {
 		size_t avail = evbuffer_get_length(in);
 		struct server_req *r = txn_head(s);
@@ -468,7 +468,7 @@ static bool txn_relay_some(struct server *s)
 			size_t n = avail - cur.pos < s->in_skip
 				       ? avail - cur.pos
 				       : s->in_skip;
-			relay_cursor_advance(&cur, in, n);
+			relay_cursor_advance(&cur, n);
 			s->in_skip -= (uint32_t)n;
 			continue;
 		}
@@ -484,7 +484,7 @@ static bool txn_relay_some(struct server *s)
 			     type == 'S' || type == 'C';
 		if (!whole) {
 			txn_account(s, type);
-			relay_cursor_advance(&cur, in, PROTO_HEADER_LEN);
+			relay_cursor_advance(&cur, PROTO_HEADER_LEN);
 			s->in_skip = len - 4;
 			continue;
 		}
@@ -494,7 +494,7 @@ static bool txn_relay_some(struct server *s)
 			txn_flush(s, in, &cur);
 			evbuffer_drain(in, (size_t)len + 1);
 		} else {
-			relay_cursor_advance(&cur, in, (size_t)len + 1);
+			relay_cursor_advance(&cur, (size_t)len + 1);
 		}
 	}
 	txn_flush(s, in, &cur);
@@ -1097,7 +1097,7 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 	enum txn_forward_result res = FORWARD_OK;
 	struct relay_cursor cur;
 
-	relay_cursor_init(&cur, src);
+	relay_cursor_init(&cur);
 	while (res == FORWARD_OK) {
 		size_t avail = evbuffer_get_length(src);
 		uint8_t type;
@@ -1109,7 +1109,7 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			size_t n = avail - cur.pos < s->out_skip
 				       ? avail - cur.pos
 				       : s->out_skip;
-			relay_cursor_advance(&cur, src, n);
+			relay_cursor_advance(&cur, n);
 			s->out_skip -= (uint32_t)n;
 			continue;
 		}
@@ -1139,14 +1139,14 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			}
 			txn_move(s, src, cur.pos);
 			res = txn_named(s, src, type, len);
-			relay_cursor_init(&cur, src);
+			relay_cursor_init(&cur);
 			continue;
 		}
 		if (!txn_note_request(s, type)) {
 			res = FORWARD_NOMEM;
 			break;
 		}
-		relay_cursor_advance(&cur, src, PROTO_HEADER_LEN);
+		relay_cursor_advance(&cur, PROTO_HEADER_LEN);
 		s->out_skip = len - 4;
 	}
 	txn_move(s, src, cur.pos);
