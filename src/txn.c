@@ -257,32 +257,50 @@ static void txn_track_set(struct server *s)
 		s->broken = true;
 }
 
-/* Commands that change what pitlane tracks for the session, told by
- * their CommandComplete tag and, for RESET and SET, by the query text
- * recognised when it was sent (txn_query). */
+/* Acts on a CommandComplete tag that changes what pitlane tracks for the
+ * session: DISCARD ALL, DEALLOCATE ALL, and RESET and SET as recognised in
+ * the query text when it was sent (txn_query). Every other tag (SELECT n,
+ * INSERT 0 n, ...) is passed over at its first letter or within a few. */
+static void txn_track_tag(struct server *s, const char *tag)
+{
+	bool forget;
+
+	switch (tag[0]) {
+	case 'D':
+		if (strcmp(tag, "DISCARD ALL") != 0 &&
+		    strcmp(tag, "DEALLOCATE ALL") != 0)
+			return;
+		if (s->peer.names != NULL)
+			stmt_names_clear(s->peer.names, s->w->stmts);
+		stmt_cache_clear(&s->stmts, s->w->stmts);
+		forget = tag[1] == 'I'; /* DISCARD ALL */
+		break;
+	case 'R':
+		forget = strcmp(tag, "RESET") == 0 && s->seen_reset_all;
+		break;
+	case 'S':
+		if (strcmp(tag, "SET") == 0 && s->seen_set[0] != '\0' &&
+		    params_get(&s->w->params, s->seen_set) == NULL)
+			txn_track_set(s);
+		return;
+	default:
+		return;
+	}
+	if (forget) {
+		txn_forget_session(s);
+		s->resync = true; /* at ReadyForQuery, after the
+				     ParameterStatus messages */
+	}
+}
+
 static void txn_track_command(struct server *s, struct evbuffer *in,
 			      const struct relay_cursor *cur, uint32_t len)
 {
 	char tag[TXN_TAG_MAX + 1] = "";
 	size_t n = relay_copy_body(in, cur, len, (uint8_t *)tag, TXN_TAG_MAX);
-	bool discard = false;
 
 	tag[n] = '\0';
-	if (strcmp(tag, "DISCARD ALL") == 0 ||
-	    strcmp(tag, "DEALLOCATE ALL") == 0) {
-		if (s->peer.names != NULL)
-			stmt_names_clear(s->peer.names, s->w->stmts);
-		stmt_cache_clear(&s->stmts, s->w->stmts);
-		discard = tag[0] == 'D' && tag[1] == 'I';
-	}
-	if (discard || (strcmp(tag, "RESET") == 0 && s->seen_reset_all)) {
-		txn_forget_session(s);
-		s->resync = true; /* at ReadyForQuery, after the
-				     ParameterStatus messages */
-	}
-	if (strcmp(tag, "SET") == 0 && s->seen_set[0] != '\0' &&
-	    params_get(&s->w->params, s->seen_set) == NULL)
-		txn_track_set(s);
+	txn_track_tag(s, tag);
 	s->seen_reset_all = false;
 	s->seen_set[0] = '\0';
 }

@@ -145,6 +145,34 @@ static void test_cancel_pg_sleep(void **state)
 	h_pass();
 }
 
+/* pitlane sends at most 4 cancels at once (CANCEL_THREADS_MAX) and starts
+ * a queued one only when the loop has been told that a running one
+ * finished. Nine cancels in turn each cancel their query: were a
+ * completion lost, the fifth would wait in the queue for ever and its
+ * pg_sleep would run its full ten seconds and succeed. */
+static void test_cancel_many_in_turn(void **state)
+{
+	struct h_pitlane *pl = *state = h_pitlane_start(NULL, NULL);
+	PGconn *c = h_connect(pl, NULL);
+	PGcancel *cn = PQgetCancel(c);
+	char err[256], st[6];
+
+	for (int i = 0; i < 9; i++) {
+		assert_true(PQsendQuery(c, "SELECT pg_sleep(10)"));
+		assert_true(h_poll(sleep_is_running, NULL, 5000));
+		assert_true(PQcancel(cn, err, sizeof(err)));
+		PGresult *r = PQgetResult(c);
+		assert_string_equal(h_result_sqlstate(r, st), "57014");
+		PQclear(r);
+		while ((r = PQgetResult(c)))
+			PQclear(r);
+	}
+	PQfreeCancel(cn);
+	assert_int_equal(h_query_int(c, "SELECT 5"), 5);
+	PQfinish(c);
+	h_pass();
+}
+
 static void expect_login_error(int port, const char *user, const char *db,
 			       const char *sqlstate)
 {
@@ -568,6 +596,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    TEST(test_cancel_pg_sleep),
+	    TEST(test_cancel_many_in_turn),
 	    TEST(test_wrong_user_or_database),
 	    TEST(test_session_mode_queries),
 	    TEST(test_transaction_mode_queries),
