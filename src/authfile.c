@@ -3,7 +3,6 @@
  * searched by bisection. Secrets are wiped on free. */
 #include "authfile.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,32 +27,8 @@ struct authfile {
 
 struct authfile_parser {
 	struct authfile *a;
-	const char *name;
-	char (*errs)[AUTHFILE_ERROR_LEN];
-	unsigned max_errs, nerrs;
-	bool failed; /* an error was found (recorded or not) */
-	unsigned line;
+	struct errlist err; /* its file name and line, and what it found */
 };
-
-/* Records "NAME:LINE: message" when room is left; the parse fails anyway. */
-static void __attribute__((format(printf, 2, 3)))
-authfile_error(struct authfile_parser *p, const char *fmt, ...)
-{
-	char *e;
-	int n;
-	va_list ap;
-
-	p->failed = true;
-	if (p->nerrs >= p->max_errs)
-		return;
-	e = p->errs[p->nerrs++];
-	n = snprintf(e, AUTHFILE_ERROR_LEN, "%s:%u: ", p->name, p->line);
-	if (n < 0 || n >= AUTHFILE_ERROR_LEN)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(e + n, AUTHFILE_ERROR_LEN - (size_t)n, fmt, ap);
-	va_end(ap);
-}
 
 static bool is_blank(char c)
 {
@@ -149,10 +124,10 @@ static bool classify(struct authfile_parser *p, const char *user, char *secret,
 {
 	if (strncmp(secret, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) == 0) {
 		if (!is_scram(secret)) {
-			authfile_error(p,
-				       "malformed SCRAM-SHA-256 secret for "
-				       "user \"%s\"",
-				       user);
+			errlist_add(&p->err,
+				    "malformed SCRAM-SHA-256 secret for "
+				    "user \"%s\"",
+				    user);
 			return false;
 		}
 		*kind = AUTHFILE_SCRAM;
@@ -185,7 +160,7 @@ static bool add_entry(struct authfile *a, const struct authfile_entry *e)
 /* Parses one physical line s[0..n); false only when out of memory. */
 static bool parse_line(struct authfile_parser *p, const char *s, size_t n)
 {
-	struct authfile_entry e = {.line = p->line};
+	struct authfile_entry e = {.line = p->err.line};
 	size_t i = 0, mark = p->a->buf_len;
 	char *secret;
 
@@ -194,39 +169,39 @@ static bool parse_line(struct authfile_parser *p, const char *s, size_t n)
 	if (i == n || s[i] == ';' || s[i] == '#')
 		return true;
 	if (memchr(s, '\0', n) != NULL) {
-		authfile_error(p, "invalid NUL byte");
+		errlist_add(&p->err, "invalid NUL byte");
 		return true;
 	}
 	if (s[i] != '"') {
-		authfile_error(p, "expected a double-quoted user name");
+		errlist_add(&p->err, "expected a double-quoted user name");
 		return true;
 	}
 	e.user = read_quoted(p->a, s, n, &i);
 	if (e.user == NULL) {
-		authfile_error(p, "unterminated user name");
+		errlist_add(&p->err, "unterminated user name");
 		return true;
 	}
 	if (e.user[0] == '\0') {
-		authfile_error(p, "empty user name");
+		errlist_add(&p->err, "empty user name");
 		goto fail;
 	}
 	while (i < n && is_blank(s[i]))
 		i++;
 	if (i == n || s[i] != '"') {
-		authfile_error(p,
-			       "expected a double-quoted secret for user "
-			       "\"%s\"",
-			       e.user);
+		errlist_add(&p->err,
+			    "expected a double-quoted secret for user "
+			    "\"%s\"",
+			    e.user);
 		goto fail;
 	}
 	e.secret = secret = (char *)read_quoted(p->a, s, n, &i);
 	if (secret == NULL) {
-		authfile_error(p, "unterminated secret for user \"%s\"",
-			       e.user);
+		errlist_add(&p->err, "unterminated secret for user \"%s\"",
+			    e.user);
 		goto fail;
 	}
 	if (secret[0] == '\0') {
-		authfile_error(p, "empty secret for user \"%s\"", e.user);
+		errlist_add(&p->err, "empty secret for user \"%s\"", e.user);
 		goto fail;
 	}
 	if (!classify(p, e.user, secret, &e.kind))
@@ -262,9 +237,9 @@ static void sort_entries(struct authfile_parser *p)
 			first = i;
 			continue;
 		}
-		p->line = a->entries[i].line;
-		authfile_error(p, "duplicate user \"%s\" (first on line %u)",
-			       a->entries[i].user, a->entries[first].line);
+		p->err.line = a->entries[i].line;
+		errlist_add(&p->err, "duplicate user \"%s\" (first on line %u)",
+			    a->entries[i].user, a->entries[first].line);
 	}
 }
 
@@ -273,7 +248,7 @@ struct authfile *authfile_parse(const char *text, size_t len, const char *name,
 				unsigned max_errs, unsigned *nerrs)
 {
 	struct authfile_parser p = {
-	    .name = name, .errs = errs, .max_errs = max_errs};
+	    .err = {.name = name, .msg = errs, .max = max_errs}};
 	bool ok = true;
 
 	p.a = calloc(1, sizeof(*p.a));
@@ -286,20 +261,18 @@ struct authfile *authfile_parse(const char *text, size_t len, const char *name,
 		const char *nl = memchr(s, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - s) : len - pos;
 
-		p.line++;
+		p.err.line++;
 		pos += nl ? n + 1 : n;
 		ok = parse_line(&p, s, n);
 	}
 	if (p.a == NULL || p.a->buf == NULL || !ok) {
-		p.failed = true;
-		if (p.nerrs < max_errs)
-			snprintf(errs[p.nerrs++], AUTHFILE_ERROR_LEN,
-				 "%s: out of memory", name);
+		p.err.line = 0;
+		errlist_add(&p.err, "out of memory");
 	} else {
 		sort_entries(&p);
 	}
-	*nerrs = p.nerrs;
-	if (p.failed) {
+	*nerrs = p.err.n;
+	if (p.err.failed) {
 		authfile_free(p.a);
 		return NULL;
 	}

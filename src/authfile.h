@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AUTHFILE_ERROR_LEN 256 /* size of one error message buffer */
+#include "errlist.h"
+
+#define AUTHFILE_ERROR_LEN ERRLIST_LEN /* size of one error message buffer */
 
 enum authfile_kind {
 	AUTHFILE_SCRAM, /* "SCRAM-SHA-256$iter:salt$StoredKey:ServerKey" */

@@ -6,7 +6,6 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,12 +59,8 @@ struct hba_field {
 /* Parse state; the scratch buffers are reused from line to line. */
 struct hba_parser {
 	struct hba *h;
-	const char *name;
-	char (*errs)[HBA_ERROR_LEN];
-	unsigned max_errs, nerrs;
-	bool failed; /* an error was found (recorded or not) */
+	struct errlist err; /* its file name and line, and what it found */
 	bool oom;
-	unsigned line;
 	char *text; /* the logical line, continuations joined */
 	size_t text_len, text_cap;
 	char *tok_text;
@@ -96,30 +91,10 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
 	return q;
 }
 
-/* Records "NAME:LINE: message" when room is left; the parse fails anyway. */
-static void __attribute__((format(printf, 2, 3)))
-hba_error(struct hba_parser *p, const char *fmt, ...)
-{
-	char *e;
-	int n;
-	va_list ap;
-
-	p->failed = true;
-	if (p->nerrs >= p->max_errs)
-		return;
-	e = p->errs[p->nerrs++];
-	n = snprintf(e, HBA_ERROR_LEN, "%s:%u: ", p->name, p->line);
-	if (n < 0 || n >= HBA_ERROR_LEN)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(e + n, HBA_ERROR_LEN - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
 static void hba_oom(struct hba_parser *p)
 {
 	p->oom = true;
-	p->failed = true;
+	p->err.failed = true;
 }
 
 static bool append_text(struct hba_parser *p, const char *s, size_t n)
@@ -220,7 +195,7 @@ static bool read_token(struct hba_parser *p, size_t *i, size_t *out)
 	}
 	p->tok_text[(*out)++] = '\0';
 	if (in_quote) {
-		hba_error(p, "unterminated quoted string");
+		errlist_add(&p->err, "unterminated quoted string");
 		return false;
 	}
 	if (!push_token(p, start, quoted))
@@ -287,7 +262,7 @@ static const struct hba_field *field(struct hba_parser *p, unsigned f,
 {
 	if (f < p->nfield)
 		return &p->fields[f];
-	hba_error(p, "end of line before %s", what);
+	errlist_add(&p->err, "end of line before %s", what);
 	return NULL;
 }
 
@@ -300,7 +275,7 @@ static const struct hba_token *single(struct hba_parser *p, unsigned f,
 	if (fl == NULL)
 		return NULL;
 	if (fl->n > 1) {
-		hba_error(p, "multiple values in %s", what);
+		errlist_add(&p->err, "multiple values in %s", what);
 		return NULL;
 	}
 	return token(p, fl, 0);
@@ -324,7 +299,8 @@ static bool parse_conn(struct hba_parser *p, struct hba_rule *r)
 			return true;
 		}
 	}
-	hba_error(p, "unsupported connection type \"%s\"", token_text(p, t));
+	errlist_add(&p->err, "unsupported connection type \"%s\"",
+		    token_text(p, t));
 	return false;
 }
 
@@ -356,21 +332,24 @@ static bool name_supported(struct hba_parser *p, const struct hba_token *t,
 	if (t->quoted)
 		return true;
 	if (s[0] == '@') {
-		hba_error(p, "file inclusion is not supported: \"%s\"", s);
+		errlist_add(&p->err, "file inclusion is not supported: \"%s\"",
+			    s);
 		return false;
 	}
 	if (s[0] == '/') {
-		hba_error(p, "regular expressions are not supported: \"%s\"",
-			  s);
+		errlist_add(&p->err,
+			    "regular expressions are not supported: \"%s\"", s);
 		return false;
 	}
 	if (!is_db && s[0] == '+') {
-		hba_error(p, "group membership is not supported: \"%s\"", s);
+		errlist_add(&p->err,
+			    "group membership is not supported: \"%s\"", s);
 		return false;
 	}
 	for (unsigned i = 0; is_db && i < ARRAY_LEN(db_keywords); i++) {
 		if (strcmp(s, db_keywords[i]) == 0) {
-			hba_error(p, "keyword \"%s\" is not supported", s);
+			errlist_add(&p->err, "keyword \"%s\" is not supported",
+				    s);
 			return false;
 		}
 	}
@@ -392,7 +371,7 @@ static bool parse_list(struct hba_parser *p, unsigned f, bool is_db,
 		const char *s = token_text(p, t);
 
 		if (*s == '\0') {
-			hba_error(p, "empty name in %s", what);
+			errlist_add(&p->err, "empty name in %s", what);
 			return false;
 		}
 		if (is_keyword(p, t, "all")) {
@@ -460,11 +439,11 @@ static bool parse_mask(struct hba_parser *p, unsigned *f, struct hba_rule *r)
 	s = token_text(p, t);
 	family = parse_ip(s, strlen(s), r->mask);
 	if (family == 0) {
-		hba_error(p, "invalid IP mask \"%s\"", s);
+		errlist_add(&p->err, "invalid IP mask \"%s\"", s);
 		return false;
 	}
 	if (family != r->family) {
-		hba_error(p, "IP address and mask do not match");
+		errlist_add(&p->err, "IP address and mask do not match");
 		return false;
 	}
 	return true;
@@ -486,17 +465,17 @@ static bool parse_addr(struct hba_parser *p, unsigned *f, struct hba_rule *r)
 		return true;
 	}
 	if (is_keyword(p, t, "samehost") || is_keyword(p, t, "samenet")) {
-		hba_error(p, "keyword \"%s\" is not supported", s);
+		errlist_add(&p->err, "keyword \"%s\" is not supported", s);
 		return false;
 	}
 	slash = strchr(s, '/');
 	r->family =
 	    parse_ip(s, slash ? (size_t)(slash - s) : strlen(s), r->addr);
 	if (r->family == 0) {
-		hba_error(p,
-			  "invalid IP address \"%s\" (host names are not "
-			  "supported)",
-			  s);
+		errlist_add(&p->err,
+			    "invalid IP address \"%s\" (host names are not "
+			    "supported)",
+			    s);
 		return false;
 	}
 	if (slash == NULL) {
@@ -506,7 +485,8 @@ static bool parse_addr(struct hba_parser *p, unsigned *f, struct hba_rule *r)
 		prefix =
 		    parse_prefix(slash + 1, r->family == AF_INET ? 32 : 128);
 		if (prefix < 0) {
-			hba_error(p, "invalid CIDR mask in address \"%s\"", s);
+			errlist_add(&p->err,
+				    "invalid CIDR mask in address \"%s\"", s);
 			return false;
 		}
 		prefix_mask(r->mask, prefix);
@@ -526,15 +506,16 @@ static bool parse_method(struct hba_parser *p, unsigned f, struct hba_rule *r)
 		if (strcmp(token_text(p, t), method_names[i]) == 0) {
 			r->method = (enum hba_method)i;
 			if (r->method == HBA_CERT && r->conn != HBA_HOSTSSL) {
-				hba_error(p, "cert authentication is only "
-					     "supported on hostssl lines");
+				errlist_add(&p->err,
+					    "cert authentication is only "
+					    "supported on hostssl lines");
 				return false;
 			}
 			return true;
 		}
 	}
-	hba_error(p, "unsupported authentication method \"%s\"",
-		  token_text(p, t));
+	errlist_add(&p->err, "unsupported authentication method \"%s\"",
+		    token_text(p, t));
 	return false;
 }
 
@@ -549,21 +530,22 @@ static bool parse_option(struct hba_parser *p, unsigned f, struct hba_rule *r)
 	s = token_text(p, t);
 	v = strchr(s, '=');
 	if (v == NULL) {
-		hba_error(p,
-			  "authentication option not in name=value format: "
-			  "\"%s\"",
-			  s);
+		errlist_add(&p->err,
+			    "authentication option not in name=value format: "
+			    "\"%s\"",
+			    s);
 		return false;
 	}
 	v++;
 	if (strncmp(s, "clientcert=", 11) != 0) {
-		hba_error(p, "unknown authentication option \"%.*s\"",
-			  (int)(v - 1 - s), s);
+		errlist_add(&p->err, "unknown authentication option \"%.*s\"",
+			    (int)(v - 1 - s), s);
 		return false;
 	}
 	if (r->conn != HBA_HOSTSSL) {
-		hba_error(p, "clientcert can only be configured for hostssl "
-			     "lines");
+		errlist_add(&p->err,
+			    "clientcert can only be configured for hostssl "
+			    "lines");
 		return false;
 	}
 	if (strcmp(v, "verify-full") == 0) {
@@ -571,11 +553,12 @@ static bool parse_option(struct hba_parser *p, unsigned f, struct hba_rule *r)
 	} else if (strcmp(v, "verify-ca") == 0 && r->method != HBA_CERT) {
 		r->clientcert = HBA_CLIENTCERT_VERIFY_CA;
 	} else if (strcmp(v, "verify-ca") == 0) {
-		hba_error(p, "clientcert only accepts verify-full with cert "
-			     "authentication");
+		errlist_add(&p->err,
+			    "clientcert only accepts verify-full with cert "
+			    "authentication");
 		return false;
 	} else {
-		hba_error(p, "invalid value for clientcert: \"%s\"", v);
+		errlist_add(&p->err, "invalid value for clientcert: \"%s\"", v);
 		return false;
 	}
 	return true;
@@ -598,7 +581,7 @@ static bool add_rule(struct hba_parser *p, const struct hba_rule *r)
 /* Turns the tokenized line into a rule; stops at the line's first error. */
 static void parse_rule(struct hba_parser *p)
 {
-	struct hba_rule r = {.line = p->line, .addr_any = true};
+	struct hba_rule r = {.line = p->err.line, .addr_any = true};
 	size_t names_len = p->h->names_len;
 	unsigned f = 3;
 
@@ -629,7 +612,7 @@ struct hba *hba_parse(const char *text, size_t len, const char *name,
 		      unsigned *nerrs)
 {
 	struct hba_parser p = {
-	    .name = name, .errs = errs, .max_errs = max_errs};
+	    .err = {.name = name, .msg = errs, .max = max_errs}};
 	size_t pos = 0;
 	unsigned lineno = 0;
 
@@ -637,11 +620,11 @@ struct hba *hba_parse(const char *text, size_t len, const char *name,
 	if (p.h == NULL)
 		hba_oom(&p);
 	while (!p.oom && pos < len) {
-		p.line = lineno + 1;
+		p.err.line = lineno + 1;
 		if (!join_line(&p, text, len, &pos, &lineno))
 			break;
 		if (memchr(p.text, '\0', p.text_len) != NULL)
-			hba_error(&p, "invalid NUL byte");
+			errlist_add(&p.err, "invalid NUL byte");
 		else if (tokenize(&p) && p.nfield > 0)
 			parse_rule(&p);
 	}
@@ -649,11 +632,12 @@ struct hba *hba_parse(const char *text, size_t len, const char *name,
 	free(p.tok_text);
 	free(p.toks);
 	free(p.fields);
-	if (p.oom && p.nerrs < max_errs)
-		snprintf(errs[p.nerrs++], HBA_ERROR_LEN, "%s: out of memory",
-			 name);
-	*nerrs = p.nerrs;
-	if (p.failed) {
+	if (p.oom) {
+		p.err.line = 0;
+		errlist_add(&p.err, "out of memory");
+	}
+	*nerrs = p.err.n;
+	if (p.err.failed) {
 		hba_free(p.h);
 		return NULL;
 	}

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HBA_ERROR_LEN 256 /* size of one error message buffer */
+#include "errlist.h"
+
+#define HBA_ERROR_LEN ERRLIST_LEN /* size of one error message buffer */
 
 enum hba_conn { HBA_LOCAL, HBA_HOST, HBA_HOSTSSL, HBA_HOSTNOSSL };
 
