@@ -2,7 +2,8 @@
 # Smoke test of scripts/bench: `scripts/bench --quick` (select-only, -M
 # extended, 10 clients, 3 s per target, scale 1, no memory case) must exit 0,
 # print its table header and a pitlane row whose run succeeded, and write a
-# CSV with a pitlane row. The figures are printed as TAP comments, never
+# CSV with a pitlane row; the floor forwarder (scripts/bench-floor.c, built
+# by the script) must have run too, with a CPU figure. The figures are printed as TAP comments, never
 # asserted: this only keeps the benchmark from rotting. scripts/bench starts
 # its own throwaway PostgreSQL and PgBouncer (as the unprivileged user
 # pitlane-test when root).
@@ -37,6 +38,8 @@ elif ! grep -qE '^select +extended +10 +pitlane +[0-9.]+ .* ok$' "$out/stdout"; 
     reason="the pitlane run failed: $(grep -E '^select +extended +10 +pitlane ' "$out/stdout" | sed -E 's/.* (failed: )/\1/')"
 elif ! grep -qE '^pgbench,select,extended,10,pitlane,ok,' "$out/bench.csv" 2>/dev/null; then
     reason="no pitlane row in the CSV"
+elif ! grep -qE '^pgbench,select,extended,10,floor,ok,[0-9.]+,([^,]*,){3}[0-9.]+,' "$out/bench.csv"; then
+    reason="no floor row with its CPU in the CSV: $(grep -E '^pgbench,select,extended,10,floor,' "$out/bench.csv" || echo none)"
 fi
 
 if [ -z "$reason" ]; then

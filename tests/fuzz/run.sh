@@ -33,8 +33,8 @@ sources_of() {
     case $1 in
     frame | startup) echo src/proto.c ;;
     scram) echo src/auth.c ;;
-    authfile) echo src/authfile.c ;;
-    hba) echo src/hba.c ;;
+    authfile) echo src/authfile.c src/errlist.c ;;
+    hba) echo src/hba.c src/errlist.c ;;
     config) echo src/config.c ;;
     *) return 1 ;;
     esac
