@@ -22,6 +22,7 @@ struct io {
 	int fd;
 	bool close_fd;
 	bool reading;	   /* EV_READ wanted */
+	bool read_armed;   /* rev is added (plain sockets) */
 	bool write_armed;  /* EV_WRITE pending: the socket was full */
 	bool dead;	   /* failed: report once */
 	size_t read_limit; /* 0: none */
@@ -58,6 +59,19 @@ static bool io_want_read(const struct io *io)
 static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		     void *arg);
 
+/* Adds or deletes the read event only when that changes something: the
+ * relay asks for reading again at every transaction. False when libevent
+ * refused. */
+static bool io_arm_read(struct io *io, bool on)
+{
+	if (on != io->read_armed) {
+		if ((on ? event_add(io->rev, NULL) : event_del(io->rev)) != 0)
+			return false;
+		io->read_armed = on;
+	}
+	return true;
+}
+
 /* The input callback exists only while read_limit holds reading back:
  * otherwise every drain of the input would pay for it. Should it fail to
  * register, reading goes on past the limit rather than stall. */
@@ -66,7 +80,7 @@ static void io_watch_input(struct io *io, bool on)
 	if (on && io->in_cb == NULL) {
 		io->in_cb = evbuffer_add_cb(io->in, io_in_cb, io);
 		if (io->in_cb == NULL)
-			event_add(io->rev, NULL);
+			io_arm_read(io, true);
 	} else if (!on && io->in_cb != NULL) {
 		evbuffer_remove_cb_entry(io->in, io->in_cb);
 		io->in_cb = NULL;
@@ -84,9 +98,9 @@ static void io_update_read(struct io *io)
 	}
 	if (io_want_read(io)) {
 		io_watch_input(io, false);
-		event_add(io->rev, NULL);
+		io_arm_read(io, true);
 	} else {
-		event_del(io->rev);
+		io_arm_read(io, false);
 		io_watch_input(io, io->reading && !io->dead);
 	}
 }
@@ -202,7 +216,7 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 	bool failed =
 	    r == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
 	if (!io_want_read(io)) {
-		event_del(io->rev);
+		io_arm_read(io, false);
 		io_watch_input(io, io->reading && !io->dead);
 	}
 	if (total > 0)
@@ -222,7 +236,7 @@ static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		/* Removing this callback from within it is safe: libevent
 		 * takes the next entry before calling one. */
 		io_watch_input(io, false);
-		event_add(io->rev, NULL);
+		io_arm_read(io, true);
 	}
 }
 
@@ -309,7 +323,7 @@ struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
 	io->rev = event_new(base, fd, EV_READ | EV_PERSIST, io_read_cb, io);
 	io->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, io_write_cb, io);
 	if (io->in == NULL || io->out == NULL || io->rev == NULL ||
-	    io->wev == NULL || event_add(io->rev, NULL) != 0) {
+	    io->wev == NULL || !io_arm_read(io, true)) {
 		io->close_fd = false;
 		io_free(io);
 		return NULL;
@@ -401,7 +415,7 @@ void io_detach(struct io *io)
 		bufferevent_setcb(io->bev, NULL, NULL, NULL, NULL);
 		return;
 	}
-	event_del(io->rev);
+	io_arm_read(io, false);
 	event_del(io->wev);
 }
 
