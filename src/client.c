@@ -78,6 +78,7 @@ static void client_set_state(struct client *c, enum client_state st)
 }
 
 static void client_request(struct client *c);
+static void client_forward(struct client *c);
 
 /* Queues bytes pitlane writes itself and sends them. */
 static void client_write(struct client *c, const void *p, size_t n)
@@ -253,6 +254,15 @@ static void client_server_drained(void *peer)
 		io_read(c->io, true);
 }
 
+/* A cancel has landed: send what was held back meanwhile. */
+static void client_server_resumed(void *peer)
+{
+	struct client *c = peer;
+
+	if (c->state == CLIENT_ACTIVE)
+		client_forward(c);
+}
+
 static void client_login_done(struct client *c);
 
 static void client_server_synced(void *ctx)
@@ -273,6 +283,7 @@ static const struct server_peer_ops client_server_ops = {
     .released = client_server_released,
     .lost = client_server_lost,
     .drained = client_server_drained,
+    .resumed = client_server_resumed,
     .synced = client_server_synced,
     .refused = client_server_refused,
 };
@@ -665,9 +676,14 @@ static void client_route_cancel(struct worker *w, uint32_t pid, uint32_t secret)
 	{
 		if (c->key_pid != pid || c->key_secret != secret)
 			continue;
-		log_debug("cancel request", LF_STR("client", c->addr),
-			  LF_BOOL("linked", c->server != NULL));
-		if (c->server != NULL)
+		/* Only a request of this client's that is still in flight can
+		 * be canceled; a cancel for nothing is dropped, so it cannot
+		 * hit whatever the server runs next. */
+		bool running = c->server != NULL && c->server->req_len > 0;
+		log_debug(running ? "cancel request forwarded"
+				  : "cancel request dropped: nothing running",
+			  LF_STR("client", c->addr));
+		if (running)
 			server_cancel(c->server);
 		return;
 	}

@@ -335,6 +335,8 @@ static void server_cancel_done(void *arg)
 		event_active(s->w->reap_ev, EV_TIMEOUT, 1);
 	else if (server_may_release(s))
 		server_release(s);
+	else if (s->cancels == 0 && s->peer.ops != NULL)
+		s->peer.ops->resumed(s->peer.ctx);
 }
 
 void server_cancel(struct server *s)

@@ -33,6 +33,9 @@ struct server_peer_ops {
 	void (*lost)(void *ctx, const char *reason);
 	/* The server's output drained: the peer may read again. */
 	void (*drained)(void *ctx);
+	/* The cancels sent for this server have landed: what the peer holds
+	 * back may be sent now. */
+	void (*resumed)(void *ctx);
 	/* The session parameters asked for at link time are applied. */
 	void (*synced)(void *ctx);
 	/* The server cannot serve the client on: a parameter was refused, or
@@ -94,7 +97,7 @@ struct server {
 	bool seen_default;    /* SET ... TO DEFAULT */
 	bool broken;	      /* state unknown: close instead of reuse */
 	bool just_checked;  /* ran server_check_query: next checkout uses it */
-	unsigned cancels;   /* cancel requests in flight */
+	unsigned cancels;   /* cancel requests in flight: nothing is sent */
 	char sync_state[6]; /* SQLSTATE of a failed parameter sync */
 	char sync_error[256]; /* its message */
 };
@@ -132,7 +135,11 @@ void server_release(struct server *s);
  * unknown state) and lets the waiters have it. */
 void server_become_idle(struct server *s);
 
-/* Asks the backend to cancel what it runs (from a helper thread). */
+/* Asks the backend to cancel what it runs (from a helper thread). Until the
+ * request has landed (PostgreSQL's cancel process has signalled the backend
+ * and exited), nothing more is sent to the server and it stays linked to its
+ * client, so the cancel can reach only what was in flight when it was sent:
+ * never the client's next query, nor another client's. */
 void server_cancel(struct server *s);
 
 /* Closes the server (deferred free). A linked client is told via lost(). */

@@ -1131,6 +1131,8 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			s->out_skip -= (uint32_t)n;
 			continue;
 		}
+		if (s->cancels > 0)
+			break; /* held until the cancel has landed (server.h) */
 		enum proto_status st = relay_peek(src, &cur, &type, &len);
 		if (st != PROTO_OK) {
 			res = st == PROTO_BAD ? FORWARD_BAD : FORWARD_OK;

@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,124 @@ static void test_cancel_many_in_turn(void **state)
 	assert_int_equal(h_query_int(c, "SELECT 5"), 5);
 	PQfinish(c);
 	h_pass();
+}
+
+/* A client that never cancels, sharing the server with one that does: any
+ * query of its that fails was hit by a cancel meant for someone else. */
+struct bystander {
+	struct h_pitlane *pl;
+	volatile int stop;
+	int queries, wrong;
+	char sqlstate[6]; /* of the first failure */
+};
+
+static void *bystander_run(void *arg)
+{
+	struct bystander *b = arg;
+	PGconn *c = h_connect_try(b->pl, NULL);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		b->wrong++;
+	while (PQstatus(c) == CONNECTION_OK && !b->stop) {
+		PGresult *r = PQexec(c, "SELECT pg_sleep(0.002)");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK && b->wrong++ == 0)
+			h_result_sqlstate(r, b->sqlstate);
+		b->queries++;
+		PQclear(r);
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+/* Runs sql and returns its SQLSTATE ("00000" on success). */
+static const char *query_state(PGconn *c, const char *sql, char st[6])
+{
+	PGresult *r = PQexec(c, sql);
+	h_result_sqlstate(r, st);
+	PQclear(r);
+	return st;
+}
+
+/* A cancel reaches only the query that was running for the client that
+ * sent it. Each round times a cancel against a short query that is just
+ * ending (it lands during it, or after it), then runs a query of the same
+ * client with no cancel, then sends a cancel while the client is idle and
+ * runs another: those two must never fail, nor may any query of a second
+ * client on the same server (pool of one in transaction mode). */
+static void cancel_race(void **state, const char *mode, const char *pool_max)
+{
+	char max[32], min[32], st[6];
+	snprintf(max, sizeof(max), "DB_POOL_MAX=%s", pool_max);
+	snprintf(min, sizeof(min), "DB_POOL_MIN=%s", pool_max);
+	const char *env[] = {max, min, NULL};
+	const char *args[] = {"-m", mode, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+	struct bystander b = {.pl = pl};
+	pthread_t t;
+	int canceled = 0, completed = 0, wrong = 0;
+	char err[256];
+
+	PGconn *c = h_connect(pl, NULL);
+	PGcancel *cn = PQgetCancel(c);
+	assert_int_equal(pthread_create(&t, NULL, bystander_run, &b), 0);
+	srand(12345);
+	for (int i = 0; i < 150; i++) {
+		assert_true(PQsendQuery(c, "SELECT pg_sleep(0.003)"));
+		usleep((useconds_t)(rand() % 6000));
+		assert_true(PQcancel(cn, err, sizeof(err)));
+		PGresult *r = PQgetResult(c);
+		h_result_sqlstate(r, st);
+		PQclear(r);
+		while ((r = PQgetResult(c)) != NULL)
+			PQclear(r);
+		if (strcmp(st, "57014") == 0)
+			canceled++;
+		else if (strcmp(st, "00000") == 0)
+			completed++;
+		else
+			wrong++;
+		if (strcmp(query_state(c, "SELECT pg_sleep(0.003)", st),
+			   "00000") != 0 &&
+		    wrong++ == 0)
+			fprintf(stderr, "round %d: next query got %s\n", i, st);
+		assert_true(PQcancel(cn, err, sizeof(err))); /* nothing runs */
+		if (strcmp(query_state(c, "SELECT pg_sleep(0.003)", st),
+			   "00000") != 0 &&
+		    wrong++ == 0)
+			fprintf(stderr,
+				"round %d: query after an idle cancel "
+				"got %s\n",
+				i, st);
+	}
+	b.stop = 1;
+	assert_int_equal(pthread_join(t, NULL), 0);
+	fprintf(stderr,
+		"%s: 150 timed cancels: %d canceled their query, %d came too "
+		"late; wrong cancels: %d of this client's, %d of %d of the "
+		"other's (%s)\n",
+		mode, canceled, completed, wrong, b.wrong, b.queries,
+		b.sqlstate[0] ? b.sqlstate : "-");
+	assert_int_equal(wrong, 0);
+	assert_int_equal(b.wrong, 0);
+	assert_true(b.queries > 0);
+	PQfreeCancel(cn);
+	PQfinish(c);
+	h_pass();
+}
+
+static void test_cancel_race_transaction(void **state)
+{
+	cancel_race(state, "transaction", "1");
+}
+
+static void test_cancel_race_session(void **state)
+{
+	cancel_race(state, "session", "2");
+}
+
+static void test_cancel_race_statement(void **state)
+{
+	cancel_race(state, "statement", "1");
 }
 
 static void expect_login_error(int port, const char *user, const char *db,
@@ -597,6 +716,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    TEST(test_cancel_pg_sleep),
 	    TEST(test_cancel_many_in_turn),
+	    TEST(test_cancel_race_transaction),
+	    TEST(test_cancel_race_session),
+	    TEST(test_cancel_race_statement),
 	    TEST(test_wrong_user_or_database),
 	    TEST(test_session_mode_queries),
 	    TEST(test_transaction_mode_queries),
