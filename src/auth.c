@@ -2,6 +2,7 @@
  * does it. Messages are parsed with a cursor over the caller's bytes; the
  * exchange state is one fixed-size struct; libcrypto does the hashing. */
 #include "auth.h"
+#include "saslprep.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -167,18 +168,22 @@ bool auth_verifier_from_password(const char *password, struct auth_verifier *v,
 				 char *text, size_t cap)
 {
 	uint8_t salted[AUTH_SCRAM_KEY_LEN];
+	char *prep = NULL;
+	enum saslprep_result r = saslprep(password, &prep);
+	const char *pw = r == SASLPREP_OK ? prep : password;
 	bool ok;
 
 	memset(v, 0, sizeof(*v));
 	v->iterations = AUTH_SCRAM_ITERATIONS;
 	v->salt_len = NEW_SALT_LEN;
-	ok = RAND_bytes(v->salt, NEW_SALT_LEN) == 1 &&
-	     PKCS5_PBKDF2_HMAC(password, (int)strlen(password), v->salt,
-			       NEW_SALT_LEN, v->iterations, EVP_sha256(),
-			       sizeof(salted), salted) == 1 &&
+	ok = r != SASLPREP_ERROR && RAND_bytes(v->salt, NEW_SALT_LEN) == 1 &&
+	     PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), v->salt, NEW_SALT_LEN,
+			       v->iterations, EVP_sha256(), sizeof(salted),
+			       salted) == 1 &&
 	     derive_keys(salted, v) &&
 	     (!text || auth_verifier_format(v, text, cap));
 	OPENSSL_cleanse(salted, sizeof(salted));
+	saslprep_free(prep);
 	return ok;
 }
 

@@ -43,14 +43,13 @@ bool auth_verifier_format(const struct auth_verifier *v, char *text, size_t cap)
     __attribute__((warn_unused_result));
 
 /* Builds a verifier from a plaintext password with a random 16-byte salt and
- * AUTH_SCRAM_ITERATIONS, and writes its text form (text may be NULL). Used
- * for DB_PASSWORD and `pitlane --hash-password`. SASLprep is not applied:
- * the password's bytes are hashed as they are. That equals SASLprep for
- * ASCII passwords and is what PostgreSQL and libpq do when SASLprep fails
- * (invalid UTF-8, prohibited characters); a non-ASCII password that SASLprep
- * would change (non-NFKC text, non-ASCII spaces, soft hyphens...) gets a
- * verifier libpq will not match: take that user's verifier from PostgreSQL's
- * pg_authid instead. */
+ * AUTH_SCRAM_ITERATIONS, and writes its text form (text may be NULL). Every
+ * verifier pitlane derives comes from here: DB_PASSWORD, plaintext auth_file
+ * passwords, `pitlane --hash-password`. The password is hashed after
+ * SASLprep, or as it is where SASLprep refuses it (not UTF-8, prohibited
+ * output), as PostgreSQL and libpq do, so a verifier matches the one
+ * PostgreSQL stores for the same password. false only when out of memory or
+ * when libcrypto fails. */
 bool auth_verifier_from_password(const char *password, struct auth_verifier *v,
 				 char *text, size_t cap)
     __attribute__((warn_unused_result));

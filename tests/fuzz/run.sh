@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${FUZZ_RUNS:-3000}
 max_time=${FUZZ_MAX_TIME:-20}
 cc=${FUZZ_CC:-clang}
-all_targets=(frame startup scram authfile hba config)
+all_targets=(frame startup scram authfile hba config saslprep)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -32,7 +32,8 @@ fi
 sources_of() {
     case $1 in
     frame | startup) echo src/proto.c ;;
-    scram) echo src/auth.c ;;
+    scram) echo src/auth.c src/saslprep.c ;;
+    saslprep) echo src/saslprep.c ;;
     authfile) echo src/authfile.c src/errlist.c ;;
     hba) echo src/hba.c src/errlist.c ;;
     config) echo src/config.c ;;
@@ -41,7 +42,7 @@ sources_of() {
 }
 libs_of() {
     case $1 in
-    scram) echo -lcrypto ;;
+    scram | saslprep) echo -lcrypto -lidn -lunistring ;;
     config) echo -linih ;;
     esac
 }

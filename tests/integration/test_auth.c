@@ -375,34 +375,48 @@ static void test_md5(void **state)
 	h_pass();
 }
 
-/* `pitlane --hash-password alice` with the password on stdin makes the
- * auth_file line; alice logs in and is served by the pool's user. */
-static void test_auth_file_hash_password(void **state)
+/* Runs `pitlane --hash-password user` with password on stdin and reads the
+ * auth_file line it prints into line. */
+static void hash_password(const char *user, const char *password, char *line,
+			  size_t cap)
 {
-	char bin[PATH_MAX], pwfile[PATH_MAX], authfile[PATH_MAX], log[PATH_MAX];
-	snprintf(pwfile, sizeof(pwfile), "%s/alice.pw", h_tmpdir());
-	snprintf(authfile, sizeof(authfile), "%s/userlist.txt", h_tmpdir());
+	char bin[PATH_MAX], pwfile[PATH_MAX], out[PATH_MAX], log[PATH_MAX];
+	snprintf(pwfile, sizeof(pwfile), "%s/%s.pw", h_tmpdir(), user);
+	snprintf(out, sizeof(out), "%s/%s.line", h_tmpdir(), user);
 	snprintf(log, sizeof(log), "%s/hash-password.log", h_tmpdir());
 	pitlane_bin(bin, sizeof(bin));
 	FILE *f = fopen(pwfile, "w");
 	assert_non_null(f);
-	fputs(ALICE_PW "\n", f);
+	fprintf(f, "%s\n", password);
 	fclose(f);
-	const char *args[] = {bin, pwfile, authfile, NULL};
-	int st = h_run_sh("\"$1\" --hash-password alice < \"$2\" > \"$3\"",
+	const char *args[] = {bin, user, pwfile, out, NULL};
+	int st = h_run_sh("\"$1\" --hash-password \"$2\" < \"$3\" > \"$4\"",
 			  args, log);
 	if (st != 0) {
 		dump_text(log);
 		fail_msg("pitlane --hash-password exited %d", st);
 	}
-	f = fopen(authfile, "r");
+	f = fopen(out, "r");
 	assert_non_null(f);
-	char line[512] = "";
-	assert_non_null(fgets(line, sizeof(line), f));
+	line[0] = '\0';
+	assert_non_null(fgets(line, (int)cap, f));
 	fclose(f);
 	fprintf(stderr, "auth_file line: %s", line);
+	assert_null(strstr(line, password));
+}
+
+/* `pitlane --hash-password alice` with the password on stdin makes the
+ * auth_file line; alice logs in and is served by the pool's user. */
+static void test_auth_file_hash_password(void **state)
+{
+	char authfile[PATH_MAX], line[512];
+	snprintf(authfile, sizeof(authfile), "%s/userlist.txt", h_tmpdir());
+	hash_password("alice", ALICE_PW, line, sizeof(line));
 	assert_true(strncmp(line, "\"alice\" \"SCRAM-SHA-256$4096:", 28) == 0);
-	assert_null(strstr(line, ALICE_PW));
+	FILE *f = fopen(authfile, "w");
+	assert_non_null(f);
+	fputs(line, f);
+	fclose(f);
 
 	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
 			     envf("PITLANE_AUTH_FILE=%s", authfile), NULL};
@@ -419,6 +433,78 @@ static void test_auth_file_hash_password(void **state)
 		    sizeof(err));
 	/* No DB_PASSWORD: the pool user has no secret and cannot log in. */
 	login_fails(pl, "password=" PASSWORD, "28P01", NULL, err, sizeof(err));
+	h_pass();
+}
+
+/* The SCRAM verifier PostgreSQL stores for a role created with the
+ * password literal sql_pw, into out. */
+static void pg_verifier(const char *sql_pw, char *out, size_t cap)
+{
+	char sql[256];
+	h_exec_ok(h_admin(), "DROP ROLE IF EXISTS saslprep_pg");
+	snprintf(sql, sizeof(sql),
+		 "SET password_encryption = 'scram-sha-256'; "
+		 "CREATE ROLE saslprep_pg LOGIN PASSWORD %s",
+		 sql_pw);
+	h_exec_ok(h_admin(), sql);
+	PGresult *r = PQexec(h_admin(), "SELECT rolpassword FROM pg_authid "
+					"WHERE rolname = 'saslprep_pg'");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	assert_true(strncmp(out, "SCRAM-SHA-256$", 14) == 0);
+	h_exec_ok(h_admin(), "DROP ROLE saslprep_pg");
+}
+
+/* Logs in as user with each of the ok passwords (NULL-terminated) and
+ * fails with wrong. */
+static void logins(struct h_pitlane *pl, const char *user,
+		   const char *const *ok, const char *wrong)
+{
+	char ci[256], err[2048];
+	for (; *ok; ok++) {
+		snprintf(ci, sizeof(ci), "user=%s password=%s", user, *ok);
+		PQfinish(login_ok(pl, ci));
+	}
+	snprintf(ci, sizeof(ci), "user=%s password=%s", user, wrong);
+	login_fails(pl, ci, "28P01", NULL, err, sizeof(err));
+}
+
+#define ROMAN "IX-\u2168" /* U+2168 ROMAN NUMERAL NINE: IX-IX after NFKC */
+#define GRAVE "a\u0340b"  /* U+0340 is prohibited: hashed as it is */
+
+/* issue 11: passwords are SASLprepped before SCRAM keys are derived, as
+ * PostgreSQL and libpq do. A plaintext auth_file password, DB_PASSWORD and
+ * a `--hash-password` line accept and refuse the same passwords as the
+ * verifier PostgreSQL itself stored for the same password. U+0340 shows
+ * PostgreSQL's order: it is prohibited before NFKC would make it U+0300. */
+static void test_saslprep(void **state)
+{
+	char authfile[PATH_MAX], roman_pg[512], grave_pg[512], line[512];
+	snprintf(authfile, sizeof(authfile), "%s/userlist.txt", h_tmpdir());
+	pg_verifier("U&'IX-\\2168'", roman_pg, sizeof(roman_pg));
+	pg_verifier("U&'a\\0340b'", grave_pg, sizeof(grave_pg));
+	hash_password("hashed", ROMAN, line, sizeof(line));
+	FILE *f = fopen(authfile, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"%s\"roman\" \"" ROMAN "\"\n\"roman_pg\" \"%s\"\n"
+		"\"grave\" \"" GRAVE "\"\n\"grave_pg\" \"%s\"\n",
+		line, roman_pg, grave_pg);
+	fclose(f);
+
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+			     "DB_PASSWORD=" ROMAN,
+			     envf("PITLANE_AUTH_FILE=%s", authfile), NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	const char *roman_ok[] = {ROMAN, "IX-IX", NULL};
+	const char *roman_users[] = {"roman", "roman_pg", "hashed", H_USER};
+	for (int u = 0; u < 4; u++)
+		logins(pl, roman_users[u], roman_ok, "IX-I");
+	const char *grave_ok[] = {GRAVE, NULL};
+	logins(pl, "grave", grave_ok, "a\u0300b");
+	logins(pl, "grave_pg", grave_ok, "a\u0300b");
 	h_pass();
 }
 
@@ -814,6 +900,7 @@ int main(void)
 	    TEST(test_wrong_password_unknown_user),
 	    TEST(test_md5),
 	    TEST(test_auth_file_hash_password),
+	    TEST(test_saslprep),
 	    TEST(test_hba_reject),
 	    TEST(test_tls_prefer_and_channel_binding),
 	    TEST(test_tls_required),

@@ -695,6 +695,40 @@ static void test_verifier_from_password(void **state)
 	assert_int_equal(s.reason, AUTH_REASON_PROOF);
 }
 
+/* A verifier is derived from the SASLprep form of its password, or from the
+ * bytes as they are where SASLprep refuses them. The client here hashes
+ * what it is given, like libpq after its own SASLprep. */
+static void test_verifier_saslprep(void **state)
+{
+	static const struct {
+		const char *password; /* for the verifier */
+		const char *ok;	      /* what the client hashes */
+		const char *fails;
+	} rows[] = {
+	    {"IX-\u2168", "IX-IX", "IX-\u2168"},
+	    {"pass\u00ADword\u00A0x", "password x", "pass\u00ADword\u00A0x"},
+	    {"pw\xFF", "pw\xFF", "pw"},		   /* not UTF-8 */
+	    {"\a\u00E9", "\a\u00E9", "\ae\u0301"}, /* prohibited */
+	};
+	struct auth_verifier v;
+	struct auth_scram s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct client c = {
+		    rows[i].ok, "n,,", NULL, 0, "n=,r=fyko+d2lbbFgONRv9qkxdawL",
+		    {0},	NULL};
+		assert_true(
+		    auth_verifier_from_password(rows[i].password, &v, NULL, 0));
+		auth_scram_init(&s, &v, NULL, 0);
+		CHECK(rows[i].ok, exchange(&s, &c, "SCRAM-SHA-256") == AUTH_OK);
+		c.password = rows[i].fails;
+		auth_scram_init(&s, &v, NULL, 0);
+		CHECK(rows[i].fails,
+		      exchange(&s, &c, "SCRAM-SHA-256") == AUTH_FAIL);
+	}
+}
+
 /* An unknown user gets a stable per-user salt and fails at the proof, like a
  * wrong password, whatever the client sends. */
 static void test_unknown_user(void **state)
@@ -868,6 +902,7 @@ int main(void)
 	    cmocka_unit_test(test_channel_binding),
 	    cmocka_unit_test(test_verifier_text),
 	    cmocka_unit_test(test_verifier_from_password),
+	    cmocka_unit_test(test_verifier_saslprep),
 	    cmocka_unit_test(test_unknown_user),
 	    cmocka_unit_test(test_test_nonce),
 	    cmocka_unit_test(test_md5),
