@@ -1324,16 +1324,20 @@ bool txn_sync_params(struct server *s)
 void txn_forget_session(struct server *s)
 {
 	const struct params *base = &s->w->params;
-	struct params keep = {0};
 
 	/* Reported parameters come back with ParameterStatus; the others
-	 * are at the server's defaults again. */
-	for (unsigned i = 0; i < s->params.n; i++)
-		if (params_get(base, s->params.name[i]) != NULL &&
-		    !params_set(&keep, s->params.name[i], s->params.value[i]))
-			s->broken = true;
-	params_clear(&s->params);
-	s->params = keep;
+	 * are at the server's defaults again. They are removed in place, so
+	 * the set's generation only grows: a fresh set restarting from 0
+	 * could meet synced_gen again and pass for the values last applied
+	 * (issue 11). Those values are gone anyway, so the next sync
+	 * compares them one by one. */
+	for (unsigned i = 0; i < s->params.n;) {
+		if (params_get(base, s->params.name[i]) == NULL)
+			params_unset(&s->params, s->params.name[i]);
+		else
+			i++;
+	}
+	s->synced_gen = 0;
 	stmt_cache_clear(&s->stmts, s->w->stmts);
 }
 

@@ -3,8 +3,10 @@
  * servers), the same statement name with different text on two clients,
  * Close, DISCARD ALL / DEALLOCATE ALL; pipeline mode with several Syncs
  * outstanding and errors inside; Flush without Sync keeping the server;
- * startup options (-c statement_timeout) honoured for their client only;
- * a client pipelining past the per-client read limit while it waits. */
+ * startup options (-c statement_timeout) honoured for their client only,
+ * and for each of many consecutive clients on one server in every pool
+ * mode; a client pipelining past the per-client read limit while it
+ * waits. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -562,6 +564,107 @@ static void test_startup_options_per_client(void **state)
 	h_pass();
 }
 
+/* One client of a sequence: the startup parameters it gives, and what
+ * it must see. */
+struct startup_profile {
+	const char *app;     /* application_name, NULL: none given */
+	const char *timeout; /* statement_timeout in options, NULL: none */
+	const char *idle;    /* idle_in_transaction_session_timeout */
+};
+
+static void expect_profile(PGconn *c, const struct startup_profile *p,
+			   int client)
+{
+	const char *app = p->app ? p->app : "";
+	const char *got = PQparameterStatus(c, "application_name");
+	if (got == NULL || strcmp(got, app) != 0)
+		fail_msg("client %d: ParameterStatus application_name \"%s\", "
+			 "want \"%s\"",
+			 client, got ? got : "(none)", app);
+	expect_show(c, "application_name", app);
+	expect_show(c, "statement_timeout", p->timeout ? p->timeout : "0");
+	expect_show(c, "idle_in_transaction_session_timeout",
+		    p->idle ? p->idle : "0");
+}
+
+/* Consecutive clients over one server, each with its own startup
+ * parameters (or the same as the one before, or none): each sees its own
+ * values, at login, in every query and after its own DISCARD ALL or RESET
+ * ALL, never those a previous client had or those a reset left on the
+ * server. */
+static void startup_params_in_turn(void **state, const char *mode)
+{
+	static const struct startup_profile profiles[] = {
+	    {"myapp", NULL, NULL},    {"myapp", NULL, NULL},
+	    {"myapp", NULL, NULL},    {"myapp", NULL, NULL},
+	    {NULL, "3s", NULL},	      {NULL, "3s", NULL},
+	    {"other", "3s", "7s"},    {"other", "3s", "7s"},
+	    {NULL, NULL, NULL},	      {NULL, NULL, NULL},
+	    {"myapp", NULL, "7s"},    {"myapp", NULL, "7s"},
+	    {"myapp", "250ms", NULL}, {"myapp", NULL, NULL},
+	    {NULL, "3s", "7s"},	      {"myapp", NULL, NULL},
+	    {NULL, NULL, NULL},	      {"other", "3s", "7s"},
+	    {NULL, NULL, "7s"},	      {NULL, NULL, "7s"},
+	};
+	const char *env[] = {"DB_POOL_MAX=1", "DB_POOL_MIN=1", NULL};
+	const char *args[] = {"-m", mode, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+	const size_t n = sizeof(profiles) / sizeof(profiles[0]);
+
+	for (size_t round = 0; round < 2; round++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct startup_profile *p = &profiles[i];
+			char extra[256] = "", opts[128] = "";
+			int k = (int)(round * n + i);
+
+			if (p->timeout)
+				snprintf(opts, sizeof(opts),
+					 "-c statement_timeout=%s ",
+					 p->timeout);
+			if (p->idle)
+				snprintf(opts + strlen(opts),
+					 sizeof(opts) - strlen(opts),
+					 "-c idle_in_transaction_session_"
+					 "timeout=%s",
+					 p->idle);
+			if (p->app)
+				snprintf(extra, sizeof(extra),
+					 "application_name=%s ", p->app);
+			if (opts[0])
+				snprintf(extra + strlen(extra),
+					 sizeof(extra) - strlen(extra),
+					 "options='%s'", opts);
+			PGconn *c = h_connect(pl, extra);
+			expect_profile(c, p, k);
+			if (strcmp(mode, "statement") != 0) {
+				h_exec_ok(c, "BEGIN");
+				expect_profile(c, p, k);
+				h_exec_ok(c, "COMMIT");
+			}
+			/* A reset gives back the startup values. */
+			h_exec_ok(c, k % 2 ? "DISCARD ALL" : "RESET ALL");
+			expect_profile(c, p, k);
+			PQfinish(c);
+		}
+	}
+	h_pass();
+}
+
+static void test_startup_params_in_turn_session(void **state)
+{
+	startup_params_in_turn(state, "session");
+}
+
+static void test_startup_params_in_turn_transaction(void **state)
+{
+	startup_params_in_turn(state, "transaction");
+}
+
+static void test_startup_params_in_turn_statement(void **state)
+{
+	startup_params_in_turn(state, "statement");
+}
+
 /* A client pipelines 16 MB of queries while the only server is held by
  * another client's transaction. pitlane reads it up to its per-client
  * limit (512 KiB) and stops, so the client's sends block; once the server
@@ -714,6 +817,9 @@ int main(void)
 	    TEST(test_pipeline_prepare_then_error),
 	    TEST(test_flush_without_sync_keeps_server),
 	    TEST(test_startup_options_per_client),
+	    TEST(test_startup_params_in_turn_session),
+	    TEST(test_startup_params_in_turn_transaction),
+	    TEST(test_startup_params_in_turn_statement),
 	    TEST(test_pipeline_past_read_limit_while_waiting),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
