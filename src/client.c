@@ -234,13 +234,19 @@ static void client_server_released(void *peer)
 	client_request(c);
 }
 
-static void client_server_lost(void *peer, const char *reason)
+static void client_server_lost(void *peer, const char *reason, bool told)
 {
 	struct client *c = peer;
 	char detail[256];
 
 	c->server = NULL;
 	c->w->clients_active--;
+	if (told) {
+		/* The backend's FATAL (57P01 from pg_terminate_backend, ...)
+		 * is the client's error, as on a direct connection. */
+		client_disconnect(c, NULL, NULL, NULL);
+		return;
+	}
 	snprintf(detail, sizeof(detail), "%s", reason);
 	client_disconnect(c, "08006", "server connection lost", detail);
 }

@@ -29,8 +29,9 @@ enum server_state {
 struct server_peer_ops {
 	/* The server returned to the pool at a transaction boundary. */
 	void (*released)(void *ctx);
-	/* The server is gone; the peer must not touch it again. */
-	void (*lost)(void *ctx, const char *reason);
+	/* The server is gone; the peer must not touch it again. told: the
+	 * backend's own FATAL reached the client, which needs no other. */
+	void (*lost)(void *ctx, const char *reason, bool told);
 	/* The server's output drained: the peer may read again. */
 	void (*drained)(void *ctx);
 	/* The session parameters asked for at link time are applied. */
@@ -93,6 +94,7 @@ struct server {
 	char seen_value[256]; /* and its value ("\x01": unreadable) */
 	bool seen_default;    /* SET ... TO DEFAULT */
 	bool broken;	      /* state unknown: close instead of reuse */
+	bool told_fatal;      /* relayed the backend's FATAL to the client */
 	bool just_checked;  /* ran server_check_query: next checkout uses it */
 	unsigned cancels;   /* cancel requests in flight */
 	char sync_state[6]; /* SQLSTATE of a failed parameter sync */

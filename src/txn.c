@@ -22,6 +22,7 @@
  * not report: no client ever wants this value, so the next link resets it. */
 #define TXN_UNKNOWN_VALUE "\x01"
 #define TXN_SQL_MAX	  256 /* simple queries read for DEALLOCATE: shorter ones */
+#define TXN_SEVERITY_PEEK 64 /* ErrorResponse bytes read for the severity */
 
 static const uint8_t synth_parse_complete[] = {'1', 0, 0, 0, 4};
 static const uint8_t synth_close_complete[] = {'3', 0, 0, 0, 4};
@@ -460,6 +461,35 @@ static void txn_after_stop(struct server *s)
 	}
 }
 
+/* Whether an ErrorResponse (its first n body bytes) is FATAL or PANIC:
+ * the backend ends the connection after it. */
+static bool txn_error_is_fatal(const uint8_t *body, size_t n)
+{
+	long sev = proto_error_field(body, n, 'V'); /* not localised */
+
+	if (sev < 0)
+		sev = proto_error_field(body, n, 'S');
+	return sev >= 0 && (strcmp((const char *)body + sev, "FATAL") == 0 ||
+			    strcmp((const char *)body + sev, "PANIC") == 0);
+}
+
+/* An ErrorResponse relayed to the client: when it is the backend's FATAL,
+ * the client has been told why the connection ends, and pitlane adds no
+ * error of its own. False when its first bytes have not arrived yet. */
+static bool txn_note_relayed_error(struct server *s, struct evbuffer *in,
+				   const struct relay_cursor *cur, uint32_t len)
+{
+	uint8_t body[TXN_SEVERITY_PEEK];
+	size_t n = len - 4 < sizeof(body) ? len - 4 : sizeof(body);
+
+	if (evbuffer_get_length(in) - cur->pos < PROTO_HEADER_LEN + n)
+		return false;
+	n = relay_copy_body(in, cur, len, body, n);
+	if (txn_error_is_fatal(body, n))
+		s->told_fatal = true;
+	return true;
+}
+
 /* Scans and relays what is buffered, up to the first message after which
  * the server may change hands. Returns true when it stopped there. */
 static bool txn_relay_some(struct server *s)
@@ -500,6 +530,9 @@ static bool txn_relay_some(struct server *s)
 		bool hidden = r != NULL && r->kind != REQ_CLIENT;
 		bool whole = hidden || s->peer.io == NULL || type == 'Z' ||
 			     type == 'S' || type == 'C';
+		if (!whole && type == 'E' &&
+		    !txn_note_relayed_error(s, in, &cur, len))
+			break;
 		if (!whole) {
 			txn_account(s, type);
 			relay_cursor_advance(&cur, PROTO_HEADER_LEN);
