@@ -89,6 +89,8 @@ struct server {
 	bool hidden_failed;  /* a query pitlane sent on its own failed */
 	bool sync_report;    /* a parameter sync ended: tell the peer */
 	bool resync;	     /* reapply the client's parameters */
+	bool reset_reports;  /* ParameterStatus of the client's RESET ALL or
+				DISCARD ALL: the server's defaults, not its */
 	bool seen_reset_all; /* the query in flight is RESET ALL */
 	char seen_set[64];   /* the parameter the query in flight SETs */
 	char seen_value[256]; /* and its value ("\x01": unreadable) */

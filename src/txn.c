@@ -291,6 +291,7 @@ static void txn_track_tag(struct server *s, const char *tag)
 		txn_forget_session(s);
 		s->resync = true; /* at ReadyForQuery, after the
 				     ParameterStatus messages */
+		s->reset_reports = true;
 	}
 }
 
@@ -332,8 +333,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 {
 	struct server_req *r = txn_head(s);
 	enum server_req_kind kind = r != NULL ? r->kind : REQ_CLIENT;
-	bool hidden = kind == REQ_HIDDEN || kind == REQ_PARAMS ||
-		      (kind == REQ_PARAMS_SHOWN && type != 'S');
+	bool hidden = kind == REQ_HIDDEN || kind == REQ_PARAMS;
 	bool linked = s->peer.io != NULL;
 	uint8_t status = 0;
 
@@ -343,7 +343,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 		s->xact = status;
 		if (r != NULL && txn_completes(r->type, 'Z'))
 			txn_pop(s, false);
-		if (kind == REQ_PARAMS || kind == REQ_PARAMS_SHOWN)
+		if (kind == REQ_PARAMS)
 			s->sync_report = true;
 		else if (!hidden && status == 'I')
 			s->w->pool.stats.xacts_total++;
@@ -355,8 +355,10 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 			return true;
 		return hidden || !linked;
 	case 'S':
-		txn_track_param(s, in, cur, len, hidden);
-		return hidden || !linked;
+		/* After a reset the server reports its own defaults; the
+		 * client is told its startup values instead (txn_restore). */
+		txn_track_param(s, in, cur, len, hidden || s->reset_reports);
+		return hidden || s->reset_reports || !linked;
 	case 'E':
 		if (hidden)
 			txn_note_failure(s, in, cur, len);
@@ -425,12 +427,9 @@ static void txn_after_stop(struct server *s)
 	case SERVER_ACTIVE:
 		if (s->resync && txn_at_boundary(s)) {
 			/* After the client's RESET ALL / DISCARD ALL its
-			 * startup values come back, and it is told of them. */
+			 * startup values go back on the server. */
 			s->resync = false;
-			if (s->peer.want != NULL && s->peer.startup != NULL &&
-			    !params_copy(s->peer.want, s->peer.startup))
-				s->broken = true;
-			if (txn_sync(s, REQ_PARAMS_SHOWN))
+			if (txn_sync(s, REQ_PARAMS))
 				break;
 		}
 		if (s->w->mode->single_statement && s->xact != 'I' &&
@@ -490,6 +489,54 @@ static bool txn_note_relayed_error(struct server *s, struct evbuffer *in,
 	return true;
 }
 
+/* Writes one ParameterStatus to the linked client. */
+static void txn_tell_param(struct server *s, const char *name,
+			   const char *value)
+{
+	struct evbuffer *out = io_output(s->peer.io);
+	size_t n = strlen(name) + 1, v = strlen(value) + 1;
+	uint32_t len = (uint32_t)(4 + n + v);
+	uint8_t h[5] = {'S', (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+			(uint8_t)(len >> 8), (uint8_t)len};
+
+	if (evbuffer_add(out, h, sizeof(h)) != 0 ||
+	    evbuffer_add(out, name, n) != 0 || evbuffer_add(out, value, v) != 0)
+		s->broken = true;
+}
+
+/* The ReadyForQuery of the client's RESET ALL or DISCARD ALL is next. On a
+ * direct connection the session goes back to the client's startup values
+ * (the session defaults), and PostgreSQL reports each reported parameter
+ * that changed: the client gets those reports now, in place of the ones
+ * the server sent for its own defaults, and its values become the startup
+ * ones again (put on the server by the resync that follows). */
+static void txn_restore(struct server *s)
+{
+	const struct params *base = &s->w->params;
+	struct params *want = s->peer.want;
+	const struct params *startup = s->peer.startup;
+
+	s->reset_reports = false;
+	if (want == NULL || startup == NULL)
+		return;
+	for (unsigned i = 0; i < base->n && s->peer.io != NULL; i++) {
+		const char *name = base->name[i];
+		const char *now = params_get(want, name);
+		const char *then = params_get(startup, name);
+
+		if (!txn_param_tracked(name))
+			continue;
+		if (now == NULL)
+			now = base->value[i];
+		if (then == NULL)
+			then = base->value[i];
+		if (strcmp(now, then) != 0)
+			txn_tell_param(s, name, then);
+	}
+	if (!params_copy(want, startup))
+		s->broken = true;
+}
+
 /* Scans and relays what is buffered, up to the first message after which
  * the server may change hands. Returns true when it stopped there. */
 static bool txn_relay_some(struct server *s)
@@ -541,6 +588,10 @@ static bool txn_relay_some(struct server *s)
 		}
 		if (avail - cur.pos < (size_t)len + 1)
 			break;
+		if (type == 'Z' && s->reset_reports) {
+			txn_flush(s, in, &cur); /* what precedes, first */
+			txn_restore(s);
+		}
 		if (txn_inspect(s, in, &cur, type, len, &stop)) {
 			txn_flush(s, in, &cur);
 			evbuffer_drain(in, (size_t)len + 1);
@@ -780,12 +831,13 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 		char dname[128];
 
 		txn_note_session_sql(s, q);
-		if (txn_is_deallocate(q, dname, sizeof(dname)) &&
+		if (s->peer.names != NULL &&
+		    txn_is_deallocate(q, dname, sizeof(dname)) &&
 		    stmt_names_get(s->peer.names, dname) != NULL)
 			return txn_parse_deallocate(s, src, len, body, nlen,
 						    dname);
 	}
-	if (nlen == 0)
+	if (nlen == 0 || s->peer.names == NULL)
 		return txn_pass(s, src, 'P', len);
 	st = txn_intern(s->w, body + nlen + 1, blen - nlen - 1, s->peer.want);
 	if (st == NULL)
@@ -1062,7 +1114,8 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
 	if (buf[len] != '\0')
 		return txn_pass(s, src, 'Q', len);
 	txn_note_session_sql(s, q);
-	if (!txn_is_deallocate(q, name, sizeof(name)) ||
+	if (s->peer.names == NULL ||
+	    !txn_is_deallocate(q, name, sizeof(name)) ||
 	    stmt_names_get(s->peer.names, name) == NULL)
 		return txn_pass(s, src, 'Q', len);
 	stmt_names_remove(s->peer.names, s->w->stmts, name);
@@ -1071,16 +1124,15 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
 	return txn_push(s, 'Q', REQ_SYNTH, NULL) ? FORWARD_OK : FORWARD_NOMEM;
 }
 
-/* A Parse, Bind, Describe or Close at the start of src, with at least its
- * first `need` bytes buffered. */
 /* Whether the message at the cursor is one pitlane must read whole or
- * rewrite: a named statement's Parse/Bind/Describe/Close, or a query that
- * may change session state. Unnamed extended-protocol traffic (most of it)
- * streams through like anything else, untouched and uncopied. A look at
- * the first bytes decides; when they are not there yet, the slow path. */
+ * rewrite: a named statement's Parse/Bind/Describe/Close (when names are
+ * mapped), or a query that may change session state. Unnamed
+ * extended-protocol traffic (most of it) streams through like anything
+ * else, untouched and uncopied. A look at the first bytes decides; when
+ * they are not there yet, the slow path. */
 static bool txn_must_rewrite(struct evbuffer *src,
 			     const struct relay_cursor *cur, uint8_t type,
-			     uint32_t len)
+			     uint32_t len, bool names)
 {
 	uint8_t b[24];
 	size_t n;
@@ -1088,15 +1140,16 @@ static bool txn_must_rewrite(struct evbuffer *src,
 	if (type == 'Q')
 		return len - 4 < TXN_SQL_MAX &&
 		       txn_session_sql_at(src, cur, len);
-	if (strchr("PBDC", type) == NULL)
+	if (strchr("PBDC", type) == NULL || (!names && type != 'P'))
 		return false;
 	n = relay_copy_body(src, cur, len, b, sizeof(b));
 	if (n < 2 && n < len - 4)
 		return true; /* not here yet */
 	switch (type) {
 	case 'P': /* name, then the query text */
-		return n == 0 || b[0] != '\0' ||
-		       txn_session_sql_start((const char *)b + 1, n - 1);
+		if (n == 0 || b[0] != '\0')
+			return n == 0 || names;
+		return txn_session_sql_start((const char *)b + 1, n - 1);
 	case 'B': { /* portal, then statement name */
 		const uint8_t *z = memchr(b, 0, n);
 		return z == NULL || z + 1 >= b + n || z[1] != '\0';
@@ -1177,8 +1230,9 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			res = FORWARD_TOO_BIG; /* refused before it is read */
 			break;
 		}
-		if (s->peer.names != NULL && !s->skip_to_sync &&
-		    txn_must_rewrite(src, &cur, type, len)) {
+		if (!s->skip_to_sync &&
+		    txn_must_rewrite(src, &cur, type, len,
+				     s->peer.names != NULL)) {
 			size_t need = (size_t)len + 1;
 			if (type != 'P' &&
 			    need > PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX)
