@@ -24,7 +24,6 @@
 #define TXN_SQL_MAX	  256 /* simple queries read for DEALLOCATE: shorter ones */
 #define TXN_SEVERITY_PEEK 64 /* ErrorResponse bytes read for the severity */
 
-static const uint8_t synth_parse_complete[] = {'1', 0, 0, 0, 4};
 static const uint8_t synth_close_complete[] = {'3', 0, 0, 0, 4};
 static const uint8_t synth_deallocate[] = {
     'C', 0, 0, 0, 15, 'D', 'E', 'A', 'L', 'L', 'O', 'C', 'A', 'T', 'E', 0};
@@ -205,10 +204,8 @@ static bool txn_emit_synth(struct server *s)
 			evbuffer_add(out, z, sizeof(z));
 			ready = true;
 		} else if (out != NULL) {
-			evbuffer_add(out,
-				     r->type == 'P' ? synth_parse_complete
-						    : synth_close_complete,
-				     5);
+			evbuffer_add(out, synth_close_complete,
+				     sizeof(synth_close_complete));
 		}
 		txn_pop(s, false);
 	}
@@ -695,7 +692,7 @@ static bool txn_send_parse(struct server *s, struct stmt *st,
 static bool txn_cache(struct server *s, struct stmt *st)
 {
 	bool oom = false;
-	struct stmt *old = stmt_cache_add(&s->stmts, st, &oom);
+	struct stmt *old = stmt_cache_add(&s->stmts, s->w->stmts, st, &oom);
 
 	if (oom)
 		return false;
@@ -712,12 +709,47 @@ static bool txn_cache(struct server *s, struct stmt *st)
 	return ok;
 }
 
-/* Makes sure st exists on the server before a Bind or Describe uses it. */
-static bool txn_prepare(struct server *s, struct stmt *st)
+/* Makes sure the statement the client's name stands for exists on the
+ * server, prepared there after the client's Parse of the name: a direct
+ * connection plans a statement at its Parse, so a copy prepared before may
+ * predate a schema change the client's statement must see (and fail with
+ * 0A000, cached plan must not change result type, where PostgreSQL plans
+ * afresh). Such a copy stays for the clients that parsed before it; the
+ * name moves to the newest version of its statement, or to a new version
+ * when that one too is older there. st and parsed: what stmt_names_find
+ * gave for the name. kind: REQ_CLIENT for the client's own Parse (its
+ * ParseComplete relayed), which always goes out, REQ_HIDDEN before a Bind
+ * or Describe. Returns the statement to use, NULL when out of memory. */
+static struct stmt *txn_prepare(struct server *s, const char *name,
+				struct stmt *st, uint64_t parsed,
+				enum server_req_kind kind)
 {
-	if (stmt_cache_touch(&s->stmts, st))
-		return true;
-	return txn_cache(s, st) && txn_send_parse(s, st, REQ_HIDDEN);
+	struct stmt_registry *r = s->w->stmts;
+	uint64_t born = stmt_cache_use(&s->stmts, st);
+	struct stmt *cur;
+	bool ok = true;
+
+	if (born > parsed)
+		return st;
+	cur = stmt_intern(r, st->body, st->body_len);
+	if (cur == NULL)
+		return NULL;
+	if (cur != st)
+		born = stmt_cache_use(&s->stmts, cur);
+	if (born != 0 && born < parsed) {
+		struct stmt *fresh = stmt_renew(r, cur);
+
+		stmt_unref(r, cur);
+		if (fresh == NULL)
+			return NULL;
+		cur = fresh;
+		born = 0;
+	}
+	stmt_names_move(s->peer.names, r, name, cur);
+	if (born == 0)
+		ok = txn_cache(s, cur) && txn_send_parse(s, cur, kind);
+	stmt_unref(r, cur); /* the name holds it */
+	return ok ? cur : NULL;
 }
 
 /* Notes one client request passed through as it is. */
@@ -796,8 +828,8 @@ txn_parse_deallocate(struct server *s, struct evbuffer *src, uint32_t len,
 	return FORWARD_OK;
 }
 
-/* Parse with a statement name: intern it, answer it at once when the server
- * already has the statement, else prepare it under its server-side name. */
+/* Parse with a statement name: intern it, name it for the client and
+ * prepare it on the server under a server-side name (txn_prepare). */
 static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 					 uint32_t len)
 {
@@ -842,16 +874,14 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 	st = txn_intern(s->w, body + nlen + 1, blen - nlen - 1, s->peer.want);
 	if (st == NULL)
 		return FORWARD_NOMEM;
-	if (!stmt_names_set(s->peer.names, s->w->stmts, (const char *)body,
-			    st)) {
+	/* Named now, the name has no copy prepared since: the Parse goes
+	 * to the server, as on a direct connection. */
+	const char *name = (const char *)body;
+	uint64_t parsed = 0;
+	if (!stmt_names_set(s->peer.names, s->w->stmts, name, st) ||
+	    stmt_names_find(s->peer.names, name, &parsed) != st ||
+	    txn_prepare(s, name, st, parsed, REQ_CLIENT) == NULL)
 		res = FORWARD_NOMEM;
-	} else if (stmt_cache_touch(&s->stmts, st)) {
-		s->ext_open = true;
-		if (!txn_push(s, 'P', REQ_SYNTH, NULL))
-			res = FORWARD_NOMEM;
-	} else if (!txn_cache(s, st) || !txn_send_parse(s, st, REQ_CLIENT)) {
-		res = FORWARD_NOMEM;
-	}
 	evbuffer_drain(src, (size_t)len + 1);
 	stmt_unref(s->w->stmts, st);
 	return res;
@@ -864,18 +894,21 @@ static enum txn_forward_result txn_bind(struct server *s, struct evbuffer *src,
 					size_t have)
 {
 	size_t plen = strnlen((const char *)body, have), nlen;
+	const char *sname;
 	struct stmt *st;
+	uint64_t parsed;
 
 	if (plen == have)
 		return FORWARD_BAD;
-	nlen = strnlen((const char *)body + plen + 1, have - plen - 1);
+	sname = (const char *)body + plen + 1;
+	nlen = strnlen(sname, have - plen - 1);
 	if (nlen == have - plen - 1)
 		return FORWARD_BAD;
-	st = nlen ? stmt_names_get(s->peer.names, (const char *)body + plen + 1)
-		  : NULL;
+	st = nlen ? stmt_names_find(s->peer.names, sname, &parsed) : NULL;
 	if (st == NULL)
 		return txn_pass(s, src, 'B', len);
-	if (!txn_prepare(s, st) || !txn_note_request(s, 'B'))
+	st = txn_prepare(s, sname, st, parsed, REQ_HIDDEN);
+	if (st == NULL || !txn_note_request(s, 'B'))
 		return FORWARD_NOMEM;
 	size_t name = strlen(st->name) + 1;
 	size_t rest = len - 4 - (plen + 1) - (nlen + 1);
@@ -913,10 +946,12 @@ txn_describe_close(struct server *s, struct evbuffer *src, uint8_t type,
 		return txn_push(s, 'C', REQ_SYNTH, NULL) ? FORWARD_OK
 							 : FORWARD_NOMEM;
 	}
-	st = stmt_names_get(s->peer.names, name);
+	uint64_t parsed;
+	st = stmt_names_find(s->peer.names, name, &parsed);
 	if (st == NULL)
 		return txn_pass(s, src, type, len);
-	if (!txn_prepare(s, st) || !txn_note_request(s, 'D'))
+	st = txn_prepare(s, name, st, parsed, REQ_HIDDEN);
+	if (st == NULL || !txn_note_request(s, 'D'))
 		return FORWARD_NOMEM;
 	size_t n = strlen(st->name) + 1;
 	txn_write_header(s, 'D', (uint32_t)(4 + 1 + n));

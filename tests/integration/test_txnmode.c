@@ -228,6 +228,109 @@ static void test_discard_all_forgets_statements(void **state)
 	h_pass();
 }
 
+/* ---- prepared statements and schema changes ------------------------------ */
+
+/* One step of a session against a table whose column changes type: DDL,
+ * or a client (0 or 1) preparing or executing a statement, with what it
+ * must give (a value, or a SQLSTATE). */
+struct ddl_step {
+	int who;	  /* client, or -1: DDL on a direct connection */
+	const char *name; /* statement, or the DDL's SQL */
+	bool prepare;	  /* PQprepare, else PQexecPrepared */
+	const char *want; /* value, or "E<sqlstate>" */
+};
+
+#define DDL_TABLE  "pl_ddl_r"
+#define DDL_SELECT "SELECT col FROM " DDL_TABLE
+#define DDL_INT(v)                                                             \
+	"DROP TABLE IF EXISTS " DDL_TABLE "; CREATE TABLE " DDL_TABLE          \
+	"(col integer); INSERT INTO " DDL_TABLE " VALUES (" v ")"
+#define DDL_TEXT(v)                                                            \
+	"DROP TABLE " DDL_TABLE "; CREATE TABLE " DDL_TABLE                    \
+	"(col text); INSERT INTO " DDL_TABLE " VALUES ('" v "')"
+
+/* A statement prepared after the change is planned afresh, as on a direct
+ * connection, whatever the same text prepared before it left on the
+ * server; one prepared before it fails 0A000 (cached plan must not change
+ * result type), as PostgreSQL fails it. */
+static const struct ddl_step ddl_steps[] = {
+    {-1, DDL_INT("1"), false, NULL},
+    {0, "a", true, NULL},
+    {0, "a", false, "1"},
+    {1, "b0", true, NULL},
+    {1, "b0", false, "1"},
+    {-1, DDL_TEXT("x"), false, NULL},
+    {0, "b", true, NULL},
+    {0, "b", false, "x"},
+    {0, "a", false, "E0A000"},
+    {1, "b0", false, "E0A000"},
+    {1, "c", true, NULL},
+    {1, "c", false, "x"},
+    {0, "b", false, "x"},
+    {0, "a", false, "E0A000"},
+    {-1, DDL_INT("2"), false, NULL},
+    {0, "b", false, "E0A000"},
+    {1, "c", false, "E0A000"},
+    {0, "d", true, NULL},
+    {0, "d", false, "2"},
+    {1, "e", true, NULL},
+    {1, "e", false, "2"},
+    {1, "c", false, "E0A000"},
+    {0, "d", false, "2"},
+    {-1, "DROP TABLE " DDL_TABLE, false, NULL},
+};
+
+/* Runs ddl_steps with two clients, c[0] and c[1]. */
+static void run_ddl_steps(PGconn *const c[2], const char *via)
+{
+	PGconn *ddl = h_direct(H_DBNAME);
+
+	for (size_t i = 0; i < sizeof(ddl_steps) / sizeof(ddl_steps[0]); i++) {
+		const struct ddl_step *st = &ddl_steps[i];
+		char got[64], state[6];
+		PGresult *r;
+
+		if (st->who < 0) {
+			h_exec_ok(ddl, st->name);
+			continue;
+		}
+		if (st->prepare) {
+			prepare_ok(c[st->who], st->name, DDL_SELECT);
+			continue;
+		}
+		r = PQexecPrepared(c[st->who], st->name, 0, NULL, NULL, NULL,
+				   0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+			snprintf(got, sizeof(got), "%s", PQgetvalue(r, 0, 0));
+		else
+			snprintf(got, sizeof(got), "E%s",
+				 h_result_sqlstate(r, state));
+		PQclear(r);
+		if (strcmp(got, st->want) != 0)
+			fail_msg("%s, step %zu: client %d executing %s: want "
+				 "%s, got %s",
+				 via, i, st->who, st->name, st->want, got);
+	}
+	PQfinish(ddl);
+}
+
+/* The same steps on direct connections (what PostgreSQL does) and through
+ * pitlane, with two clients taking turns on one server. */
+static void test_prepared_across_schema_change(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	PGconn *direct[2] = {h_direct(H_DBNAME), h_direct(H_DBNAME)};
+	PGconn *pooled[2] = {h_connect(pl, NULL), h_connect(pl, NULL)};
+
+	run_ddl_steps(direct, "direct");
+	run_ddl_steps(pooled, "pitlane");
+	for (int i = 0; i < 2; i++) {
+		PQfinish(direct[i]);
+		PQfinish(pooled[i]);
+	}
+	h_pass();
+}
+
 /* ---- raw protocol: Close ------------------------------------------------ */
 
 static void raw_msg(int fd, char type, const void *body, size_t len)
@@ -812,6 +915,7 @@ int main(void)
 	    TEST(test_server_lifetime_recycles),
 	    TEST(test_server_check_query),
 	    TEST(test_discard_all_forgets_statements),
+	    TEST(test_prepared_across_schema_change),
 	    TEST(test_close_statement),
 	    TEST(test_pipeline_with_other_client),
 	    TEST(test_pipeline_prepare_then_error),
