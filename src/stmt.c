@@ -200,6 +200,27 @@ struct stmt *stmt_intern(struct stmt_registry *r, const uint8_t *body,
 	return s;
 }
 
+struct stmt *stmt_current(struct stmt_registry *r, struct stmt *s)
+{
+	struct stmt_slot *e =
+	    table_find(&r->by_body, s->body, s->body_len, s->hash);
+
+	if (!e) {
+		if (!table_reserve(&r->by_body))
+			return NULL;
+		table_place(&r->by_body, &(struct stmt_slot){
+					     .key = s->body,
+					     .s = s,
+					     .len = s->body_len,
+					     .hash = s->hash,
+					 });
+		s->current = true;
+		e = table_find(&r->by_body, s->body, s->body_len, s->hash);
+	}
+	stmt_ref(e->s);
+	return e->s;
+}
+
 struct stmt *stmt_renew(struct stmt_registry *r, struct stmt *s)
 {
 	struct stmt_slot *e =

@@ -64,6 +64,10 @@ unsigned stmt_registry_count(const struct stmt_registry *r);
  * takes a reference. NULL when out of memory (nothing changed). */
 struct stmt *stmt_intern(struct stmt_registry *r, const uint8_t *body,
 			 uint32_t len) __attribute__((warn_unused_result));
+/* The current version of s's body, referenced: s itself becomes current
+ * when the body has none left. NULL when out of memory. */
+struct stmt *stmt_current(struct stmt_registry *r, struct stmt *s)
+    __attribute__((warn_unused_result));
 /* A new version of s, which must be current: the same body under a new
  * server-side name, valid if s is. It becomes current; s lives on for those
  * that hold it. Referenced; NULL when out of memory (nothing changed). */

@@ -731,7 +731,7 @@ static struct stmt *txn_prepare(struct server *s, const char *name,
 
 	if (born > parsed)
 		return st;
-	cur = stmt_intern(r, st->body, st->body_len);
+	cur = stmt_current(r, st);
 	if (cur == NULL)
 		return NULL;
 	if (cur != st)

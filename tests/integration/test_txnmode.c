@@ -331,6 +331,30 @@ static void test_prepared_across_schema_change(void **state)
 	h_pass();
 }
 
+/* A statement outlives the newer version of its text made for another
+ * client: with one statement kept per server, b's version pushes a's out,
+ * then goes itself; a's statement is prepared again when it runs. */
+static void test_prepared_older_version_outlives_newer(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_pool("1", "PITLANE_MAX_PREPARED_STATEMENTS=1");
+	PGconn *a = h_connect(pl, NULL), *b = h_connect(pl, NULL);
+
+	for (int i = 0; i < 3; i++) {
+		prepare_ok(a, "a", "SELECT $1::int + 10");
+		assert_int_equal(exec_prepared(a, "a", "1", NULL), 11);
+		prepare_ok(b, "b", "SELECT $1::int + 10");
+		assert_int_equal(exec_prepared(b, "b", "2", NULL), 12);
+		h_exec_ok(b, "DEALLOCATE b");
+		prepare_ok(a, "other", "SELECT $1::int + 20");
+		assert_int_equal(exec_prepared(a, "other", "1", NULL), 21);
+		assert_int_equal(exec_prepared(a, "a", "3", NULL), 13);
+	}
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
 /* ---- raw protocol: Close ------------------------------------------------ */
 
 static void raw_msg(int fd, char type, const void *body, size_t len)
@@ -916,6 +940,7 @@ int main(void)
 	    TEST(test_server_check_query),
 	    TEST(test_discard_all_forgets_statements),
 	    TEST(test_prepared_across_schema_change),
+	    TEST(test_prepared_older_version_outlives_newer),
 	    TEST(test_close_statement),
 	    TEST(test_pipeline_with_other_client),
 	    TEST(test_pipeline_prepare_then_error),

@@ -512,6 +512,11 @@ static void test_renew_versions(void **state)
 	assert_ptr_equal(stmt_names_find(&m, "q", &moved), b);
 	assert_true(moved > b_born);
 
+	/* The current version of a body, from any version. */
+	again = stmt_current(reg, a);
+	assert_ptr_equal(again, b);
+	stmt_unref(reg, again);
+
 	/* The old version goes when its last holder lets go; the body is
 	 * still found, as the new version. */
 	stmt_cache_remove(&c, reg, a);
@@ -529,6 +534,32 @@ static void test_renew_versions(void **state)
 	again = intern_nth(1);
 	assert_true(again->id > b_id && again->current);
 	stmt_unref(reg, again);
+}
+
+/* When the current version of a body is gone, an older one still held
+ * becomes current again rather than a statement made from nothing. */
+static void test_current_after_newest_gone(void **state)
+{
+	struct stmt *a = intern_nth(1), *b, *cur;
+
+	(void)state;
+	a->parse_len = 9;
+	b = stmt_renew(reg, a);
+	assert_non_null(b);
+	stmt_unref(reg, b);
+	assert_int_equal(stmt_registry_count(reg), 1);
+	assert_false(a->current);
+	cur = stmt_current(reg, a);
+	assert_ptr_equal(cur, a);
+	assert_true(a->current);
+	assert_int_equal(a->refs, 2);
+	cur = intern_nth(1);
+	assert_ptr_equal(cur, a);
+	assert_int_equal(cur->parse_len, 9);
+	stmt_unref(reg, cur);
+	stmt_unref(reg, a);
+	stmt_unref(reg, a);
+	assert_int_equal(stmt_registry_count(reg), 0);
 }
 
 /* Freeing the registry frees statements still referenced (checked by
@@ -559,12 +590,19 @@ static void test_registry_free_referenced(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_intern_identity),	  T(test_refcount),
-	    T(test_names_set_get_remove), T(test_names_replace_frees),
-	    T(test_names_many),		  T(test_names_probe_chains),
-	    T(test_cache_lru_script),	  T(test_cache_lru_model),
-	    T(test_cache_references),	  T(test_zero_init),
-	    T(test_renew_versions),	  T(test_registry_free_referenced),
+	    T(test_intern_identity),
+	    T(test_refcount),
+	    T(test_names_set_get_remove),
+	    T(test_names_replace_frees),
+	    T(test_names_many),
+	    T(test_names_probe_chains),
+	    T(test_cache_lru_script),
+	    T(test_cache_lru_model),
+	    T(test_cache_references),
+	    T(test_zero_init),
+	    T(test_renew_versions),
+	    T(test_current_after_newest_gone),
+	    T(test_registry_free_referenced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
