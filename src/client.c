@@ -235,13 +235,19 @@ static void client_server_released(void *peer)
 	client_request(c);
 }
 
-static void client_server_lost(void *peer, const char *reason)
+static void client_server_lost(void *peer, const char *reason, bool told)
 {
 	struct client *c = peer;
 	char detail[256];
 
 	c->server = NULL;
 	c->w->clients_active--;
+	if (told) {
+		/* The backend's FATAL (57P01 from pg_terminate_backend, ...)
+		 * is the client's error, as on a direct connection. */
+		client_disconnect(c, NULL, NULL, NULL);
+		return;
+	}
 	snprintf(detail, sizeof(detail), "%s", reason);
 	client_disconnect(c, "08006", "server connection lost", detail);
 }
@@ -985,6 +991,33 @@ static void client_first_byte(void *ctx, int byte)
 		client_disconnect(c, NULL, NULL, NULL);
 }
 
+/* A Terminate message where a startup packet belongs. */
+static const uint8_t client_terminate[] = {'X', 0, 0, 0, 4};
+
+/* Whether the first n buffered bytes (at least 4) begin a Terminate: a
+ * driver that closes a connection before logging in (connect() and end()
+ * at once) sends one before, or instead of, its startup packet. */
+static bool client_terminate_at(const uint8_t *b, size_t n)
+{
+	return memcmp(b, client_terminate,
+		      n < sizeof(client_terminate)
+			  ? n
+			  : sizeof(client_terminate)) == 0;
+}
+
+/* PostgreSQL reads that Terminate as a startup packet of an invalid length,
+ * logs it and closes without a word; so does pitlane. What the client sent
+ * is read first, so that it sees the end of the stream, not a reset. */
+static void client_terminate_before_startup(struct client *c)
+{
+	struct evbuffer *in = io_input(c->io);
+
+	log_info("invalid length of startup packet", LF_STR("client", c->addr),
+		 LF_STR("detail", "Terminate before the startup packet"));
+	evbuffer_drain(in, evbuffer_get_length(in));
+	client_disconnect(c, NULL, NULL, NULL);
+}
+
 /* Reads startup-phase packets: SSLRequest (TLS), GSSENCRequest ('N'),
  * CancelRequest, then the StartupMessage. */
 static void client_startup(struct client *c)
@@ -1006,7 +1039,12 @@ static void client_startup(struct client *c)
 		size_t avail = evbuffer_get_length(in);
 		if (avail < 4)
 			return;
-		evbuffer_copyout(in, pkt, 4);
+		evbuffer_copyout(in, pkt, sizeof(client_terminate));
+		if (client_terminate_at(pkt, avail)) {
+			if (avail >= sizeof(client_terminate))
+				client_terminate_before_startup(c);
+			return;
+		}
 		if (proto_startup_length(pkt, 4, &plen) != PROTO_OK) {
 			client_disconnect(c, "08P01",
 					  "invalid length of startup packet",

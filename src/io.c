@@ -15,6 +15,7 @@
 #define IO_READ_CHUNK	    16384 /* bytes asked of each read */
 #define IO_READS_PER_WAKEUP 8	  /* reads per wakeup before yielding */
 #define IO_BLOCKS_KEPT	    64	  /* free read blocks kept for reuse */
+#define IO_DISCARD_READS    64	  /* reads of unread input before a close */
 
 struct io {
 	const struct io_ops *ops;
@@ -473,10 +474,25 @@ void io_release_fd(struct io *io)
 	io->close_fd = false;
 }
 
+/* Reads and drops what the peer sent that was never read: closing a
+ * socket with unread input resets the connection instead of ending it, and
+ * the peer may then lose what was written to it last (a final error).
+ * Bounded: a peer that goes on sending is reset all the same. */
+static void io_discard_unread(int fd)
+{
+	char buf[IO_READ_CHUNK];
+
+	for (int i = 0; i < IO_DISCARD_READS; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			return;
+}
+
 void io_free(struct io *io)
 {
 	if (io == NULL)
 		return;
+	if (io->close_fd || io->under != NULL)
+		io_discard_unread(io->fd);
 	if (io->bev != NULL) {
 		bufferevent_free(io->bev);
 	} else {

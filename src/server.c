@@ -368,7 +368,8 @@ void server_close(struct server *s, const char *reason)
 	TAILQ_INSERT_TAIL(&w->dead_servers, s, link);
 	event_active(w->reap_ev, EV_TIMEOUT, 1);
 	if (ops != NULL)
-		ops->lost(ctx, reason ? reason : "server closed");
+		ops->lost(ctx, reason ? reason : "server closed",
+			  s->told_fatal);
 }
 
 bool server_free(struct server *s)

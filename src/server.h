@@ -29,8 +29,9 @@ enum server_state {
 struct server_peer_ops {
 	/* The server returned to the pool at a transaction boundary. */
 	void (*released)(void *ctx);
-	/* The server is gone; the peer must not touch it again. */
-	void (*lost)(void *ctx, const char *reason);
+	/* The server is gone; the peer must not touch it again. told: the
+	 * backend's own FATAL reached the client, which needs no other. */
+	void (*lost)(void *ctx, const char *reason, bool told);
 	/* The server's output drained: the peer may read again. */
 	void (*drained)(void *ctx);
 	/* The cancels sent for this server have landed: what the peer holds
@@ -91,11 +92,14 @@ struct server {
 	bool hidden_failed;  /* a query pitlane sent on its own failed */
 	bool sync_report;    /* a parameter sync ended: tell the peer */
 	bool resync;	     /* reapply the client's parameters */
+	bool reset_reports;  /* ParameterStatus of the client's RESET ALL or
+				DISCARD ALL: the server's defaults, not its */
 	bool seen_reset_all; /* the query in flight is RESET ALL */
 	char seen_set[64];   /* the parameter the query in flight SETs */
 	char seen_value[256]; /* and its value ("\x01": unreadable) */
 	bool seen_default;    /* SET ... TO DEFAULT */
 	bool broken;	      /* state unknown: close instead of reuse */
+	bool told_fatal;      /* relayed the backend's FATAL to the client */
 	bool just_checked;  /* ran server_check_query: next checkout uses it */
 	unsigned cancels;   /* cancel requests in flight: nothing is sent */
 	char sync_state[6]; /* SQLSTATE of a failed parameter sync */

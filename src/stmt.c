@@ -1,6 +1,7 @@
-/* Prepared statements: the registry of distinct statements, clients' name
- * maps and servers' LRU caches, all three on one small open-addressing hash
- * table (linear probing, backward-shift deletion, no tombstones). */
+/* Prepared statements: the registry of distinct statements and their
+ * versions, clients' name maps and servers' LRU caches, all three on one
+ * small open-addressing hash table (linear probing, backward-shift
+ * deletion, no tombstones). */
 #include "stmt.h"
 
 #include <assert.h>
@@ -13,8 +14,11 @@
 #define TABLE_MIN_CAP 8
 
 struct stmt_registry {
-	struct stmt_table by_body; /* body -> statement; owns the statements */
+	struct stmt_table by_body; /* body -> current version */
+	LIST_HEAD(, stmt) all;	   /* every version: owns them */
+	unsigned count;		   /* in all */
 	uint64_t last_id;	   /* id given to the latest statement */
+	uint64_t clock;		   /* orders Parses and preparations */
 };
 
 /* FNV-1a, 32 bits. */
@@ -115,11 +119,17 @@ static void table_free(struct stmt_table *t)
 
 struct stmt_registry *stmt_registry_new(void)
 {
-	return calloc(1, sizeof(struct stmt_registry));
+	struct stmt_registry *r = calloc(1, sizeof(struct stmt_registry));
+
+	if (r)
+		LIST_INIT(&r->all);
+	return r;
 }
 
-static void stmt_free(struct stmt *s)
+static void stmt_free(struct stmt_registry *r, struct stmt *s)
 {
+	LIST_REMOVE(s, all);
+	r->count--;
 	free(s->body);
 	free(s);
 }
@@ -128,22 +138,20 @@ void stmt_registry_free(struct stmt_registry *r)
 {
 	if (!r)
 		return;
-	for (unsigned i = 0; i < r->by_body.cap; i++) {
-		if (r->by_body.slots[i].s)
-			stmt_free(r->by_body.slots[i].s);
-	}
+	while (!LIST_EMPTY(&r->all))
+		stmt_free(r, LIST_FIRST(&r->all));
 	table_free(&r->by_body);
 	free(r);
 }
 
 unsigned stmt_registry_count(const struct stmt_registry *r)
 {
-	return r->by_body.count;
+	return r->count;
 }
 
-/* A new statement with one reference, not yet in the registry. */
-static struct stmt *stmt_new(uint64_t id, const uint8_t *body, uint32_t len,
-			     uint32_t hash)
+/* A new statement with one reference, not yet in the registry's table. */
+static struct stmt *stmt_new(struct stmt_registry *r, const uint8_t *body,
+			     uint32_t len, uint32_t hash)
 {
 	struct stmt *s = calloc(1, sizeof(*s));
 
@@ -156,11 +164,14 @@ static struct stmt *stmt_new(uint64_t id, const uint8_t *body, uint32_t len,
 	}
 	if (len)
 		memcpy(s->body, body, len);
-	s->id = id;
-	snprintf(s->name, sizeof(s->name), "pl_%" PRIu64, id);
+	s->id = ++r->last_id;
+	snprintf(s->name, sizeof(s->name), "pl_%" PRIu64, s->id);
 	s->hash = hash;
 	s->body_len = len;
 	s->refs = 1;
+	s->current = true;
+	LIST_INSERT_HEAD(&r->all, s, all);
+	r->count++;
 	return s;
 }
 
@@ -177,10 +188,9 @@ struct stmt *stmt_intern(struct stmt_registry *r, const uint8_t *body,
 	}
 	if (!table_reserve(&r->by_body))
 		return NULL;
-	s = stmt_new(r->last_id + 1, body, len, hash);
+	s = stmt_new(r, body, len, hash);
 	if (!s)
 		return NULL;
-	r->last_id = s->id;
 	table_place(&r->by_body, &(struct stmt_slot){
 				     .key = s->body,
 				     .s = s,
@@ -188,6 +198,45 @@ struct stmt *stmt_intern(struct stmt_registry *r, const uint8_t *body,
 				     .hash = hash,
 				 });
 	return s;
+}
+
+struct stmt *stmt_current(struct stmt_registry *r, struct stmt *s)
+{
+	struct stmt_slot *e =
+	    table_find(&r->by_body, s->body, s->body_len, s->hash);
+
+	if (!e) {
+		if (!table_reserve(&r->by_body))
+			return NULL;
+		table_place(&r->by_body, &(struct stmt_slot){
+					     .key = s->body,
+					     .s = s,
+					     .len = s->body_len,
+					     .hash = s->hash,
+					 });
+		s->current = true;
+		e = table_find(&r->by_body, s->body, s->body_len, s->hash);
+	}
+	stmt_ref(e->s);
+	return e->s;
+}
+
+struct stmt *stmt_renew(struct stmt_registry *r, struct stmt *s)
+{
+	struct stmt_slot *e =
+	    table_find(&r->by_body, s->body, s->body_len, s->hash);
+	struct stmt *fresh;
+
+	assert(s->current && e && e->s == s);
+	fresh = stmt_new(r, s->body, s->body_len, s->hash);
+	if (!fresh)
+		return NULL;
+	fresh->valid = s->valid;
+	fresh->parse_len = s->parse_len;
+	e->key = fresh->body;
+	e->s = fresh;
+	s->current = false;
+	return fresh;
 }
 
 void stmt_ref(struct stmt *s)
@@ -203,10 +252,12 @@ void stmt_unref(struct stmt_registry *r, struct stmt *s)
 	assert(s->refs > 0);
 	if (--s->refs > 0)
 		return;
-	e = table_find(&r->by_body, s->body, s->body_len, s->hash);
-	assert(e && e->s == s);
-	table_delete(&r->by_body, e);
-	stmt_free(s);
+	if (s->current) {
+		e = table_find(&r->by_body, s->body, s->body_len, s->hash);
+		assert(e && e->s == s);
+		table_delete(&r->by_body, e);
+	}
+	stmt_free(r, s);
 }
 
 static struct stmt_slot *names_find(const struct stmt_names *m,
@@ -230,6 +281,7 @@ bool stmt_names_set(struct stmt_names *m, struct stmt_registry *r,
 		stmt_ref(s); /* before the unref: s may be the old statement */
 		stmt_unref(r, e->s);
 		e->s = s;
+		e->born = ++r->clock;
 		return true;
 	}
 	if (!table_reserve(&m->t))
@@ -239,6 +291,7 @@ bool stmt_names_set(struct stmt_names *m, struct stmt_registry *r,
 		return false;
 	added.len = (uint32_t)strlen(name);
 	added.hash = hash_bytes(name, added.len);
+	added.born = ++r->clock;
 	table_place(&m->t, &added);
 	stmt_ref(s);
 	return true;
@@ -246,9 +299,29 @@ bool stmt_names_set(struct stmt_names *m, struct stmt_registry *r,
 
 struct stmt *stmt_names_get(const struct stmt_names *m, const char *name)
 {
+	uint64_t parsed;
+
+	return stmt_names_find(m, name, &parsed);
+}
+
+struct stmt *stmt_names_find(const struct stmt_names *m, const char *name,
+			     uint64_t *parsed)
+{
 	const struct stmt_slot *e = names_find(m, name);
 
+	*parsed = e ? e->born : 0;
 	return e ? e->s : NULL;
+}
+
+void stmt_names_move(struct stmt_names *m, struct stmt_registry *r,
+		     const char *name, struct stmt *s)
+{
+	struct stmt_slot *e = names_find(m, name);
+
+	assert(e != NULL);
+	stmt_ref(s);
+	stmt_unref(r, e->s);
+	e->s = s;
 }
 
 void stmt_names_remove(struct stmt_names *m, struct stmt_registry *r,
@@ -287,20 +360,27 @@ void stmt_cache_init(struct stmt_cache *c, unsigned max)
 	*c = (struct stmt_cache){.max = max};
 }
 
-/* Keyed by body, like the registry: one body is one statement. */
+/* Keyed by id: each version of a body is a statement of its own there. */
 static struct stmt_slot *cache_find(const struct stmt_cache *c,
 				    const struct stmt *s)
 {
-	return table_find(&c->t, s->body, s->body_len, s->hash);
+	return table_find(&c->t, &s->id, sizeof(s->id),
+			  hash_bytes(&s->id, sizeof(s->id)));
+}
+
+uint64_t stmt_cache_use(struct stmt_cache *c, const struct stmt *s)
+{
+	struct stmt_slot *e = cache_find(c, s);
+
+	if (!e)
+		return 0;
+	e->stamp = ++c->clock;
+	return e->born;
 }
 
 bool stmt_cache_touch(struct stmt_cache *c, const struct stmt *s)
 {
-	struct stmt_slot *e = cache_find(c, s);
-
-	if (e)
-		e->stamp = ++c->clock;
-	return e != NULL;
+	return stmt_cache_use(c, s) != 0;
 }
 
 /* Removes the least recently used entry and hands over its reference. A
@@ -322,7 +402,8 @@ static struct stmt *cache_evict(struct stmt_cache *c)
 	return s;
 }
 
-struct stmt *stmt_cache_add(struct stmt_cache *c, struct stmt *s, bool *oom)
+struct stmt *stmt_cache_add(struct stmt_cache *c, struct stmt_registry *r,
+			    struct stmt *s, bool *oom)
 {
 	struct stmt *evicted = NULL;
 
@@ -339,11 +420,12 @@ struct stmt *stmt_cache_add(struct stmt_cache *c, struct stmt *s, bool *oom)
 		return NULL;
 	}
 	table_place(&c->t, &(struct stmt_slot){
-			       .key = s->body,
+			       .key = &s->id,
 			       .s = s,
 			       .stamp = ++c->clock,
-			       .len = s->body_len,
-			       .hash = s->hash,
+			       .born = ++r->clock,
+			       .len = sizeof(s->id),
+			       .hash = hash_bytes(&s->id, sizeof(s->id)),
 			   });
 	stmt_ref(s);
 	return evicted;

@@ -22,8 +22,8 @@
  * not report: no client ever wants this value, so the next link resets it. */
 #define TXN_UNKNOWN_VALUE "\x01"
 #define TXN_SQL_MAX	  256 /* simple queries read for DEALLOCATE: shorter ones */
+#define TXN_SEVERITY_PEEK 64 /* ErrorResponse bytes read for the severity */
 
-static const uint8_t synth_parse_complete[] = {'1', 0, 0, 0, 4};
 static const uint8_t synth_close_complete[] = {'3', 0, 0, 0, 4};
 static const uint8_t synth_deallocate[] = {
     'C', 0, 0, 0, 15, 'D', 'E', 'A', 'L', 'L', 'O', 'C', 'A', 'T', 'E', 0};
@@ -204,10 +204,8 @@ static bool txn_emit_synth(struct server *s)
 			evbuffer_add(out, z, sizeof(z));
 			ready = true;
 		} else if (out != NULL) {
-			evbuffer_add(out,
-				     r->type == 'P' ? synth_parse_complete
-						    : synth_close_complete,
-				     5);
+			evbuffer_add(out, synth_close_complete,
+				     sizeof(synth_close_complete));
 		}
 		txn_pop(s, false);
 	}
@@ -290,6 +288,7 @@ static void txn_track_tag(struct server *s, const char *tag)
 		txn_forget_session(s);
 		s->resync = true; /* at ReadyForQuery, after the
 				     ParameterStatus messages */
+		s->reset_reports = true;
 	}
 }
 
@@ -331,8 +330,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 {
 	struct server_req *r = txn_head(s);
 	enum server_req_kind kind = r != NULL ? r->kind : REQ_CLIENT;
-	bool hidden = kind == REQ_HIDDEN || kind == REQ_PARAMS ||
-		      (kind == REQ_PARAMS_SHOWN && type != 'S');
+	bool hidden = kind == REQ_HIDDEN || kind == REQ_PARAMS;
 	bool linked = s->peer.io != NULL;
 	uint8_t status = 0;
 
@@ -342,7 +340,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 		s->xact = status;
 		if (r != NULL && txn_completes(r->type, 'Z'))
 			txn_pop(s, false);
-		if (kind == REQ_PARAMS || kind == REQ_PARAMS_SHOWN)
+		if (kind == REQ_PARAMS)
 			s->sync_report = true;
 		else if (!hidden && status == 'I')
 			s->w->pool.stats.xacts_total++;
@@ -354,8 +352,10 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 			return true;
 		return hidden || !linked;
 	case 'S':
-		txn_track_param(s, in, cur, len, hidden);
-		return hidden || !linked;
+		/* After a reset the server reports its own defaults; the
+		 * client is told its startup values instead (txn_restore). */
+		txn_track_param(s, in, cur, len, hidden || s->reset_reports);
+		return hidden || s->reset_reports || !linked;
 	case 'E':
 		if (hidden)
 			txn_note_failure(s, in, cur, len);
@@ -424,12 +424,9 @@ static void txn_after_stop(struct server *s)
 	case SERVER_ACTIVE:
 		if (s->resync && txn_at_boundary(s)) {
 			/* After the client's RESET ALL / DISCARD ALL its
-			 * startup values come back, and it is told of them. */
+			 * startup values go back on the server. */
 			s->resync = false;
-			if (s->peer.want != NULL && s->peer.startup != NULL &&
-			    !params_copy(s->peer.want, s->peer.startup))
-				s->broken = true;
-			if (txn_sync(s, REQ_PARAMS_SHOWN))
+			if (txn_sync(s, REQ_PARAMS))
 				break;
 		}
 		if (s->w->mode->single_statement && s->xact != 'I' &&
@@ -458,6 +455,83 @@ static void txn_after_stop(struct server *s)
 	default:
 		break;
 	}
+}
+
+/* Whether an ErrorResponse (its first n body bytes) is FATAL or PANIC:
+ * the backend ends the connection after it. */
+static bool txn_error_is_fatal(const uint8_t *body, size_t n)
+{
+	long sev = proto_error_field(body, n, 'V'); /* not localised */
+
+	if (sev < 0)
+		sev = proto_error_field(body, n, 'S');
+	return sev >= 0 && (strcmp((const char *)body + sev, "FATAL") == 0 ||
+			    strcmp((const char *)body + sev, "PANIC") == 0);
+}
+
+/* An ErrorResponse relayed to the client: when it is the backend's FATAL,
+ * the client has been told why the connection ends, and pitlane adds no
+ * error of its own. False when its first bytes have not arrived yet. */
+static bool txn_note_relayed_error(struct server *s, struct evbuffer *in,
+				   const struct relay_cursor *cur, uint32_t len)
+{
+	uint8_t body[TXN_SEVERITY_PEEK];
+	size_t n = len - 4 < sizeof(body) ? len - 4 : sizeof(body);
+
+	if (evbuffer_get_length(in) - cur->pos < PROTO_HEADER_LEN + n)
+		return false;
+	n = relay_copy_body(in, cur, len, body, n);
+	if (txn_error_is_fatal(body, n))
+		s->told_fatal = true;
+	return true;
+}
+
+/* Writes one ParameterStatus to the linked client. */
+static void txn_tell_param(struct server *s, const char *name,
+			   const char *value)
+{
+	struct evbuffer *out = io_output(s->peer.io);
+	size_t n = strlen(name) + 1, v = strlen(value) + 1;
+	uint32_t len = (uint32_t)(4 + n + v);
+	uint8_t h[5] = {'S', (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+			(uint8_t)(len >> 8), (uint8_t)len};
+
+	if (evbuffer_add(out, h, sizeof(h)) != 0 ||
+	    evbuffer_add(out, name, n) != 0 || evbuffer_add(out, value, v) != 0)
+		s->broken = true;
+}
+
+/* The ReadyForQuery of the client's RESET ALL or DISCARD ALL is next. On a
+ * direct connection the session goes back to the client's startup values
+ * (the session defaults), and PostgreSQL reports each reported parameter
+ * that changed: the client gets those reports now, in place of the ones
+ * the server sent for its own defaults, and its values become the startup
+ * ones again (put on the server by the resync that follows). */
+static void txn_restore(struct server *s)
+{
+	const struct params *base = &s->w->params;
+	struct params *want = s->peer.want;
+	const struct params *startup = s->peer.startup;
+
+	s->reset_reports = false;
+	if (want == NULL || startup == NULL)
+		return;
+	for (unsigned i = 0; i < base->n && s->peer.io != NULL; i++) {
+		const char *name = base->name[i];
+		const char *now = params_get(want, name);
+		const char *then = params_get(startup, name);
+
+		if (!txn_param_tracked(name))
+			continue;
+		if (now == NULL)
+			now = base->value[i];
+		if (then == NULL)
+			then = base->value[i];
+		if (strcmp(now, then) != 0)
+			txn_tell_param(s, name, then);
+	}
+	if (!params_copy(want, startup))
+		s->broken = true;
 }
 
 /* Scans and relays what is buffered, up to the first message after which
@@ -500,6 +574,9 @@ static bool txn_relay_some(struct server *s)
 		bool hidden = r != NULL && r->kind != REQ_CLIENT;
 		bool whole = hidden || s->peer.io == NULL || type == 'Z' ||
 			     type == 'S' || type == 'C';
+		if (!whole && type == 'E' &&
+		    !txn_note_relayed_error(s, in, &cur, len))
+			break;
 		if (!whole) {
 			txn_account(s, type);
 			relay_cursor_advance(&cur, PROTO_HEADER_LEN);
@@ -508,6 +585,10 @@ static bool txn_relay_some(struct server *s)
 		}
 		if (avail - cur.pos < (size_t)len + 1)
 			break;
+		if (type == 'Z' && s->reset_reports) {
+			txn_flush(s, in, &cur); /* what precedes, first */
+			txn_restore(s);
+		}
 		if (txn_inspect(s, in, &cur, type, len, &stop)) {
 			txn_flush(s, in, &cur);
 			evbuffer_drain(in, (size_t)len + 1);
@@ -611,7 +692,7 @@ static bool txn_send_parse(struct server *s, struct stmt *st,
 static bool txn_cache(struct server *s, struct stmt *st)
 {
 	bool oom = false;
-	struct stmt *old = stmt_cache_add(&s->stmts, st, &oom);
+	struct stmt *old = stmt_cache_add(&s->stmts, s->w->stmts, st, &oom);
 
 	if (oom)
 		return false;
@@ -628,12 +709,47 @@ static bool txn_cache(struct server *s, struct stmt *st)
 	return ok;
 }
 
-/* Makes sure st exists on the server before a Bind or Describe uses it. */
-static bool txn_prepare(struct server *s, struct stmt *st)
+/* Makes sure the statement the client's name stands for exists on the
+ * server, prepared there after the client's Parse of the name: a direct
+ * connection plans a statement at its Parse, so a copy prepared before may
+ * predate a schema change the client's statement must see (and fail with
+ * 0A000, cached plan must not change result type, where PostgreSQL plans
+ * afresh). Such a copy stays for the clients that parsed before it; the
+ * name moves to the newest version of its statement, or to a new version
+ * when that one too is older there. st and parsed: what stmt_names_find
+ * gave for the name. kind: REQ_CLIENT for the client's own Parse (its
+ * ParseComplete relayed), which always goes out, REQ_HIDDEN before a Bind
+ * or Describe. Returns the statement to use, NULL when out of memory. */
+static struct stmt *txn_prepare(struct server *s, const char *name,
+				struct stmt *st, uint64_t parsed,
+				enum server_req_kind kind)
 {
-	if (stmt_cache_touch(&s->stmts, st))
-		return true;
-	return txn_cache(s, st) && txn_send_parse(s, st, REQ_HIDDEN);
+	struct stmt_registry *r = s->w->stmts;
+	uint64_t born = stmt_cache_use(&s->stmts, st);
+	struct stmt *cur;
+	bool ok = true;
+
+	if (born > parsed)
+		return st;
+	cur = stmt_current(r, st);
+	if (cur == NULL)
+		return NULL;
+	if (cur != st)
+		born = stmt_cache_use(&s->stmts, cur);
+	if (born != 0 && born < parsed) {
+		struct stmt *fresh = stmt_renew(r, cur);
+
+		stmt_unref(r, cur);
+		if (fresh == NULL)
+			return NULL;
+		cur = fresh;
+		born = 0;
+	}
+	stmt_names_move(s->peer.names, r, name, cur);
+	if (born == 0)
+		ok = txn_cache(s, cur) && txn_send_parse(s, cur, kind);
+	stmt_unref(r, cur); /* the name holds it */
+	return ok ? cur : NULL;
 }
 
 /* Notes one client request passed through as it is. */
@@ -712,8 +828,8 @@ txn_parse_deallocate(struct server *s, struct evbuffer *src, uint32_t len,
 	return FORWARD_OK;
 }
 
-/* Parse with a statement name: intern it, answer it at once when the server
- * already has the statement, else prepare it under its server-side name. */
+/* Parse with a statement name: intern it, name it for the client and
+ * prepare it on the server under a server-side name (txn_prepare). */
 static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 					 uint32_t len)
 {
@@ -747,26 +863,25 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 		char dname[128];
 
 		txn_note_session_sql(s, q);
-		if (txn_is_deallocate(q, dname, sizeof(dname)) &&
+		if (s->peer.names != NULL &&
+		    txn_is_deallocate(q, dname, sizeof(dname)) &&
 		    stmt_names_get(s->peer.names, dname) != NULL)
 			return txn_parse_deallocate(s, src, len, body, nlen,
 						    dname);
 	}
-	if (nlen == 0)
+	if (nlen == 0 || s->peer.names == NULL)
 		return txn_pass(s, src, 'P', len);
 	st = txn_intern(s->w, body + nlen + 1, blen - nlen - 1, s->peer.want);
 	if (st == NULL)
 		return FORWARD_NOMEM;
-	if (!stmt_names_set(s->peer.names, s->w->stmts, (const char *)body,
-			    st)) {
+	/* Named now, the name has no copy prepared since: the Parse goes
+	 * to the server, as on a direct connection. */
+	const char *name = (const char *)body;
+	uint64_t parsed = 0;
+	if (!stmt_names_set(s->peer.names, s->w->stmts, name, st) ||
+	    stmt_names_find(s->peer.names, name, &parsed) != st ||
+	    txn_prepare(s, name, st, parsed, REQ_CLIENT) == NULL)
 		res = FORWARD_NOMEM;
-	} else if (stmt_cache_touch(&s->stmts, st)) {
-		s->ext_open = true;
-		if (!txn_push(s, 'P', REQ_SYNTH, NULL))
-			res = FORWARD_NOMEM;
-	} else if (!txn_cache(s, st) || !txn_send_parse(s, st, REQ_CLIENT)) {
-		res = FORWARD_NOMEM;
-	}
 	evbuffer_drain(src, (size_t)len + 1);
 	stmt_unref(s->w->stmts, st);
 	return res;
@@ -779,18 +894,21 @@ static enum txn_forward_result txn_bind(struct server *s, struct evbuffer *src,
 					size_t have)
 {
 	size_t plen = strnlen((const char *)body, have), nlen;
+	const char *sname;
 	struct stmt *st;
+	uint64_t parsed;
 
 	if (plen == have)
 		return FORWARD_BAD;
-	nlen = strnlen((const char *)body + plen + 1, have - plen - 1);
+	sname = (const char *)body + plen + 1;
+	nlen = strnlen(sname, have - plen - 1);
 	if (nlen == have - plen - 1)
 		return FORWARD_BAD;
-	st = nlen ? stmt_names_get(s->peer.names, (const char *)body + plen + 1)
-		  : NULL;
+	st = nlen ? stmt_names_find(s->peer.names, sname, &parsed) : NULL;
 	if (st == NULL)
 		return txn_pass(s, src, 'B', len);
-	if (!txn_prepare(s, st) || !txn_note_request(s, 'B'))
+	st = txn_prepare(s, sname, st, parsed, REQ_HIDDEN);
+	if (st == NULL || !txn_note_request(s, 'B'))
 		return FORWARD_NOMEM;
 	size_t name = strlen(st->name) + 1;
 	size_t rest = len - 4 - (plen + 1) - (nlen + 1);
@@ -828,10 +946,12 @@ txn_describe_close(struct server *s, struct evbuffer *src, uint8_t type,
 		return txn_push(s, 'C', REQ_SYNTH, NULL) ? FORWARD_OK
 							 : FORWARD_NOMEM;
 	}
-	st = stmt_names_get(s->peer.names, name);
+	uint64_t parsed;
+	st = stmt_names_find(s->peer.names, name, &parsed);
 	if (st == NULL)
 		return txn_pass(s, src, type, len);
-	if (!txn_prepare(s, st) || !txn_note_request(s, 'D'))
+	st = txn_prepare(s, name, st, parsed, REQ_HIDDEN);
+	if (st == NULL || !txn_note_request(s, 'D'))
 		return FORWARD_NOMEM;
 	size_t n = strlen(st->name) + 1;
 	txn_write_header(s, 'D', (uint32_t)(4 + 1 + n));
@@ -1029,7 +1149,8 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
 	if (buf[len] != '\0')
 		return txn_pass(s, src, 'Q', len);
 	txn_note_session_sql(s, q);
-	if (!txn_is_deallocate(q, name, sizeof(name)) ||
+	if (s->peer.names == NULL ||
+	    !txn_is_deallocate(q, name, sizeof(name)) ||
 	    stmt_names_get(s->peer.names, name) == NULL)
 		return txn_pass(s, src, 'Q', len);
 	stmt_names_remove(s->peer.names, s->w->stmts, name);
@@ -1038,16 +1159,15 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
 	return txn_push(s, 'Q', REQ_SYNTH, NULL) ? FORWARD_OK : FORWARD_NOMEM;
 }
 
-/* A Parse, Bind, Describe or Close at the start of src, with at least its
- * first `need` bytes buffered. */
 /* Whether the message at the cursor is one pitlane must read whole or
- * rewrite: a named statement's Parse/Bind/Describe/Close, or a query that
- * may change session state. Unnamed extended-protocol traffic (most of it)
- * streams through like anything else, untouched and uncopied. A look at
- * the first bytes decides; when they are not there yet, the slow path. */
+ * rewrite: a named statement's Parse/Bind/Describe/Close (when names are
+ * mapped), or a query that may change session state. Unnamed
+ * extended-protocol traffic (most of it) streams through like anything
+ * else, untouched and uncopied. A look at the first bytes decides; when
+ * they are not there yet, the slow path. */
 static bool txn_must_rewrite(struct evbuffer *src,
 			     const struct relay_cursor *cur, uint8_t type,
-			     uint32_t len)
+			     uint32_t len, bool names)
 {
 	uint8_t b[24];
 	size_t n;
@@ -1055,15 +1175,16 @@ static bool txn_must_rewrite(struct evbuffer *src,
 	if (type == 'Q')
 		return len - 4 < TXN_SQL_MAX &&
 		       txn_session_sql_at(src, cur, len);
-	if (strchr("PBDC", type) == NULL)
+	if (strchr("PBDC", type) == NULL || (!names && type != 'P'))
 		return false;
 	n = relay_copy_body(src, cur, len, b, sizeof(b));
 	if (n < 2 && n < len - 4)
 		return true; /* not here yet */
 	switch (type) {
 	case 'P': /* name, then the query text */
-		return n == 0 || b[0] != '\0' ||
-		       txn_session_sql_start((const char *)b + 1, n - 1);
+		if (n == 0 || b[0] != '\0')
+			return n == 0 || names;
+		return txn_session_sql_start((const char *)b + 1, n - 1);
 	case 'B': { /* portal, then statement name */
 		const uint8_t *z = memchr(b, 0, n);
 		return z == NULL || z + 1 >= b + n || z[1] != '\0';
@@ -1146,8 +1267,9 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 			res = FORWARD_TOO_BIG; /* refused before it is read */
 			break;
 		}
-		if (s->peer.names != NULL && !s->skip_to_sync &&
-		    txn_must_rewrite(src, &cur, type, len)) {
+		if (!s->skip_to_sync &&
+		    txn_must_rewrite(src, &cur, type, len,
+				     s->peer.names != NULL)) {
 			size_t need = (size_t)len + 1;
 			if (type != 'P' &&
 			    need > PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX)
@@ -1326,16 +1448,20 @@ bool txn_sync_params(struct server *s)
 void txn_forget_session(struct server *s)
 {
 	const struct params *base = &s->w->params;
-	struct params keep = {0};
 
 	/* Reported parameters come back with ParameterStatus; the others
-	 * are at the server's defaults again. */
-	for (unsigned i = 0; i < s->params.n; i++)
-		if (params_get(base, s->params.name[i]) != NULL &&
-		    !params_set(&keep, s->params.name[i], s->params.value[i]))
-			s->broken = true;
-	params_clear(&s->params);
-	s->params = keep;
+	 * are at the server's defaults again. They are removed in place, so
+	 * the set's generation only grows: a fresh set restarting from 0
+	 * could meet synced_gen again and pass for the values last applied
+	 * (issue 11). Those values are gone anyway, so the next sync
+	 * compares them one by one. */
+	for (unsigned i = 0; i < s->params.n;) {
+		if (params_get(base, s->params.name[i]) == NULL)
+			params_unset(&s->params, s->params.name[i]);
+		else
+			i++;
+	}
+	s->synced_gen = 0;
 	stmt_cache_clear(&s->stmts, s->w->stmts);
 }
 

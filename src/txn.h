@@ -17,7 +17,6 @@ enum server_req_kind {
 	REQ_HIDDEN, /* pitlane's own: responses swallowed */
 	REQ_SYNTH,  /* the client's, answered by pitlane, not sent */
 	REQ_PARAMS, /* pitlane's parameter sync: swallowed, then reported */
-	REQ_PARAMS_SHOWN, /* the same, ParameterStatus relayed to the client */
 };
 
 enum txn_forward_result {

@@ -1,6 +1,7 @@
 /* pitlane's life cycle: SIGUSR1 metrics, SIGTERM with a transaction in
- * flight, PostgreSQL down at startup, a backend terminated under a client,
- * and every configuration error exiting 78 without leaking the password. */
+ * flight, PostgreSQL down at startup, a backend terminated under a client
+ * (whose FATAL alone reaches it), and every configuration error exiting 78
+ * without leaking the password. */
 #include "harness.h"
 
 #include <signal.h>
@@ -247,6 +248,55 @@ static void test_backend_terminated_midtransaction(void **state)
 	h_pass();
 }
 
+/* A backend that ends with its own FATAL (pg_terminate_backend: 57P01)
+ * while a client is linked to it: the client gets that FATAL and then the
+ * end of the stream, as from PostgreSQL, and no second FATAL from pitlane. */
+static void backend_fatal_relayed_alone(void **state, const char *mode)
+{
+	const char *env[] = {"DB_POOL_MAX=1", "DB_POOL_MIN=1", NULL};
+	const char *args[] = {"-m", mode, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+	PGconn *c = h_connect(pl, NULL);
+	unsigned char b[1024];
+	char sql[128], type, code[6] = "", sev[16] = "";
+	int n, errors = 0;
+
+	h_exec_ok(c, "BEGIN");
+	long long pid = h_query_int(c, "SELECT pg_backend_pid()");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)", pid);
+	h_exec_ok(h_admin(), sql);
+	/* libpq has read everything up to ReadyForQuery: what follows on the
+	 * socket is what pitlane sends after the backend's end. */
+	while ((n = h_raw_read_msg(PQsocket(c), &type, b, sizeof(b), 5000)) >=
+	       0) {
+		fprintf(stderr, "%s: '%c' after terminate\n", mode, type);
+		assert_int_equal(type, 'E');
+		if (errors++ == 0) {
+			h_raw_err_field(b, n, 'C', code, sizeof(code));
+			h_raw_err_field(b, n, 'V', sev, sizeof(sev));
+		}
+	}
+	assert_int_equal(errors, 1);
+	assert_string_equal(code, "57P01");
+	assert_string_equal(sev, "FATAL");
+	PQfinish(c);
+	/* The pool replaces the connection. */
+	c = h_connect(pl, NULL);
+	assert_int_equal(h_query_int(c, "SELECT 6"), 6);
+	PQfinish(c);
+	h_pass();
+}
+
+static void test_backend_fatal_relayed_alone_session(void **state)
+{
+	backend_fatal_relayed_alone(state, "session");
+}
+
+static void test_backend_fatal_relayed_alone_transaction(void **state)
+{
+	backend_fatal_relayed_alone(state, "transaction");
+}
+
 /* One invalid configuration: environment, flags, and text the error
  * output must contain. */
 struct bad_config {
@@ -354,6 +404,12 @@ int main(void)
 					    h_test_setup, h_test_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_backend_terminated_midtransaction, h_test_setup,
+		h_test_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_backend_fatal_relayed_alone_session, h_test_setup,
+		h_test_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_backend_fatal_relayed_alone_transaction, h_test_setup,
 		h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_config_errors_exit_78,
 					    h_test_setup, h_test_teardown),

@@ -1,10 +1,13 @@
 /* The client protocol through pitlane: cancel, login errors, simple and
  * extended queries in both pool modes, errors and disconnects inside
- * transactions, SSLRequest, malformed and oversized startup packets,
- * protocol negotiation and the parameters a client gets at login. */
+ * transactions, SSLRequest, malformed and oversized startup packets, a
+ * Terminate before the startup packet, protocol negotiation and the
+ * parameters a client gets at login. */
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -614,6 +617,101 @@ static void test_bad_startup_packets(void **state)
 	h_pass();
 }
 
+/* Waits for the end of the stream: it must come with no byte before it
+ * and as an orderly close, not a reset. */
+static void expect_quiet_close(int fd, const char *what)
+{
+	unsigned char b[64];
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&p, 1, 5000) != 1)
+		fail_msg("%s: still open after 5 s", what);
+	n = recv(fd, b, sizeof(b), 0);
+	if (n > 0)
+		fail_msg("%s: got %zd bytes, first '%c', before the close",
+			 what, n, b[0]);
+	if (n < 0)
+		fail_msg("%s: %s instead of an orderly close", what,
+			 strerror(errno));
+	close(fd);
+}
+
+/* A Terminate before the startup packet (a driver closing a connection it
+ * has just opened) is closed without a reply and logged, as PostgreSQL
+ * does, whatever follows it; other garbage still gets a FATAL. */
+static void test_terminate_before_startup(void **state)
+{
+	struct h_pitlane *pl = *state = h_pitlane_start(NULL, NULL);
+	static const unsigned char x[] = {'X', 0, 0, 0, 4};
+	unsigned char pkt[256];
+	int fd, logged = 0;
+
+	/* The startup packet a driver would have sent after it. */
+	uint32_t hdr[2] = {0, htonl(PROTO_30)};
+	size_t plen = 8;
+	for (const char *const *kv = login_kv; *kv; kv++) {
+		memcpy(pkt + plen, *kv, strlen(*kv) + 1);
+		plen += strlen(*kv) + 1;
+	}
+	pkt[plen++] = '\0';
+	hdr[0] = htonl((uint32_t)plen);
+	memcpy(pkt, hdr, 8);
+
+	fd = h_raw_connect(pl->port);
+	assert_true(h_raw_send(fd, x, sizeof(x)));
+	expect_quiet_close(fd, "Terminate alone");
+	logged++;
+
+	unsigned char both[sizeof(x) + sizeof(pkt)];
+	memcpy(both, x, sizeof(x));
+	memcpy(both + sizeof(x), pkt, plen);
+	fd = h_raw_connect(pl->port);
+	assert_true(h_raw_send(fd, both, sizeof(x) + plen));
+	expect_quiet_close(fd, "Terminate then startup, one write");
+	logged++;
+
+	/* The Terminate first, the startup packet in a write of its own, as
+	 * the driver does: whatever of it has arrived is read before the
+	 * close. */
+	for (int i = 0; i < 20; i++) {
+		fd = h_raw_connect(pl->port);
+		assert_true(h_raw_send(fd, x, sizeof(x)));
+		assert_true(h_raw_send(fd, pkt, plen));
+		expect_quiet_close(fd, "Terminate then startup");
+		logged++;
+	}
+
+	/* The same after an SSLRequest answered 'N'. */
+	uint32_t req[2] = {htonl(8), htonl(SSL_CODE)};
+	fd = h_raw_connect(pl->port);
+	assert_true(h_raw_send(fd, req, sizeof(req)));
+	assert_int_equal(h_raw_read_byte(fd, 5000), 'N');
+	assert_true(h_raw_send(fd, x, sizeof(x)));
+	expect_quiet_close(fd, "SSLRequest, then Terminate");
+	logged++;
+
+	/* Only a whole Terminate: the same first bytes then others are a
+	 * startup packet of an invalid length. */
+	expect_refused(pl->port, "X\0\0\0\5\0\0\0", 8, "X, length 5");
+	expect_refused(pl->port, "X\0\0\1", 4, "X, length 0x58000001");
+
+	char line[1024], level[16], detail[128];
+	assert_true(
+	    h_log_wait(pl, "invalid length of startup packet", logged, 5000));
+	assert_true(h_log_record(pl, "invalid length of startup packet", 0,
+				 line, sizeof(line)));
+	assert_true(h_json_str(line, "level", level, sizeof(level)));
+	assert_string_equal(level, "info");
+	assert_true(h_json_str(line, "detail", detail, sizeof(detail)));
+	assert_int_equal(h_log_count(pl, "client refused"), 2);
+	/* Logins go on as usual. */
+	PGconn *c = h_connect(pl, NULL);
+	assert_int_equal(h_query_int(c, "SELECT 1"), 1);
+	PQfinish(c);
+	h_pass();
+}
+
 static void test_negotiate_protocol_version(void **state)
 {
 	struct h_pitlane *pl = *state = h_pitlane_start(NULL, NULL);
@@ -726,6 +824,7 @@ int main(void)
 	    TEST(test_disconnect_midtransaction),
 	    TEST(test_ssl_request_answered_n),
 	    TEST(test_bad_startup_packets),
+	    TEST(test_terminate_before_startup),
 	    TEST(test_negotiate_protocol_version),
 	    TEST(test_login_parameters),
 	    TEST(test_max_client_conn),

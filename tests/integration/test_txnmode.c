@@ -3,8 +3,10 @@
  * servers), the same statement name with different text on two clients,
  * Close, DISCARD ALL / DEALLOCATE ALL; pipeline mode with several Syncs
  * outstanding and errors inside; Flush without Sync keeping the server;
- * startup options (-c statement_timeout) honoured for their client only;
- * a client pipelining past the per-client read limit while it waits. */
+ * startup options (-c statement_timeout) honoured for their client only,
+ * and for each of many consecutive clients on one server in every pool
+ * mode; a client pipelining past the per-client read limit while it
+ * waits. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -220,6 +222,133 @@ static void test_discard_all_forgets_statements(void **state)
 		h_exec_ok(a, resets[i]);
 		h_exec_ok(b, resets[i]);
 		expect_prepared_fails(b, "d1", "26000");
+	}
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
+/* ---- prepared statements and schema changes ------------------------------ */
+
+/* One step of a session against a table whose column changes type: DDL,
+ * or a client (0 or 1) preparing or executing a statement, with what it
+ * must give (a value, or a SQLSTATE). */
+struct ddl_step {
+	int who;	  /* client, or -1: DDL on a direct connection */
+	const char *name; /* statement, or the DDL's SQL */
+	bool prepare;	  /* PQprepare, else PQexecPrepared */
+	const char *want; /* value, or "E<sqlstate>" */
+};
+
+#define DDL_TABLE  "pl_ddl_r"
+#define DDL_SELECT "SELECT col FROM " DDL_TABLE
+#define DDL_INT(v)                                                             \
+	"DROP TABLE IF EXISTS " DDL_TABLE "; CREATE TABLE " DDL_TABLE          \
+	"(col integer); INSERT INTO " DDL_TABLE " VALUES (" v ")"
+#define DDL_TEXT(v)                                                            \
+	"DROP TABLE " DDL_TABLE "; CREATE TABLE " DDL_TABLE                    \
+	"(col text); INSERT INTO " DDL_TABLE " VALUES ('" v "')"
+
+/* A statement prepared after the change is planned afresh, as on a direct
+ * connection, whatever the same text prepared before it left on the
+ * server; one prepared before it fails 0A000 (cached plan must not change
+ * result type), as PostgreSQL fails it. */
+static const struct ddl_step ddl_steps[] = {
+    {-1, DDL_INT("1"), false, NULL},
+    {0, "a", true, NULL},
+    {0, "a", false, "1"},
+    {1, "b0", true, NULL},
+    {1, "b0", false, "1"},
+    {-1, DDL_TEXT("x"), false, NULL},
+    {0, "b", true, NULL},
+    {0, "b", false, "x"},
+    {0, "a", false, "E0A000"},
+    {1, "b0", false, "E0A000"},
+    {1, "c", true, NULL},
+    {1, "c", false, "x"},
+    {0, "b", false, "x"},
+    {0, "a", false, "E0A000"},
+    {-1, DDL_INT("2"), false, NULL},
+    {0, "b", false, "E0A000"},
+    {1, "c", false, "E0A000"},
+    {0, "d", true, NULL},
+    {0, "d", false, "2"},
+    {1, "e", true, NULL},
+    {1, "e", false, "2"},
+    {1, "c", false, "E0A000"},
+    {0, "d", false, "2"},
+    {-1, "DROP TABLE " DDL_TABLE, false, NULL},
+};
+
+/* Runs ddl_steps with two clients, c[0] and c[1]. */
+static void run_ddl_steps(PGconn *const c[2], const char *via)
+{
+	PGconn *ddl = h_direct(H_DBNAME);
+
+	for (size_t i = 0; i < sizeof(ddl_steps) / sizeof(ddl_steps[0]); i++) {
+		const struct ddl_step *st = &ddl_steps[i];
+		char got[64], state[6];
+		PGresult *r;
+
+		if (st->who < 0) {
+			h_exec_ok(ddl, st->name);
+			continue;
+		}
+		if (st->prepare) {
+			prepare_ok(c[st->who], st->name, DDL_SELECT);
+			continue;
+		}
+		r = PQexecPrepared(c[st->who], st->name, 0, NULL, NULL, NULL,
+				   0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+			snprintf(got, sizeof(got), "%s", PQgetvalue(r, 0, 0));
+		else
+			snprintf(got, sizeof(got), "E%s",
+				 h_result_sqlstate(r, state));
+		PQclear(r);
+		if (strcmp(got, st->want) != 0)
+			fail_msg("%s, step %zu: client %d executing %s: want "
+				 "%s, got %s",
+				 via, i, st->who, st->name, st->want, got);
+	}
+	PQfinish(ddl);
+}
+
+/* The same steps on direct connections (what PostgreSQL does) and through
+ * pitlane, with two clients taking turns on one server. */
+static void test_prepared_across_schema_change(void **state)
+{
+	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	PGconn *direct[2] = {h_direct(H_DBNAME), h_direct(H_DBNAME)};
+	PGconn *pooled[2] = {h_connect(pl, NULL), h_connect(pl, NULL)};
+
+	run_ddl_steps(direct, "direct");
+	run_ddl_steps(pooled, "pitlane");
+	for (int i = 0; i < 2; i++) {
+		PQfinish(direct[i]);
+		PQfinish(pooled[i]);
+	}
+	h_pass();
+}
+
+/* A statement outlives the newer version of its text made for another
+ * client: with one statement kept per server, b's version pushes a's out,
+ * then goes itself; a's statement is prepared again when it runs. */
+static void test_prepared_older_version_outlives_newer(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_pool("1", "PITLANE_MAX_PREPARED_STATEMENTS=1");
+	PGconn *a = h_connect(pl, NULL), *b = h_connect(pl, NULL);
+
+	for (int i = 0; i < 3; i++) {
+		prepare_ok(a, "a", "SELECT $1::int + 10");
+		assert_int_equal(exec_prepared(a, "a", "1", NULL), 11);
+		prepare_ok(b, "b", "SELECT $1::int + 10");
+		assert_int_equal(exec_prepared(b, "b", "2", NULL), 12);
+		h_exec_ok(b, "DEALLOCATE b");
+		prepare_ok(a, "other", "SELECT $1::int + 20");
+		assert_int_equal(exec_prepared(a, "other", "1", NULL), 21);
+		assert_int_equal(exec_prepared(a, "a", "3", NULL), 13);
 	}
 	PQfinish(a);
 	PQfinish(b);
@@ -562,6 +691,107 @@ static void test_startup_options_per_client(void **state)
 	h_pass();
 }
 
+/* One client of a sequence: the startup parameters it gives, and what
+ * it must see. */
+struct startup_profile {
+	const char *app;     /* application_name, NULL: none given */
+	const char *timeout; /* statement_timeout in options, NULL: none */
+	const char *idle;    /* idle_in_transaction_session_timeout */
+};
+
+static void expect_profile(PGconn *c, const struct startup_profile *p,
+			   int client)
+{
+	const char *app = p->app ? p->app : "";
+	const char *got = PQparameterStatus(c, "application_name");
+	if (got == NULL || strcmp(got, app) != 0)
+		fail_msg("client %d: ParameterStatus application_name \"%s\", "
+			 "want \"%s\"",
+			 client, got ? got : "(none)", app);
+	expect_show(c, "application_name", app);
+	expect_show(c, "statement_timeout", p->timeout ? p->timeout : "0");
+	expect_show(c, "idle_in_transaction_session_timeout",
+		    p->idle ? p->idle : "0");
+}
+
+/* Consecutive clients over one server, each with its own startup
+ * parameters (or the same as the one before, or none): each sees its own
+ * values, at login, in every query and after its own DISCARD ALL or RESET
+ * ALL, never those a previous client had or those a reset left on the
+ * server. */
+static void startup_params_in_turn(void **state, const char *mode)
+{
+	static const struct startup_profile profiles[] = {
+	    {"myapp", NULL, NULL},    {"myapp", NULL, NULL},
+	    {"myapp", NULL, NULL},    {"myapp", NULL, NULL},
+	    {NULL, "3s", NULL},	      {NULL, "3s", NULL},
+	    {"other", "3s", "7s"},    {"other", "3s", "7s"},
+	    {NULL, NULL, NULL},	      {NULL, NULL, NULL},
+	    {"myapp", NULL, "7s"},    {"myapp", NULL, "7s"},
+	    {"myapp", "250ms", NULL}, {"myapp", NULL, NULL},
+	    {NULL, "3s", "7s"},	      {"myapp", NULL, NULL},
+	    {NULL, NULL, NULL},	      {"other", "3s", "7s"},
+	    {NULL, NULL, "7s"},	      {NULL, NULL, "7s"},
+	};
+	const char *env[] = {"DB_POOL_MAX=1", "DB_POOL_MIN=1", NULL};
+	const char *args[] = {"-m", mode, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+	const size_t n = sizeof(profiles) / sizeof(profiles[0]);
+
+	for (size_t round = 0; round < 2; round++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct startup_profile *p = &profiles[i];
+			char extra[256] = "", opts[128] = "";
+			int k = (int)(round * n + i);
+
+			if (p->timeout)
+				snprintf(opts, sizeof(opts),
+					 "-c statement_timeout=%s ",
+					 p->timeout);
+			if (p->idle)
+				snprintf(opts + strlen(opts),
+					 sizeof(opts) - strlen(opts),
+					 "-c idle_in_transaction_session_"
+					 "timeout=%s",
+					 p->idle);
+			if (p->app)
+				snprintf(extra, sizeof(extra),
+					 "application_name=%s ", p->app);
+			if (opts[0])
+				snprintf(extra + strlen(extra),
+					 sizeof(extra) - strlen(extra),
+					 "options='%s'", opts);
+			PGconn *c = h_connect(pl, extra);
+			expect_profile(c, p, k);
+			if (strcmp(mode, "statement") != 0) {
+				h_exec_ok(c, "BEGIN");
+				expect_profile(c, p, k);
+				h_exec_ok(c, "COMMIT");
+			}
+			/* A reset gives back the startup values. */
+			h_exec_ok(c, k % 2 ? "DISCARD ALL" : "RESET ALL");
+			expect_profile(c, p, k);
+			PQfinish(c);
+		}
+	}
+	h_pass();
+}
+
+static void test_startup_params_in_turn_session(void **state)
+{
+	startup_params_in_turn(state, "session");
+}
+
+static void test_startup_params_in_turn_transaction(void **state)
+{
+	startup_params_in_turn(state, "transaction");
+}
+
+static void test_startup_params_in_turn_statement(void **state)
+{
+	startup_params_in_turn(state, "statement");
+}
+
 /* A client pipelines 16 MB of queries while the only server is held by
  * another client's transaction. pitlane reads it up to its per-client
  * limit (512 KiB) and stops, so the client's sends block; once the server
@@ -709,11 +939,16 @@ int main(void)
 	    TEST(test_server_lifetime_recycles),
 	    TEST(test_server_check_query),
 	    TEST(test_discard_all_forgets_statements),
+	    TEST(test_prepared_across_schema_change),
+	    TEST(test_prepared_older_version_outlives_newer),
 	    TEST(test_close_statement),
 	    TEST(test_pipeline_with_other_client),
 	    TEST(test_pipeline_prepare_then_error),
 	    TEST(test_flush_without_sync_keeps_server),
 	    TEST(test_startup_options_per_client),
+	    TEST(test_startup_params_in_turn_session),
+	    TEST(test_startup_params_in_turn_transaction),
+	    TEST(test_startup_params_in_turn_statement),
 	    TEST(test_pipeline_past_read_limit_while_waiting),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);

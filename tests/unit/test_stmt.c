@@ -1,6 +1,7 @@
 /* Unit tests for prepared statements: interning and reference counts, client
  * name maps (growth, probe chains after deletion) and the servers' LRU cache,
- * checked against simple models. Run under ASan to catch leaks. */
+ * checked against simple models, and versions of one body. Run under ASan to
+ * catch leaks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -308,7 +309,7 @@ static void test_cache_lru_script(void **state)
 				fail_msg("step %zu: touch %d", i, st->stmt);
 			break;
 		case ADD:
-			evicted = stmt_cache_add(&c, s[st->stmt], &oom);
+			evicted = stmt_cache_add(&c, reg, s[st->stmt], &oom);
 			assert_false(oom);
 			if (evicted != (st->want < 0 ? NULL : s[st->want]))
 				fail_msg("step %zu: wrong eviction", i);
@@ -388,7 +389,7 @@ static void test_cache_lru_model(void **state)
 				}
 				count += stamp[k] == 0;
 				stamp[k] = ++clock;
-				evicted = stmt_cache_add(&c, s[k], &oom);
+				evicted = stmt_cache_add(&c, reg, s[k], &oom);
 				assert_false(oom);
 				assert_ptr_equal(evicted, want);
 				if (evicted)
@@ -417,11 +418,11 @@ static void test_cache_references(void **state)
 
 	(void)state;
 	stmt_cache_init(&c, 4);
-	assert_null(stmt_cache_add(&c, a, &oom));
-	assert_null(stmt_cache_add(&c, a, &oom));
+	assert_null(stmt_cache_add(&c, reg, a, &oom));
+	assert_null(stmt_cache_add(&c, reg, a, &oom));
 	assert_false(oom);
 	assert_int_equal(a->refs, 2);
-	assert_null(stmt_cache_add(&c, b, &oom));
+	assert_null(stmt_cache_add(&c, reg, b, &oom));
 	stmt_unref(reg, a);
 	stmt_unref(reg, b);
 	assert_int_equal(stmt_registry_count(reg), 2);
@@ -433,7 +434,7 @@ static void test_cache_references(void **state)
 	assert_int_equal(stmt_cache_count(&c), 0);
 	/* A cleared cache is usable again, with the same max. */
 	a = intern_nth(3);
-	assert_null(stmt_cache_add(&c, a, &oom));
+	assert_null(stmt_cache_add(&c, reg, a, &oom));
 	assert_int_equal(c.max, 4);
 	stmt_cache_clear(&c, reg);
 	stmt_unref(reg, a);
@@ -462,6 +463,105 @@ static void test_zero_init(void **state)
 	stmt_registry_free(NULL);
 }
 
+/* A new version of a body: its own id and server-side name, found by
+ * stmt_intern from then on, while the old one lives as long as it is held;
+ * a server's cache holds both, each with when it was prepared there. */
+static void test_renew_versions(void **state)
+{
+	struct stmt_names m = {0};
+	struct stmt_cache c;
+	struct stmt *a = intern_nth(1), *b, *again;
+	uint64_t parsed, a_born, b_born;
+	bool oom;
+
+	(void)state;
+	a->valid = true;
+	a->parse_len = 7;
+	assert_true(stmt_names_set(&m, reg, "q", a));
+	assert_ptr_equal(stmt_names_find(&m, "q", &parsed), a);
+	b = stmt_renew(reg, a);
+	assert_non_null(b);
+	assert_true(b != a && b->id > a->id);
+	assert_string_not_equal(b->name, a->name);
+	assert_memory_equal(b->body, a->body, a->body_len);
+	assert_true(b->valid && b->current && !a->current);
+	assert_int_equal(b->parse_len, 7);
+	again = intern_nth(1);
+	assert_ptr_equal(again, b);
+	stmt_unref(reg, again);
+	assert_int_equal(stmt_registry_count(reg), 2);
+
+	/* Two versions of one body side by side in a cache, in the order
+	 * they were prepared, both after the name's Parse. */
+	stmt_cache_init(&c, 4);
+	assert_int_equal(stmt_cache_use(&c, a), 0);
+	assert_null(stmt_cache_add(&c, reg, a, &oom));
+	assert_null(stmt_cache_add(&c, reg, b, &oom));
+	a_born = stmt_cache_use(&c, a);
+	b_born = stmt_cache_use(&c, b);
+	assert_true(parsed < a_born && a_born < b_born);
+	assert_int_equal(stmt_cache_count(&c), 2);
+
+	/* Moving the name keeps when it was parsed; a new Parse does not. */
+	uint64_t moved;
+	stmt_names_move(&m, reg, "q", b);
+	assert_ptr_equal(stmt_names_find(&m, "q", &moved), b);
+	assert_int_equal(moved, parsed);
+	assert_int_equal(a->refs, 2); /* its own, the cache's */
+	assert_true(stmt_names_set(&m, reg, "q", b));
+	assert_ptr_equal(stmt_names_find(&m, "q", &moved), b);
+	assert_true(moved > b_born);
+
+	/* The current version of a body, from any version. */
+	again = stmt_current(reg, a);
+	assert_ptr_equal(again, b);
+	stmt_unref(reg, again);
+
+	/* The old version goes when its last holder lets go; the body is
+	 * still found, as the new version. */
+	stmt_cache_remove(&c, reg, a);
+	stmt_unref(reg, a);
+	assert_int_equal(stmt_registry_count(reg), 1);
+	again = intern_nth(1);
+	assert_ptr_equal(again, b);
+	stmt_unref(reg, again);
+	uint64_t b_id = b->id;
+	stmt_cache_clear(&c, reg);
+	stmt_names_clear(&m, reg);
+	stmt_unref(reg, b);
+	assert_int_equal(stmt_registry_count(reg), 0);
+	/* Gone: the body is a new statement again. */
+	again = intern_nth(1);
+	assert_true(again->id > b_id && again->current);
+	stmt_unref(reg, again);
+}
+
+/* When the current version of a body is gone, an older one still held
+ * becomes current again rather than a statement made from nothing. */
+static void test_current_after_newest_gone(void **state)
+{
+	struct stmt *a = intern_nth(1), *b, *cur;
+
+	(void)state;
+	a->parse_len = 9;
+	b = stmt_renew(reg, a);
+	assert_non_null(b);
+	stmt_unref(reg, b);
+	assert_int_equal(stmt_registry_count(reg), 1);
+	assert_false(a->current);
+	cur = stmt_current(reg, a);
+	assert_ptr_equal(cur, a);
+	assert_true(a->current);
+	assert_int_equal(a->refs, 2);
+	cur = intern_nth(1);
+	assert_ptr_equal(cur, a);
+	assert_int_equal(cur->parse_len, 9);
+	stmt_unref(reg, cur);
+	stmt_unref(reg, a);
+	stmt_unref(reg, a);
+	assert_int_equal(stmt_registry_count(reg), 0);
+}
+
 /* Freeing the registry frees statements still referenced (checked by
  * LeakSanitizer). */
 static void test_registry_free_referenced(void **state)
@@ -477,6 +577,11 @@ static void test_registry_free_referenced(void **state)
 		stmt_ref(s);
 	}
 	assert_int_equal(stmt_registry_count(r), 100);
+	/* Versions no longer current too. */
+	s = stmt_intern(r, (const uint8_t *)"x", 1);
+	assert_non_null(s);
+	assert_non_null(stmt_renew(r, s));
+	assert_int_equal(stmt_registry_count(r), 102);
 	stmt_registry_free(r);
 }
 
@@ -495,6 +600,8 @@ int main(void)
 	    T(test_cache_lru_model),
 	    T(test_cache_references),
 	    T(test_zero_init),
+	    T(test_renew_versions),
+	    T(test_current_after_newest_gone),
 	    T(test_registry_free_referenced),
 	};
 
