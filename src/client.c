@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -54,8 +56,13 @@ static const char *const client_state_names[] = {
     [CLIENT_STARTUP] = "startup", [CLIENT_AUTH] = "auth",
     [CLIENT_LOGIN] = "login",	  [CLIENT_IDLE] = "idle",
     [CLIENT_WAITING] = "waiting", [CLIENT_ACTIVE] = "active",
-    [CLIENT_CLOSING] = "closing",
+    [CLIENT_CONSOLE] = "console", [CLIENT_CLOSING] = "closing",
 };
+
+const char *client_state_name(enum client_state st)
+{
+	return st < CLIENT_NSTATES ? client_state_names[st] : "?";
+}
 
 const struct mode_ops *client_mode_ops(enum pool_mode mode)
 {
@@ -748,14 +755,84 @@ static void client_negotiate(struct client *c, const uint8_t *pkt,
 		client_write(c, buf, wr.len);
 }
 
+/* Whether a database name asks for the admin console: `pgbouncer`, as with
+ * PgBouncer, or `pitlane`, unless the pool's own database has that name. */
+static bool client_is_console_db(const struct config *cfg, const char *db)
+{
+	return strcmp(db, cfg->dbname) != 0 &&
+	       (strcmp(db, "pgbouncer") == 0 || strcmp(db, "pitlane") == 0);
+}
+
+/* PgBouncer's rule: on the unix socket, user `pgbouncer` connecting from a
+ * process of pitlane's own uid is an admin without a password. */
+static bool client_console_peer_ok(struct client *c)
+{
+	unsigned uid;
+
+	return c->unix_socket && strcmp(c->user, "pgbouncer") == 0 &&
+	       net_peer_uid(io_fd(c->io), &uid) && uid == (unsigned)getuid();
+}
+
+/* An authenticated console client: admin_users may do everything,
+ * stats_users SHOW only, anyone else is refused, only now, so that the
+ * refusal tells nothing to who has not proved who they are. */
+static void client_console_finish(struct client *c)
+{
+	const struct config *cfg = c->w->cfg;
+
+	if (c->console == CONSOLE_NONE) {
+		if (config_user_listed(cfg->admin_users, c->user))
+			c->console = CONSOLE_ADMIN;
+		else if (config_user_listed(cfg->stats_users, c->user))
+			c->console = CONSOLE_STATS;
+	}
+	if (c->console == CONSOLE_NONE) {
+		client_failf(c, "28000",
+			     "user \"%s\" is not allowed to use the admin "
+			     "console (admin_users, stats_users)",
+			     c->user);
+		return;
+	}
+	if (c->login_timer != NULL)
+		event_free(c->login_timer);
+	c->login_timer = NULL;
+	client_set_state(c, CLIENT_CONSOLE);
+	log_info(
+	    "console login", LF_STR("client", c->addr), LF_STR("user", c->user),
+	    LF_STR("role", c->console == CONSOLE_ADMIN ? "admin" : "stats"));
+	c->w->console_start(c);
+}
+
+/* The startup parameters a console client keeps: only application_name,
+ * for SHOW CLIENTS; the rest (lib/pq's extra_float_digits included) are
+ * ignored, as the console runs no SQL. */
+static bool client_console_params(struct client *c, const uint8_t *pkt,
+				  const struct proto_startup *st)
+{
+	const char *app = proto_startup_get(pkt, st, "application_name");
+
+	if (params_set(&c->want, "application_name", app ? app : ""))
+		return true;
+	client_disconnect(c, "53200", "out of memory", NULL);
+	return false;
+}
+
 /* Authenticated: the database must be the pool's, then the client gets
  * its parameters (through a server when they need one). */
 static void client_login_finish(struct client *c, const char *db)
 {
 	struct worker *w = c->w;
 
+	if (c->console_db) {
+		client_console_finish(c);
+		return;
+	}
 	if (strcmp(db, w->cfg->dbname) != 0) {
 		client_failf(c, "3D000", "database \"%s\" does not exist", db);
+		return;
+	}
+	if (w->disabled) {
+		client_failf(c, "08P01", "database \"%s\" is disabled", db);
 		return;
 	}
 	if (c->login_timer != NULL)
@@ -864,14 +941,29 @@ static void client_login(struct client *c, const uint8_t *pkt,
 		client_disconnect(c, "28000", tls_msg, NULL);
 		return;
 	}
-	state = params_from_startup(&c->want, pkt, st, err, sizeof(err));
-	if (state != NULL) {
-		client_disconnect(c, state, err, NULL);
-		return;
-	}
 	db = proto_startup_get(pkt, st, "database");
 	snprintf(c->db, sizeof(c->db), "%s", db && db[0] ? db : c->user);
+	c->console_db = client_is_console_db(c->w->cfg, c->db);
+	if (c->console_db) {
+		/* One name for hba rules and SHOW, whichever alias. */
+		snprintf(c->db, sizeof(c->db), "pgbouncer");
+		if (!client_console_params(c, pkt, st))
+			return;
+	} else {
+		state =
+		    params_from_startup(&c->want, pkt, st, err, sizeof(err));
+		if (state != NULL) {
+			client_disconnect(c, state, err, NULL);
+			return;
+		}
+	}
 	client_negotiate(c, pkt, st);
+	if (c->console_db && client_console_peer_ok(c)) {
+		c->console = CONSOLE_ADMIN;
+		c->auth_method = "peer";
+		client_login_finish(c, c->db);
+		return;
+	}
 	struct login_peer peer = {
 	    .user = c->user,
 	    .database = c->db,
@@ -1094,6 +1186,9 @@ static void client_read_cb(void *arg)
 	case CLIENT_ACTIVE:
 		client_forward(c);
 		break;
+	case CLIENT_CONSOLE:
+		c->w->console_read(c);
+		break;
 	case CLIENT_CLOSING:
 		evbuffer_drain(io_input(c->io),
 			       evbuffer_get_length(io_input(c->io)));
@@ -1194,6 +1289,8 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 	}
 	net_format_addr(sa, c->addr, sizeof(c->addr));
 	net_format_ip(sa, c->ip, sizeof(c->ip));
+	c->port = net_port(sa);
+	c->connect_wall_s = (int64_t)time(NULL);
 	c->unix_socket = sa == NULL || sa->sa_family == AF_UNIX;
 	c->family = net_addr_bytes(sa, c->peer);
 	net_set_nodelay(fd);
@@ -1230,6 +1327,11 @@ void client_shutdown(struct client *c, bool force)
 	client_disconnect(c, "57P01",
 			  "terminating connection due to administrator command",
 			  NULL);
+}
+
+void client_close(struct client *c, const char *sqlstate, const char *message)
+{
+	client_disconnect(c, sqlstate, message, NULL);
 }
 
 void client_free(struct client *c)

@@ -15,6 +15,13 @@
 #include "stmt.h"
 #include "worker.h"
 
+/* What a console client may do. */
+enum client_console {
+	CONSOLE_NONE,  /* not a console client */
+	CONSOLE_STATS, /* stats_users: SHOW only */
+	CONSOLE_ADMIN, /* admin_users, or the same-uid `pgbouncer` */
+};
+
 enum client_state {
 	CLIENT_STARTUP, /* reading the startup packet */
 	CLIENT_AUTH,	/* authenticating: waiting for a password message */
@@ -22,6 +29,7 @@ enum client_state {
 	CLIENT_IDLE,	/* logged in, no server (transaction mode) */
 	CLIENT_WAITING, /* has a request, waiting for a server */
 	CLIENT_ACTIVE,	/* linked to a server */
+	CLIENT_CONSOLE, /* logged in to the admin console; never linked */
 	CLIENT_CLOSING, /* flushing a final error, then freed */
 	CLIENT_NSTATES,
 };
@@ -54,6 +62,11 @@ struct client {
 	bool direct_tls;	 /* TLS began without SSLRequest */
 	int family;		 /* peer address, for hba */
 	uint8_t peer[16];
+	int port;		/* peer's port; 0 on the unix socket */
+	int64_t connect_wall_s; /* wall-clock time of accept, for SHOW */
+	bool console_db;	/* asked for the database pgbouncer/pitlane */
+	uint8_t console;	/* enum client_console */
+	uint8_t console_wait;	/* a console command waits (admin.c) */
 };
 
 /* The pool-mode table for a configured mode. */
@@ -76,6 +89,13 @@ void client_shutdown(struct client *c, bool force);
 /* Ends the client when one of the configured timeouts has passed:
  * query_timeout, idle_transaction_timeout, client_idle_timeout. */
 void client_check_timeouts(struct client *c, int64_t now);
+
+/* Ends a client, with a FATAL error when sqlstate is not NULL (console
+ * KILL, KILL_CLIENT). */
+void client_close(struct client *c, const char *sqlstate, const char *message);
+
+/* The state's name, for SHOW and logs. */
+const char *client_state_name(enum client_state st);
 
 /* Frees a closing client; called by the worker's deferred reaper. */
 void client_free(struct client *c);

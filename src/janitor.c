@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 
+#include "admin.h"
 #include "client.h"
 #include "log.h"
 #include "server.h"
@@ -98,6 +99,7 @@ void janitor_run(struct worker *w)
 	for (unsigned n = pool_connects_wanted(&w->pool, now); n > 0; n--)
 		if (server_connect(w) == NULL)
 			break;
+	admin_tick(w);
 }
 
 /* Frees sessions closed since the last run, outside their callbacks. */

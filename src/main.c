@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "admin.h"
 #include "cancel.h"
 #include "client.h"
 #include "config.h"
@@ -238,6 +239,7 @@ static int worker_init(struct worker *w, const struct config *cfg)
 	TAILQ_INIT(&w->servers);
 	TAILQ_INIT(&w->dead_clients);
 	TAILQ_INIT(&w->dead_servers);
+	admin_install(w);
 	w->base = event_base_new();
 	if (w->base == NULL)
 		return -1;
@@ -307,6 +309,7 @@ static int run(const struct config *cfg)
 		log_error("cannot listen", LF_STR("reason", err));
 		goto out;
 	}
+	app.w.listener = app.listener;
 	if (add_signal(&app, &app.sig_usr1, SIGUSR1) != 0 ||
 	    add_signal(&app, &app.sig_term, SIGTERM) != 0 ||
 	    add_signal(&app, &app.sig_int, SIGINT) != 0) {

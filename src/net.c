@@ -65,3 +65,48 @@ void net_format_ip(const struct sockaddr *sa, char *buf, size_t cap)
 	    inet_ntop(sa->sa_family, a, buf, (socklen_t)cap) == NULL)
 		snprintf(buf, cap, "[local]");
 }
+
+bool net_sock_name(int fd, bool local, char *ip, size_t cap, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &len)
+		       : getpeername(fd, (struct sockaddr *)&ss, &len);
+
+	*port = 0;
+	if (rc != 0 || cap == 0) {
+		if (cap > 0)
+			ip[0] = '\0';
+		return false;
+	}
+	if (ss.ss_family == AF_UNIX) {
+		snprintf(ip, cap, "unix");
+		return true;
+	}
+	net_format_ip((struct sockaddr *)&ss, ip, cap);
+	*port = net_port((struct sockaddr *)&ss);
+	return true;
+}
+
+int net_port(const struct sockaddr *sa)
+{
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return 0;
+}
+
+bool net_peer_uid(int fd, unsigned *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    len != sizeof(cred))
+		return false;
+	*uid = (unsigned)cred.uid;
+	return true;
+}

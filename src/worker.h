@@ -20,6 +20,7 @@
 
 struct creds;
 struct tls_server;
+struct listener;
 
 struct client;
 struct server;
@@ -62,9 +63,16 @@ struct worker {
 	bool stopped; /* shutdown complete */
 	int64_t shutdown_deadline_ms;
 	char last_connect_error[256];
+	struct listener *listener; /* not owned; the console's SHUTDOWN */
+	struct metrics_counters console_stats; /* the console's own commands */
+	unsigned console_waits; /* console commands waiting for a condition */
+	bool disabled;		/* DISABLE: new logins to the pool refused */
 	/* Hooks the upper layers install. */
 	void (*maintain)(struct worker *w); /* connect, reap, time out now */
 	void (*dispatch)(struct worker *w); /* hand idle servers to waiters */
+	/* A console client logged in / sent something (admin.c). */
+	void (*console_start)(struct client *c);
+	void (*console_read)(struct client *c);
 };
 
 /* Monotonic milliseconds. */
