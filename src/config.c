@@ -212,6 +212,7 @@ static const struct setting settings[] = {
     SECS("pitlane", client_login_timeout, "PITLANE_CLIENT_LOGIN_TIMEOUT", "15",
 	 100, 3600000),
     SIZE("pitlane", max_packet_size, "PITLANE_MAX_PACKET_SIZE", "1GB", MB, GB),
+    SECS("pitlane", stats_period, "PITLANE_STATS_PERIOD", "60", 0, 86400000),
     STR("pool", host, "DB_HOST", "localhost", FLAG_NONEMPTY | FLAG_HOSTLIST,
 	NULL),
     INT("pool", port, "DB_PORT", "5432", 1, 65535),

@@ -19,6 +19,7 @@
 #include "tls.h"
 #include "log.h"
 #include "pool.h"
+#include "stats.h"
 #include "worker.h"
 
 #ifndef PITLANE_VERSION
@@ -206,7 +207,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGUSR1) {
-		janitor_log_metrics(&app->w);
+		stats_log(&app->w);
 		return;
 	}
 	if (app->w.shutting_down) {
@@ -234,6 +235,8 @@ static int worker_init(struct worker *w, const struct config *cfg)
 	w->creds = &app_creds;
 	w->tls = app_tls;
 	pool_init(&w->pool, cfg->pool_name, &lim);
+	w->pool.database = cfg->dbname;
+	w->pool.user = cfg->user;
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->servers);
 	TAILQ_INIT(&w->dead_clients);
@@ -254,13 +257,16 @@ static int worker_init(struct worker *w, const struct config *cfg)
 	w->stmts = stmt_registry_new();
 	if (w->cancels == NULL || w->stmts == NULL)
 		return -1;
-	return janitor_start(w);
+	if (janitor_start(w) != 0)
+		return -1;
+	return stats_start(w);
 }
 
 static void worker_free(struct worker *w)
 {
 	bool threads_busy = w->cancels && cancel_pending(w->cancels) > 0;
 
+	stats_stop(w);
 	janitor_stop(w);
 	params_clear(&w->params);
 	stmt_registry_free(w->stmts);
@@ -315,7 +321,7 @@ static int run(const struct config *cfg)
 	}
 	log_configured(&app.w, listener_port(app.listener));
 	janitor_run(&app.w);
-	janitor_log_metrics(&app.w);
+	stats_log(&app.w);
 	if (event_base_dispatch(app.w.base) == 0 && app.w.stopped)
 		rc = 0;
 out:

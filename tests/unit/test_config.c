@@ -175,6 +175,7 @@ static void test_defaults(void **state)
 				  "tls_min_version = TLSv1.2\n"
 				  "client_login_timeout = 15\n"
 				  "max_packet_size = 1GB\n"
+				  "stats_period = 60\n"
 				  "\n"
 				  "[pool]\n"
 				  "host = localhost\n"
