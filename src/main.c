@@ -220,6 +220,22 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	janitor_shutdown(&app->w);
 }
 
+/* An event base whose cached time (worker_now_us) comes from
+ * CLOCK_MONOTONIC: libevent's default, CLOCK_MONOTONIC_COARSE, ticks in
+ * jiffies (4 ms) and would round most query durations to 0. */
+static struct event_base *worker_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base = NULL;
+
+	if (ec == NULL)
+		return NULL;
+	if (event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
+		base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 static int worker_init(struct worker *w, const struct config *cfg)
 {
 	struct pool_limits lim = {
@@ -241,7 +257,7 @@ static int worker_init(struct worker *w, const struct config *cfg)
 	TAILQ_INIT(&w->servers);
 	TAILQ_INIT(&w->dead_clients);
 	TAILQ_INIT(&w->dead_servers);
-	w->base = event_base_new();
+	w->base = worker_base_new();
 	if (w->base == NULL)
 		return -1;
 	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
