@@ -4,6 +4,7 @@
  * buffer and sent whole, as PgBouncer does. */
 #include "admin.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,12 @@
 #include "admin_show.h"
 #include "client.h"
 #include "io.h"
+#include "janitor.h"
+#include "listener.h"
 #include "log.h"
 #include "net.h"
 #include "relay.h"
+#include "reload.h"
 #include "server.h"
 
 #ifndef PITLANE_VERSION
@@ -32,6 +36,22 @@
 /* What SHOW VERSION and server_version claim: the column sets served are
  * PgBouncer 1.18's. */
 #define ADMIN_COMPAT_VERSION "1.18.0"
+
+/* What a console command waits for before its reply (client's
+ * console_wait). */
+enum admin_wait {
+	ADMIN_WAIT_NONE,
+	ADMIN_WAIT_PAUSE, /* every server closed */
+	ADMIN_WAIT_STALE, /* no server from before a RECONNECT left */
+};
+
+/* SHUTDOWN WAIT_FOR_*: when the process may exit (worker's
+ * console_shutdown). */
+enum admin_shutdown {
+	ADMIN_SHUTDOWN_NONE,
+	ADMIN_SHUTDOWN_SERVERS, /* every server released and closed */
+	ADMIN_SHUTDOWN_CLIENTS, /* the last pool client gone */
+};
 
 /* A reply being built: messages go to `out`, one at a time through `w`. */
 struct admin_reply {
@@ -143,6 +163,19 @@ static void admin_start(struct client *c)
 		return;
 	}
 	evbuffer_add(io_output(c->io), buf, w.len);
+	io_flush(c->io);
+}
+
+/* CommandComplete `tag` and ReadyForQuery. */
+static void admin_done(struct client *c, const char *tag)
+{
+	uint8_t buf[ADMIN_VALUE_MAX + 64];
+	struct proto_writer w;
+
+	proto_writer_init(&w, buf, sizeof(buf));
+	admin_write_done(&w, tag);
+	if (!w.overflow)
+		evbuffer_add(io_output(c->io), buf, w.len);
 	io_flush(c->io);
 }
 
@@ -300,8 +333,16 @@ static void admin_stats_of(const struct worker *w, bool console,
 	st->queries = m->queries_total;
 	st->recv = m->bytes_in;
 	st->sent = m->bytes_out;
-	/* TODO(observe): xact_us, query_us, wait_us and the stats_period
-	 * averages, once struct metrics_counters has them. */
+	st->xact_us = m->xact_us;
+	st->query_us = m->query_us;
+	st->wait_us = m->wait_us;
+	if (!console) {
+		const struct metrics_rates *a = &w->pool.period.rates;
+		uint64_t avg[7] = {a->xact_count, a->query_count, a->recv,
+				   a->sent,	  a->xact_time,	  a->query_time,
+				   a->wait_time};
+		memcpy(st->avg, avg, sizeof(avg));
+	}
 }
 
 static void admin_stats_row(struct admin_reply *r, const struct admin_table *t,
@@ -535,7 +576,7 @@ static void admin_server_sock(struct admin_reply *r, struct server *s,
 			      &k->local_port);
 	k->connect_s = admin_wall(r, s->created_ms);
 	k->request_s = admin_wall(r, s->slot.since_ms);
-	k->close_needed = false; /* TODO(console step 2): RECONNECT */
+	k->close_needed = pool_slot_stale(&s->w->pool, &s->slot);
 	k->ptr = s;
 	k->link = s->peer.io != NULL ? s->peer.ctx : NULL;
 	k->remote_pid = s->backend_pid;
@@ -602,7 +643,7 @@ static void admin_databases_pool(struct admin_reply *r,
 	    AV_NULL, /* the mode is pitlane's, not set per database */
 	    AV_INT(cfg->pool_max),
 	    AV_INT(pool_total(&w->pool)),
-	    AV_INT(0), /* TODO(observe): pool.paused */
+	    AV_INT(w->pool.paused),
 	    AV_INT(w->disabled),
 	};
 	admin_row(r, t, v);
@@ -734,7 +775,7 @@ static void admin_show_version(struct admin_reply *r,
 
 static void admin_show_state(struct admin_reply *r, const struct admin_table *t)
 {
-	bool paused = false; /* TODO(observe): r->c->w->pool.paused */
+	bool paused = r->c->w->pool.paused;
 	struct admin_val a[2] = {AV_STR("active"),
 				 AV_STR(paused ? "no" : "yes")};
 	struct admin_val p[2] = {AV_STR("paused"),
@@ -883,13 +924,331 @@ static void admin_set_ignored(struct client *c)
 	io_flush(c->io);
 }
 
+/* Control commands. */
+
+/* Checks a command's database argument: none (every database), the pool's,
+ * or an error for the console's own or an unknown one. `verb` names the
+ * command in PgBouncer's "cannot X admin db" message. */
+static bool admin_db_arg(struct client *c, const struct admin_cmd *cmd,
+			 const char *verb, bool required)
+{
+	if (!cmd->has_arg) {
+		if (required)
+			admin_error(c, "a database is required");
+		return !required;
+	}
+	if (strcmp(cmd->arg, ADMIN_DB) == 0 && admin_db_row(c->w)) {
+		admin_errorf(c, "cannot %s admin db: %s", verb, cmd->arg);
+		return false;
+	}
+	if (strcmp(cmd->arg, c->w->cfg->dbname) != 0) {
+		admin_errorf(c, "no such database: %s", cmd->arg);
+		return false;
+	}
+	return true;
+}
+
+/* Closes the servers no client holds: idle, connecting, being checked. A
+ * linked server closes when its client releases it (pool_keeps). */
+static void admin_close_unlinked(struct worker *w, bool stale_only)
+{
+	struct server *s, *next;
+
+	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		if (s->state == SERVER_ACTIVE)
+			continue;
+		if (stale_only && !pool_slot_stale(&w->pool, &s->slot))
+			continue;
+		if (s->state == SERVER_RESETTING && s->peer.io != NULL)
+			continue; /* cleaning after its client; back soon */
+		server_close(s, NULL);
+	}
+}
+
+/* Holds the reply until the condition of `what` holds (admin_tick). */
+static void admin_wait_for(struct client *c, enum admin_wait what)
+{
+	c->console_wait = (uint8_t)what;
+	c->w->console_waits++;
+	admin_tick(c->w);
+}
+
+/* PAUSE [db]: no server is handed out or connected any more; in-flight
+ * transactions finish, their servers close as they come back, and the
+ * reply waits until every server is closed. */
+static void admin_pause(struct client *c, const struct admin_cmd *cmd)
+{
+	struct worker *w = c->w;
+
+	if (!admin_db_arg(c, cmd, "pause", false))
+		return;
+	if (w->shutting_down || w->console_shutdown != ADMIN_SHUTDOWN_NONE) {
+		admin_error(c, "pooler is shutting down");
+		return;
+	}
+	if (w->pool.paused) {
+		admin_error(c, "already suspended/paused");
+		return;
+	}
+	pool_pause(&w->pool);
+	log_info("pool paused", LF_STR("pool", w->pool.name),
+		 LF_STR("by", c->user),
+		 LF_INT("servers_active", w->pool.count[POOL_SLOT_ACTIVE]));
+	admin_close_unlinked(w, false);
+	admin_wait_for(c, ADMIN_WAIT_PAUSE);
+}
+
+/* RESUME [db]: connects start at once (backoff reset), waiters are served
+ * and their wait timeout counts from now. */
+static void admin_resume(struct client *c, const struct admin_cmd *cmd)
+{
+	struct worker *w = c->w;
+
+	if (cmd->has_arg && !admin_db_arg(c, cmd, "resume", false))
+		return;
+	if (w->shutting_down || w->console_shutdown != ADMIN_SHUTDOWN_NONE) {
+		admin_error(c, "pooler is shutting down");
+		return;
+	}
+	if (!w->pool.paused) {
+		if (cmd->has_arg)
+			admin_errorf(c, "database %s is not paused", cmd->arg);
+		else
+			admin_error(c, "pooler is not paused/suspended");
+		return;
+	}
+	pool_resume(&w->pool, worker_now_ms());
+	log_info("pool resumed", LF_STR("pool", w->pool.name),
+		 LF_STR("by", c->user),
+		 LF_INT("clients_waiting", w->pool.nwaiting));
+	admin_done(c, "RESUME");
+	w->maintain(w);
+}
+
+/* RECONNECT [db]: idle servers are closed now, busy ones when released;
+ * the pool refills with new connections. */
+static void admin_reconnect(struct client *c, const struct admin_cmd *cmd)
+{
+	struct worker *w = c->w;
+
+	if (!admin_db_arg(c, cmd, "reconnect", false))
+		return;
+	pool_reconnect(&w->pool);
+	log_info("pool reconnecting", LF_STR("pool", w->pool.name),
+		 LF_STR("by", c->user));
+	admin_close_unlinked(w, true);
+	admin_done(c, "RECONNECT");
+	w->maintain(w);
+}
+
+/* WAIT_CLOSE [db]: the reply waits until no server from before the last
+ * RECONNECT is left. */
+static void admin_wait_close(struct client *c, const struct admin_cmd *cmd)
+{
+	if (!admin_db_arg(c, cmd, "wait in", false))
+		return;
+	admin_wait_for(c, ADMIN_WAIT_STALE);
+}
+
+/* Disconnects every client of the pool (the console's stay). */
+static void admin_kill_clients(struct worker *w)
+{
+	struct client *c, *next;
+
+	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state != CLIENT_CONSOLE && c->state != CLIENT_CLOSING)
+			client_close(c, "57P01",
+				     "terminating connection due to "
+				     "administrator command");
+	}
+}
+
+/* KILL [db]: the pool is paused and every client and server of it is
+ * dropped at once; RESUME lets new ones in. */
+static void admin_kill(struct client *c, const struct admin_cmd *cmd)
+{
+	struct worker *w = c->w;
+	struct server *s, *next;
+
+	if (!admin_db_arg(c, cmd, "kill", false))
+		return;
+	pool_pause(&w->pool);
+	log_info("pool killed", LF_STR("pool", w->pool.name),
+		 LF_STR("by", c->user), LF_INT("clients", w->nclients));
+	admin_kill_clients(w);
+	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		server_close(s, NULL);
+	}
+	admin_done(c, "KILL");
+}
+
+/* KILL_CLIENT ptr: the client whose SHOW CLIENTS `ptr` is given. The value
+ * is compared with the live clients, never dereferenced. */
+static void admin_kill_client(struct client *c, const struct admin_cmd *cmd)
+{
+	struct client *k;
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = cmd->has_arg ? strtoull(cmd->arg, &end, 16) : 0;
+	if (!cmd->has_arg || errno != 0 || *end != '\0' || v == 0) {
+		admin_error(c, "invalid client pointer supplied");
+		return;
+	}
+	TAILQ_FOREACH(k, &c->w->clients, link)
+	{
+		if ((uintptr_t)k != (uintptr_t)v || k->state == CLIENT_CLOSING)
+			continue;
+		log_info("client killed", LF_STR("client", k->addr),
+			 LF_STR("by", c->user));
+		admin_done(c, "KILL_CLIENT");
+		client_close(k, "57P01",
+			     "terminating connection due to administrator "
+			     "command");
+		return;
+	}
+	admin_error(c, "client not found");
+}
+
+/* DISABLE db / ENABLE db: new logins to the pool are refused / let in. */
+static void admin_enable(struct client *c, const struct admin_cmd *cmd,
+			 bool enable)
+{
+	if (!admin_db_arg(c, cmd, "disable", true))
+		return;
+	c->w->disabled = !enable;
+	log_info(enable ? "database enabled" : "database disabled",
+		 LF_STR("database", cmd->arg), LF_STR("by", c->user));
+	admin_done(c, enable ? "ENABLE" : "DISABLE");
+}
+
+/* SHUTDOWN: at once, without a reply, as PgBouncer. WAIT_FOR_SERVERS:
+ * PAUSE, then exit once every server is closed; WAIT_FOR_CLIENTS: exit once
+ * the last pool client has left. Both stop TCP at once (the unix socket
+ * stays for the console) and reply SHUTDOWN. */
+static void admin_shutdown(struct client *c, const struct admin_cmd *cmd)
+{
+	struct worker *w = c->w;
+
+	if (!cmd->has_arg) {
+		log_info("shutdown requested on the console",
+			 LF_STR("by", c->user));
+		if (w->listener != NULL)
+			listener_disable(w->listener);
+		janitor_shutdown(w);
+		w->shutdown_deadline_ms = worker_now_ms(); /* no grace */
+		janitor_run(w);
+		return;
+	}
+	if (strcasecmp(cmd->arg, "wait_for_servers") == 0)
+		w->console_shutdown = ADMIN_SHUTDOWN_SERVERS;
+	else if (strcasecmp(cmd->arg, "wait_for_clients") == 0)
+		w->console_shutdown = ADMIN_SHUTDOWN_CLIENTS;
+	else {
+		admin_error(c, "bad arguments");
+		return;
+	}
+	log_info("shutdown requested on the console", LF_STR("by", c->user),
+		 LF_STR("wait_for", cmd->arg));
+	if (w->listener != NULL)
+		listener_close_tcp(w->listener);
+	if (w->console_shutdown == ADMIN_SHUTDOWN_SERVERS && !w->pool.paused) {
+		pool_pause(&w->pool);
+		admin_close_unlinked(w, false);
+	}
+	admin_done(c, "SHUTDOWN");
+	admin_tick(w);
+}
+
+/* SET key = value: through the reload path, which validates the value and
+ * applies it like a changed line of the file. */
+static void admin_set(struct client *c, const struct admin_cmd *cmd)
+{
+	char err[512], tag[ADMIN_ARG_MAX + ADMIN_VALUE_MAX + 8];
+
+	if (!reload_set(c->w, cmd->arg, cmd->value, err, sizeof(err))) {
+		admin_errorf(c, "SET failed: %s", err);
+		return;
+	}
+	log_info("setting changed on the console", LF_STR("key", cmd->arg),
+		 LF_STR("by", c->user));
+	snprintf(tag, sizeof(tag), "SET %s=%s", cmd->arg, cmd->value);
+	admin_done(c, tag);
+}
+
+/* RELOAD: the configuration files again, all or nothing. */
+static void admin_reload(struct client *c, const struct admin_cmd *cmd,
+			 const char *query)
+{
+	char err[512], msg[600];
+	uint8_t buf[1024];
+	struct proto_writer w;
+
+	if (cmd->has_arg) {
+		admin_errorf(c, "invalid command '%s', use SHOW HELP;", query);
+		return;
+	}
+	log_info("reload requested on the console", LF_STR("by", c->user));
+	if (reload_run(c->w, err, sizeof(err))) {
+		admin_done(c, "RELOAD");
+		return;
+	}
+	snprintf(msg, sizeof(msg),
+		 "RELOAD failed, see logs for additional details: %s", err);
+	proto_writer_init(&w, buf, sizeof(buf));
+	admin_write_error(&w, "F0000", msg);
+	if (!w.overflow)
+		evbuffer_add(io_output(c->io), buf, w.len);
+	io_flush(c->io);
+}
+
 /* The control commands; the caller checked admin access. */
 static void admin_control(struct client *c, const struct admin_cmd *cmd,
 			  const char *query)
 {
-	(void)cmd;
-	/* TODO(console step 2): PAUSE, RESUME, ... */
-	admin_errorf(c, "invalid command '%s', use SHOW HELP;", query);
+	switch (cmd->verb) {
+	case ADMIN_PAUSE:
+		admin_pause(c, cmd);
+		break;
+	case ADMIN_RESUME:
+		admin_resume(c, cmd);
+		break;
+	case ADMIN_RECONNECT:
+		admin_reconnect(c, cmd);
+		break;
+	case ADMIN_WAIT_CLOSE:
+		admin_wait_close(c, cmd);
+		break;
+	case ADMIN_KILL:
+		admin_kill(c, cmd);
+		break;
+	case ADMIN_KILL_CLIENT:
+		admin_kill_client(c, cmd);
+		break;
+	case ADMIN_DISABLE:
+	case ADMIN_ENABLE:
+		admin_enable(c, cmd, cmd->verb == ADMIN_ENABLE);
+		break;
+	case ADMIN_SUSPEND:
+		admin_error(c, "SUSPEND is not supported: pitlane has no "
+			       "online restart to hand sockets to; use PAUSE");
+		break;
+	case ADMIN_SHUTDOWN:
+		admin_shutdown(c, cmd);
+		break;
+	case ADMIN_SET:
+		admin_set(c, cmd);
+		break;
+	case ADMIN_RELOAD:
+		admin_reload(c, cmd, query);
+		break;
+	case ADMIN_SHOW:
+		break;
+	}
 }
 
 /* Runs one query. */
@@ -982,13 +1341,97 @@ static void admin_read(struct client *c)
 	}
 }
 
+/* Whether a waiting console command may be answered now. */
+static bool admin_wait_over(const struct worker *w, const struct client *c)
+{
+	const struct server *s;
+
+	switch (c->console_wait) {
+	case ADMIN_WAIT_PAUSE:
+		return !w->pool.paused || pool_total(&w->pool) == 0;
+	case ADMIN_WAIT_STALE:
+		TAILQ_FOREACH(s, &w->servers, link)
+		if (pool_slot_stale(&w->pool, &s->slot))
+			return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Answers one waiting console command, then reads on. */
+static void admin_wait_answer(struct client *c)
+{
+	struct worker *w = c->w;
+	enum admin_wait what = c->console_wait;
+
+	c->console_wait = ADMIN_WAIT_NONE;
+	w->console_waits--;
+	if (what == ADMIN_WAIT_PAUSE && !w->pool.paused) {
+		admin_error(c, "PAUSE canceled: the pool was resumed");
+	} else if (what == ADMIN_WAIT_PAUSE) {
+		log_info("pool paused: every server closed",
+			 LF_STR("pool", w->pool.name),
+			 LF_INT("clients_waiting", w->pool.nwaiting));
+		admin_done(c, "PAUSE");
+	} else {
+		admin_done(c, "WAIT_CLOSE");
+	}
+	admin_read(c);
+}
+
+/* Whether SHUTDOWN WAIT_FOR_* may end the process now. */
+static bool admin_shutdown_due(const struct worker *w)
+{
+	const struct client *c;
+
+	if (w->console_shutdown == ADMIN_SHUTDOWN_SERVERS)
+		return pool_total(&w->pool) == 0;
+	TAILQ_FOREACH(c, &w->clients, link)
+	if (c->state != CLIENT_CONSOLE && c->state != CLIENT_CLOSING)
+		return false;
+	return true;
+}
+
 void admin_tick(struct worker *w)
 {
-	(void)w; /* TODO(console step 2): PAUSE, WAIT_CLOSE, SHUTDOWN */
+	struct client *c;
+
+	while (w->console_waits > 0) {
+		TAILQ_FOREACH(c, &w->clients, link)
+		if (c->console_wait != ADMIN_WAIT_NONE &&
+		    c->state == CLIENT_CONSOLE && admin_wait_over(w, c))
+			break;
+		if (c == NULL)
+			break;
+		admin_wait_answer(c); /* may change the list: scan again */
+	}
+	if (w->console_shutdown != ADMIN_SHUTDOWN_NONE && !w->shutting_down &&
+	    admin_shutdown_due(w)) {
+		log_info("console shutdown: condition met",
+			 LF_INT("clients", w->nclients));
+		janitor_shutdown(w);
+	}
+}
+
+/* A CancelRequest with a console client's key, during PAUSE: PgBouncer's
+ * way out of a PAUSE that waits too long is a full RESUME. */
+static void admin_cancel(struct client *c)
+{
+	struct worker *w = c->w;
+
+	if (!w->pool.paused || w->shutting_down ||
+	    w->console_shutdown != ADMIN_SHUTDOWN_NONE)
+		return;
+	log_info("console cancel: resuming the pool",
+		 LF_STR("client", c->addr));
+	pool_resume(&w->pool, worker_now_ms());
+	w->maintain(w);
 }
 
 void admin_install(struct worker *w)
 {
 	w->console_start = admin_start;
 	w->console_read = admin_read;
+	w->console_cancel = admin_cancel;
 }

@@ -697,6 +697,10 @@ static void client_route_cancel(struct worker *w, uint32_t pid, uint32_t secret)
 	{
 		if (c->key_pid != pid || c->key_secret != secret)
 			continue;
+		if (c->state == CLIENT_CONSOLE) {
+			w->console_cancel(c);
+			return;
+		}
 		/* Only a request of this client's that is still in flight can
 		 * be canceled; a cancel for nothing is dropped, so it cannot
 		 * hit whatever the server runs next. */

@@ -99,7 +99,6 @@ void janitor_run(struct worker *w)
 	for (unsigned n = pool_connects_wanted(&w->pool, now); n > 0; n--)
 		if (server_connect(w) == NULL)
 			break;
-	admin_tick(w);
 }
 
 /* Frees sessions closed since the last run, outside their callbacks. */
@@ -124,6 +123,7 @@ static void janitor_reap_cb(evutil_socket_t fd, short what, void *arg)
 			TAILQ_INSERT_HEAD(&w->dead_servers, s, link);
 	}
 	janitor_run(w);
+	admin_tick(w); /* from the loop, never inside a session's callback */
 }
 
 static void janitor_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -131,6 +131,7 @@ static void janitor_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	janitor_run(arg);
+	admin_tick(arg);
 }
 
 int janitor_start(struct worker *w)

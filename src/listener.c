@@ -192,6 +192,13 @@ void listener_disable(struct listener *l)
 		evconnlistener_disable(l->unix_sock);
 }
 
+void listener_close_tcp(struct listener *l)
+{
+	if (l->tcp != NULL)
+		evconnlistener_free(l->tcp);
+	l->tcp = NULL;
+}
+
 void listener_free(struct listener *l)
 {
 	if (l == NULL)

@@ -19,6 +19,10 @@ int listener_port(const struct listener *l);
 /* Stops accepting at once (shutdown); open clients are unaffected. */
 void listener_disable(struct listener *l);
 
+/* Closes the TCP socket, so that new TCP connections are refused; the unix
+ * socket stays open for the console (SHUTDOWN WAIT_FOR_*). */
+void listener_close_tcp(struct listener *l);
+
 void listener_free(struct listener *l);
 
 #endif

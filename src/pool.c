@@ -30,6 +30,8 @@ void pool_slot_set(struct pool *p, struct pool_slot *slot,
 		TAILQ_REMOVE(&p->slots[slot->state], slot, link);
 		p->count[slot->state]--;
 	}
+	if (slot->state == POOL_SLOT_NONE)
+		slot->gen = p->gen;
 	slot->state = state;
 	slot->since_ms = now;
 	if (state != POOL_SLOT_NONE) {
@@ -45,7 +47,7 @@ unsigned pool_connects_wanted(const struct pool *p, int64_t now)
 	unsigned covered = p->count[POOL_SLOT_IDLE] + connecting;
 	unsigned want = 0;
 
-	if (now < p->next_connect_ms || total >= p->lim.max)
+	if (p->paused || now < p->next_connect_ms || total >= p->lim.max)
 		return 0;
 	if (total < p->lim.min)
 		want = p->lim.min - total;
@@ -126,9 +128,41 @@ struct pool_waiter *pool_wait_expired(const struct pool *p, int64_t now)
 {
 	struct pool_waiter *w = TAILQ_FIRST(&p->waiters);
 
-	if (w == NULL || now - w->since_ms < p->lim.connect_timeout_ms)
+	if (p->paused || w == NULL ||
+	    now - w->since_ms < p->lim.connect_timeout_ms)
 		return NULL;
 	return w;
+}
+
+void pool_pause(struct pool *p)
+{
+	p->paused = true;
+}
+
+void pool_resume(struct pool *p, int64_t now)
+{
+	struct pool_waiter *w;
+
+	p->paused = false;
+	p->backoff_ms = 0;
+	p->next_connect_ms = 0;
+	TAILQ_FOREACH(w, &p->waiters, link)
+	w->since_ms = now;
+}
+
+void pool_reconnect(struct pool *p)
+{
+	p->gen++;
+}
+
+bool pool_slot_stale(const struct pool *p, const struct pool_slot *slot)
+{
+	return slot->gen != p->gen;
+}
+
+bool pool_keeps(const struct pool *p, const struct pool_slot *slot)
+{
+	return !p->paused && !pool_slot_stale(p, slot);
 }
 
 int64_t pool_wait_max_ms(const struct pool *p, int64_t now)

@@ -67,14 +67,16 @@ static void server_set_state(struct server *s, enum server_state st)
 }
 
 /* A clean server goes back to the pool and the waiters get their turn. It
- * is closed instead during shutdown, when its state is unknown, or when it
- * has outlived server_lifetime (the janitor refills the pool). */
+ * is closed instead during shutdown, when its state is unknown, while the
+ * pool is paused, after a RECONNECT, or when it has outlived
+ * server_lifetime (the janitor refills the pool). */
 void server_become_idle(struct server *s)
 {
 	const struct config *cfg = s->w->cfg;
 	int64_t now = worker_now_ms();
 
-	if (s->w->shutting_down || s->broken) {
+	if (s->w->shutting_down || s->broken ||
+	    !pool_keeps(&s->w->pool, &s->slot)) {
 		server_close(s, NULL);
 		return;
 	}

@@ -66,14 +66,17 @@ struct worker {
 	char last_connect_error[256];
 	struct listener *listener; /* not owned; the console's SHUTDOWN */
 	struct metrics_counters console_stats; /* the console's own commands */
-	unsigned console_waits; /* console commands waiting for a condition */
-	bool disabled;		/* DISABLE: new logins to the pool refused */
+	unsigned console_waits;	  /* console commands waiting for a condition */
+	bool disabled;		  /* DISABLE: new logins to the pool refused */
+	uint8_t console_shutdown; /* SHUTDOWN WAIT_FOR_*: admin.c's enum */
 	/* Hooks the upper layers install. */
 	void (*maintain)(struct worker *w); /* connect, reap, time out now */
 	void (*dispatch)(struct worker *w); /* hand idle servers to waiters */
 	/* A console client logged in / sent something (admin.c). */
 	void (*console_start)(struct client *c);
 	void (*console_read)(struct client *c);
+	/* A CancelRequest with a console client's key (admin.c). */
+	void (*console_cancel)(struct client *c);
 };
 
 /* Microseconds for durations: libevent's time cached once per loop

@@ -461,6 +461,273 @@ static void test_console_protocol(void **state)
 	h_pass();
 }
 
+/* ---- control commands -------------------------------------------------- */
+
+/* Whether an asynchronous query's reply has come (reads what arrived). */
+static bool reply_ready(void *arg)
+{
+	PGconn *c = arg;
+
+	return PQconsumeInput(c) == 1 && !PQisBusy(c);
+}
+
+/* Waits for the reply of a PQsendQuery and returns its command tag's
+ * result (the caller PQclears), failing after timeout_ms. */
+static PGresult *await(PGconn *c, int timeout_ms)
+{
+	if (!h_poll(reply_ready, c, timeout_ms))
+		fail_msg("no reply within %d ms", timeout_ms);
+	PGresult *res = PQgetResult(c);
+	PGresult *extra;
+	while ((extra = PQgetResult(c)) != NULL)
+		PQclear(extra);
+	return res;
+}
+
+static void await_ok(PGconn *c, const char *tag)
+{
+	PGresult *res = await(c, 10000);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", tag, PQresultErrorMessage(res));
+	assert_string_equal(PQcmdStatus(res), tag);
+	PQclear(res);
+}
+
+/* A SHOW POOLS figure of the pool's row. */
+static long long pool_figure(PGconn *c, const char *name)
+{
+	PGresult *res = show(c, "SHOW POOLS");
+	long long v = cell_int(res, row_where(res, "database", H_DBNAME), name);
+	PQclear(res);
+	return v;
+}
+
+struct figure_want {
+	PGconn *c;
+	const char *name;
+	long long want;
+};
+
+static bool figure_is(void *arg)
+{
+	struct figure_want *f = arg;
+	return pool_figure(f->c, f->name) == f->want;
+}
+
+static void wait_figure(PGconn *c, const char *name, long long want)
+{
+	struct figure_want f = {c, name, want};
+	if (!h_poll(figure_is, &f, 10000))
+		fail_msg("SHOW POOLS %s stayed %lld, want %lld", name,
+			 pool_figure(c, name), want);
+}
+
+static long long servers_total(PGconn *c)
+{
+	return pool_figure(c, "sv_active") + pool_figure(c, "sv_idle") +
+	       pool_figure(c, "sv_used") + pool_figure(c, "sv_tested") +
+	       pool_figure(c, "sv_login");
+}
+
+static bool no_servers(void *arg)
+{
+	return servers_total(arg) == 0;
+}
+
+/* PAUSE with a transaction open answers only after its COMMIT, with every
+ * server closed; a new transaction then waits (its wait timeout does not
+ * run while paused) and goes on after RESUME, with no error. */
+static void test_pause_waits_for_commit(void **state)
+{
+	const char *env[] = {ADMIN_ENV, "DB_CONNECT_TIMEOUT_MS=500",
+			     "DB_POOL_MIN=2", NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *app = h_connect(pl, NULL);
+	PGconn *pauser = console(pl, NULL);
+	PGconn *watch = console(pl, NULL);
+	PGresult *res;
+
+	h_exec_ok(app, "BEGIN");
+	h_exec_ok(app, "INSERT INTO t VALUES (9001, 'pause')");
+	assert_int_equal(PQsendQuery(pauser, "PAUSE"), 1);
+	/* PAUSE is in force (SHOW DATABASES says so) but not answered */
+	res = show(watch, "SHOW DATABASES");
+	int r = row_where(res, "name", H_DBNAME);
+	while (cell_int(res, r, "paused") != 1) {
+		PQclear(res);
+		h_sleep_ms(H_POLL_MS);
+		res = show(watch, "SHOW DATABASES");
+	}
+	PQclear(res);
+	assert_true(h_wait_backends(1, 10000)); /* the idle one closed */
+	PQclear(show(watch, "SHOW STATE"));	/* a round trip later */
+	assert_int_equal(PQconsumeInput(pauser), 1);
+	assert_int_equal(PQisBusy(pauser), 1);
+	assert_int_equal(pool_figure(watch, "sv_active"), 1);
+
+	h_exec_ok(app, "COMMIT");
+	await_ok(pauser, "PAUSE");
+	assert_int_equal(servers_total(watch), 0);
+	assert_true(h_wait_backends(0, 10000));
+
+	/* a new transaction waits, longer than the wait timeout */
+	assert_int_equal(PQsendQuery(app, "SELECT count(*) FROM t WHERE id = "
+					  "9001"),
+			 1);
+	wait_figure(watch, "cl_waiting", 1);
+	h_sleep_ms(1000); /* twice DB_CONNECT_TIMEOUT_MS: must not fire */
+	assert_int_equal(PQconsumeInput(app), 1);
+	assert_int_equal(PQisBusy(app), 1);
+	assert_int_equal(h_backends(), 0);
+	res = show(watch, "SHOW STATE");
+	assert_string_equal(PQgetvalue(res, 1, 1), "yes");
+	PQclear(res);
+
+	expect_ok(watch, "RESUME", "RESUME");
+	res = await(app, 10000);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	expect_error(watch, "RESUME", "not paused");
+	expect_ok(watch, "PAUSE", "PAUSE"); /* nothing in flight: at once */
+	expect_error(watch, "PAUSE", "already");
+	expect_ok(watch, "RESUME", "RESUME");
+	expect_error(watch, "PAUSE pgbouncer", "cannot pause admin db");
+	expect_error(watch, "PAUSE nosuchdb", "no such database: nosuchdb");
+	PQfinish(app);
+	PQfinish(pauser);
+	PQfinish(watch);
+	h_pass();
+}
+
+/* A cancel with the console's key ends a PAUSE that waits (PgBouncer's
+ * way out): the pool resumes and the PAUSE gets an error. */
+static void test_cancel_resumes(void **state)
+{
+	const char *env[] = {ADMIN_ENV, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *app = h_connect(pl, NULL);
+	PGconn *pauser = console(pl, NULL);
+	char err[256];
+
+	h_exec_ok(app, "BEGIN");
+	assert_int_equal(PQsendQuery(pauser, "PAUSE"), 1);
+	PGconn *watch = console(pl, NULL);
+	PGresult *res;
+	do {
+		res = show(watch, "SHOW STATE");
+		bool paused = strcmp(PQgetvalue(res, 1, 1), "yes") == 0;
+		PQclear(res);
+		if (paused)
+			break;
+		h_sleep_ms(H_POLL_MS);
+	} while (1);
+	PGcancel *cn = PQgetCancel(pauser);
+	assert_int_equal(PQcancel(cn, err, sizeof(err)), 1);
+	PQfreeCancel(cn);
+	res = await(pauser, 10000);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQresultErrorMessage(res), "resumed"));
+	PQclear(res);
+	res = show(watch, "SHOW STATE");
+	assert_string_equal(PQgetvalue(res, 1, 1), "no");
+	PQclear(res);
+	h_exec_ok(app, "COMMIT");
+	assert_int_equal(h_query_int(app, "SELECT 7"), 7);
+	PQfinish(app);
+	PQfinish(pauser);
+	PQfinish(watch);
+	h_pass();
+}
+
+/* RECONNECT replaces the servers: the backend pid changes; WAIT_CLOSE
+ * returns once none of the old ones is left. */
+static void test_reconnect(void **state)
+{
+	const char *env[] = {ADMIN_ENV, "DB_POOL_MAX=1", "DB_POOL_MIN=1", NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *app = h_connect(pl, NULL);
+	PGconn *c = console(pl, NULL);
+
+	long long pid1 = h_query_int(app, "SELECT pg_backend_pid()");
+	assert_int_equal(h_query_int(app, "SELECT pg_backend_pid()"), pid1);
+	h_exec_ok(app, "BEGIN"); /* busy: closed when released */
+	expect_ok(c, "RECONNECT", "RECONNECT");
+	PGresult *res = show(c, "SHOW SERVERS");
+	assert_int_equal(PQntuples(res), 1);
+	assert_int_equal(cell_int(res, 0, "close_needed"), 1);
+	PQclear(res);
+	assert_int_equal(PQsendQuery(c, "WAIT_CLOSE"), 1);
+	PGconn *watch = console(pl, NULL);
+	PQclear(show(watch, "SHOW VERSION"));
+	assert_int_equal(PQconsumeInput(c), 1);
+	assert_int_equal(PQisBusy(c), 1);
+	h_exec_ok(app, "COMMIT");
+	await_ok(c, "WAIT_CLOSE");
+	long long pid2 = h_query_int(app, "SELECT pg_backend_pid()");
+	assert_true(pid2 != pid1);
+	expect_ok(c, "WAIT_CLOSE", "WAIT_CLOSE"); /* nothing old: at once */
+	expect_ok(c, "RECONNECT " H_DBNAME, "RECONNECT");
+	long long pid3 = h_query_int(app, "SELECT pg_backend_pid()");
+	assert_true(pid3 != pid2);
+	PQfinish(watch);
+	PQfinish(app);
+	PQfinish(c);
+	h_pass();
+}
+
+/* KILL_CLIENT drops the client whose ptr SHOW CLIENTS gives; KILL drops
+ * every pool client and pauses; DISABLE refuses new logins. */
+static void test_kill_and_disable(void **state)
+{
+	const char *env[] = {ADMIN_ENV, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *a = h_connect(pl, "application_name=victim");
+	PGconn *b = h_connect(pl, "application_name=bystander");
+	PGconn *c = console(pl, NULL);
+	char cmd[128], async[6];
+
+	PGresult *res = show(c, "SHOW CLIENTS");
+	int r = row_where(res, "application_name", "victim");
+	snprintf(cmd, sizeof(cmd), "KILL_CLIENT %s",
+		 PQgetvalue(res, r, col(res, "ptr")));
+	PQclear(res);
+	h_capture_async(a, async);
+	expect_ok(c, cmd, "KILL_CLIENT");
+	assert_true(h_wait_async(a, async, 5000));
+	assert_string_equal(async, "57P01");
+	assert_int_equal(h_query_int(b, "SELECT 2"), 2);
+	expect_error(c, cmd, "client not found");
+	expect_error(c, "KILL_CLIENT zz", "invalid client pointer supplied");
+	PQfinish(a);
+
+	expect_ok(c, "DISABLE " H_DBNAME, "DISABLE");
+	expect_refused(pl, NULL, "is disabled");
+	assert_int_equal(h_query_int(b, "SELECT 3"), 3);
+	expect_error(c, "DISABLE", "a database is required");
+	expect_error(c, "DISABLE pgbouncer", "cannot disable admin db");
+	expect_ok(c, "ENABLE " H_DBNAME, "ENABLE");
+	PGconn *d = h_connect(pl, NULL);
+	PQfinish(d);
+
+	h_capture_async(b, async);
+	expect_ok(c, "KILL " H_DBNAME, "KILL");
+	assert_true(h_wait_async(b, async, 5000));
+	PQfinish(b);
+	res = show(c, "SHOW CLIENTS");
+	assert_int_equal(PQntuples(res), 1); /* the console itself */
+	PQclear(res);
+	assert_true(h_poll(no_servers, c, 10000));
+	expect_ok(c, "RESUME", "RESUME");
+	d = h_connect(pl, NULL);
+	assert_int_equal(h_query_int(d, "SELECT 4"), 4);
+	PQfinish(d);
+	expect_error(c, "SUSPEND", "not supported");
+	PQfinish(c);
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -469,7 +736,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    TEST(test_show_layouts),	 TEST(test_show_rows),
 	    TEST(test_console_roles),	 TEST(test_unix_peer_pgbouncer),
-	    TEST(test_console_protocol),
+	    TEST(test_console_protocol), TEST(test_pause_waits_for_commit),
+	    TEST(test_cancel_resumes),	 TEST(test_reconnect),
+	    TEST(test_kill_and_disable),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }

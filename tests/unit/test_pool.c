@@ -1,5 +1,6 @@
 /* Unit tests for pool accounting, driven by a fake clock: connect decisions,
- * backoff, LIFO checkout, idle reaping above min, and the FIFO wait queue. */
+ * backoff, LIFO checkout, idle reaping above min, the FIFO wait queue, and
+ * the console's PAUSE, RESUME and RECONNECT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -370,6 +371,60 @@ static void test_wait_expired(void **state)
 	assert_null(pool_wait_expired(&fx.p, t0 + 100 * timeout));
 }
 
+/* While paused: no connect (not even to min), no waiter times out; RESUME
+ * resets the backoff and counts the waits from the resume. */
+static void test_pause_resume(void **state)
+{
+	(void)state;
+	const int64_t timeout = 5000;
+
+	fx_init(2, 10);
+	fx_wait(3);
+	pool_connect_done(&fx.p, false, fx.now);
+	pool_connect_done(&fx.p, false, fx.now);
+	assert_int_equal(fx.p.backoff_ms, 2 * POOL_BACKOFF_MIN_MS);
+	pool_pause(&fx.p);
+	assert_true(fx.p.paused);
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now + 60000), 0);
+	assert_null(pool_wait_expired(&fx.p, fx.now + 100 * timeout));
+	size_t i = fx_add(POOL_SLOT_ACTIVE, 1);
+	assert_false(pool_keeps(&fx.p, &fx.slot[i]));
+
+	int64_t resumed = fx.now + 100 * timeout;
+	pool_resume(&fx.p, resumed);
+	assert_false(fx.p.paused);
+	assert_int_equal(fx.p.backoff_ms, 0);
+	assert_true(pool_keeps(&fx.p, &fx.slot[i]));
+	assert_int_equal(pool_connects_wanted(&fx.p, resumed), 3);
+	assert_null(pool_wait_expired(&fx.p, resumed + timeout - 1));
+	assert_ptr_equal(pool_wait_expired(&fx.p, resumed + timeout),
+			 &fx.waiter[0]);
+}
+
+/* RECONNECT marks the servers present as stale, not the ones after. */
+static void test_reconnect(void **state)
+{
+	(void)state;
+
+	fx_init(0, 10);
+	size_t old = fx_add(POOL_SLOT_IDLE, 2);
+	assert_false(pool_slot_stale(&fx.p, &fx.slot[old]));
+	pool_reconnect(&fx.p);
+	assert_true(pool_slot_stale(&fx.p, &fx.slot[old]));
+	assert_true(pool_slot_stale(&fx.p, &fx.slot[old + 1]));
+	assert_false(pool_keeps(&fx.p, &fx.slot[old]));
+	/* a state change keeps the generation it joined with */
+	pool_slot_set(&fx.p, &fx.slot[old], POOL_SLOT_ACTIVE, fx.now);
+	assert_true(pool_slot_stale(&fx.p, &fx.slot[old]));
+	size_t fresh = fx_add(POOL_SLOT_CONNECTING, 1);
+	assert_false(pool_slot_stale(&fx.p, &fx.slot[fresh]));
+	assert_true(pool_keeps(&fx.p, &fx.slot[fresh]));
+	/* out and back in: a new server in the same memory */
+	pool_slot_set(&fx.p, &fx.slot[old], POOL_SLOT_NONE, fx.now);
+	pool_slot_set(&fx.p, &fx.slot[old], POOL_SLOT_CONNECTING, fx.now);
+	assert_false(pool_slot_stale(&fx.p, &fx.slot[old]));
+}
+
 static void test_wait_max_ms(void **state)
 {
 	(void)state;
@@ -402,6 +457,8 @@ int main(void)
 	    cmocka_unit_test(test_waiters_fifo),
 	    cmocka_unit_test(test_wait_expired),
 	    cmocka_unit_test(test_wait_max_ms),
+	    cmocka_unit_test(test_pause_resume),
+	    cmocka_unit_test(test_reconnect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
