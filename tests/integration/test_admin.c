@@ -728,17 +728,121 @@ static void test_kill_and_disable(void **state)
 	h_pass();
 }
 
+/* A console on the unix socket as user pgbouncer (same uid: no password). */
+static PGconn *unix_console(struct h_pitlane *pl, const char *dir)
+{
+	char ci[PATH_MAX + 128];
+
+	snprintf(ci, sizeof(ci),
+		 "host=%s port=%d dbname=pgbouncer user=pgbouncer "
+		 "connect_timeout=10",
+		 dir, pl->port);
+	PGconn *c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("unix console: %s", PQerrorMessage(c));
+	return c;
+}
+
+static struct h_pitlane *start_with_socket(char *dir, size_t cap,
+					   const char *extra_env)
+{
+	static char kv[PATH_MAX + 32];
+
+	snprintf(dir, cap, "%s/sock-%d", h_tmpdir(), (int)h_now_ms() % 100000);
+	mkdir(dir, 0700);
+	snprintf(kv, sizeof(kv), "PITLANE_UNIX_SOCKET_DIR=%s", dir);
+	const char *env[] = {kv, extra_env, NULL};
+	return h_pitlane_start(env, NULL);
+}
+
+/* SHUTDOWN WAIT_FOR_CLIENTS: TCP refused at once, the console still works
+ * on the unix socket, connected clients go on, and the process exits 0
+ * when the last of them leaves. */
+static void test_shutdown_wait_for_clients(void **state)
+{
+	char dir[PATH_MAX];
+	struct h_pitlane *pl = *state =
+	    start_with_socket(dir, sizeof(dir), NULL);
+	PGconn *app = h_connect(pl, NULL);
+	PGconn *c = unix_console(pl, dir);
+
+	expect_ok(c, "SHUTDOWN WAIT_FOR_CLIENTS", "SHUTDOWN");
+	PGconn *late = h_connect_try(pl, NULL);
+	assert_int_not_equal(PQstatus(late), CONNECTION_OK);
+	assert_non_null(strstr(PQerrorMessage(late), "refused"));
+	PQfinish(late);
+	PQclear(show(c, "SHOW VERSION"));
+	expect_error(c, "RESUME", "shutting down");
+	assert_int_equal(h_query_int(app, "SELECT 5"), 5);
+	assert_true(h_pitlane_alive(pl));
+	PQfinish(app);
+	assert_int_equal(h_pitlane_wait_exit(pl, 10000), 0);
+	PQfinish(c);
+	h_pass();
+}
+
+/* SHUTDOWN WAIT_FOR_SERVERS: pauses; the open transaction commits, its
+ * server closes, and the process exits 0. */
+static void test_shutdown_wait_for_servers(void **state)
+{
+	char dir[PATH_MAX];
+	struct h_pitlane *pl = *state =
+	    start_with_socket(dir, sizeof(dir), NULL);
+	PGconn *app = h_connect(pl, NULL);
+	PGconn *c = unix_console(pl, dir);
+
+	h_exec_ok(app, "BEGIN");
+	h_exec_ok(app, "INSERT INTO t VALUES (9002, 'wait_for_servers')");
+	expect_ok(c, "SHUTDOWN WAIT_FOR_SERVERS", "SHUTDOWN");
+	PQclear(show(c, "SHOW VERSION"));
+	assert_true(h_pitlane_alive(pl));
+	h_exec_ok(app, "COMMIT");
+	assert_int_equal(h_pitlane_wait_exit(pl, 10000), 0);
+	PQfinish(app);
+	PQfinish(c);
+	PGconn *d = h_direct(H_DBNAME);
+	assert_int_equal(
+	    h_query_int(d, "SELECT count(*) FROM t WHERE id = 9002"), 1);
+	PQfinish(d);
+	h_pass();
+}
+
+/* SHUTDOWN: the process exits at once, no reply. */
+static void test_shutdown_now(void **state)
+{
+	const char *env[] = {ADMIN_ENV, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *app = h_connect(pl, NULL);
+	PGconn *c = console(pl, NULL);
+
+	h_exec_ok(app, "BEGIN");
+	PGresult *res = PQexec(c, "SHUTDOWN");
+	assert_int_not_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(h_pitlane_wait_exit(pl, 10000), 0);
+	PQfinish(app);
+	PQfinish(c);
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    TEST(test_show_layouts),	 TEST(test_show_rows),
-	    TEST(test_console_roles),	 TEST(test_unix_peer_pgbouncer),
-	    TEST(test_console_protocol), TEST(test_pause_waits_for_commit),
-	    TEST(test_cancel_resumes),	 TEST(test_reconnect),
+	    TEST(test_show_layouts),
+	    TEST(test_show_rows),
+	    TEST(test_console_roles),
+	    TEST(test_unix_peer_pgbouncer),
+	    TEST(test_console_protocol),
+	    TEST(test_pause_waits_for_commit),
+	    TEST(test_cancel_resumes),
+	    TEST(test_reconnect),
 	    TEST(test_kill_and_disable),
+	    TEST(test_shutdown_wait_for_clients),
+	    TEST(test_shutdown_wait_for_servers),
+	    TEST(test_shutdown_now),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
