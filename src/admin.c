@@ -19,6 +19,7 @@
 #include "client.h"
 #include "io.h"
 #include "janitor.h"
+#include "login.h"
 #include "listener.h"
 #include "log.h"
 #include "net.h"
@@ -682,22 +683,61 @@ static void admin_show_databases(struct admin_reply *r,
 		admin_databases_console(r, t);
 }
 
-/* SHOW USERS: the pool's user and the console's, by name, once each. */
+static int admin_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The users PgBouncer would list: the console's, the pool's (forced)
+ * user, and the auth file's; sorted, once each. Returns how many are in
+ * *out (malloc'd, the caller frees), or -1 when out of memory. */
+static int admin_users(const struct worker *w, const char ***out)
+{
+	const struct authfile *af = w->creds != NULL ? w->creds->file : NULL;
+	unsigned nf = af != NULL ? authfile_count(af) : 0;
+	const char **v = malloc((nf + 2) * sizeof(*v));
+	unsigned n = 0, k = 0;
+
+	if (v == NULL)
+		return -1;
+	v[n++] = ADMIN_DB;
+	v[n++] = w->cfg->user;
+	for (unsigned i = 0; i < nf; i++)
+		v[n++] = authfile_user(af, i);
+	qsort(v, n, sizeof(*v), admin_strcmp);
+	for (unsigned i = 0; i < n; i++)
+		if (k == 0 || strcmp(v[k - 1], v[i]) != 0)
+			v[k++] = v[i];
+	*out = v;
+	return (int)k;
+}
+
+/* SHOW USERS: pool_mode is NULL: pitlane sets no mode per user. */
 static void admin_show_users(struct admin_reply *r, const struct admin_table *t)
 {
-	const char *pool_user = r->c->w->cfg->user;
-	int cmp = strcmp(pool_user, ADMIN_DB);
-	struct admin_val a[2] = {AV_STR(pool_user), AV_NULL};
-	struct admin_val b[2] = {AV_STR(ADMIN_DB), AV_NULL};
+	const char **users;
+	int n = admin_users(r->c->w, &users);
 
-	admin_row(r, t, cmp <= 0 ? a : b);
-	if (cmp != 0)
-		admin_row(r, t, cmp < 0 ? b : a);
+	if (n < 0) {
+		r->failed = true;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct admin_val v[2] = {AV_STR(users[i]), AV_NULL};
+		admin_row(r, t, v);
+	}
+	free(users);
 }
 
 static unsigned admin_user_count(const struct worker *w)
 {
-	return strcmp(w->cfg->user, ADMIN_DB) == 0 ? 1 : 2;
+	const char **users;
+	int n = admin_users(w, &users);
+
+	if (n < 0)
+		return 0;
+	free(users);
+	return (unsigned)n;
 }
 
 static void admin_show_lists(struct admin_reply *r, const struct admin_table *t)

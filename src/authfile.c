@@ -306,6 +306,11 @@ unsigned authfile_count(const struct authfile *a)
 	return (unsigned)a->n;
 }
 
+const char *authfile_user(const struct authfile *a, unsigned i)
+{
+	return i < a->n ? a->entries[i].user : NULL;
+}
+
 unsigned authfile_plain_count(const struct authfile *a)
 {
 	return a->nplain;

@@ -38,6 +38,9 @@ const char *authfile_lookup(const struct authfile *a, const char *user,
 
 unsigned authfile_count(const struct authfile *a);
 
+/* User i (0 to authfile_count - 1), in strcmp order: SHOW USERS. */
+const char *authfile_user(const struct authfile *a, unsigned i);
+
 /* How many users have a plaintext password (the caller may warn). */
 unsigned authfile_plain_count(const struct authfile *a);
 

@@ -1353,6 +1353,8 @@ void client_free(struct client *c)
 	if (c == NULL)
 		return;
 	c->w->nclients--;
+	if (c->console_wait != 0)
+		c->w->console_waits--; /* left while its command waited */
 	io_free(c->io);
 	io_free(c->plain_io);
 	login_free(c->login);

@@ -373,6 +373,17 @@ static void test_console_roles(void **state)
 
 	PGconn *b = console(pl, "user=boss password=boss-pw");
 	PQclear(show(b, "SHOW STATE"));
+
+	/* SHOW USERS: the console's, the pool's and the auth file's users */
+	PGresult *res = show(b, "SHOW USERS");
+	static const char *const users[] = {"boss", "nobody", "pgbouncer",
+					    H_USER, "watcher"};
+	assert_int_equal(PQntuples(res), 5);
+	for (int i = 0; i < 5; i++) {
+		assert_string_equal(PQgetvalue(res, i, 0), users[i]);
+		assert_true(PQgetisnull(res, i, 1));
+	}
+	PQclear(res);
 	PQfinish(b);
 
 	expect_refused(pl, "dbname=pgbouncer user=nobody password=nobody-pw",

@@ -39,6 +39,14 @@ static struct authfile *parse_ok(const char *text, unsigned n)
 		fail_msg("\"%s\" failed: %s", text, nerrs ? errs[0] : "?");
 	assert_int_equal(nerrs, 0);
 	assert_int_equal(authfile_count(a), n);
+	/* every user once, in strcmp order, each found by lookup */
+	for (unsigned i = 0; i < n; i++) {
+		const char *u = authfile_user(a, i);
+		assert_non_null(authfile_lookup(a, u, NULL));
+		if (i > 0)
+			assert_true(strcmp(authfile_user(a, i - 1), u) < 0);
+	}
+	assert_null(authfile_user(a, n));
 	return a;
 }
 
