@@ -836,6 +836,54 @@ static void test_shutdown_now(void **state)
 	h_pass();
 }
 
+struct stats_want {
+	PGconn *c;
+	const char *col;
+};
+
+static bool stats_positive(void *arg)
+{
+	struct stats_want *w = arg;
+	PGresult *res = show(w->c, "SHOW STATS");
+	long long v =
+	    cell_int(res, row_where(res, "database", H_DBNAME), w->col);
+	PQclear(res);
+	return v > 0;
+}
+
+/* The counters are real: time in transactions, queries and waiting, in
+ * µs, and the per-period averages once a stats_period has passed. */
+static void test_stats_counters(void **state)
+{
+	const char *env[] = {ADMIN_ENV, "PITLANE_STATS_PERIOD=1",
+			     "DB_POOL_MAX=1", "DB_POOL_MIN=1", NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *app = h_connect(pl, NULL);
+	PGconn *c = console(pl, NULL);
+
+	h_exec_ok(app, "BEGIN");
+	h_exec_ok(app, "SELECT pg_sleep(0.2)");
+	h_exec_ok(app, "COMMIT");
+	PGresult *res = show(c, "SHOW STATS_TOTALS");
+	int r = row_where(res, "database", H_DBNAME);
+	assert_true(cell_int(res, r, "xact_time") >= 200000);
+	assert_true(cell_int(res, r, "query_time") >= 200000);
+	assert_true(cell_int(res, r, "xact_count") >= 1);
+	assert_true(cell_int(res, r, "query_count") >= 3);
+	PQclear(res);
+	res = show(c, "SHOW TOTALS");
+	assert_true(cell_int(res, row_where(res, "name", "total_xact_time"),
+			     "value") >= 200000);
+	PQclear(res);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(h_query_int(app, "SELECT 1"), 1);
+	struct stats_want w = {c, "avg_query_count"};
+	assert_true(h_poll(stats_positive, &w, 10000));
+	PQfinish(app);
+	PQfinish(c);
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -854,6 +902,7 @@ int main(void)
 	    TEST(test_shutdown_wait_for_clients),
 	    TEST(test_shutdown_wait_for_servers),
 	    TEST(test_shutdown_now),
+	    TEST(test_stats_counters),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
