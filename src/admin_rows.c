@@ -1,0 +1,749 @@
+/* The rows of the SHOW commands: one per pool, database, user or
+ * connection as PgBouncer lays them out, sorted by name, read from the
+ * worker at the time of the command. */
+#include "admin_rows.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "client.h"
+#include "io.h"
+#include "login.h"
+#include "net.h"
+#include "server.h"
+
+#ifndef PITLANE_VERSION
+#define PITLANE_VERSION "0.0.0"
+#endif
+
+/* Moves the message(s) written to r->w into the reply. */
+void admin_put(struct admin_reply *r)
+{
+	if (r->w.overflow || r->out == NULL ||
+	    evbuffer_add(r->out, r->buf, r->w.len) != 0)
+		r->failed = true;
+	proto_writer_init(&r->w, r->buf, sizeof(r->buf));
+}
+
+void admin_row(struct admin_reply *r, const struct admin_table *t,
+	       const struct admin_val *v)
+{
+	admin_write_row(&r->w, t, v);
+	admin_put(r);
+}
+
+/* A monotonic instant as wall-clock seconds. */
+static int64_t admin_wall(const struct admin_reply *r, int64_t mono_ms)
+{
+	return r->wall_s - (r->now_ms - mono_ms) / 1000;
+}
+
+/* Whether the console's own pseudo-database has a row: not when the pool's
+ * database is itself named pgbouncer (the labels would repeat). */
+bool admin_db_row(const struct worker *w)
+{
+	return strcmp(w->cfg->dbname, ADMIN_DB) != 0;
+}
+
+/* Whether the pool's rows sort before the console's (PgBouncer keeps
+ * databases and pools ordered by name). */
+static bool admin_pool_first(const struct worker *w)
+{
+	return strcmp(w->cfg->dbname, ADMIN_DB) < 0;
+}
+
+/* Client and server counts by what SHOW POOLS calls them. */
+struct admin_counts {
+	unsigned cl_active, cl_waiting, cl_console, cl_login;
+	unsigned sv_active, sv_idle, sv_used, sv_tested, sv_login;
+	unsigned sv_canceling, servers;
+};
+
+static bool admin_server_used(const struct server *s, int64_t now)
+{
+	const struct config *cfg = s->w->cfg;
+
+	return s->state == SERVER_IDLE && cfg->server_check_query != NULL &&
+	       now - s->slot.since_ms >= cfg->server_check_delay_ms;
+}
+
+static void admin_count(const struct worker *w, int64_t now,
+			struct admin_counts *n)
+{
+	const struct client *c;
+	const struct server *s;
+
+	memset(n, 0, sizeof(*n));
+	TAILQ_FOREACH(c, &w->clients, link)
+	{
+		if (c->state == CLIENT_IDLE || c->state == CLIENT_ACTIVE)
+			n->cl_active++;
+		else if (c->state == CLIENT_WAITING || c->state == CLIENT_LOGIN)
+			n->cl_waiting++;
+		else if (c->state == CLIENT_CONSOLE)
+			n->cl_console++;
+		else if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
+			n->cl_login++;
+	}
+	TAILQ_FOREACH(s, &w->servers, link)
+	{
+		n->servers++;
+		if (s->state == SERVER_ACTIVE && s->cancels > 0)
+			n->sv_canceling++;
+		else if (s->state == SERVER_ACTIVE)
+			n->sv_active++;
+		else if (admin_server_used(s, now))
+			n->sv_used++;
+		else if (s->state == SERVER_IDLE)
+			n->sv_idle++;
+		else if (s->state == SERVER_RESETTING)
+			n->sv_tested++;
+		else if (s->state == SERVER_CONNECTING)
+			n->sv_login++;
+	}
+}
+
+static void admin_pools_pool(struct admin_reply *r, const struct admin_table *t,
+			     const struct admin_counts *n)
+{
+	const struct worker *w = r->c->w;
+	int64_t wait = pool_wait_max_ms(&w->pool, r->now_ms);
+	struct admin_val v[] = {
+	    AV_STR(w->cfg->dbname),
+	    AV_STR(w->cfg->user),
+	    AV_INT(n->cl_active),
+	    AV_INT(n->cl_waiting),
+	    AV_INT(0),
+	    AV_INT(0),
+	    AV_INT(n->sv_active),
+	    AV_INT(0),
+	    AV_INT(n->sv_canceling),
+	    AV_INT(n->sv_idle),
+	    AV_INT(n->sv_used),
+	    AV_INT(n->sv_tested),
+	    AV_INT(n->sv_login),
+	    AV_INT(wait / 1000),
+	    AV_INT(wait % 1000 * 1000),
+	    AV_STR(w->mode->name),
+	};
+	admin_row(r, t, v);
+}
+
+static void admin_pools_console(struct admin_reply *r,
+				const struct admin_table *t,
+				const struct admin_counts *n)
+{
+	struct admin_val v[16];
+
+	for (unsigned i = 0; i < 16; i++)
+		v[i] = AV_INT(0);
+	v[0] = AV_STR(ADMIN_DB);
+	v[1] = AV_STR(ADMIN_DB);
+	v[2] = AV_INT(n->cl_console);
+	v[15] = AV_STR("statement");
+	admin_row(r, t, v);
+}
+
+static void admin_show_pools(struct admin_reply *r, const struct admin_table *t)
+{
+	struct admin_counts n;
+	bool console = admin_db_row(r->c->w);
+
+	admin_count(r->c->w, r->now_ms, &n);
+	if (console && !admin_pool_first(r->c->w))
+		admin_pools_console(r, t, &n);
+	admin_pools_pool(r, t, &n);
+	if (console && admin_pool_first(r->c->w))
+		admin_pools_console(r, t, &n);
+}
+
+/* The figures of one STATS row: totals, then the per-period averages. */
+struct admin_stats {
+	const char *db;
+	uint64_t xacts, queries, recv, sent, xact_us, query_us, wait_us;
+	uint64_t avg[7]; /* xacts/s, queries/s, recv/s, sent/s, µs/xact,
+			    µs/query, wait µs/s */
+};
+
+static void admin_stats_of(const struct worker *w, bool console,
+			   struct admin_stats *st)
+{
+	const struct metrics_counters *m =
+	    console ? &w->console_stats : &w->pool.stats;
+
+	memset(st, 0, sizeof(*st));
+	st->db = console ? ADMIN_DB : w->cfg->dbname;
+	st->xacts = m->xacts_total;
+	st->queries = m->queries_total;
+	st->recv = m->bytes_in;
+	st->sent = m->bytes_out;
+	st->xact_us = m->xact_us;
+	st->query_us = m->query_us;
+	st->wait_us = m->wait_us;
+	if (!console) {
+		const struct metrics_rates *a = &w->pool.period.rates;
+		uint64_t avg[7] = {a->xact_count, a->query_count, a->recv,
+				   a->sent,	  a->xact_time,	  a->query_time,
+				   a->wait_time};
+		memcpy(st->avg, avg, sizeof(avg));
+	}
+}
+
+static void admin_stats_row(struct admin_reply *r, const struct admin_table *t,
+			    const struct admin_stats *st)
+{
+	struct admin_val v[15] = {
+	    AV_STR(st->db),	  AV_INT(st->xacts),   AV_INT(st->queries),
+	    AV_INT(st->recv),	  AV_INT(st->sent),    AV_INT(st->xact_us),
+	    AV_INT(st->query_us), AV_INT(st->wait_us),
+	};
+
+	for (unsigned i = 0; i < 7; i++)
+		v[8 + i] = AV_INT(st->avg[i]);
+	if (t->id == ADMIN_SHOW_STATS) {
+		admin_row(r, t, v);
+		return;
+	}
+	if (t->id == ADMIN_SHOW_STATS_AVERAGES)
+		for (unsigned i = 0; i < 7; i++)
+			v[1 + i] = AV_INT(st->avg[i]);
+	admin_row(r, t, v); /* the first 8 values */
+}
+
+/* SHOW STATS, STATS_TOTALS, STATS_AVERAGES: one row per database. */
+static void admin_show_stats(struct admin_reply *r, const struct admin_table *t)
+{
+	const struct worker *w = r->c->w;
+	struct admin_stats pool, console;
+
+	admin_stats_of(w, false, &pool);
+	admin_stats_of(w, true, &console);
+	if (admin_db_row(w) && !admin_pool_first(w))
+		admin_stats_row(r, t, &console);
+	admin_stats_row(r, t, &pool);
+	if (admin_db_row(w) && admin_pool_first(w))
+		admin_stats_row(r, t, &console);
+}
+
+/* SHOW TOTALS: each figure summed over the databases. */
+static void admin_show_totals(struct admin_reply *r,
+			      const struct admin_table *t)
+{
+	static const char *const names[] = {
+	    "xact_count", "query_count", "client_bytes", "server_bytes",
+	    "xact_time",  "query_time",	 "wait_time",
+	};
+	const struct worker *w = r->c->w;
+	struct admin_stats a, b;
+	char name[64];
+
+	admin_stats_of(w, false, &a);
+	admin_stats_of(w, true, &b);
+	uint64_t total[7] = {
+	    a.xacts + b.xacts,	   a.queries + b.queries,
+	    a.recv + b.recv,	   a.sent + b.sent,
+	    a.xact_us + b.xact_us, a.query_us + b.query_us,
+	    a.wait_us + b.wait_us,
+	};
+	for (unsigned i = 0; i < 14; i++) {
+		snprintf(name, sizeof(name), "%s_%s", i < 7 ? "total" : "avg",
+			 names[i % 7]);
+		struct admin_val v[2] = {
+		    AV_STR(name),
+		    AV_INT(i < 7 ? total[i] : a.avg[i - 7] + b.avg[i - 7]),
+		};
+		admin_row(r, t, v);
+	}
+}
+
+/* The columns SERVERS, CLIENTS and SOCKETS share, for one connection. */
+struct admin_sock {
+	char type;
+	const char *user, *db, *state;
+	char addr[64], local[64];
+	int port, local_port;
+	int64_t connect_s, request_s;
+	int64_t wait_ms;
+	bool close_needed;
+	const void *ptr, *link;
+	int remote_pid;
+	char tls[128];
+	const char *app;
+	size_t recv, send; /* buffered bytes, SOCKETS only */
+};
+
+static void admin_sock_row(struct admin_reply *r, const struct admin_table *t,
+			   const struct admin_sock *k)
+{
+	char type[2] = {k->type, '\0'}, ptr[32], link[32] = "";
+	struct admin_val v[25] = {
+	    AV_STR(type),
+	    AV_STR(k->user),
+	    AV_STR(k->db),
+	    AV_STR(k->state),
+	    AV_STR(k->addr),
+	    AV_INT(k->port),
+	    AV_STR(k->local),
+	    AV_INT(k->local_port),
+	    AV_TIME(k->connect_s),
+	    AV_TIME(k->request_s),
+	    AV_INT(k->wait_ms / 1000),
+	    AV_INT(k->wait_ms % 1000 * 1000),
+	    AV_INT(k->close_needed),
+	    AV_STR(ptr),
+	    AV_STR(link),
+	    AV_INT(k->remote_pid),
+	    AV_STR(k->tls),
+	    AV_STR(k->app),
+	    AV_INT(k->recv),
+	    AV_INT(0),
+	    AV_INT(0),
+	    AV_INT(k->send),
+	    AV_INT(0),
+	    AV_INT(0),
+	    AV_INT(0),
+	};
+
+	snprintf(ptr, sizeof(ptr), "%p", k->ptr);
+	if (k->link != NULL)
+		snprintf(link, sizeof(link), "%p", k->link);
+	admin_row(r, t, v);
+}
+
+static const char *admin_client_state(const struct client *c, bool sockets)
+{
+	switch (c->state) {
+	case CLIENT_STARTUP:
+	case CLIENT_AUTH:
+		return sockets ? "cl_login" : NULL;
+	case CLIENT_WAITING:
+	case CLIENT_LOGIN:
+		return sockets ? "cl_waiting" : "waiting";
+	case CLIENT_IDLE:
+	case CLIENT_ACTIVE:
+	case CLIENT_CONSOLE:
+		return sockets ? "cl_active" : "active";
+	default:
+		return NULL;
+	}
+}
+
+static void admin_tls_text(SSL *ssl, char *buf, size_t cap)
+{
+	if (ssl == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	snprintf(buf, cap, "%s/%s", SSL_get_version(ssl),
+		 SSL_get_cipher_name(ssl));
+}
+
+static void admin_client_sock(struct admin_reply *r, struct client *c,
+			      const char *state, struct admin_sock *k)
+{
+	const char *app = params_get(&c->want, "application_name");
+
+	memset(k, 0, sizeof(*k));
+	k->type = 'C';
+	k->user = c->user[0] ? c->user : "(nouser)";
+	k->db = c->db[0] ? c->db : "(nodb)";
+	k->state = state;
+	if (c->unix_socket)
+		snprintf(k->addr, sizeof(k->addr), "unix");
+	else
+		snprintf(k->addr, sizeof(k->addr), "%s", c->ip);
+	k->port = c->port;
+	net_sock_name(io_fd(c->io), true, k->local, sizeof(k->local),
+		      &k->local_port);
+	k->connect_s = c->connect_wall_s;
+	k->request_s = admin_wall(r, c->last_active_ms);
+	if (c->waiter.queued)
+		k->wait_ms = r->now_ms - c->waiter.since_ms;
+	k->ptr = c;
+	k->link = c->server;
+	admin_tls_text(c->tls ? io_ssl(c->io) : NULL, k->tls, sizeof(k->tls));
+	k->app = app != NULL ? app : "";
+	k->recv = evbuffer_get_length(io_input(c->io));
+	k->send = io_unsent(c->io);
+}
+
+static const char *admin_server_state(const struct server *s, int64_t now,
+				      bool sockets)
+{
+	static const char *const names[][2] = {
+	    {"new", "sv_login"},
+	    {"idle", "sv_idle"},
+	    {"active", "sv_active"},
+	    {"tested", "sv_tested"},
+	    {"being_canceled", "sv_active"},
+	    {"used", "sv_used"},
+	};
+	unsigned i;
+
+	switch (s->state) {
+	case SERVER_CONNECTING:
+		i = 0;
+		break;
+	case SERVER_IDLE:
+		i = admin_server_used(s, now) ? 5 : 1;
+		break;
+	case SERVER_ACTIVE:
+		i = s->cancels > 0 ? 4 : 2;
+		break;
+	case SERVER_RESETTING:
+		i = 3;
+		break;
+	default:
+		return NULL;
+	}
+	return names[i][sockets];
+}
+
+static void admin_server_sock(struct admin_reply *r, struct server *s,
+			      const char *state, struct admin_sock *k)
+{
+	const struct config *cfg = s->w->cfg;
+	int fd = s->conn != NULL ? PQsocket(s->conn) : -1;
+
+	memset(k, 0, sizeof(*k));
+	k->type = 'S';
+	k->user = cfg->user;
+	k->db = cfg->dbname;
+	k->state = state;
+	if (fd < 0 ||
+	    !net_sock_name(fd, false, k->addr, sizeof(k->addr), &k->port))
+		snprintf(k->addr, sizeof(k->addr), "%s", cfg->host);
+	if (strcmp(k->addr, "unix") == 0 || k->port == 0)
+		k->port = cfg->port;
+	if (fd >= 0)
+		net_sock_name(fd, true, k->local, sizeof(k->local),
+			      &k->local_port);
+	k->connect_s = admin_wall(r, s->created_ms);
+	k->request_s = admin_wall(r, s->slot.since_ms);
+	k->close_needed = pool_slot_stale(&s->w->pool, &s->slot);
+	k->ptr = s;
+	k->link = s->peer.io != NULL ? s->peer.ctx : NULL;
+	k->remote_pid = s->backend_pid;
+	if (s->conn != NULL && PQsslInUse(s->conn))
+		snprintf(k->tls, sizeof(k->tls), "%s/%s",
+			 PQsslAttribute(s->conn, "protocol"),
+			 PQsslAttribute(s->conn, "cipher"));
+	k->app = "";
+	if (s->io != NULL) {
+		k->recv = evbuffer_get_length(io_input(s->io));
+		k->send = io_unsent(s->io);
+	}
+}
+
+/* SHOW CLIENTS, SERVERS, SOCKETS, ACTIVE_SOCKETS. */
+static void admin_show_sockets(struct admin_reply *r,
+			       const struct admin_table *t)
+{
+	struct worker *w = r->c->w;
+	bool clients = t->id != ADMIN_SHOW_SERVERS;
+	bool servers = t->id != ADMIN_SHOW_CLIENTS;
+	bool sockets =
+	    t->id == ADMIN_SHOW_SOCKETS || t->id == ADMIN_SHOW_ACTIVE_SOCKETS;
+	bool busy_only = t->id == ADMIN_SHOW_ACTIVE_SOCKETS;
+	struct admin_sock k;
+	struct client *c;
+	struct server *s;
+
+	TAILQ_FOREACH(c, &w->clients, link)
+	{
+		const char *st = admin_client_state(c, sockets);
+		if (!clients || st == NULL)
+			continue;
+		admin_client_sock(r, c, st, &k);
+		if (!busy_only || k.recv + k.send > 0)
+			admin_sock_row(r, t, &k);
+	}
+	TAILQ_FOREACH(s, &w->servers, link)
+	{
+		const char *st = admin_server_state(s, r->now_ms, sockets);
+		if (!servers || st == NULL)
+			continue;
+		admin_server_sock(r, s, st, &k);
+		if (!busy_only || k.recv + k.send > 0)
+			admin_sock_row(r, t, &k);
+	}
+}
+
+static void admin_databases_pool(struct admin_reply *r,
+				 const struct admin_table *t)
+{
+	const struct worker *w = r->c->w;
+	const struct config *cfg = w->cfg;
+	bool unix_host = cfg->host[0] == '/';
+	struct admin_val v[13] = {
+	    AV_STR(cfg->dbname),
+	    unix_host ? AV_NULL : AV_STR(cfg->host),
+	    AV_INT(cfg->port),
+	    AV_STR(cfg->dbname),
+	    AV_STR(cfg->user),
+	    AV_INT(cfg->pool_max),
+	    AV_INT(cfg->pool_min),
+	    AV_INT(0),
+	    AV_NULL, /* the mode is pitlane's, not set per database */
+	    AV_INT(cfg->pool_max),
+	    AV_INT(pool_total(&w->pool)),
+	    AV_INT(w->pool.paused),
+	    AV_INT(w->disabled),
+	};
+	admin_row(r, t, v);
+}
+
+static void admin_databases_console(struct admin_reply *r,
+				    const struct admin_table *t)
+{
+	struct admin_val v[13] = {
+	    AV_STR(ADMIN_DB),
+	    AV_NULL,
+	    AV_INT(r->c->w->cfg->listen_port),
+	    AV_STR(ADMIN_DB),
+	    AV_STR(ADMIN_DB),
+	    AV_INT(ADMIN_POOL_SIZE),
+	    AV_INT(0),
+	    AV_INT(0),
+	    AV_STR("statement"),
+	    AV_INT(0),
+	    AV_INT(0),
+	    AV_INT(0),
+	    AV_INT(0),
+	};
+	admin_row(r, t, v);
+}
+
+static void admin_show_databases(struct admin_reply *r,
+				 const struct admin_table *t)
+{
+	const struct worker *w = r->c->w;
+
+	if (admin_db_row(w) && !admin_pool_first(w))
+		admin_databases_console(r, t);
+	admin_databases_pool(r, t);
+	if (admin_db_row(w) && admin_pool_first(w))
+		admin_databases_console(r, t);
+}
+
+static int admin_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The users PgBouncer would list: the console's, the pool's (forced)
+ * user, and the auth file's; sorted, once each. Returns how many are in
+ * *out (malloc'd, the caller frees), or -1 when out of memory. */
+static int admin_users(const struct worker *w, const char ***out)
+{
+	const struct authfile *af = w->creds != NULL ? w->creds->file : NULL;
+	unsigned nf = af != NULL ? authfile_count(af) : 0;
+	const char **v = malloc((nf + 2) * sizeof(*v));
+	unsigned n = 0, k = 0;
+
+	if (v == NULL)
+		return -1;
+	v[n++] = ADMIN_DB;
+	v[n++] = w->cfg->user;
+	for (unsigned i = 0; i < nf; i++)
+		v[n++] = authfile_user(af, i);
+	qsort(v, n, sizeof(*v), admin_strcmp);
+	for (unsigned i = 0; i < n; i++)
+		if (k == 0 || strcmp(v[k - 1], v[i]) != 0)
+			v[k++] = v[i];
+	*out = v;
+	return (int)k;
+}
+
+/* SHOW USERS: pool_mode is NULL: pitlane sets no mode per user. */
+static void admin_show_users(struct admin_reply *r, const struct admin_table *t)
+{
+	const char **users;
+	int n = admin_users(r->c->w, &users);
+
+	if (n < 0) {
+		r->failed = true;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct admin_val v[2] = {AV_STR(users[i]), AV_NULL};
+		admin_row(r, t, v);
+	}
+	free(users);
+}
+
+static unsigned admin_user_count(const struct worker *w)
+{
+	const char **users;
+	int n = admin_users(w, &users);
+
+	if (n < 0)
+		return 0;
+	free(users);
+	return (unsigned)n;
+}
+
+static void admin_show_lists(struct admin_reply *r, const struct admin_table *t)
+{
+	const struct worker *w = r->c->w;
+	struct admin_counts n;
+	unsigned dbs = admin_db_row(w) ? 2 : 1;
+
+	admin_count(w, r->now_ms, &n);
+	const struct {
+		const char *name;
+		unsigned items;
+	} rows[] = {
+	    {"databases", dbs},
+	    {"users", admin_user_count(w)},
+	    {"pools", dbs},
+	    {"free_clients", 0},
+	    {"used_clients", w->nclients - n.cl_login},
+	    {"login_clients", n.cl_login},
+	    {"free_servers", 0},
+	    {"used_servers", n.servers},
+	    {"dns_names", 0},
+	    {"dns_zones", 0},
+	    {"dns_queries", 0},
+	    {"dns_pending", 0},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct admin_val v[2] = {AV_STR(rows[i].name),
+					 AV_INT(rows[i].items)};
+		admin_row(r, t, v);
+	}
+}
+
+/* SHOW MEM: PgBouncer's caches are slabs; pitlane's objects are malloc'd
+ * one by one, so size is an object's size and free is 0. */
+static void admin_show_mem(struct admin_reply *r, const struct admin_table *t)
+{
+	const struct worker *w = r->c->w;
+	struct admin_counts n;
+
+	admin_count(w, r->now_ms, &n);
+	const struct {
+		const char *name;
+		size_t size;
+		unsigned used;
+	} rows[] = {
+	    {"user_cache", 0, admin_user_count(w)},
+	    {"db_cache", 0, admin_db_row(w) ? 2 : 1},
+	    {"pool_cache", sizeof(struct pool), 1},
+	    {"server_cache", sizeof(struct server), n.servers},
+	    {"client_cache", sizeof(struct client), w->nclients},
+	    {"iobuf_cache", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct admin_val v[5] = {
+		    AV_STR(rows[i].name),
+		    AV_INT(rows[i].size),
+		    AV_INT(rows[i].used),
+		    AV_INT(0),
+		    AV_INT(rows[i].size * rows[i].used),
+		};
+		admin_row(r, t, v);
+	}
+}
+
+static void admin_show_version(struct admin_reply *r,
+			       const struct admin_table *t)
+{
+	struct admin_val v[1] = {
+	    AV_STR("PgBouncer " ADMIN_COMPAT_VERSION
+		   " (pitlane " PITLANE_VERSION ")"),
+	};
+	admin_row(r, t, v);
+}
+
+static void admin_show_state(struct admin_reply *r, const struct admin_table *t)
+{
+	bool paused = r->c->w->pool.paused;
+	struct admin_val a[2] = {AV_STR("active"),
+				 AV_STR(paused ? "no" : "yes")};
+	struct admin_val p[2] = {AV_STR("paused"),
+				 AV_STR(paused ? "yes" : "no")};
+	struct admin_val s[2] = {AV_STR("suspended"), AV_STR("no")};
+
+	admin_row(r, t, a);
+	admin_row(r, t, p);
+	admin_row(r, t, s);
+}
+
+static void admin_show_config(struct admin_reply *r,
+			      const struct admin_table *t)
+{
+	const struct config *cfg = r->c->w->cfg;
+	struct config_setting_info info;
+
+	for (unsigned i = 0; i < config_setting_count(); i++) {
+		config_setting_info(cfg, i, &info);
+		struct admin_val v[4] = {
+		    AV_STR(info.key),
+		    AV_STR(info.value),
+		    AV_STR(info.def),
+		    AV_STR(info.changeable ? "yes" : "no"),
+		};
+		admin_row(r, t, v);
+	}
+}
+
+static void admin_show_param(struct admin_reply *r, const struct admin_table *t)
+{
+	struct admin_val v[1] = {AV_STR(t->value)};
+
+	admin_row(r, t, v);
+}
+
+/* The rows of a SHOW with columns. */
+void admin_show_rows(struct admin_reply *r, const struct admin_table *t)
+{
+	switch (t->id) {
+	case ADMIN_SHOW_POOLS:
+		admin_show_pools(r, t);
+		break;
+	case ADMIN_SHOW_STATS:
+	case ADMIN_SHOW_STATS_TOTALS:
+	case ADMIN_SHOW_STATS_AVERAGES:
+		admin_show_stats(r, t);
+		break;
+	case ADMIN_SHOW_TOTALS:
+		admin_show_totals(r, t);
+		break;
+	case ADMIN_SHOW_SERVERS:
+	case ADMIN_SHOW_CLIENTS:
+	case ADMIN_SHOW_SOCKETS:
+	case ADMIN_SHOW_ACTIVE_SOCKETS:
+		admin_show_sockets(r, t);
+		break;
+	case ADMIN_SHOW_DATABASES:
+		admin_show_databases(r, t);
+		break;
+	case ADMIN_SHOW_USERS:
+		admin_show_users(r, t);
+		break;
+	case ADMIN_SHOW_LISTS:
+		admin_show_lists(r, t);
+		break;
+	case ADMIN_SHOW_CONFIG:
+		admin_show_config(r, t);
+		break;
+	case ADMIN_SHOW_MEM:
+		admin_show_mem(r, t);
+		break;
+	case ADMIN_SHOW_VERSION:
+		admin_show_version(r, t);
+		break;
+	case ADMIN_SHOW_STATE:
+		admin_show_state(r, t);
+		break;
+	case ADMIN_SHOW_PARAM:
+		admin_show_param(r, t);
+		break;
+	default:
+		break; /* DNS_HOSTS, DNS_ZONES: pitlane keeps no DNS cache */
+	}
+}
