@@ -428,6 +428,28 @@ static void test_unix_peer_pgbouncer(void **state)
 	h_pass();
 }
 
+/* hba rules see the console as the database pgbouncer. */
+static void test_console_hba(void **state)
+{
+	char hba[PATH_MAX], kv[PATH_MAX + 32];
+
+	snprintf(hba, sizeof(hba), "%s/console_hba.conf", h_tmpdir());
+	FILE *f = fopen(hba, "w");
+	assert_non_null(f);
+	fputs("host pgbouncer all 127.0.0.1/32 reject\n"
+	      "host all all 127.0.0.1/32 trust\n",
+	      f);
+	fclose(f);
+	snprintf(kv, sizeof(kv), "PITLANE_HBA_FILE=%s", hba);
+	const char *env[] = {ADMIN_ENV, kv, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *app = h_connect(pl, NULL);
+	assert_int_equal(h_query_int(app, "SELECT 1"), 1);
+	PQfinish(app);
+	expect_refused(pl, "dbname=pgbouncer", "pg_hba.conf rejects");
+	h_pass();
+}
+
 /* ---- protocol ---------------------------------------------------------- */
 
 /* Errors keep the session: unknown command, bad arguments, more than one
@@ -894,6 +916,7 @@ int main(void)
 	    TEST(test_show_rows),
 	    TEST(test_console_roles),
 	    TEST(test_unix_peer_pgbouncer),
+	    TEST(test_console_hba),
 	    TEST(test_console_protocol),
 	    TEST(test_pause_waits_for_commit),
 	    TEST(test_cancel_resumes),
