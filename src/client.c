@@ -170,6 +170,9 @@ static void client_disconnect(struct client *c, const char *sqlstate,
 
 	if (c->state == CLIENT_CLOSING)
 		return;
+	if (sqlstate != NULL && c->state < CLIENT_IDLE)
+		w->pool.stats
+		    .login_failures[metrics_login_failure_of(sqlstate)]++;
 	if (sqlstate != NULL) {
 		client_send_error(c, "FATAL", sqlstate, message, detail, false);
 		log_info("client refused", LF_STR("client", c->addr),
@@ -349,6 +352,7 @@ static void client_login_done(struct client *c)
 	client_send_welcome(c, &s->params);
 	if (c->state == CLIENT_CLOSING)
 		return;
+	w->pool.stats.logins++;
 	if (!w->mode->server_at_login) {
 		/* The server was needed for the login only. */
 		c->server = NULL;
@@ -381,6 +385,9 @@ static void client_attach(struct client *c, struct server *s)
 	};
 	bool syncing;
 
+	metrics_record_wait(
+	    &w->pool.stats, &w->pool.hist,
+	    metrics_elapsed_us(c->wait_since_us, worker_now_us(w)));
 	c->server = s;
 	w->clients_active++;
 	server_link(s, &peer);
@@ -415,6 +422,7 @@ static void client_acquire(struct client *c)
 	struct worker *w = c->w;
 	struct server *s = NULL;
 
+	c->wait_since_us = worker_now_us(w);
 	if (w->pool.nwaiting == 0)
 		s = client_take_idle(w);
 	if (s != NULL) {
@@ -772,6 +780,7 @@ static void client_login_finish(struct client *c, const char *db)
 		return;
 	}
 	client_send_welcome(c, &c->want);
+	w->pool.stats.logins++;
 	client_set_state(c, CLIENT_IDLE);
 	client_request(c);
 }
@@ -1075,6 +1084,7 @@ static void client_startup(struct client *c)
 			client_write(c, "N", 1);
 			break;
 		case PROTO_CANCEL_REQ:
+			c->w->pool.stats.cancel_requests++;
 			client_route_cancel(c->w, st.cancel_pid, st.cancel_key);
 			client_disconnect(c, NULL, NULL, NULL);
 			return;

@@ -42,6 +42,7 @@ struct client {
 	struct params startup;	 /* as after login: what RESET ALL restores */
 	struct stmt_names names; /* its named prepared statements */
 	int64_t last_active_ms;	 /* last read from it */
+	int64_t wait_since_us;	 /* when it asked for a server (metrics) */
 	char addr[64];
 	char user[64];		 /* as authenticated, for logs */
 	char ip[48];		 /* peer address without port, "[local]" */

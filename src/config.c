@@ -229,6 +229,8 @@ static const struct setting settings[] = {
 	 "15", 100, 3600000),
     SIZE("pitlane", LIVE, max_packet_size, "PITLANE_MAX_PACKET_SIZE", "1GB", MB,
 	 GB),
+    SECS("pitlane", LIVE, stats_period, "PITLANE_STATS_PERIOD", "60", 0,
+	 86400000),
     USERS("pitlane", LIVE, admin_users, "PITLANE_ADMIN_USERS"),
     USERS("pitlane", LIVE, stats_users, "PITLANE_STATS_USERS"),
     STR("pool", LIVE, host, "DB_HOST", "localhost",

@@ -81,6 +81,7 @@ struct config {
 	enum tls_version tls_min_version; /* TLSv1.2 */
 	int client_login_timeout_ms;	  /* 15 s */
 	long max_packet_size;		  /* bytes; 1 GB */
+	int stats_period_ms; /* 60 s: `pool metrics` log, averages; 0: off */
 
 	/* [pool] section, or DB_* in the environment: the backend pool. */
 	char *host;		/* localhost; a comma-separated list allowed */

@@ -1,5 +1,5 @@
 /* The janitor: periodic and on-demand pool upkeep, the deferred reaper of
- * closed sessions, metrics snapshots and the shutdown sequence. */
+ * closed sessions and the shutdown sequence. */
 #include "janitor.h"
 
 #include <stddef.h>
@@ -144,30 +144,6 @@ int janitor_start(struct worker *w)
 	    event_add(janitor_tick_ev, &tick) != 0)
 		return -1;
 	return 0;
-}
-
-void janitor_log_metrics(struct worker *w)
-{
-	const struct pool *p = &w->pool;
-	const struct config *cfg = w->cfg;
-	struct metrics_snapshot snap = {
-	    .pool = p->name,
-	    .servers_total = pool_total(p),
-	    .servers_idle = p->count[POOL_SLOT_IDLE],
-	    .servers_active = p->count[POOL_SLOT_ACTIVE],
-	    .servers_connecting = p->count[POOL_SLOT_CONNECTING],
-	    .clients_total = w->nclients,
-	    .clients_active = w->clients_active,
-	    .clients_waiting = p->nwaiting,
-	    .wait_max_ms = pool_wait_max_ms(p, worker_now_ms()),
-	    .c = p->stats,
-	    .max = cfg->pool_max,
-	    .min = cfg->pool_min,
-	    .idle_timeout_ms = cfg->idle_timeout_ms,
-	    .connect_timeout_ms = cfg->connect_timeout_ms,
-	};
-
-	metrics_log(&snap);
 }
 
 void janitor_shutdown(struct worker *w)

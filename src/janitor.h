@@ -15,9 +15,6 @@ int janitor_start(struct worker *w) __attribute__((warn_unused_result));
 /* Runs one round now. */
 void janitor_run(struct worker *w);
 
-/* Logs one `pool metrics` record. */
-void janitor_log_metrics(struct worker *w);
-
 /* Begins a graceful shutdown: no new work, idle clients told 57P01, linked
  * ones finish their transaction (bounded by shutdown_timeout_ms), then
  * every backend gets Terminate and the loop ends. */

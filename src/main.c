@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pool.h"
 #include "reload.h"
+#include "stats.h"
 #include "worker.h"
 
 #ifndef PITLANE_VERSION
@@ -201,7 +202,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGUSR1) {
-		janitor_log_metrics(&app->w);
+		stats_log(&app->w);
 		return;
 	}
 	if (sig == SIGHUP) {
@@ -216,6 +217,22 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal received", LF_STR("signal", strsignal((int)sig)));
 	listener_disable(app->listener);
 	janitor_shutdown(&app->w);
+}
+
+/* An event base whose cached time (worker_now_us) comes from
+ * CLOCK_MONOTONIC: libevent's default, CLOCK_MONOTONIC_COARSE, ticks in
+ * jiffies (4 ms) and would round most query durations to 0. */
+static struct event_base *worker_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base = NULL;
+
+	if (ec == NULL)
+		return NULL;
+	if (event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
+		base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
 }
 
 static int worker_init(struct worker *w, struct loaded *ld,
@@ -237,11 +254,13 @@ static int worker_init(struct worker *w, struct loaded *ld,
 	w->tls = ld->tls;
 	memset(ld, 0, sizeof(*ld)); /* the worker owns them now */
 	pool_init(&w->pool, cfg->pool_name, &lim);
+	w->pool.database = cfg->dbname;
+	w->pool.user = cfg->user;
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->servers);
 	TAILQ_INIT(&w->dead_clients);
 	TAILQ_INIT(&w->dead_servers);
-	w->base = event_base_new();
+	w->base = worker_base_new();
 	if (w->base == NULL)
 		return -1;
 	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
@@ -257,13 +276,16 @@ static int worker_init(struct worker *w, struct loaded *ld,
 	w->stmts = stmt_registry_new();
 	if (w->cancels == NULL || w->stmts == NULL)
 		return -1;
-	return janitor_start(w);
+	if (janitor_start(w) != 0)
+		return -1;
+	return stats_start(w);
 }
 
 static void worker_free(struct worker *w)
 {
 	bool threads_busy = w->cancels && cancel_pending(w->cancels) > 0;
 
+	stats_stop(w);
 	janitor_stop(w);
 	params_clear(&w->params);
 	stmt_registry_free(w->stmts);
@@ -330,7 +352,7 @@ static int run(struct loaded *ld, const struct config_sources *src)
 	}
 	log_configured(&app.w, listener_port(app.listener));
 	janitor_run(&app.w);
-	janitor_log_metrics(&app.w);
+	stats_log(&app.w);
 	if (event_base_dispatch(app.w.base) == 0 && app.w.stopped)
 		rc = 0;
 out:

@@ -58,7 +58,12 @@ struct pool {
 	unsigned nwaiting;
 	int64_t backoff_ms;	 /* current retry delay, 0 when healthy */
 	int64_t next_connect_ms; /* no connect starts before this */
+	bool paused; /* PAUSE: no server handed out or connected (set by the
+			console) */
+	const char *database, *user; /* its key, for labels; not owned */
 	struct metrics_counters stats;
+	struct metrics_histos hist;   /* recorded with stats */
+	struct metrics_period period; /* stats_period averages */
 };
 
 void pool_init(struct pool *p, const char *name, const struct pool_limits *lim);

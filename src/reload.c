@@ -18,6 +18,7 @@
 #include "log.h"
 #include "login.h"
 #include "server.h"
+#include "stats.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -158,14 +159,26 @@ static unsigned reload_log_changes(const struct config *old,
 	return changed;
 }
 
-/* The pool's limits as the configuration gives them. */
+/* The pool's limits and names as the configuration gives them (the names
+ * point into it). */
 static void reload_pool_limits(struct worker *w, const struct config *cfg)
 {
 	w->pool.name = cfg->pool_name;
+	w->pool.database = cfg->dbname;
+	w->pool.user = cfg->user;
 	w->pool.lim.max = (unsigned)cfg->pool_max;
 	w->pool.lim.min = (unsigned)cfg->pool_min;
 	w->pool.lim.idle_timeout_ms = cfg->idle_timeout_ms;
 	w->pool.lim.connect_timeout_ms = cfg->connect_timeout_ms;
+}
+
+/* A new stats_period starts a new period at once. */
+static void reload_stats_period(struct worker *w)
+{
+	stats_stop(w);
+	if (stats_start(w) != 0)
+		log_error("cannot restart the stats_period timer",
+			  LF_INT("stats_period_ms", w->cfg->stats_period_ms));
 }
 
 /* Swaps the candidate in; the old configuration, credentials and TLS
@@ -186,6 +199,8 @@ static void reload_apply(struct worker *w, struct reload_next *n,
 	memset(n, 0, sizeof(*n));
 	log_setup(stderr, w->cfg->log_format, w->cfg->log_level);
 	reload_pool_limits(w, w->cfg);
+	if (w->cfg->stats_period_ms != old.cfg->stats_period_ms)
+		reload_stats_period(w);
 	reload_next_free(&old);
 	if (target) {
 		log_info("backend target changed: reconnecting",

@@ -60,6 +60,7 @@ struct server_req {
 	uint8_t type;	   /* the request's message type: P B C D E S Q F */
 	uint8_t kind;	   /* enum server_req_kind */
 	struct stmt *stmt; /* referenced: the statement a Parse prepares */
+	int64_t sent_us;   /* when it was sent (query duration) */
 };
 
 struct server {
@@ -85,9 +86,10 @@ struct server {
 	struct server_req *reqs;
 	unsigned req_head, req_len, req_cap;
 
-	bool ext_open;	     /* extended messages since the last Sync */
-	bool skip_to_sync;   /* the backend skips to the next Sync */
-	uint8_t xact;	     /* status of the last ReadyForQuery */
+	bool ext_open;	       /* extended messages since the last Sync */
+	bool skip_to_sync;     /* the backend skips to the next Sync */
+	uint8_t xact;	       /* status of the last ReadyForQuery */
+	int64_t xact_start_us; /* first request since the last 'I'; 0: none */
 	uint32_t in_skip;    /* body bytes of a server message still to relay */
 	uint32_t out_skip;   /* body bytes of a client message still to send */
 	bool hidden_failed;  /* a query pitlane sent on its own failed */

@@ -79,8 +79,12 @@ static bool txn_push(struct server *s, uint8_t type, enum server_req_kind kind,
 {
 	if (s->req_len == s->req_cap && !txn_grow(s))
 		return false;
-	s->reqs[(s->req_head + s->req_len) % s->req_cap] =
-	    (struct server_req){.type = type, .kind = kind, .stmt = st};
+	int64_t now = worker_now_us(s->w);
+
+	s->reqs[(s->req_head + s->req_len) % s->req_cap] = (struct server_req){
+	    .type = type, .kind = kind, .stmt = st, .sent_us = now};
+	if (s->xact_start_us == 0 && (kind == REQ_CLIENT || kind == REQ_SYNTH))
+		s->xact_start_us = now;
 	if (st != NULL)
 		stmt_ref(st);
 	if (s->req_len++ == 0)
@@ -322,6 +326,30 @@ static void txn_note_failure(struct server *s, struct evbuffer *in,
 	s->hidden_failed = true;
 }
 
+/* A ReadyForQuery the client sees: the query it ends and, at status 'I',
+ * the transaction, into the pool's counters and histograms. A transaction
+ * starts at its first request, or at r's when a pipelined one was sent
+ * before the previous transaction ended. */
+static void txn_note_ready(struct server *s, const struct server_req *r,
+			   uint8_t status)
+{
+	struct pool *p = &s->w->pool;
+	int64_t now = worker_now_us(s->w);
+	int64_t start = r != NULL ? r->sent_us : now;
+
+	if (r != NULL && (r->type == 'Q' || r->type == 'S' || r->type == 'F'))
+		metrics_record_query(&p->stats, &p->hist,
+				     metrics_elapsed_us(r->sent_us, now));
+	if (status != 'I')
+		return;
+	p->stats.xacts_total++;
+	if (s->xact_start_us != 0 && s->xact_start_us < start)
+		start = s->xact_start_us;
+	metrics_record_xact(&p->stats, &p->hist,
+			    metrics_elapsed_us(start, now));
+	s->xact_start_us = 0;
+}
+
 /* A whole message the relay must read. Returns true when it is dropped
  * rather than relayed; sets *stop when the scan must end after it. */
 static bool txn_inspect(struct server *s, struct evbuffer *in,
@@ -338,12 +366,14 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 	case 'Z':
 		relay_copy_body(in, cur, len, &status, 1);
 		s->xact = status;
+		if (!hidden)
+			txn_note_ready(s, r, status);
+		else if (status == 'I')
+			s->xact_start_us = 0;
 		if (r != NULL && txn_completes(r->type, 'Z'))
 			txn_pop(s, false);
 		if (kind == REQ_PARAMS)
 			s->sync_report = true;
-		else if (!hidden && status == 'I')
-			s->w->pool.stats.xacts_total++;
 		*stop = true;
 		/* Statement mode refuses a transaction block: the FATAL must
 		 * answer BEGIN, so its ReadyForQuery is not relayed. */

@@ -60,6 +60,7 @@ struct worker {
 	unsigned freed_since_trim;	  /* clients freed since malloc_trim */
 	unsigned clients_active;	  /* linked to a server */
 	struct event *reap_ev;		  /* deferred frees */
+	struct event *stats_ev;		  /* stats_period timer, or NULL */
 	bool dispatching, dispatch_again; /* guards client_dispatch */
 	bool shutting_down;
 	bool stopped; /* shutdown complete */
@@ -69,6 +70,19 @@ struct worker {
 	void (*maintain)(struct worker *w); /* connect, reap, time out now */
 	void (*dispatch)(struct worker *w); /* hand idle servers to waiters */
 };
+
+/* Microseconds for durations: libevent's time cached once per loop
+ * iteration, so the hot path makes no system call per message. Wall-clock
+ * based (libevent resyncs its offset every few seconds): differences can
+ * jump, so take them with metrics_elapsed_us, which clamps at 0. */
+static inline int64_t worker_now_us(const struct worker *w)
+{
+	struct timeval tv;
+
+	if (event_base_gettimeofday_cached(w->base, &tv) != 0)
+		return 0;
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
 
 /* Monotonic milliseconds. */
 static inline int64_t worker_now_ms(void)

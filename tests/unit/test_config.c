@@ -177,6 +177,7 @@ static void test_defaults(void **state)
 				  "tls_min_version = TLSv1.2\n"
 				  "client_login_timeout = 15\n"
 				  "max_packet_size = 1GB\n"
+				  "stats_period = 60\n"
 				  "; admin_users not set\n"
 				  "; stats_users not set\n"
 				  "\n"
@@ -1072,6 +1073,7 @@ static void test_print_round_trip(void **state)
 	assert_non_null(strstr(first, "\ntls_min_version = TLSv1.3\n"
 				      "client_login_timeout = 0.1\n"
 				      "max_packet_size = 3MB\n"
+				      "stats_period = 60\n"
 				      "; admin_users not set\n"));
 	assert_non_null(strstr(first, "\nidle_transaction_timeout = 0.5\n"
 				      "query_timeout = 1.02\n"
@@ -1803,6 +1805,7 @@ static void test_changeable(void **state)
 					   "tls_min_version",
 					   "client_login_timeout",
 					   "max_packet_size",
+					   "stats_period",
 					   "admin_users",
 					   "stats_users",
 					   "host",

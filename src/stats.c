@@ -1,0 +1,120 @@
+/* Statistics service: snapshots of a pool's state and counters, the
+ * periodic `pool metrics` record and the per-period averages. */
+#include "stats.h"
+
+#include "client.h"
+#include "log.h"
+#include "server.h"
+
+/* The sessions' states, counted by walking the worker's lists. */
+static void stats_count_sessions(struct worker *w, struct metrics_snapshot *s)
+{
+	struct client *c;
+	struct server *sv;
+
+	TAILQ_FOREACH(c, &w->clients, link)
+	{
+		if (c->state == CLIENT_IDLE)
+			s->clients_idle++;
+		else if (c->state < CLIENT_LOGIN)
+			s->clients_login++;
+	}
+	TAILQ_FOREACH(sv, &w->servers, link)
+	{
+		if (sv->state == SERVER_RESETTING)
+			s->servers_used++;
+	}
+}
+
+void stats_snapshot(struct worker *w, const struct pool *p,
+		    struct metrics_snapshot *out)
+{
+	const struct config *cfg = w->cfg;
+	int64_t wait_ms = pool_wait_max_ms(p, worker_now_ms());
+	const char *why;
+
+	*out = (struct metrics_snapshot){
+	    .pool = p->name,
+	    .database = p->database,
+	    .user = p->user,
+	    .servers_total = pool_total(p),
+	    .servers_idle = p->count[POOL_SLOT_IDLE],
+	    .servers_active = p->count[POOL_SLOT_ACTIVE],
+	    .servers_connecting = p->count[POOL_SLOT_CONNECTING],
+	    .clients_total = w->nclients,
+	    .clients_active = w->clients_active,
+	    .clients_waiting = p->nwaiting,
+	    .wait_max_ms = wait_ms,
+	    .wait_max_us = wait_ms * 1000,
+	    .paused = p->paused,
+	    .shutting_down = w->shutting_down,
+	    .c = p->stats,
+	    .h = p->hist,
+	    .rates = p->period.rates,
+	    .max = cfg->pool_max,
+	    .min = cfg->pool_min,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	};
+	stats_count_sessions(w, out);
+	/* Servers being cleaned hold an active slot but serve no client. */
+	out->servers_active -= out->servers_used <= out->servers_active
+				   ? out->servers_used
+				   : out->servers_active;
+	out->ready = stats_ready(w, p, &why);
+}
+
+bool stats_ready(const struct worker *w, const struct pool *p, const char **why)
+{
+	*why = NULL;
+	if (w->shutting_down)
+		*why = "shutting down";
+	else if (p->paused)
+		*why = "paused";
+	else if (p->backoff_ms > 0)
+		*why = "cannot connect to the database";
+	else if (p->count[POOL_SLOT_IDLE] + p->count[POOL_SLOT_ACTIVE] == 0)
+		*why = "no server connection yet";
+	return *why == NULL;
+}
+
+void stats_log(struct worker *w)
+{
+	struct metrics_snapshot snap;
+
+	stats_snapshot(w, &w->pool, &snap);
+	metrics_log(&snap);
+}
+
+/* The end of a stats period: roll the averages, log the record. */
+static void stats_period_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	metrics_period_roll(&w->pool.period, &w->pool.stats, worker_now_us(w));
+	stats_log(w);
+}
+
+int stats_start(struct worker *w)
+{
+	int ms = w->cfg->stats_period_ms;
+	struct timeval tv = {.tv_sec = ms / 1000,
+			     .tv_usec = (ms % 1000) * 1000};
+
+	metrics_period_init(&w->pool.period, &w->pool.stats, worker_now_us(w));
+	if (ms == 0)
+		return 0;
+	w->stats_ev = event_new(w->base, -1, EV_PERSIST, stats_period_cb, w);
+	if (w->stats_ev == NULL || event_add(w->stats_ev, &tv) != 0)
+		return -1;
+	return 0;
+}
+
+void stats_stop(struct worker *w)
+{
+	if (w->stats_ev != NULL)
+		event_free(w->stats_ev);
+	w->stats_ev = NULL;
+}

@@ -1,0 +1,31 @@
+/* Statistics service: builds the one metrics snapshot of a pool that every
+ * reader formats (the `pool metrics` log record, the console's SHOW
+ * commands, /metrics), and runs the stats_period timer that logs it and
+ * rolls the per-period averages. */
+#ifndef PITLANE_STATS_H
+#define PITLANE_STATS_H
+
+#include "metrics.h"
+#include "worker.h"
+
+/* Fills out with pool p's state now. Walks the worker's sessions for the
+ * per-state counts: for readers (log, console, scrape), not the hot path. */
+void stats_snapshot(struct worker *w, const struct pool *p,
+		    struct metrics_snapshot *out);
+
+/* Whether a new client would be served now, and if not why (a short
+ * reason for /readyz); *why is NULL when ready. */
+bool stats_ready(const struct worker *w, const struct pool *p,
+		 const char **why);
+
+/* Logs one `pool metrics` record per pool (startup, SIGUSR1). */
+void stats_log(struct worker *w);
+
+/* Starts the first period and, when stats_period is set, its timer.
+ * Returns -1 when out of memory. */
+int stats_start(struct worker *w) __attribute__((warn_unused_result));
+
+/* Frees what stats_start made. */
+void stats_stop(struct worker *w);
+
+#endif
