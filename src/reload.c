@@ -206,6 +206,10 @@ static void reload_apply(struct worker *w, struct reload_next *n,
 		log_info("backend target changed: reconnecting",
 			 LF_STR("pool", w->pool.name));
 		server_reconnect_all(w);
+		/* Failures against the old target say nothing of the new one
+		 * (a failover): connect at once. */
+		w->pool.backoff_ms = 0;
+		w->pool.next_connect_ms = 0;
 	}
 	log_info("configuration reloaded", LF_STR("during", what),
 		 LF_INT("changed", changed));
