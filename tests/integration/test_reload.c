@@ -3,7 +3,8 @@
  * (no client error, servers drop to the new max), a file with bad values
  * (rejected whole: still serving, old values in effect, every error
  * logged), a setting that cannot change at runtime (kept, with a warning),
- * a new auth file (a new user logs in, a removed one cannot), a renewed
+ * a new auth file (a new user logs in, a removed one cannot) and new hba
+ * rules, a renewed
  * certificate (a new handshake sees it, an old session goes on), and a new
  * backend target (every server replaced, an open transaction finishes). */
 #include "harness.h"
@@ -363,15 +364,17 @@ static void test_fixed_setting_kept(void **state)
 }
 
 /* A new auth file serves new logins: its new user logs in, the user it no
- * longer lists cannot, and a session that logged in before goes on. */
+ * longer lists cannot, and a session that logged in before goes on. New
+ * hba rules likewise. */
 static void test_new_auth_file(void **state)
 {
-	char ini[PATH_MAX], users[PATH_MAX];
+	char ini[PATH_MAX], users[PATH_MAX], hba[PATH_MAX];
 	const char *args[] = {"-c", tmp_path("auth.ini", ini, sizeof(ini)),
 			      NULL};
 	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256", NULL};
 
 	tmp_path("users.txt", users, sizeof(users));
+	tmp_path("hba.conf", hba, sizeof(hba));
 	write_file(users, "\"alice\" \"%s\"\n", ALICE_PW);
 	write_file(ini, "[pitlane]\nauth_file = %s\n", users);
 	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
@@ -390,7 +393,21 @@ static void test_new_auth_file(void **state)
 	/* An auth file with an error is rejected: bob still logs in. */
 	write_file(users, "\"carol\n");
 	sighup(pl, false, 1);
-	PQfinish(connect_ok(pl, "bob", BOB_PW, NULL));
+	bob = connect_ok(pl, "bob", BOB_PW, NULL);
+
+	/* hba rules: a new file rejects bob's new logins, not his session. */
+	write_file(users, "\"bob\" \"%s\"\n", BOB_PW);
+	write_file(hba, "host all bob 127.0.0.1/32 reject\n"
+			"host all all 127.0.0.1/32 scram-sha-256\n");
+	write_file(ini, "[pitlane]\nauth_file = %s\nhba_file = %s\n", users,
+		   hba);
+	sighup(pl, true, 2);
+	PGconn *c = connect_as(pl, "bob", BOB_PW, NULL);
+	assert_int_not_equal(PQstatus(c), CONNECTION_OK);
+	assert_non_null(strstr(PQerrorMessage(c), "pg_hba.conf rejects"));
+	PQfinish(c);
+	assert_int_equal(h_query_int(bob, "SELECT 4"), 4);
+	PQfinish(bob);
 	h_pass();
 }
 
