@@ -4,9 +4,9 @@
  * (rejected whole: still serving, old values in effect, every error
  * logged), a setting that cannot change at runtime (kept, with a warning),
  * a new auth file (a new user logs in, a removed one cannot) and new hba
- * rules, a renewed
- * certificate (a new handshake sees it, an old session goes on), and a new
- * backend target (every server replaced, an open transaction finishes). */
+ * rules, a renewed certificate (a new handshake sees it, an old session
+ * goes on), and a new backend target (every server replaced, an open
+ * transaction finishes). */
 #include "harness.h"
 
 #include <errno.h>
