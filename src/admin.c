@@ -236,16 +236,14 @@ static bool admin_db_arg(struct client *c, const struct admin_cmd *cmd,
 }
 
 /* Closes the servers no client holds: idle, connecting, being checked. A
- * linked server closes when its client releases it (pool_keeps). */
-static void admin_close_unlinked(struct worker *w, bool stale_only)
+ * linked server closes when its client releases it (server_become_idle). */
+static void admin_close_unlinked(struct worker *w)
 {
 	struct server *s, *next;
 
 	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
 		if (s->state == SERVER_ACTIVE)
-			continue;
-		if (stale_only && !pool_slot_stale(&w->pool, &s->slot))
 			continue;
 		if (s->state == SERVER_RESETTING && s->peer.io != NULL)
 			continue; /* cleaning after its client; back soon */
@@ -282,7 +280,7 @@ static void admin_pause(struct client *c, const struct admin_cmd *cmd)
 	log_info("pool paused", LF_STR("pool", w->pool.name),
 		 LF_STR("by", c->user),
 		 LF_INT("servers_active", w->pool.count[POOL_SLOT_ACTIVE]));
-	admin_close_unlinked(w, false);
+	admin_close_unlinked(w);
 	admin_wait_for(c, ADMIN_WAIT_PAUSE);
 }
 
@@ -321,10 +319,9 @@ static void admin_reconnect(struct client *c, const struct admin_cmd *cmd)
 
 	if (!admin_db_arg(c, cmd, "reconnect", false))
 		return;
-	pool_reconnect(&w->pool);
 	log_info("pool reconnecting", LF_STR("pool", w->pool.name),
 		 LF_STR("by", c->user));
-	admin_close_unlinked(w, true);
+	server_reconnect_all(w);
 	admin_done(c, "RECONNECT");
 	w->maintain(w);
 }
@@ -445,7 +442,7 @@ static void admin_shutdown(struct client *c, const struct admin_cmd *cmd)
 		listener_close_tcp(w->listener);
 	if (w->console_shutdown == ADMIN_SHUTDOWN_SERVERS && !w->pool.paused) {
 		pool_pause(&w->pool);
-		admin_close_unlinked(w, false);
+		admin_close_unlinked(w);
 	}
 	admin_done(c, "SHUTDOWN");
 	admin_tick(w);
@@ -638,7 +635,7 @@ static bool admin_wait_over(const struct worker *w, const struct client *c)
 		return !w->pool.paused || pool_total(&w->pool) == 0;
 	case ADMIN_WAIT_STALE:
 		TAILQ_FOREACH(s, &w->servers, link)
-		if (pool_slot_stale(&w->pool, &s->slot))
+		if (s->gen != w->server_gen)
 			return false;
 		return true;
 	default:

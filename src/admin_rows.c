@@ -423,7 +423,7 @@ static void admin_server_sock(struct admin_reply *r, struct server *s,
 			      &k->local_port);
 	k->connect_s = admin_wall(r, s->created_ms);
 	k->request_s = admin_wall(r, s->slot.since_ms);
-	k->close_needed = pool_slot_stale(&s->w->pool, &s->slot);
+	k->close_needed = s->gen != s->w->server_gen;
 	k->ptr = s;
 	k->link = s->peer.io != NULL ? s->peer.ctx : NULL;
 	k->remote_pid = s->backend_pid;

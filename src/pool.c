@@ -30,8 +30,6 @@ void pool_slot_set(struct pool *p, struct pool_slot *slot,
 		TAILQ_REMOVE(&p->slots[slot->state], slot, link);
 		p->count[slot->state]--;
 	}
-	if (slot->state == POOL_SLOT_NONE)
-		slot->gen = p->gen;
 	slot->state = state;
 	slot->since_ms = now;
 	if (state != POOL_SLOT_NONE) {
@@ -96,6 +94,8 @@ struct pool_slot *pool_reapable(const struct pool *p, int64_t now)
 
 	if (oldest == NULL || pool_total(p) <= p->lim.min)
 		return NULL;
+	if (pool_total(p) > p->lim.max)
+		return oldest; /* max was lowered: surplus goes at once */
 	if (now - oldest->since_ms < p->lim.idle_timeout_ms)
 		return NULL;
 	return oldest;
@@ -148,21 +148,6 @@ void pool_resume(struct pool *p, int64_t now)
 	p->next_connect_ms = 0;
 	TAILQ_FOREACH(w, &p->waiters, link)
 	w->since_ms = now;
-}
-
-void pool_reconnect(struct pool *p)
-{
-	p->gen++;
-}
-
-bool pool_slot_stale(const struct pool *p, const struct pool_slot *slot)
-{
-	return slot->gen != p->gen;
-}
-
-bool pool_keeps(const struct pool *p, const struct pool_slot *slot)
-{
-	return !p->paused && !pool_slot_stale(p, slot);
 }
 
 int64_t pool_wait_max_ms(const struct pool *p, int64_t now)

@@ -29,7 +29,6 @@ struct pool_slot {
 	TAILQ_ENTRY(pool_slot) link;
 	enum pool_slot_state state;
 	int64_t since_ms; /* when it entered its state */
-	unsigned gen;	  /* the pool's generation when it joined */
 };
 
 /* One client's place in the wait queue. */
@@ -62,7 +61,6 @@ struct pool {
 	bool paused; /* PAUSE: no server handed out or connected (set by the
 			console) */
 	const char *database, *user; /* its key, for labels; not owned */
-	unsigned gen; /* RECONNECT bumps it: older servers close when idle */
 	struct metrics_counters stats;
 	struct metrics_histos hist;   /* recorded with stats */
 	struct metrics_period period; /* stats_period averages */
@@ -93,29 +91,19 @@ struct pool_slot *pool_checkout(struct pool *p, int64_t now)
     __attribute__((warn_unused_result));
 
 /* The idle server to close now (idle longer than the idle timeout while the
- * pool holds more than min), or NULL. The caller closes it and removes it. */
+ * pool holds more than min, or any idle one while it holds more than max,
+ * which a reload may have lowered), or NULL. The caller closes it and
+ * removes it. */
 struct pool_slot *pool_reapable(const struct pool *p, int64_t now);
 
 /* PAUSE: no connect starts and no waiter times out until pool_resume; the
  * caller closes idle servers, and busy ones as they come back
- * (pool_keeps). */
+ * (server_become_idle). */
 void pool_pause(struct pool *p);
 
 /* RESUME: the backoff is reset so connects start at once, and each waiter's
  * wait counts from now. */
 void pool_resume(struct pool *p, int64_t now);
-
-/* RECONNECT: every server now in the pool is to be replaced; it is closed
- * when next idle (pool_keeps) and the pool refills with new ones. */
-void pool_reconnect(struct pool *p);
-
-/* Whether a server joined before the last RECONNECT (SHOW's close_needed;
- * WAIT_CLOSE waits until none is left). */
-bool pool_slot_stale(const struct pool *p, const struct pool_slot *slot);
-
-/* Whether a server coming back clean may go idle: not while paused, not
- * when stale. Otherwise the caller closes it. */
-bool pool_keeps(const struct pool *p, const struct pool_slot *slot);
 
 void pool_wait_push(struct pool *p, struct pool_waiter *w, int64_t now);
 void pool_wait_remove(struct pool *p,

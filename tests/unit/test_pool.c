@@ -1,6 +1,6 @@
 /* Unit tests for pool accounting, driven by a fake clock: connect decisions,
  * backoff, LIFO checkout, idle reaping above min, the FIFO wait queue, and
- * the console's PAUSE, RESUME and RECONNECT. */
+ * the console's PAUSE and RESUME. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -283,6 +283,32 @@ static void test_reapable(void **state)
 	assert_ptr_equal(pool_reapable(&fx.p, fx.now + timeout), s);
 }
 
+/* A max lowered by a reload: idle servers above it are reaped at once,
+ * oldest first, whatever their idle time; busy ones are left to their
+ * release, and no connect starts while the pool is over max. */
+static void test_reapable_over_max(void **state)
+{
+	(void)state;
+	fx_init(1, 6);
+	size_t idle = fx_add(POOL_SLOT_IDLE, 3);
+	fx_add(POOL_SLOT_ACTIVE, 3);
+	fx.p.lim.max = 2;
+	for (size_t i = idle; i < idle + 3; i++) {
+		assert_ptr_equal(pool_reapable(&fx.p, fx.now), &fx.slot[i]);
+		pool_slot_set(&fx.p, &fx.slot[i], POOL_SLOT_NONE, fx.now);
+	}
+	/* Three active servers remain, one over max: nothing idle to reap,
+	 * nothing to connect, even for a waiter. */
+	assert_null(pool_reapable(&fx.p, fx.now));
+	fx_wait(1);
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now), 0);
+	/* At max again, idle servers wait for the idle timeout. */
+	fx_init(0, 4);
+	fx_add(POOL_SLOT_IDLE, 2);
+	fx.p.lim.max = 2;
+	assert_null(pool_reapable(&fx.p, fx.now));
+}
+
 /* Removing servers (lost backends, reaped ones) below min asks for more. */
 static void test_min_refill(void **state)
 {
@@ -387,42 +413,15 @@ static void test_pause_resume(void **state)
 	assert_true(fx.p.paused);
 	assert_int_equal(pool_connects_wanted(&fx.p, fx.now + 60000), 0);
 	assert_null(pool_wait_expired(&fx.p, fx.now + 100 * timeout));
-	size_t i = fx_add(POOL_SLOT_ACTIVE, 1);
-	assert_false(pool_keeps(&fx.p, &fx.slot[i]));
 
 	int64_t resumed = fx.now + 100 * timeout;
 	pool_resume(&fx.p, resumed);
 	assert_false(fx.p.paused);
 	assert_int_equal(fx.p.backoff_ms, 0);
-	assert_true(pool_keeps(&fx.p, &fx.slot[i]));
 	assert_int_equal(pool_connects_wanted(&fx.p, resumed), 3);
 	assert_null(pool_wait_expired(&fx.p, resumed + timeout - 1));
 	assert_ptr_equal(pool_wait_expired(&fx.p, resumed + timeout),
 			 &fx.waiter[0]);
-}
-
-/* RECONNECT marks the servers present as stale, not the ones after. */
-static void test_reconnect(void **state)
-{
-	(void)state;
-
-	fx_init(0, 10);
-	size_t old = fx_add(POOL_SLOT_IDLE, 2);
-	assert_false(pool_slot_stale(&fx.p, &fx.slot[old]));
-	pool_reconnect(&fx.p);
-	assert_true(pool_slot_stale(&fx.p, &fx.slot[old]));
-	assert_true(pool_slot_stale(&fx.p, &fx.slot[old + 1]));
-	assert_false(pool_keeps(&fx.p, &fx.slot[old]));
-	/* a state change keeps the generation it joined with */
-	pool_slot_set(&fx.p, &fx.slot[old], POOL_SLOT_ACTIVE, fx.now);
-	assert_true(pool_slot_stale(&fx.p, &fx.slot[old]));
-	size_t fresh = fx_add(POOL_SLOT_CONNECTING, 1);
-	assert_false(pool_slot_stale(&fx.p, &fx.slot[fresh]));
-	assert_true(pool_keeps(&fx.p, &fx.slot[fresh]));
-	/* out and back in: a new server in the same memory */
-	pool_slot_set(&fx.p, &fx.slot[old], POOL_SLOT_NONE, fx.now);
-	pool_slot_set(&fx.p, &fx.slot[old], POOL_SLOT_CONNECTING, fx.now);
-	assert_false(pool_slot_stale(&fx.p, &fx.slot[old]));
 }
 
 static void test_wait_max_ms(void **state)
@@ -453,12 +452,12 @@ int main(void)
 	    cmocka_unit_test(test_checkout_lifo),
 	    cmocka_unit_test(test_slot_set_counts),
 	    cmocka_unit_test(test_reapable),
+	    cmocka_unit_test(test_reapable_over_max),
 	    cmocka_unit_test(test_min_refill),
 	    cmocka_unit_test(test_waiters_fifo),
 	    cmocka_unit_test(test_wait_expired),
 	    cmocka_unit_test(test_wait_max_ms),
 	    cmocka_unit_test(test_pause_resume),
-	    cmocka_unit_test(test_reconnect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
