@@ -367,6 +367,9 @@ static void test_console_roles(void **state)
 	expect_error(w, "PAUSE", "admin access needed");
 	expect_error(w, "RECONNECT", "admin access needed");
 	expect_error(w, "SHUTDOWN", "admin access needed");
+	expect_error(w, "SET pool_max = 3", "admin access needed");
+	expect_error(w, "RELOAD", "admin access needed");
+	expect_error(w, "KILL_CLIENT 0x1", "admin access needed");
 	expect_ok(w, "SET datestyle TO 'ISO'", "SET");
 	PQclear(show(w, "SHOW VERSION"));
 	PQfinish(w);
@@ -906,6 +909,72 @@ static void test_stats_counters(void **state)
 	h_pass();
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The value SHOW CONFIG gives a setting. */
+static void config_value(PGconn *c, const char *key, char *out, size_t cap)
+{
+	PGresult *res = show(c, "SHOW CONFIG");
+	int r = row_where(res, "key", key);
+	assert_true(r >= 0);
+	snprintf(out, cap, "%s", PQgetvalue(res, r, 1));
+	PQclear(res);
+}
+
+/* SET through the reload path: a changeable setting changes (tag
+ * "SET key=value"), a fixed or unknown one or a bad value is refused and
+ * changes nothing; RELOAD applies the file, or answers F0000 and keeps the
+ * old values. */
+static void test_set_and_reload(void **state)
+{
+	char ini[PATH_MAX], v[64];
+	snprintf(ini, sizeof(ini), "%s/console.ini", h_tmpdir());
+	write_file(ini, "[pitlane]\nquery_timeout = 7\n");
+	const char *env[] = {ADMIN_ENV, NULL};
+	const char *args[] = {"-c", ini, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+	PGconn *c = console(pl, NULL);
+
+	expect_ok(c, "SET pool_max = 3", "SET pool_max=3");
+	config_value(c, "pool_max", v, sizeof(v));
+	assert_string_equal(v, "3");
+	PGresult *res = show(c, "SHOW DATABASES");
+	assert_int_equal(
+	    cell_int(res, row_where(res, "name", H_DBNAME), "pool_size"), 3);
+	PQclear(res);
+	expect_error(c, "SET pool_max = 'many'", "SET failed");
+	expect_error(c, "SET listen_port = 7000", "SET failed");
+	expect_error(c, "SET no_such_setting = 1", "SET failed");
+	config_value(c, "pool_max", v, sizeof(v));
+	assert_string_equal(v, "3");
+
+	config_value(c, "query_timeout", v, sizeof(v));
+	assert_true(atof(v) == 7.0);
+	write_file(ini, "[pitlane]\nquery_timeout = 9\n");
+	expect_ok(c, "RELOAD", "RELOAD");
+	config_value(c, "query_timeout", v, sizeof(v));
+	assert_true(atof(v) == 9.0);
+	write_file(ini, "[pitlane]\nquery_timeout = banana\n");
+	res = PQexec(c, "RELOAD;");
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "F0000");
+	PQclear(res);
+	config_value(c, "query_timeout", v, sizeof(v));
+	assert_true(atof(v) == 9.0);
+	expect_error(c, "RELOAD now", "invalid command");
+	PGconn *app = h_connect(pl, NULL);
+	assert_int_equal(h_query_int(app, "SELECT 8"), 8);
+	PQfinish(app);
+	PQfinish(c);
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -926,6 +995,7 @@ int main(void)
 	    TEST(test_shutdown_wait_for_servers),
 	    TEST(test_shutdown_now),
 	    TEST(test_stats_counters),
+	    TEST(test_set_and_reload),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
