@@ -139,7 +139,7 @@ static void admin_start(struct client *c)
 /* CommandComplete `tag` and ReadyForQuery. */
 static void admin_done(struct client *c, const char *tag)
 {
-	uint8_t buf[ADMIN_VALUE_MAX + 64];
+	uint8_t buf[ADMIN_ARG_MAX + ADMIN_VALUE_MAX + 64]; /* "SET k=v" */
 	struct proto_writer w;
 
 	proto_writer_init(&w, buf, sizeof(buf));

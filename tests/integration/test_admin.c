@@ -951,6 +951,21 @@ static void test_set_and_reload(void **state)
 	expect_error(c, "SET pool_max = 'many'", "SET failed");
 	expect_error(c, "SET listen_port = 7000", "SET failed");
 	expect_error(c, "SET no_such_setting = 1", "SET failed");
+	/* the longest SET the grammar allows gets a reply */
+	char longset[400], tag[400], val[256];
+	memset(val, 'x', 255);
+	val[255] = '\0';
+	snprintf(longset, sizeof(longset), "SET server_check_query = '%s'",
+		 val);
+	snprintf(tag, sizeof(tag), "SET server_check_query=%s", val);
+	PGresult *lr = PQexec(c, longset);
+	assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
+	/* libpq keeps the first 63 bytes of a tag */
+	assert_true(strlen(PQcmdStatus(lr)) >= 63);
+	assert_memory_equal(PQcmdStatus(lr), tag, strlen(PQcmdStatus(lr)));
+	PQclear(lr);
+	expect_ok(c, "SET server_check_query = 'SELECT 1'",
+		  "SET server_check_query=SELECT 1");
 	config_value(c, "pool_max", v, sizeof(v));
 	assert_string_equal(v, "3");
 
