@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "config.h"
 #include "log.h"
 #include "login.h"
@@ -79,12 +77,10 @@ static void reload_next_free(struct reload_next *n)
 static void reload_keep_fixed(const struct config *running, struct config *c)
 {
 	for (unsigned i = 0; i < config_setting_count(); i++) {
-		struct config_setting_info info;
+		struct config_setting_info info, want;
 
 		if (config_setting_equal(running, c, i))
 			continue;
-		struct config_setting_info want;
-
 		config_setting_info(running, i, &info);
 		if (info.changeable)
 			continue;
