@@ -117,6 +117,13 @@ ENUM_ACCESSORS(tls_min_version, enum tls_version)
 		.kind = KIND_INT, .off = offsetof(struct config, k),           \
 		.min = lo, .max = hi                                           \
 	}
+/* An integer whose empty value means off (-1, printed as not set). */
+#define INT_OPT(sec, k, e, lo, hi)                                             \
+	{                                                                      \
+		.section = sec, .key = #k, .env = e, .def = "",                \
+		.kind = KIND_INT, .flags = FLAG_OPTIONAL,                      \
+		.off = offsetof(struct config, k), .min = lo, .max = hi        \
+	}
 /* A duration: the key names it in seconds, the field (k_ms) holds ms, and
  * so do the limits. */
 #define SECS(sec, k, e, d, lo, hi)                                             \
@@ -213,6 +220,9 @@ static const struct setting settings[] = {
 	 100, 3600000),
     SIZE("pitlane", max_packet_size, "PITLANE_MAX_PACKET_SIZE", "1GB", MB, GB),
     SECS("pitlane", stats_period, "PITLANE_STATS_PERIOD", "60", 0, 86400000),
+    STR("pitlane", http_addr, "PITLANE_HTTP_ADDR", "127.0.0.1", FLAG_NONEMPTY,
+	NULL),
+    INT_OPT("pitlane", http_port, "PITLANE_HTTP_PORT", 0, 65535),
     STR("pool", host, "DB_HOST", "localhost", FLAG_NONEMPTY | FLAG_HOSTLIST,
 	NULL),
     INT("pool", port, "DB_PORT", "5432", 1, 65535),
@@ -501,12 +511,17 @@ static void set_value(struct config *c, const struct setting *s,
 		set_str(c, s, value, source, errs);
 		break;
 	case KIND_INT:
+		if (value[0] == '\0' && (s->flags & FLAG_OPTIONAL)) {
+			*int_slot(c, s) = -1;
+			break;
+		}
 		if (parse_int(value, s->min, s->max, &v)) {
 			*int_slot(c, s) = v;
 			break;
 		}
-		snprintf(allowed, sizeof(allowed), "an integer from %d to %d",
-			 s->min, s->max);
+		snprintf(allowed, sizeof(allowed), "an integer from %d to %d%s",
+			 s->min, s->max,
+			 s->flags & FLAG_OPTIONAL ? ", or empty for off" : "");
 		reject(errs, s, source, allowed, value);
 		break;
 	case KIND_ENUM:
@@ -907,6 +922,9 @@ static const char *value_text(const struct config *c, const struct setting *s,
 	case KIND_STR:
 		return *(char *const *)(const void *)field;
 	case KIND_INT:
+		if ((s->flags & FLAG_OPTIONAL) &&
+		    *(const int *)(const void *)field < 0)
+			return NULL;
 		snprintf(num, cap, "%d", *(const int *)(const void *)field);
 		return num;
 	case KIND_ENUM:

@@ -176,6 +176,8 @@ static void test_defaults(void **state)
 				  "client_login_timeout = 15\n"
 				  "max_packet_size = 1GB\n"
 				  "stats_period = 60\n"
+				  "http_addr = 127.0.0.1\n"
+				  "http_port =\n"
 				  "\n"
 				  "[pool]\n"
 				  "host = localhost\n"
