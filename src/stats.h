@@ -21,6 +21,9 @@ bool stats_ready(const struct worker *w, const struct pool *p,
 /* Logs one `pool metrics` record per pool (startup, SIGUSR1). */
 void stats_log(struct worker *w);
 
+/* Sends the pool's state as systemd's one-line STATUS=. */
+void stats_notify_status(struct worker *w);
+
 /* Starts the first period and, when stats_period is set, its timer.
  * Returns -1 when out of memory. */
 int stats_start(struct worker *w) __attribute__((warn_unused_result));
