@@ -81,7 +81,7 @@ bool stats_ready(const struct worker *w, const struct pool *p, const char **why)
 	else if (connected == 0 && pool_total(p) + p->lim.min > 0)
 		*why = "no server connection yet";
 	else if (p->probe_since_us != 0 &&
-		 worker_now_us(w) - p->probe_since_us > timeout_us)
+		 worker_now_us(w) - p->alive_us > timeout_us)
 		*why = "the database did not answer within the connect timeout";
 	return *why == NULL;
 }

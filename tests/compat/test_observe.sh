@@ -254,6 +254,30 @@ check_readyz_pg_down_up() {
     echo "200 again after ${ms} ms"
 }
 
+# pg_signal SIG: SIG to the postmaster and its children, by process id.
+pg_signal() {
+    local pm
+    pm=$(head -n1 "$TESTPG_DATA/postmaster.pid")
+    kill "-$1" "$pm" $(ps -o pid= --ppid "$pm")
+}
+
+# A database that stops answering without closing connections (here: its
+# processes stopped): the probe on the idle pool gets no answer.
+check_readyz_pg_frozen() {
+    local ms rc=0
+    wait_status /readyz 200 10 >/dev/null || return 1
+    pg_signal STOP
+    ms=$(wait_status /readyz 503 10) || rc=1
+    echo "503 after ${ms} ms"
+    curl -s "http://127.0.0.1:$HTTP_PORT/readyz" | tee "$compat_work/frozen.json"
+    pg_signal CONT
+    [ "$rc" = 0 ] || return 1
+    grep -q 'did not answer' "$compat_work/frozen.json" || return 1
+    [ "$ms" -le "$CONNECT_TIMEOUT_MS" ] || { echo "slower than the connect timeout"; return 1; }
+    ms=$(wait_status /readyz 200 10) || { echo "$ms"; return 1; }
+    echo "200 again after ${ms} ms"
+}
+
 check_notify() {
     local f=$compat_work/notify.out
     echo "--- notifications:"
@@ -318,6 +342,7 @@ check "failed login and cancel counters" check_login_failure_and_cancel
 check "1000 /readyz probes, no backend connection" check_probes
 check "hostile HTTP clients, pool serves meanwhile, fds back" check_hostile
 check "/readyz 503 when PostgreSQL stops, 200 when it returns" check_readyz_pg_down_up
+check "/readyz 503 when PostgreSQL freezes, 200 when it thaws" check_readyz_pg_frozen
 check "/readyz 503 while shutting down" check_readyz_shutdown
 check "pitlane exits 0 after draining" pitlane_wait_exit
 check "NOTIFY_SOCKET got READY=1, STATUS=, STOPPING=1 in order" check_notify
