@@ -35,10 +35,12 @@ enum setting_flag {
 	FLAG_SECRET = 1 << 2,	 /* never echoed; printed redacted */
 	FLAG_HOSTLIST = 1 << 3,	 /* a comma list without empty elements */
 	FLAG_ENV_EMPTY = 1 << 4, /* an empty environment value is applied */
+	FLAG_USERLIST = 1 << 5,	 /* user names, comma-separated, none empty */
 };
 
 struct setting {
 	const char *section;
+	bool changeable; /* LIVE: a reload or SET applies it; FIXED: kept */
 	const char *key;
 	const char *env;
 	const char *def; /* default as text; NULL: unset */
@@ -105,69 +107,79 @@ ENUM_ACCESSORS(auth_type, enum auth_type)
 ENUM_ACCESSORS(tls_mode, enum tls_mode)
 ENUM_ACCESSORS(tls_min_version, enum tls_version)
 
-#define STR(sec, k, e, d, f, ch)                                               \
+/* Whether a running pitlane can take a new value (reload, SET): FIXED ones
+ * shape sockets or every session (listeners, pool mode, limits sized at
+ * start) and keep their value until a restart. */
+#define LIVE  true
+#define FIXED false
+
+#define STR(sec, chg, k, e, d, f, ch)                                          \
 	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = d,                 \
-		.kind = KIND_STR, .flags = f,                                  \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = d, .kind = KIND_STR, .flags = f,                        \
 		.off = offsetof(struct config, k), .choices = ch               \
 	}
-#define INT(sec, k, e, d, lo, hi)                                              \
+#define INT(sec, chg, k, e, d, lo, hi)                                         \
 	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = d,                 \
-		.kind = KIND_INT, .off = offsetof(struct config, k),           \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = d, .kind = KIND_INT, .off = offsetof(struct config, k), \
 		.min = lo, .max = hi                                           \
 	}
-/* An integer whose empty value means off (-1, printed as not set). */
-#define INT_OPT(sec, k, e, lo, hi)                                             \
+/* An integer whose empty value means off (-1, printed as off). */
+#define INT_OPT(sec, chg, k, e, lo, hi)                                        \
 	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = "",                \
-		.kind = KIND_INT, .flags = FLAG_OPTIONAL,                      \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = "", .kind = KIND_INT, .flags = FLAG_OPTIONAL,           \
 		.off = offsetof(struct config, k), .min = lo, .max = hi        \
 	}
 /* A duration: the key names it in seconds, the field (k_ms) holds ms, and
  * so do the limits. */
-#define SECS(sec, k, e, d, lo, hi)                                             \
+#define SECS(sec, chg, k, e, d, lo, hi)                                        \
 	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = d,                 \
-		.kind = KIND_SECS, .off = offsetof(struct config, k##_ms),     \
-		.min = lo, .max = hi                                           \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = d, .kind = KIND_SECS,                                   \
+		.off = offsetof(struct config, k##_ms), .min = lo, .max = hi   \
 	}
 /* An SQL statement pitlane sends to servers; empty: none (NULL). */
-#define QUERY(sec, k, e, d)                                                    \
+#define QUERY(sec, chg, k, e, d)                                               \
 	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = d,                 \
-		.kind = KIND_STR, .flags = FLAG_OPTIONAL,                      \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = d, .kind = KIND_STR, .flags = FLAG_OPTIONAL,            \
 		.off = offsetof(struct config, k), .max_len = QUERY_MAX        \
 	}
-#define ENUM(sec, k, e, d, ch)                                                 \
+#define ENUM(sec, chg, k, e, d, ch)                                            \
 	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = d,                 \
-		.kind = KIND_ENUM, .off = offsetof(struct config, k),          \
-		.choices = ch, .store = store_##k, .load = load_##k            \
-	}
-/* An enum whose empty value means "decide in config_finish". */
-#define AUTO_ENUM(sec, k, e, ch)                                               \
-	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = "",                \
-		.kind = KIND_ENUM, .flags = FLAG_OPTIONAL,                     \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = d, .kind = KIND_ENUM,                                   \
 		.off = offsetof(struct config, k), .choices = ch,              \
 		.store = store_##k, .load = load_##k                           \
 	}
-#define BOOL(sec, k, e, d)                                                     \
+/* An enum whose empty value means "decide in config_finish". */
+#define AUTO_ENUM(sec, chg, k, e, ch)                                          \
 	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = d,                 \
-		.kind = KIND_BOOL, .off = offsetof(struct config, k),          \
-		.choices = bool_words                                          \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = "", .kind = KIND_ENUM, .flags = FLAG_OPTIONAL,          \
+		.off = offsetof(struct config, k), .choices = ch,              \
+		.store = store_##k, .load = load_##k                           \
+	}
+#define BOOL(sec, chg, k, e, d)                                                \
+	{                                                                      \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = d, .kind = KIND_BOOL,                                   \
+		.off = offsetof(struct config, k), .choices = bool_words       \
 	}
 /* A size in bytes: a plain integer, or one with a kB, MB or GB unit. */
-#define SIZE(sec, k, e, d, lo, hi)                                             \
+#define SIZE(sec, chg, k, e, d, lo, hi)                                        \
 	{                                                                      \
-		.section = sec, .key = #k, .env = e, .def = d,                 \
-		.kind = KIND_SIZE, .off = offsetof(struct config, k),          \
-		.min = lo, .max = hi                                           \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = d, .kind = KIND_SIZE,                                   \
+		.off = offsetof(struct config, k), .min = lo, .max = hi        \
 	}
+/* A comma-separated list of user names; empty: nobody (NULL). */
+#define USERS(sec, chg, k, e)                                                  \
+	STR(sec, chg, k, e, NULL, FLAG_OPTIONAL | FLAG_USERLIST, NULL)
 /* A file name; empty: none (NULL). */
-#define PATH(sec, k, e) STR(sec, k, e, NULL, FLAG_OPTIONAL, NULL)
+#define PATH(sec, chg, k, e) STR(sec, chg, k, e, NULL, FLAG_OPTIONAL, NULL)
 
 #define KB 1024
 #define MB (1024 * KB)
@@ -176,69 +188,78 @@ ENUM_ACCESSORS(tls_min_version, enum tls_version)
 /* In the order config_print and config_load_env use. Keep etc/pitlane.ini
  * and man/pitlane.ini.5 in step with this table. */
 static const struct setting settings[] = {
-    STR("pitlane", listen_addr, "PITLANE_LISTEN_ADDR", "127.0.0.1",
+    STR("pitlane", FIXED, listen_addr, "PITLANE_LISTEN_ADDR", "127.0.0.1",
 	FLAG_NONEMPTY, NULL),
-    INT("pitlane", listen_port, "PITLANE_LISTEN_PORT", "6432", 0, 65535),
-    STR("pitlane", unix_socket_dir, "PITLANE_UNIX_SOCKET_DIR", NULL,
+    INT("pitlane", FIXED, listen_port, "PITLANE_LISTEN_PORT", "6432", 0, 65535),
+    STR("pitlane", FIXED, unix_socket_dir, "PITLANE_UNIX_SOCKET_DIR", NULL,
 	FLAG_OPTIONAL, NULL),
-    ENUM("pitlane", pool_mode, "PITLANE_POOL_MODE", "transaction", pool_modes),
-    ENUM("pitlane", log_format, "PITLANE_LOG_FORMAT", "json", log_formats),
-    ENUM("pitlane", log_level, "PITLANE_LOG_LEVEL", "info", log_levels),
-    INT("pitlane", shutdown_timeout_ms, "PITLANE_SHUTDOWN_TIMEOUT_MS", "30000",
-	0, 86400000),
-    INT("pitlane", max_client_conn, "PITLANE_MAX_CLIENT_CONN", "1000", 1,
+    ENUM("pitlane", FIXED, pool_mode, "PITLANE_POOL_MODE", "transaction",
+	 pool_modes),
+    ENUM("pitlane", LIVE, log_format, "PITLANE_LOG_FORMAT", "json",
+	 log_formats),
+    ENUM("pitlane", LIVE, log_level, "PITLANE_LOG_LEVEL", "info", log_levels),
+    INT("pitlane", LIVE, shutdown_timeout_ms, "PITLANE_SHUTDOWN_TIMEOUT_MS",
+	"30000", 0, 86400000),
+    INT("pitlane", FIXED, max_client_conn, "PITLANE_MAX_CLIENT_CONN", "1000", 1,
 	100000),
-    INT("pitlane", max_prepared_statements, "PITLANE_MAX_PREPARED_STATEMENTS",
-	"200", 0, 100000),
-    SECS("pitlane", idle_transaction_timeout,
+    INT("pitlane", FIXED, max_prepared_statements,
+	"PITLANE_MAX_PREPARED_STATEMENTS", "200", 0, 100000),
+    SECS("pitlane", LIVE, idle_transaction_timeout,
 	 "PITLANE_IDLE_TRANSACTION_TIMEOUT", "0", 0, 86400000),
-    SECS("pitlane", query_timeout, "PITLANE_QUERY_TIMEOUT", "0", 0, 86400000),
-    SECS("pitlane", client_idle_timeout, "PITLANE_CLIENT_IDLE_TIMEOUT", "0", 0,
+    SECS("pitlane", LIVE, query_timeout, "PITLANE_QUERY_TIMEOUT", "0", 0,
 	 86400000),
-    SECS("pitlane", server_lifetime, "PITLANE_SERVER_LIFETIME", "3600", 0,
+    SECS("pitlane", LIVE, client_idle_timeout, "PITLANE_CLIENT_IDLE_TIMEOUT",
+	 "0", 0, 86400000),
+    SECS("pitlane", LIVE, server_lifetime, "PITLANE_SERVER_LIFETIME", "3600", 0,
 	 604800000),
-    SECS("pitlane", server_check_delay, "PITLANE_SERVER_CHECK_DELAY", "30", 0,
-	 86400000),
-    QUERY("pitlane", server_reset_query, "PITLANE_SERVER_RESET_QUERY",
+    SECS("pitlane", LIVE, server_check_delay, "PITLANE_SERVER_CHECK_DELAY",
+	 "30", 0, 86400000),
+    QUERY("pitlane", LIVE, server_reset_query, "PITLANE_SERVER_RESET_QUERY",
 	  "DISCARD ALL"),
-    QUERY("pitlane", server_check_query, "PITLANE_SERVER_CHECK_QUERY",
+    QUERY("pitlane", LIVE, server_check_query, "PITLANE_SERVER_CHECK_QUERY",
 	  "SELECT 1"),
-    ENUM("pitlane", auth_type, "PITLANE_AUTH_TYPE", "scram-sha-256",
+    ENUM("pitlane", LIVE, auth_type, "PITLANE_AUTH_TYPE", "scram-sha-256",
 	 auth_types),
-    PATH("pitlane", auth_file, "PITLANE_AUTH_FILE"),
-    PATH("pitlane", hba_file, "PITLANE_HBA_FILE"),
-    BOOL("pitlane", auth_trust_anywhere, "PITLANE_AUTH_TRUST_ANYWHERE", "no"),
-    AUTO_ENUM("pitlane", tls_mode, "PITLANE_TLS_MODE", tls_modes),
-    PATH("pitlane", tls_cert_file, "PITLANE_TLS_CERT_FILE"),
-    PATH("pitlane", tls_key_file, "PITLANE_TLS_KEY_FILE"),
-    PATH("pitlane", tls_ca_file, "PITLANE_TLS_CA_FILE"),
-    STR("pitlane", tls_ciphers, "PITLANE_TLS_CIPHERS",
+    PATH("pitlane", LIVE, auth_file, "PITLANE_AUTH_FILE"),
+    PATH("pitlane", LIVE, hba_file, "PITLANE_HBA_FILE"),
+    BOOL("pitlane", LIVE, auth_trust_anywhere, "PITLANE_AUTH_TRUST_ANYWHERE",
+	 "no"),
+    AUTO_ENUM("pitlane", LIVE, tls_mode, "PITLANE_TLS_MODE", tls_modes),
+    PATH("pitlane", LIVE, tls_cert_file, "PITLANE_TLS_CERT_FILE"),
+    PATH("pitlane", LIVE, tls_key_file, "PITLANE_TLS_KEY_FILE"),
+    PATH("pitlane", LIVE, tls_ca_file, "PITLANE_TLS_CA_FILE"),
+    STR("pitlane", LIVE, tls_ciphers, "PITLANE_TLS_CIPHERS",
 	"HIGH:!aNULL:!MD5:!3DES:!RC4", FLAG_NONEMPTY, NULL),
-    ENUM("pitlane", tls_min_version, "PITLANE_TLS_MIN_VERSION", "TLSv1.2",
+    ENUM("pitlane", LIVE, tls_min_version, "PITLANE_TLS_MIN_VERSION", "TLSv1.2",
 	 tls_versions),
-    SECS("pitlane", client_login_timeout, "PITLANE_CLIENT_LOGIN_TIMEOUT", "15",
-	 100, 3600000),
-    SIZE("pitlane", max_packet_size, "PITLANE_MAX_PACKET_SIZE", "1GB", MB, GB),
-    SECS("pitlane", stats_period, "PITLANE_STATS_PERIOD", "60", 0, 86400000),
-    STR("pitlane", http_addr, "PITLANE_HTTP_ADDR", "127.0.0.1", FLAG_NONEMPTY,
-	NULL),
-    INT_OPT("pitlane", http_port, "PITLANE_HTTP_PORT", 0, 65535),
-    STR("pool", host, "DB_HOST", "localhost", FLAG_NONEMPTY | FLAG_HOSTLIST,
-	NULL),
-    INT("pool", port, "DB_PORT", "5432", 1, 65535),
-    STR("pool", dbname, "DB_NAME", "postgres", FLAG_NONEMPTY, NULL),
-    STR("pool", user, "DB_USER", "postgres", FLAG_NONEMPTY, NULL),
-    STR("pool", password, "DB_PASSWORD", NULL,
+    SECS("pitlane", LIVE, client_login_timeout, "PITLANE_CLIENT_LOGIN_TIMEOUT",
+	 "15", 100, 3600000),
+    SIZE("pitlane", LIVE, max_packet_size, "PITLANE_MAX_PACKET_SIZE", "1GB", MB,
+	 GB),
+    SECS("pitlane", LIVE, stats_period, "PITLANE_STATS_PERIOD", "60", 0,
+	 86400000),
+    USERS("pitlane", LIVE, admin_users, "PITLANE_ADMIN_USERS"),
+    USERS("pitlane", LIVE, stats_users, "PITLANE_STATS_USERS"),
+    STR("pitlane", FIXED, http_addr, "PITLANE_HTTP_ADDR", "127.0.0.1",
+	FLAG_NONEMPTY, NULL),
+    INT_OPT("pitlane", FIXED, http_port, "PITLANE_HTTP_PORT", 0, 65535),
+    STR("pool", LIVE, host, "DB_HOST", "localhost",
+	FLAG_NONEMPTY | FLAG_HOSTLIST, NULL),
+    INT("pool", LIVE, port, "DB_PORT", "5432", 1, 65535),
+    STR("pool", LIVE, dbname, "DB_NAME", "postgres", FLAG_NONEMPTY, NULL),
+    STR("pool", LIVE, user, "DB_USER", "postgres", FLAG_NONEMPTY, NULL),
+    STR("pool", LIVE, password, "DB_PASSWORD", NULL,
 	FLAG_OPTIONAL | FLAG_SECRET | FLAG_ENV_EMPTY, NULL),
-    INT("pool", pool_max, "DB_POOL_MAX", "10", 1, 10000),
-    INT("pool", pool_min, "DB_POOL_MIN", "2", 0, 10000),
-    INT("pool", idle_timeout_ms, "DB_IDLE_TIMEOUT_MS", "30000", 100, 86400000),
-    INT("pool", connect_timeout_ms, "DB_CONNECT_TIMEOUT_MS", "2000", 100,
+    INT("pool", LIVE, pool_max, "DB_POOL_MAX", "10", 1, 10000),
+    INT("pool", LIVE, pool_min, "DB_POOL_MIN", "2", 0, 10000),
+    INT("pool", LIVE, idle_timeout_ms, "DB_IDLE_TIMEOUT_MS", "30000", 100,
+	86400000),
+    INT("pool", LIVE, connect_timeout_ms, "DB_CONNECT_TIMEOUT_MS", "2000", 100,
 	600000),
-    STR("pool", sslmode, "DB_SSLMODE", "prefer", FLAG_NONEMPTY, sslmodes),
-    PATH("pool", sslrootcert, "DB_SSLROOTCERT"),
-    PATH("pool", sslcert, "DB_SSLCERT"),
-    PATH("pool", sslkey, "DB_SSLKEY"),
+    STR("pool", LIVE, sslmode, "DB_SSLMODE", "prefer", FLAG_NONEMPTY, sslmodes),
+    PATH("pool", LIVE, sslrootcert, "DB_SSLROOTCERT"),
+    PATH("pool", LIVE, sslcert, "DB_SSLCERT"),
+    PATH("pool", LIVE, sslkey, "DB_SSLKEY"),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -451,6 +472,36 @@ static bool valid_host_list(const char *v)
 	return true;
 }
 
+/* The next name of a comma-separated user list, blanks around it skipped:
+ * its start and length; returns where the next name begins, NULL after the
+ * last one. */
+static const char *next_user(const char *p, const char **name, size_t *len)
+{
+	const char *end;
+
+	p += strspn(p, " \t");
+	end = p + strcspn(p, ",");
+	*name = p;
+	*len = (size_t)(end - p);
+	while (*len > 0 && (p[*len - 1] == ' ' || p[*len - 1] == '\t'))
+		(*len)--;
+	return *end == ',' ? end + 1 : NULL;
+}
+
+/* admin_users, stats_users: "a, b" but not "a,,b" or "a,". */
+static bool valid_user_list(const char *v)
+{
+	const char *name;
+	size_t len;
+
+	do {
+		v = next_user(v, &name, &len);
+		if (len == 0)
+			return false;
+	} while (v != NULL);
+	return true;
+}
+
 static void reject_choice(struct config_errors *errs, const struct setting *s,
 			  const char *source, const char *value)
 {
@@ -487,7 +538,12 @@ static void set_str(struct config *c, const struct setting *s,
 			 "none",
 			 s->max_len);
 		reject(errs, s, source, allowed, value);
-	} else if ((s->flags & FLAG_HOSTLIST) && !valid_host_list(value))
+	} else if ((s->flags & FLAG_USERLIST) && !valid_user_list(value))
+		reject(errs, s, source,
+		       "user names separated by commas, with no empty name, or "
+		       "empty for none",
+		       value);
+	else if ((s->flags & FLAG_HOSTLIST) && !valid_host_list(value))
 		reject(errs, s, source,
 		       "a host name, IP address or socket directory, or a "
 		       "comma-separated list of them with no empty element",
@@ -885,6 +941,21 @@ void config_finish(struct config *c, struct config_errors *errs)
 	replace_str(&c->pool_name, c->dbname);
 }
 
+bool config_user_listed(const char *list, const char *user)
+{
+	const char *name;
+	size_t len;
+
+	if (list == NULL || user == NULL)
+		return false;
+	do {
+		list = next_user(list, &name, &len);
+		if (len == strlen(user) && strncmp(name, user, len) == 0)
+			return true;
+	} while (list != NULL);
+	return false;
+}
+
 const char *config_pool_mode_name(enum pool_mode m)
 {
 	assert((unsigned)m < sizeof(pool_modes) / sizeof(pool_modes[0]) - 1);
@@ -944,6 +1015,44 @@ static const char *value_text(const struct config *c, const struct setting *s,
 	return NULL;
 }
 
+unsigned config_setting_count(void)
+{
+	return (unsigned)N_SETTINGS;
+}
+
+int config_setting_index(const char *section, const char *key)
+{
+	const struct setting *s = find_setting(section, key);
+
+	return s == NULL ? -1 : (int)(s - settings);
+}
+
+bool config_changeable(const char *section, const char *key)
+{
+	const struct setting *s = find_setting(section, key);
+
+	return s != NULL && s->changeable;
+}
+
+void config_setting_info(const struct config *c, unsigned i,
+			 struct config_setting_info *out)
+{
+	const struct setting *s;
+	const char *v;
+
+	assert(i < N_SETTINGS);
+	s = &settings[i];
+	v = value_text(c, s, out->num, sizeof(out->num));
+	out->section = s->section;
+	out->key = s->key;
+	out->env = s->env;
+	out->def = s->def == NULL ? "" : s->def;
+	out->changeable = s->changeable;
+	if (v != NULL && (s->flags & FLAG_SECRET))
+		v = CONFIG_REDACTED;
+	out->value = v == NULL ? "" : v;
+}
+
 void config_print(const struct config *c, FILE *out)
 {
 	const char *section = NULL;
@@ -963,7 +1072,7 @@ void config_print(const struct config *c, FILE *out)
 		else if (v == NULL) /* turned off: the empty value says so */
 			fprintf(out, "%s =\n", s->key);
 		else if (s->flags & FLAG_SECRET)
-			fprintf(out, "%s = <redacted>\n", s->key);
+			fprintf(out, "%s = %s\n", s->key, CONFIG_REDACTED);
 		else
 			fprintf(out, "%s = %s\n", s->key, v);
 	}

@@ -14,7 +14,8 @@
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
 #define CONFIG_MAX_ERRORS   64
 #define CONFIG_ERROR_LEN    320
-#define CONFIG_CONNINFO_MAX 12 /* pairs config_conninfo may fill */
+#define CONFIG_CONNINFO_MAX 12		 /* pairs config_conninfo may fill */
+#define CONFIG_REDACTED	    "<redacted>" /* a secret's value, shown */
 
 enum pool_mode {
 	POOL_MODE_SESSION,
@@ -69,6 +70,8 @@ struct config {
 	enum auth_type auth_type; /* scram-sha-256 */
 	char *auth_file;	  /* NULL: DB_USER/DB_PASSWORD only */
 	char *hba_file;		  /* NULL: auth_type for every client */
+	char *admin_users;	  /* "a, b": console admins; NULL: none */
+	char *stats_users;	  /* "a, b": console SHOW only; NULL: none */
 	bool auth_trust_anywhere; /* false: trust on loopback only */
 	enum tls_mode tls_mode;	  /* never TLS_AUTO after config_finish */
 	char *tls_cert_file;	  /* NULL: none */
@@ -145,6 +148,39 @@ void config_error(struct config_errors *errs, const char *fmt, ...)
 
 /* Prints the effective configuration as INI, the password redacted. */
 void config_print(const struct config *c, FILE *out);
+
+/* One setting as SHOW CONFIG lists it. */
+struct config_setting_info {
+	const char *section; /* "pitlane" or "pool" */
+	const char *key;     /* as in the INI file */
+	const char *env;     /* its environment variable */
+	const char *value;   /* current value as text; "" when unset; a secret
+				that is set is CONFIG_REDACTED. Points into the
+				config or into num: valid while both are */
+	const char *def;     /* built-in default as text; "" when none */
+	bool changeable;     /* a reload or SET applies a new value */
+	char num[24];	     /* holds value when it is a number */
+};
+
+/* How many settings there are; config_setting_info takes 0 to count-1, in
+ * the order of config_print. */
+unsigned config_setting_count(void);
+
+/* Fills out for setting i of c. */
+void config_setting_info(const struct config *c, unsigned i,
+			 struct config_setting_info *out);
+
+/* The index of a setting for config_setting_info, or -1 when there is no
+ * such setting. A NULL section matches either (keys are unique). */
+int config_setting_index(const char *section, const char *key);
+
+/* Whether a running pitlane applies a new value of this setting on reload
+ * or SET (false for an unknown one). A NULL section matches either. */
+bool config_changeable(const char *section, const char *key);
+
+/* Whether user is one of the names of a comma-separated list such as
+ * admin_users (blanks around names ignored; NULL list: nobody). */
+bool config_user_listed(const char *list, const char *user);
 
 const char *config_pool_mode_name(enum pool_mode m);
 const char *config_auth_type_name(enum auth_type t);

@@ -120,6 +120,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.tls_min_version, TLS_VERSION_1_2);
 	assert_int_equal(c.client_login_timeout_ms, 15000);
 	assert_true(c.max_packet_size == 1073741824L);
+	assert_null(c.admin_users);
+	assert_null(c.stats_users);
 	assert_string_equal(c.host, "localhost");
 	assert_int_equal(c.port, 5432);
 	assert_string_equal(c.dbname, "postgres");
@@ -176,6 +178,8 @@ static void test_defaults(void **state)
 				  "client_login_timeout = 15\n"
 				  "max_packet_size = 1GB\n"
 				  "stats_period = 60\n"
+				  "; admin_users not set\n"
+				  "; stats_users not set\n"
 				  "http_addr = 127.0.0.1\n"
 				  "http_port =\n"
 				  "\n"
@@ -204,6 +208,15 @@ struct bad_value {
 };
 
 static const struct bad_value bad_values[] = {
+    {"pitlane", "admin_users", "ops,,root", "PITLANE_ADMIN_USERS",
+     "PITLANE_ADMIN_USERS must be user names separated by commas, with no "
+     "empty name, or empty for none, got \"ops,,root\""},
+    {"pitlane", "stats_users", "exporter, ", "stats_users",
+     "stats_users must be user names separated by commas, with no empty "
+     "name, or empty for none, got \"exporter, \""},
+    {"pitlane", "stats_users", " ,a", "stats_users",
+     "stats_users must be user names separated by commas, with no empty "
+     "name, or empty for none, got \" ,a\""},
     {"pitlane", "listen_addr", "", "PITLANE_LISTEN_ADDR",
      "PITLANE_LISTEN_ADDR must be a non-empty string, got \"\""},
     {"pitlane", "listen_port", "65536", "--port",
@@ -694,6 +707,8 @@ static void test_env_every_setting(void **state)
 	    "PITLANE_TLS_MIN_VERSION=TLSv1.3",
 	    "PITLANE_CLIENT_LOGIN_TIMEOUT=2.5",
 	    "PITLANE_MAX_PACKET_SIZE=64MB",
+	    "PITLANE_ADMIN_USERS=ops, root",
+	    "PITLANE_STATS_USERS=exporter",
 	    "DB_HOST=db1,db2",
 	    "DB_PORT=5433",
 	    "DB_NAME=app",
@@ -747,6 +762,8 @@ static void test_env_every_setting(void **state)
 	assert_int_equal(c.tls_min_version, TLS_VERSION_1_3);
 	assert_int_equal(c.client_login_timeout_ms, 2500);
 	assert_true(c.max_packet_size == 64L * 1024 * 1024);
+	assert_string_equal(c.admin_users, "ops, root");
+	assert_string_equal(c.stats_users, "exporter");
 	assert_string_equal(c.host, "db1,db2");
 	assert_int_equal(c.port, 5433);
 	assert_string_equal(c.dbname, "app");
@@ -944,6 +961,8 @@ static void test_ini_every_setting(void **state)
 				     "tls_min_version = TLSv1.3\n"
 				     "client_login_timeout = 0.25\n"
 				     "max_packet_size = 16MB\n"
+				     "admin_users = ops\n"
+				     "stats_users = exporter,datadog\n"
 				     "\n"
 				     "[pool]\r\n"
 				     "host = /var/run/postgresql\r\n"
@@ -996,6 +1015,8 @@ static void test_ini_every_setting(void **state)
 	assert_int_equal(c.tls_min_version, TLS_VERSION_1_3);
 	assert_int_equal(c.client_login_timeout_ms, 250);
 	assert_true(c.max_packet_size == 16L * 1024 * 1024);
+	assert_string_equal(c.admin_users, "ops");
+	assert_string_equal(c.stats_users, "exporter,datadog");
 	assert_string_equal(c.host, "/var/run/postgresql");
 	assert_int_equal(c.port, 5433);
 	assert_string_equal(c.dbname, "app");
@@ -1053,7 +1074,9 @@ static void test_print_round_trip(void **state)
 				      "tls_cert_file = /c.crt\n"));
 	assert_non_null(strstr(first, "\ntls_min_version = TLSv1.3\n"
 				      "client_login_timeout = 0.1\n"
-				      "max_packet_size = 3MB\n"));
+				      "max_packet_size = 3MB\n"
+				      "stats_period = 60\n"
+				      "; admin_users not set\n"));
 	assert_non_null(strstr(first, "\nidle_transaction_timeout = 0.5\n"
 				      "query_timeout = 1.02\n"
 				      "client_idle_timeout = 86399.999\n"
@@ -1676,6 +1699,167 @@ static void test_enum_names(void **state)
 			    "TLSv1.3");
 }
 
+/* Every setting has a unique key (SET and SHOW CONFIG name it without its
+ * section), and config_setting_info reports it in config_print's order with
+ * its value, default and whether it can change at runtime. */
+static void test_setting_info(void **state)
+{
+	struct config c;
+	struct config_errors errs = {0};
+	struct config_setting_info info;
+	unsigned n = config_setting_count();
+	char *text;
+
+	(void)state;
+	config_defaults(&c);
+	config_set(&c, "pool", "password", SECRET, "x", &errs);
+	config_set(&c, "pool", "pool_max", "7", "x", &errs);
+	config_set(&c, "pitlane", "query_timeout", "1.5", "x", &errs);
+	config_set(&c, "pitlane", "admin_users", "ops", "x", &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	text = print_config(&c);
+	assert_true(n > 40);
+	for (unsigned i = 0; i < n; i++) {
+		char line[1200];
+
+		config_setting_info(&c, i, &info);
+		assert_int_equal(config_setting_index(NULL, info.key), (int)i);
+		assert_int_equal(config_setting_index(info.section, info.key),
+				 (int)i);
+		assert_null(strstr(info.value, "S3CRET"));
+		assert_non_null(info.env);
+		/* config_print writes the same value. */
+		if (info.value[0] != '\0') {
+			snprintf(line, sizeof(line), "\n%s = %s\n", info.key,
+				 info.value);
+			assert_non_null(strstr(text, line));
+		}
+	}
+	free(text);
+
+	config_setting_info(
+	    &c, (unsigned)config_setting_index("pool", "pool_max"), &info);
+	assert_string_equal(info.section, "pool");
+	assert_string_equal(info.env, "DB_POOL_MAX");
+	assert_string_equal(info.value, "7");
+	assert_string_equal(info.def, "10");
+	assert_true(info.changeable);
+	config_setting_info(
+	    &c, (unsigned)config_setting_index(NULL, "query_timeout"), &info);
+	assert_string_equal(info.value, "1.5");
+	assert_string_equal(info.def, "0");
+	config_setting_info(
+	    &c, (unsigned)config_setting_index(NULL, "password"), &info);
+	assert_string_equal(info.value, "<redacted>");
+	assert_string_equal(info.def, "");
+	config_setting_info(&c, (unsigned)config_setting_index(NULL, "sslcert"),
+			    &info);
+	assert_string_equal(info.value, "");
+	config_setting_info(
+	    &c, (unsigned)config_setting_index(NULL, "listen_port"), &info);
+	assert_string_equal(info.section, "pitlane");
+	assert_string_equal(info.value, "6432");
+	assert_false(info.changeable);
+	config_setting_info(
+	    &c, (unsigned)config_setting_index(NULL, "admin_users"), &info);
+	assert_string_equal(info.value, "ops");
+	assert_string_equal(info.env, "PITLANE_ADMIN_USERS");
+
+	assert_int_equal(config_setting_index(NULL, "nope"), -1);
+	assert_int_equal(config_setting_index("pitlane", "pool_max"), -1);
+	config_free(&c);
+
+	/* An unset password shows as empty, not redacted. */
+	config_defaults(&c);
+	config_setting_info(
+	    &c, (unsigned)config_setting_index(NULL, "password"), &info);
+	assert_string_equal(info.value, "");
+	config_free(&c);
+}
+
+/* What a running pitlane can change: not the sockets, the pool mode or the
+ * sizes fixed at start; everything else, the backend target included. */
+static void test_changeable(void **state)
+{
+	static const char *const fixed[] = {
+	    "listen_addr", "listen_port",     "unix_socket_dir",
+	    "pool_mode",   "max_client_conn", "max_prepared_statements",
+	    "http_addr",   "http_port"};
+	static const char *const live[] = {"log_format",
+					   "log_level",
+					   "shutdown_timeout_ms",
+					   "query_timeout",
+					   "client_idle_timeout",
+					   "idle_transaction_timeout",
+					   "server_lifetime",
+					   "server_check_delay",
+					   "server_reset_query",
+					   "server_check_query",
+					   "auth_type",
+					   "auth_file",
+					   "hba_file",
+					   "auth_trust_anywhere",
+					   "tls_mode",
+					   "tls_cert_file",
+					   "tls_key_file",
+					   "tls_ca_file",
+					   "tls_ciphers",
+					   "tls_min_version",
+					   "client_login_timeout",
+					   "max_packet_size",
+					   "stats_period",
+					   "admin_users",
+					   "stats_users",
+					   "host",
+					   "port",
+					   "dbname",
+					   "user",
+					   "password",
+					   "pool_max",
+					   "pool_min",
+					   "idle_timeout_ms",
+					   "connect_timeout_ms",
+					   "sslmode",
+					   "sslrootcert",
+					   "sslcert",
+					   "sslkey"};
+
+	(void)state;
+	assert_int_equal(ARRAY_LEN(fixed) + ARRAY_LEN(live),
+			 config_setting_count());
+	for (size_t i = 0; i < ARRAY_LEN(fixed); i++) {
+		assert_int_not_equal(config_setting_index(NULL, fixed[i]), -1);
+		assert_false(config_changeable(NULL, fixed[i]));
+	}
+	for (size_t i = 0; i < ARRAY_LEN(live); i++) {
+		if (!config_changeable(NULL, live[i]))
+			fail_msg("%s should be changeable", live[i]);
+	}
+	assert_true(config_changeable("pool", "pool_max"));
+	assert_false(config_changeable("pitlane", "pool_max"));
+	assert_false(config_changeable(NULL, "nope"));
+	assert_false(config_changeable("pool", "listen_port"));
+}
+
+static void test_user_listed(void **state)
+{
+	(void)state;
+	assert_true(config_user_listed("ops", "ops"));
+	assert_true(config_user_listed("ops,root", "root"));
+	assert_true(config_user_listed(" ops ,\troot\t", "ops"));
+	assert_true(config_user_listed(" ops ,\troot\t", "root"));
+	assert_true(config_user_listed("a b,c", "a b"));
+	assert_false(config_user_listed("ops,root", "op"));
+	assert_false(config_user_listed("ops,root", "ops,root"));
+	assert_false(config_user_listed("ops,root", "roo"));
+	assert_false(config_user_listed("ops,root", "rooted"));
+	assert_false(config_user_listed("Ops", "ops"));
+	assert_false(config_user_listed("ops", ""));
+	assert_false(config_user_listed(NULL, "ops"));
+	assert_false(config_user_listed("ops", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1706,6 +1890,9 @@ int main(void)
 	    cmocka_unit_test(test_error_overflow),
 	    cmocka_unit_test(test_pool_mode_name),
 	    cmocka_unit_test(test_enum_names),
+	    cmocka_unit_test(test_setting_info),
+	    cmocka_unit_test(test_changeable),
+	    cmocka_unit_test(test_user_listed),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
