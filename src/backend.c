@@ -19,7 +19,7 @@
 
 struct backend_connect {
 	struct event_base *base;
-	const struct config *cfg;
+	const struct config *cfg; /* held until the attempt is freed */
 	backend_done_cb done;
 	void *arg;
 	struct event *io;    /* one-shot, re-assigned per poll */
@@ -35,6 +35,14 @@ struct backend_connect {
 	char addr[BACKEND_MAX_HOSTS][INET6_ADDRSTRLEN]; /* "" for sockets */
 	char error[256];
 };
+
+/* The last step of an attempt: a reload may have replaced the
+ * configuration it was started with, which lives until here. */
+static void backend_free(struct backend_connect *bc)
+{
+	config_release(bc->cfg);
+	free(bc);
+}
 
 static void backend_finish(struct backend_connect *bc, PGconn *conn,
 			   const char *error)
@@ -157,7 +165,7 @@ static void backend_dns_done(struct backend_connect *bc)
 	if (--bc->pending_dns > 0)
 		return;
 	if (bc->aborted)
-		free(bc);
+		backend_free(bc);
 	else if (bc->error[0] != '\0')
 		backend_finish(bc, NULL, bc->error);
 	else
@@ -235,14 +243,14 @@ struct backend_connect *backend_connect_start(struct event_base *base,
 	if (bc == NULL)
 		return NULL;
 	bc->base = base;
-	bc->cfg = cfg;
+	bc->cfg = config_hold(cfg);
 	bc->done = done;
 	bc->arg = arg;
 	bc->timer = evtimer_new(base, backend_timeout_cb, bc);
 	if (bc->timer == NULL || evtimer_add(bc->timer, &tv) != 0) {
 		if (bc->timer)
 			event_free(bc->timer);
-		free(bc);
+		backend_free(bc);
 		return NULL;
 	}
 	backend_resolve(bc, dns);
@@ -264,7 +272,7 @@ void backend_connect_abort(struct backend_connect *bc)
 		PQfinish(bc->conn);
 	bc->conn = NULL;
 	if (bc->pending_dns == 0) {
-		free(bc);
+		backend_free(bc);
 		return;
 	}
 	bc->aborted = true;

@@ -890,9 +890,15 @@ static void client_login(struct client *c, const uint8_t *pkt,
 	    .addr_text = c->ip,
 	};
 	char cn[64];
+	uint8_t cbind[AUTH_CBIND_MAX];
 	memcpy(peer.addr, c->peer, sizeof(peer.addr));
-	if (c->tls)
+	if (c->tls) {
 		peer.cert_cn = tls_peer_cn(io_ssl(c->io), cn, sizeof(cn));
+		if (tls_ssl_cbind(io_ssl(c->io), cbind, &peer.cbind_len))
+			peer.cbind = cbind;
+		else
+			peer.cbind_len = 0; /* no -PLUS for this certificate */
+	}
 	proto_writer_init(&wr, buf, sizeof(buf));
 	r = login_start(c->w->creds, &peer, &c->login, &c->auth_method, &wr,
 			&state, err, sizeof(err));
@@ -942,9 +948,12 @@ static void client_auth(struct client *c)
  * on the same socket; `early` holds bytes of it already read. */
 static bool client_start_tls(struct client *c, struct evbuffer *early)
 {
-	SSL *ssl = tls_server_ssl(c->w->tls);
 	struct io *tio;
+	SSL *ssl;
 
+	if (c->w->tls == NULL)
+		return false; /* a reload turned TLS off since the accept */
+	ssl = tls_server_ssl(c->w->tls);
 	if (ssl == NULL)
 		return false;
 	tio = io_new_ssl_accept(c->w->base, io_fd(c->io), ssl, early,

@@ -284,8 +284,8 @@ static long *long_slot(struct config *c, const struct setting *s)
 	return (long *)(void *)((char *)c + s->off);
 }
 
-/* Configuration is read once at startup: running out of memory there has no
- * sensible recovery. */
+/* Configuration is read at startup and on reload, a few dozen short
+ * strings: running out of memory there has no sensible recovery. */
 static char *dup_or_die(const char *s)
 {
 	char *d = strdup(s);
@@ -656,6 +656,118 @@ void config_free(struct config *c)
 		if (settings[i].kind == KIND_STR)
 			replace_str(str_slot(c, &settings[i]), NULL);
 	replace_str(&c->pool_name, NULL);
+}
+
+struct config *config_new(void)
+{
+	struct config *c = malloc(sizeof(*c));
+
+	if (c == NULL)
+		abort();
+	config_defaults(c);
+	c->refs = 1;
+	return c;
+}
+
+/* The count lives in the object the holders see as const: they share it
+ * but only config_release ever changes or frees it. */
+const struct config *config_hold(const struct config *c)
+{
+	struct config *m = (struct config *)c;
+
+	assert(m->refs > 0 && "config_hold on a config not from config_new");
+	m->refs++;
+	return c;
+}
+
+void config_release(const struct config *c)
+{
+	struct config *m = (struct config *)c;
+
+	if (m == NULL)
+		return;
+	assert(m->refs > 0);
+	if (--m->refs > 0)
+		return;
+	config_free(m);
+	free(m);
+}
+
+void config_load(struct config *c, const struct config_sources *src,
+		 struct config_errors *errs)
+{
+	if (src->file != NULL)
+		config_load_file(c, src->file, errs);
+	config_load_env(c, src->envp, errs);
+	for (unsigned i = 0; i < src->n_overrides; i++)
+		config_set(c, "pitlane", src->overrides[i].key,
+			   src->overrides[i].value, src->overrides[i].source,
+			   errs);
+}
+
+bool config_setting_equal(const struct config *a, const struct config *b,
+			  unsigned i)
+{
+	const struct setting *s = &settings[i];
+	const char *fa = (const char *)a + s->off;
+	const char *fb = (const char *)b + s->off;
+	const char *sa, *sb;
+
+	assert(i < N_SETTINGS);
+	switch (s->kind) {
+	case KIND_STR:
+		sa = *(char *const *)(const void *)fa;
+		sb = *(char *const *)(const void *)fb;
+		return sa == sb ||
+		       (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+	case KIND_ENUM:
+		return s->load(a) == s->load(b);
+	case KIND_INT:
+	case KIND_SECS:
+		return *(const int *)(const void *)fa ==
+		       *(const int *)(const void *)fb;
+	case KIND_BOOL:
+		return *(const bool *)(const void *)fa ==
+		       *(const bool *)(const void *)fb;
+	case KIND_SIZE:
+		return *(const long *)(const void *)fa ==
+		       *(const long *)(const void *)fb;
+	}
+	return false;
+}
+
+void config_setting_copy(struct config *dst, const struct config *src,
+			 unsigned i)
+{
+	const struct setting *s = &settings[i];
+	const char *field = (const char *)src + s->off;
+
+	assert(i < N_SETTINGS);
+	switch (s->kind) {
+	case KIND_STR:
+		replace_str(str_slot(dst, s),
+			    *(char *const *)(const void *)field);
+		break;
+	case KIND_ENUM:
+		s->store(dst, s->load(src));
+		break;
+	case KIND_INT:
+	case KIND_SECS:
+		*int_slot(dst, s) = *(const int *)(const void *)field;
+		break;
+	case KIND_BOOL:
+		*bool_slot(dst, s) = *(const bool *)(const void *)field;
+		break;
+	case KIND_SIZE:
+		*long_slot(dst, s) = *(const long *)(const void *)field;
+		break;
+	}
+}
+
+void config_copy(struct config *dst, const struct config *src)
+{
+	for (unsigned i = 0; i < N_SETTINGS; i++)
+		config_setting_copy(dst, src, i);
 }
 
 bool config_set(struct config *c, const char *section, const char *key,

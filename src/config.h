@@ -103,6 +103,23 @@ struct config {
 	char *pool_name;  /* "<dbname>": derived by config_finish */
 	char port_str[8]; /* port as text for config_conninfo: derived by
 			     config_finish */
+	unsigned refs;	  /* holders of a config_new one; see config_hold */
+};
+
+/* A setting given on the command line, applied after the environment. */
+struct config_override {
+	const char *key; /* in [pitlane] */
+	const char *value;
+	const char *source; /* the flag, for error messages: "--port" */
+};
+
+/* Where a configuration comes from, kept for reloads: the same file name,
+ * environment and flags give the same precedence every time. Not owned. */
+struct config_sources {
+	const char *file;  /* -c FILE; NULL: none */
+	char *const *envp; /* NAME=value list, e.g. environ */
+	const struct config_override *overrides; /* flags, in order */
+	unsigned n_overrides;
 };
 
 struct config_errors {
@@ -115,6 +132,24 @@ void config_defaults(struct config *c);
 
 /* Frees the strings of c (NULL-safe); c may then be reused. */
 void config_free(struct config *c);
+
+/* A configuration on the heap with the defaults, held once. A running
+ * pitlane shares one between the worker and the backend connects started
+ * under it, so a reload can replace it while they finish: each holder
+ * calls config_hold and, when done, config_release (which frees it after
+ * the last). */
+struct config *config_new(void);
+const struct config *config_hold(const struct config *c);
+void config_release(const struct config *c); /* NULL-safe */
+
+/* defaults < file < environment < overrides, as at startup; the caller
+ * then calls config_finish. Errors go to errs. */
+void config_load(struct config *c, const struct config_sources *src,
+		 struct config_errors *errs);
+
+/* Copies every setting of src into dst (before config_finish: derived
+ * values are not copied). */
+void config_copy(struct config *dst, const struct config *src);
 
 /* Sets one setting by its INI section ("pitlane" or "pool") and key. `source`
  * names the setting in error messages exactly as the user wrote it, e.g.
@@ -177,6 +212,14 @@ int config_setting_index(const char *section, const char *key);
 /* Whether a running pitlane applies a new value of this setting on reload
  * or SET (false for an unknown one). A NULL section matches either. */
 bool config_changeable(const char *section, const char *key);
+
+/* Whether setting i has the same value in a and b. */
+bool config_setting_equal(const struct config *a, const struct config *b,
+			  unsigned i);
+
+/* Gives setting i of dst the value it has in src. */
+void config_setting_copy(struct config *dst, const struct config *src,
+			 unsigned i);
 
 /* Whether user is one of the names of a comma-separated list such as
  * admin_users (blanks around names ignored; NULL list: nobody). */

@@ -274,8 +274,8 @@ static struct login *login_password(const struct creds *cr,
 			have = auth_verifier_from_password(secret, &v, NULL, 0);
 		if (!have)
 			auth_verifier_mock(cr->mock_secret, p->user, &v);
-		auth_scram_init(&l->scram, &v, p->tls ? cr->cbind : NULL,
-				p->tls ? cr->cbind_len : 0);
+		auth_scram_init(&l->scram, &v, p->tls ? p->cbind : NULL,
+				p->tls ? p->cbind_len : 0);
 		OPENSSL_cleanse(&v, sizeof(v));
 		return l;
 	}

@@ -19,7 +19,9 @@
 #include "hba.h"
 #include "proto.h"
 
-/* What pitlane authenticates against, loaded once at startup. */
+/* What pitlane authenticates against, loaded at startup and by each reload
+ * (which swaps it whole between two logins: a login copies what it needs
+ * in login_start). */
 struct creds {
 	const struct config *cfg;
 	struct authfile *file;		 /* NULL: no auth_file */
@@ -28,8 +30,6 @@ struct creds {
 	struct auth_verifier pool_scram; /* from DB_PASSWORD */
 	char pool_md5[AUTH_MD5_LEN + 1]; /* from DB_PASSWORD and DB_USER */
 	uint8_t mock_secret[AUTH_MOCK_SECRET_LEN]; /* for unknown users */
-	uint8_t cbind[AUTH_CBIND_MAX]; /* our certificate's hash, for -PLUS */
-	size_t cbind_len;
 };
 
 /* Loads the auth_file and hba_file named in cfg and derives the pool
@@ -43,9 +43,12 @@ struct login_peer {
 	const char *user, *database;
 	bool unix_socket;
 	bool tls;
-	int family;	       /* AF_INET / AF_INET6 for TCP */
-	uint8_t addr[16];      /* network order */
-	const char *cert_cn;   /* verified client certificate's CN, or NULL */
+	int family;	      /* AF_INET / AF_INET6 for TCP */
+	uint8_t addr[16];     /* network order */
+	const char *cert_cn;  /* verified client certificate's CN, or NULL */
+	const uint8_t *cbind; /* hash of the certificate pitlane served
+				 (tls_ssl_cbind), for -PLUS; NULL: none */
+	size_t cbind_len;
 	const char *addr_text; /* for messages */
 };
 

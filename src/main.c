@@ -21,6 +21,7 @@
 #include "tls.h"
 #include "log.h"
 #include "pool.h"
+#include "reload.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -32,16 +33,12 @@
 
 extern char **environ;
 
-struct flag_setting {
-	const char *key, *value, *source;
-};
-
 struct flags {
 	const char *config_file;
 	const char *hash_user; /* --hash-password USER */
 	bool check_config;
 	unsigned n; /* settings given as flags, applied after the env */
-	struct flag_setting set[16];
+	struct config_override set[16];
 };
 
 static void usage(FILE *out)
@@ -97,23 +94,23 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 			f->config_file = optarg;
 			break;
 		case 'a':
-			f->set[f->n++] = (struct flag_setting){
+			f->set[f->n++] = (struct config_override){
 			    "listen_addr", optarg, "--listen-addr"};
 			break;
 		case 'p':
-			f->set[f->n++] = (struct flag_setting){
+			f->set[f->n++] = (struct config_override){
 			    "listen_port", optarg, "--port"};
 			break;
 		case 'm':
-			f->set[f->n++] = (struct flag_setting){
+			f->set[f->n++] = (struct config_override){
 			    "pool_mode", optarg, "--pool-mode"};
 			break;
 		case 'A':
-			f->set[f->n++] = (struct flag_setting){
+			f->set[f->n++] = (struct config_override){
 			    "http_addr", optarg, "--http-addr"};
 			break;
 		case 'P':
-			f->set[f->n++] = (struct flag_setting){
+			f->set[f->n++] = (struct config_override){
 			    "http_port", optarg, "--http-port"};
 			break;
 		case 'C':
@@ -150,59 +147,43 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 	return 0;
 }
 
-static struct creds app_creds;
-static struct tls_server *app_tls;
-
-/* The auth_file, hba_file and TLS files: read before any socket opens, so
- * a bad one is a configuration error (78) like a bad setting. */
-static void load_auth(const struct config *cfg, struct config_errors *errs)
-{
-	char err[512];
-
-	if (!creds_load(&app_creds, cfg, errs))
-		return;
-	if (cfg->tls_mode == TLS_DISABLE)
-		return;
-	app_tls = tls_server_new(cfg, err, sizeof(err));
-	if (app_tls == NULL) {
-		config_error(errs, "%s", err);
-		return;
-	}
-	if (!tls_server_cbind(app_tls, app_creds.cbind, &app_creds.cbind_len))
-		app_creds.cbind_len = 0; /* no -PLUS for this certificate */
-}
+/* What the configuration names in files (auth_file, hba_file, TLS), read
+ * before any socket opens so that a bad one is a configuration error (78)
+ * like a bad setting; the worker owns them from then on. */
+struct loaded {
+	struct config *cfg;
+	struct creds *creds;
+	struct tls_server *tls;
+};
 
 /* Authentication settings that work but that an operator should know of. */
-static void warn_auth(const struct config *cfg)
+static void warn_auth(const struct config *cfg, const struct creds *cr)
 {
-	if (app_creds.file != NULL && authfile_plain_count(app_creds.file) > 0)
+	if (cr->file != NULL && authfile_plain_count(cr->file) > 0)
 		log_warn("auth_file holds plaintext passwords",
 			 LF_STR("auth_file", cfg->auth_file),
-			 LF_INT("users", authfile_plain_count(app_creds.file)));
+			 LF_INT("users", authfile_plain_count(cr->file)));
 	if (cfg->auth_type != AUTH_TRUST && cfg->auth_type != AUTH_CERT &&
-	    cfg->hba_file == NULL && !app_creds.have_pool_secret &&
-	    app_creds.file == NULL)
+	    cfg->hba_file == NULL && !cr->have_pool_secret && cr->file == NULL)
 		log_warn(
 		    "no client can log in: set DB_PASSWORD or auth_file, "
 		    "or auth_type trust",
 		    LF_STR("auth_type", config_auth_type_name(cfg->auth_type)));
 }
 
-/* defaults < INI < environment < flags; every error reported, then 78. */
-static int load_config(struct config *cfg, const struct flags *f)
+/* defaults < INI < environment < flags (the loader a reload uses too);
+ * every error reported, then 78. */
+static int load_config(struct loaded *ld, const struct config_sources *src)
 {
 	struct config_errors errs = {0};
 
-	config_defaults(cfg);
-	if (f->config_file != NULL)
-		config_load_file(cfg, f->config_file, &errs);
-	config_load_env(cfg, environ, &errs);
-	for (unsigned i = 0; i < f->n; i++)
-		config_set(cfg, "pitlane", f->set[i].key, f->set[i].value,
-			   f->set[i].source, &errs);
-	config_finish(cfg, &errs);
-	if (errs.n == 0)
-		load_auth(cfg, &errs);
+	ld->cfg = config_new();
+	config_load(ld->cfg, src, &errs);
+	config_finish(ld->cfg, &errs);
+	if (errs.n == 0 &&
+	    !reload_load_files(ld->cfg, &ld->creds, &ld->tls, &errs) &&
+	    errs.n == 0)
+		config_error(&errs, "cannot load the authentication files");
 	for (unsigned i = 0; i < errs.n; i++)
 		fprintf(stderr, "pitlane: configuration error: %s\n",
 			errs.msg[i]);
@@ -218,8 +199,26 @@ struct app {
 	struct worker w;
 	struct listener *listener;
 	struct http_server *http; /* NULL: http_port off */
-	struct event *sig_usr1, *sig_term, *sig_int;
+	struct event *sig_usr1, *sig_term, *sig_int, *sig_hup;
 };
+
+/* SIGHUP: reload; a failed one changes nothing and was logged. systemd
+ * hears RELOADING=1, then READY=1 and the new state, either way. */
+static void reload_signal(struct worker *w)
+{
+	char err[CONFIG_ERROR_LEN + 128];
+
+	if (w->shutting_down) {
+		log_warn("SIGHUP during shutdown: not reloading");
+		return;
+	}
+	notify_reloading();
+	if (!reload_run(w, err, sizeof(err)))
+		log_warn("reload rejected: the old configuration stays",
+			 LF_STR("reason", err));
+	notify_ready();
+	stats_notify_status(w);
+}
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -228,6 +227,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGUSR1) {
 		stats_log(&app->w);
+		return;
+	}
+	if (sig == SIGHUP) {
+		reload_signal(&app->w);
 		return;
 	}
 	if (app->w.shutting_down) {
@@ -257,8 +260,10 @@ static struct event_base *worker_base_new(void)
 	return base;
 }
 
-static int worker_init(struct worker *w, const struct config *cfg)
+static int worker_init(struct worker *w, struct loaded *ld,
+		       const struct config_sources *src)
 {
+	const struct config *cfg = ld->cfg;
 	struct pool_limits lim = {
 	    .max = (unsigned)cfg->pool_max,
 	    .min = (unsigned)cfg->pool_min,
@@ -268,9 +273,11 @@ static int worker_init(struct worker *w, const struct config *cfg)
 
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
+	w->sources = src;
 	w->mode = client_mode_ops(cfg->pool_mode);
-	w->creds = &app_creds;
-	w->tls = app_tls;
+	w->creds = ld->creds;
+	w->tls = ld->tls;
+	memset(ld, 0, sizeof(*ld)); /* the worker owns them now */
 	pool_init(&w->pool, cfg->pool_name, &lim);
 	w->pool.database = cfg->dbname;
 	w->pool.user = cfg->user;
@@ -316,6 +323,17 @@ static void worker_free(struct worker *w)
 		event_base_free(w->base);
 }
 
+/* What the worker owns beyond its loop; after worker_free (the listener
+ * reads the configuration until it is freed). */
+static void worker_free_config(struct worker *w)
+{
+	reload_free_files(w->creds, w->tls);
+	config_release(w->cfg);
+	w->creds = NULL;
+	w->tls = NULL;
+	w->cfg = NULL;
+}
+
 static int add_signal(struct app *app, struct event **ev, int sig)
 {
 	*ev = evsignal_new(app->w.base, sig, signal_cb, app);
@@ -335,13 +353,13 @@ static void log_configured(const struct worker *w, int port)
 		 LF_STR("pool_mode", w->mode->name), LF_STR("listen", listen));
 }
 
-static int run(const struct config *cfg)
+static int run(struct loaded *ld, const struct config_sources *src)
 {
 	struct app app = {0};
 	char err[512];
 	int rc = EXIT_RUNTIME;
 
-	if (worker_init(&app.w, cfg) != 0) {
+	if (worker_init(&app.w, ld, src) != 0) {
 		log_error("cannot initialise the event loop");
 		goto out;
 	}
@@ -350,7 +368,7 @@ static int run(const struct config *cfg)
 		log_error("cannot listen", LF_STR("reason", err));
 		goto out;
 	}
-	if (cfg->http_port >= 0) {
+	if (app.w.cfg->http_port >= 0) {
 		app.http =
 		    http_new(&app.w, notify_built_in(), err, sizeof(err));
 		if (app.http == NULL) {
@@ -364,7 +382,8 @@ static int run(const struct config *cfg)
 	}
 	if (add_signal(&app, &app.sig_usr1, SIGUSR1) != 0 ||
 	    add_signal(&app, &app.sig_term, SIGTERM) != 0 ||
-	    add_signal(&app, &app.sig_int, SIGINT) != 0) {
+	    add_signal(&app, &app.sig_int, SIGINT) != 0 ||
+	    add_signal(&app, &app.sig_hup, SIGHUP) != 0) {
 		log_error("cannot install signal handlers");
 		goto out;
 	}
@@ -382,10 +401,13 @@ out:
 		event_free(app.sig_term);
 	if (app.sig_int)
 		event_free(app.sig_int);
+	if (app.sig_hup)
+		event_free(app.sig_hup);
 	http_free(app.http);
 	notify_watchdog_stop();
 	listener_free(app.listener);
 	worker_free(&app.w);
+	worker_free_config(&app.w);
 	return rc;
 }
 
@@ -423,28 +445,28 @@ static int hash_password(const char *user)
 int main(int argc, char **argv)
 {
 	struct flags f = {0};
-	struct config cfg;
+	struct config_sources src = {.envp = environ};
+	struct loaded ld = {0};
 	int status = 0;
 
 	if (parse_flags(argc, argv, &f, &status) != 0)
 		return status;
 	if (f.hash_user != NULL)
 		return hash_password(f.hash_user);
-	if (load_config(&cfg, &f) != 0) {
-		config_free(&cfg);
-		return CONFIG_EXIT_INVALID;
+	src.file = f.config_file;
+	src.overrides = f.set;
+	src.n_overrides = f.n;
+	if (load_config(&ld, &src) != 0) {
+		status = CONFIG_EXIT_INVALID;
+	} else if (f.check_config) {
+		config_print(ld.cfg, stdout);
+	} else {
+		log_setup(stderr, ld.cfg->log_format, ld.cfg->log_level);
+		warn_auth(ld.cfg, ld.creds);
+		signal(SIGPIPE, SIG_IGN);
+		status = run(&ld, &src);
 	}
-	if (f.check_config) {
-		config_print(&cfg, stdout);
-		config_free(&cfg);
-		return 0;
-	}
-	log_setup(stderr, cfg.log_format, cfg.log_level);
-	warn_auth(&cfg);
-	signal(SIGPIPE, SIG_IGN);
-	status = run(&cfg);
-	creds_free(&app_creds);
-	tls_server_free(app_tls);
-	config_free(&cfg);
+	reload_free_files(ld.creds, ld.tls); /* when run did not take them */
+	config_release(ld.cfg);
 	return status;
 }

@@ -94,6 +94,8 @@ struct pool_slot *pool_reapable(const struct pool *p, int64_t now)
 
 	if (oldest == NULL || pool_total(p) <= p->lim.min)
 		return NULL;
+	if (pool_total(p) > p->lim.max)
+		return oldest; /* max was lowered: surplus goes at once */
 	if (now - oldest->since_ms < p->lim.idle_timeout_ms)
 		return NULL;
 	return oldest;

@@ -93,7 +93,9 @@ struct pool_slot *pool_checkout(struct pool *p, int64_t now)
     __attribute__((warn_unused_result));
 
 /* The idle server to close now (idle longer than the idle timeout while the
- * pool holds more than min), or NULL. The caller closes it and removes it. */
+ * pool holds more than min, or any idle one while it holds more than max,
+ * which a reload may have lowered), or NULL. The caller closes it and
+ * removes it. */
 struct pool_slot *pool_reapable(const struct pool *p, int64_t now);
 
 void pool_wait_push(struct pool *p, struct pool_waiter *w, int64_t now);

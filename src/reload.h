@@ -8,7 +8,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
+
+struct creds;
+struct tls_server;
 struct worker;
+
+/* Loads what a finished configuration names in files: the auth_file and
+ * hba_file into *creds, the TLS certificate, key and CA into *tls (NULL
+ * when tls_mode is disable). Startup and reload share it. Errors go to
+ * errs and make it return false; either way free both with
+ * reload_free_files. */
+bool reload_load_files(const struct config *cfg, struct creds **creds,
+		       struct tls_server **tls, struct config_errors *errs)
+    __attribute__((warn_unused_result));
+void reload_free_files(struct creds *creds, struct tls_server *tls);
 
 /* Re-reads the INI file, the auth file, the hba file and the TLS files
  * (environment and flags keep their precedence) and applies every

@@ -73,14 +73,23 @@ static void server_set_state(struct server *s, enum server_state st)
 }
 
 /* A clean server goes back to the pool and the waiters get their turn. It
- * is closed instead during shutdown, when its state is unknown, or when it
- * has outlived server_lifetime (the janitor refills the pool). */
+ * is closed instead during shutdown, when its state is unknown, when it
+ * belongs to a backend target replaced since (server_reconnect_all), when
+ * the pool holds more than a lowered max, or when it has outlived
+ * server_lifetime (the janitor refills the pool). */
 void server_become_idle(struct server *s)
 {
 	const struct config *cfg = s->w->cfg;
 	int64_t now = worker_now_ms();
 
 	if (s->w->shutting_down || s->broken) {
+		server_close(s, NULL);
+		return;
+	}
+	if (s->gen != s->w->server_gen ||
+	    pool_total(&s->w->pool) > s->w->pool.lim.max) {
+		log_debug("closing server after reconfiguration",
+			  LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);
 		return;
 	}
@@ -181,6 +190,7 @@ struct server *server_connect(struct worker *w)
 	if (s == NULL)
 		return NULL;
 	s->w = w;
+	s->gen = w->server_gen;
 	stmt_cache_init(&s->stmts,
 			w->cfg->max_prepared_statements > 0
 			    ? (unsigned)w->cfg->max_prepared_statements
@@ -389,6 +399,18 @@ void server_close(struct server *s, const char *reason)
 	if (ops != NULL)
 		ops->lost(ctx, reason ? reason : "server closed",
 			  s->told_fatal);
+}
+
+void server_reconnect_all(struct worker *w)
+{
+	struct server *s, *next;
+
+	w->server_gen++;
+	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		if (s->state == SERVER_IDLE || s->state == SERVER_CONNECTING)
+			server_close(s, NULL);
+	}
 }
 
 bool server_free(struct server *s)

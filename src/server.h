@@ -72,6 +72,7 @@ struct server {
 	PGconn *conn;  /* owned; PQfinish'd last */
 	struct io *io; /* on PQsocket(conn), never closes it */
 	int backend_pid;
+	unsigned gen;		 /* w->server_gen when it was started */
 	int64_t created_ms;	 /* for server_lifetime */
 	int64_t busy_since_ms;	 /* when the request queue last filled */
 	int64_t rest_since_ms;	 /* when it last emptied */
@@ -154,6 +155,12 @@ void server_become_idle(struct server *s);
  * client, so the cancel can reach only what was in flight when it was sent:
  * never the client's next query, nor another client's. */
 void server_cancel(struct server *s);
+
+/* RECONNECT, or a reload that changed the backend target: every server
+ * is replaced. Idle and connecting ones close now, busy ones when they are
+ * next released (no client loses its transaction); the janitor opens new
+ * ones with the current configuration. */
+void server_reconnect_all(struct worker *w);
 
 /* Closes the server (deferred free). A linked client is told via lost(). */
 void server_close(struct server *s, const char *reason);

@@ -1,4 +1,5 @@
-/* TLS toward clients with OpenSSL 3: one SSL_CTX per process. */
+/* TLS toward clients with OpenSSL 3: one SSL_CTX per configuration; a
+ * reload makes a new one for new handshakes. */
 #include "tls.h"
 
 #include <stdio.h>
@@ -111,9 +112,9 @@ SSL *tls_server_ssl(struct tls_server *t)
 	return SSL_new(t->ctx);
 }
 
-bool tls_server_cbind(struct tls_server *t, uint8_t *out, size_t *len)
+bool tls_ssl_cbind(SSL *ssl, uint8_t *out, size_t *len)
 {
-	X509 *cert = SSL_CTX_get0_certificate(t->ctx);
+	X509 *cert = SSL_get_certificate(ssl);
 
 	return cert != NULL && auth_cbind_hash(cert, out, len);
 }

@@ -13,6 +13,9 @@
 
 #include "config.h"
 
+/* One SSL_CTX. Each SSL made from it holds a reference to the context
+ * (OpenSSL counts them), so tls_server_free after a reload leaves the
+ * sessions that shook hands under it working until they end. */
 struct tls_server;
 
 /* NULL, with a reason naming the setting in err, when the files cannot be
@@ -24,8 +27,10 @@ void tls_server_free(struct tls_server *t);
 /* A new server-side SSL for one client; NULL when out of memory. */
 SSL *tls_server_ssl(struct tls_server *t);
 
-/* The tls-server-end-point hash of our certificate (SCRAM -PLUS). */
-bool tls_server_cbind(struct tls_server *t, uint8_t *out, size_t *len);
+/* The tls-server-end-point hash (SCRAM -PLUS) of the certificate this
+ * connection was served with: after a reload that renewed the certificate,
+ * a session that shook hands before it still binds to its own. */
+bool tls_ssl_cbind(SSL *ssl, uint8_t *out, size_t *len);
 
 /* Whether the client negotiated ALPN "postgresql". */
 bool tls_alpn_ok(SSL *ssl);

@@ -40,13 +40,16 @@ TAILQ_HEAD(server_list, server);
 struct worker {
 	struct event_base *base;
 	struct evdns_base *dns;
-	const struct config *cfg; /* not owned */
+	const struct config *cfg; /* held (config_hold); a reload swaps it */
+	const struct config_sources *sources; /* what a reload re-reads */
+	unsigned server_gen; /* servers of an older one close when released */
 	const struct mode_ops *mode;
 	struct pool pool;
 	struct params params;	     /* newest server's, for logins */
 	struct stmt_registry *stmts; /* prepared statements by content */
-	struct creds *creds;	     /* client authentication */
-	struct tls_server *tls;	     /* NULL: TLS toward clients is off */
+	struct creds *creds;	     /* client authentication; owned */
+	struct tls_server *tls;	     /* NULL: TLS toward clients is off;
+					owned */
 	bool have_params;
 	struct cancel_pool *cancels;
 	struct client_list clients;	 /* every live client */

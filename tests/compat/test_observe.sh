@@ -261,6 +261,19 @@ pg_signal() {
     kill "-$1" "$pm" $(ps -o pid= --ppid "$pm")
 }
 
+# SIGHUP: a reload, which systemd hears about as RELOADING=1 then READY=1.
+check_reload_notify() {
+    local f=$compat_work/notify.out
+    kill -HUP "$pitlane_pid"
+    for _ in $(seq 200); do
+        awk '/^RELOADING=1/ { r = NR } /^READY=1$/ && r { ok = 1 } END { exit !ok }' "$f" && break
+        sleep 0.05 # polling interval of the wait for the notification
+    done
+    awk '/^RELOADING=1\\nMONOTONIC_USEC=[0-9]+$/ { r = NR }
+         /^READY=1$/ && r && NR > r { ok = 1 } END { exit !ok }' "$f" || { cat "$f"; return 1; }
+    expect_eq "/readyz after the reload" 200 "$(status /readyz)" || return 1
+}
+
 # A database that stops answering without closing connections (here: its
 # processes stopped): the probe on the idle pool gets no answer.
 check_readyz_pg_frozen() {
@@ -282,7 +295,8 @@ check_notify() {
     local f=$compat_work/notify.out
     echo "--- notifications:"
     cat "$f"
-    # READY=1 first, STATUS= lines after it, STOPPING=1 after them.
+    # READY=1 first, STATUS= lines after it, STOPPING=1 after them (a
+    # reload in between adds RELOADING=1 and READY=1).
     awk '/^READY=1$/ && !r { r = NR }
          /^STATUS=pool pitlane: clients / && r && !s { s = NR }
          /^STOPPING=1$/ && s { t = NR }
@@ -343,6 +357,7 @@ check "1000 /readyz probes, no backend connection" check_probes
 check "hostile HTTP clients, pool serves meanwhile, fds back" check_hostile
 check "/readyz 503 when PostgreSQL stops, 200 when it returns" check_readyz_pg_down_up
 check "/readyz 503 when PostgreSQL freezes, 200 when it thaws" check_readyz_pg_frozen
+check "SIGHUP: RELOADING=1 then READY=1" check_reload_notify
 check "/readyz 503 while shutting down" check_readyz_shutdown
 check "pitlane exits 0 after draining" pitlane_wait_exit
 check "NOTIFY_SOCKET got READY=1, STATUS=, STOPPING=1 in order" check_notify

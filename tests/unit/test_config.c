@@ -1860,6 +1860,113 @@ static void test_user_listed(void **state)
 	assert_false(config_user_listed("ops", NULL));
 }
 
+/* What a reload compares and carries over: config_setting_equal and
+ * config_setting_copy for every kind of setting, config_copy. */
+static void test_setting_equal_copy(void **state)
+{
+	static const char *const changes[][2] = {
+	    {"listen_addr", "::1"},	{"unix_socket_dir", "/run/x"},
+	    {"log_level", "debug"},	{"pool_max", "3"},
+	    {"query_timeout", "1.5"},	{"auth_trust_anywhere", "yes"},
+	    {"max_packet_size", "2MB"}, {"tls_mode", "require"},
+	    {"admin_users", "ops"},	{"password", SECRET},
+	    {"server_reset_query", ""},
+	};
+	struct config a, b;
+	struct config_errors errs = {0};
+	unsigned n = config_setting_count();
+
+	(void)state;
+	config_defaults(&a);
+	config_defaults(&b);
+	for (unsigned i = 0; i < n; i++)
+		assert_true(config_setting_equal(&a, &b, i));
+	for (size_t k = 0; k < ARRAY_LEN(changes); k++) {
+		struct config_setting_info info;
+		int i = config_setting_index(NULL, changes[k][0]);
+
+		config_setting_info(&a, (unsigned)i, &info);
+		config_set(&b, info.section, info.key, changes[k][1], "x",
+			   &errs);
+		assert_no_errors(&errs);
+		assert_false(config_setting_equal(&a, &b, (unsigned)i));
+		/* Only that setting differs. */
+		for (unsigned j = 0; j < n; j++)
+			if (j != (unsigned)i &&
+			    !config_setting_equal(&a, &b, j))
+				fail_msg("%s differs after setting %s",
+					 info.key, changes[k][0]);
+		config_setting_copy(&a, &b, (unsigned)i);
+		assert_true(config_setting_equal(&a, &b, (unsigned)i));
+	}
+	assert_string_equal(a.password, SECRET);
+	assert_null(a.server_reset_query);
+	assert_int_equal(a.tls_mode, TLS_REQUIRE);
+	config_free(&a);
+
+	/* config_copy: all of them at once, strings duplicated. */
+	config_defaults(&a);
+	config_copy(&a, &b);
+	for (unsigned i = 0; i < n; i++)
+		assert_true(config_setting_equal(&a, &b, i));
+	assert_ptr_not_equal(a.admin_users, b.admin_users);
+	config_free(&b);
+	assert_string_equal(a.admin_users, "ops");
+	config_free(&a);
+}
+
+/* config_load: file < environment < overrides, as at startup and on every
+ * reload; config_new and its reference count. */
+static void test_load_sources(void **state)
+{
+	const char *path = write_ini("[pool]\npool_max = 4\npool_min = 1\n"
+				     "[pitlane]\nlisten_port = 7001\n"
+				     "log_level = warn\n");
+	char *const envp[] = {"DB_POOL_MAX=5", "PITLANE_LISTEN_PORT=7002",
+			      NULL};
+	const struct config_override flags[] = {
+	    {"listen_port", "7003", "--port"}};
+	const struct config_override bad_flags[] = {
+	    {"listen_port", "z", "--port"}};
+	struct config_sources src = {
+	    .file = path, .envp = envp, .overrides = flags, .n_overrides = 1};
+	struct config_errors errs = {0};
+	struct config *c = config_new();
+	const struct config *held;
+
+	(void)state;
+	assert_int_equal(c->refs, 1);
+	config_load(c, &src, &errs);
+	config_finish(c, &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c->pool_max, 5);
+	assert_int_equal(c->pool_min, 1);
+	assert_int_equal(c->listen_port, 7003);
+	assert_int_equal(c->log_level, LOG_LEVEL_WARN);
+	held = config_hold(c);
+	assert_ptr_equal(held, c);
+	assert_int_equal(c->refs, 2);
+	config_release(c);
+	assert_int_equal(held->refs, 1);
+	assert_string_equal(held->pool_name, "postgres");
+	config_release(held);
+	config_release(NULL);
+
+	/* Errors from every source, in order. */
+	src.file = write_ini("[pool]\npool_max = x\n");
+	src.envp = (char *const[]){"DB_POOL_MIN=y", NULL};
+	src.overrides = bad_flags;
+	c = config_new();
+	config_load(c, &src, &errs);
+	assert_int_equal(errs.n, 3);
+	assert_non_null(strstr(errs.msg[0], "pool_max"));
+	assert_string_equal(errs.msg[1], "DB_POOL_MIN must be an integer from "
+					 "0 to 10000, got \"y\"");
+	assert_string_equal(errs.msg[2], "--port must be an integer from 0 to "
+					 "65535, got \"z\"");
+	config_release(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1893,6 +2000,8 @@ int main(void)
 	    cmocka_unit_test(test_setting_info),
 	    cmocka_unit_test(test_changeable),
 	    cmocka_unit_test(test_user_listed),
+	    cmocka_unit_test(test_setting_equal_copy),
+	    cmocka_unit_test(test_load_sources),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);

@@ -282,6 +282,32 @@ static void test_reapable(void **state)
 	assert_ptr_equal(pool_reapable(&fx.p, fx.now + timeout), s);
 }
 
+/* A max lowered by a reload: idle servers above it are reaped at once,
+ * oldest first, whatever their idle time; busy ones are left to their
+ * release, and no connect starts while the pool is over max. */
+static void test_reapable_over_max(void **state)
+{
+	(void)state;
+	fx_init(1, 6);
+	size_t idle = fx_add(POOL_SLOT_IDLE, 3);
+	fx_add(POOL_SLOT_ACTIVE, 3);
+	fx.p.lim.max = 2;
+	for (size_t i = idle; i < idle + 3; i++) {
+		assert_ptr_equal(pool_reapable(&fx.p, fx.now), &fx.slot[i]);
+		pool_slot_set(&fx.p, &fx.slot[i], POOL_SLOT_NONE, fx.now);
+	}
+	/* Three active servers remain, one over max: nothing idle to reap,
+	 * nothing to connect, even for a waiter. */
+	assert_null(pool_reapable(&fx.p, fx.now));
+	fx_wait(1);
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now), 0);
+	/* At max again, idle servers wait for the idle timeout. */
+	fx_init(0, 4);
+	fx_add(POOL_SLOT_IDLE, 2);
+	fx.p.lim.max = 2;
+	assert_null(pool_reapable(&fx.p, fx.now));
+}
+
 /* Removing servers (lost backends, reaped ones) below min asks for more. */
 static void test_min_refill(void **state)
 {
@@ -398,6 +424,7 @@ int main(void)
 	    cmocka_unit_test(test_checkout_lifo),
 	    cmocka_unit_test(test_slot_set_counts),
 	    cmocka_unit_test(test_reapable),
+	    cmocka_unit_test(test_reapable_over_max),
 	    cmocka_unit_test(test_min_refill),
 	    cmocka_unit_test(test_waiters_fifo),
 	    cmocka_unit_test(test_wait_expired),
