@@ -145,8 +145,10 @@ check_pgbench_metrics() {
         "$(delta "$a" "$b" "pitlane_server_assignments_total$L")" \
         "$(delta "$a" "$b" "pitlane_client_wait_seconds_count$L")" || return 1
     n=$(delta "$a" "$b" "pitlane_server_assignments_total$L")
-    [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge "$processed" ] ||
-        { echo "assignments $n < $processed"; return 1; }
+    if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -lt "$processed" ]; then
+        echo "assignments $n < $processed"
+        return 1
+    fi
     # pgbench's 4 clients and its first connection.
     expect_eq "logins" 5 "$(delta "$a" "$b" "pitlane_client_logins_total$L")" || return 1
     for s in pitlane_client_received_bytes_total pitlane_client_sent_bytes_total; do
@@ -256,9 +258,10 @@ check_readyz_pg_down_up() {
 
 # pg_signal SIG: SIG to the postmaster and its children, by process id.
 pg_signal() {
-    local pm
+    local pm kids
     pm=$(head -n1 "$TESTPG_DATA/postmaster.pid")
-    kill "-$1" "$pm" $(ps -o pid= --ppid "$pm")
+    read -r -a kids <<<"$(ps -o pid= --ppid "$pm" | tr '\n' ' ')"
+    kill "-$1" "$pm" "${kids[@]}"
 }
 
 # SIGHUP: a reload, which systemd hears about as RELOADING=1 then READY=1.
