@@ -125,6 +125,13 @@ ENUM_ACCESSORS(tls_min_version, enum tls_version)
 		.def = d, .kind = KIND_INT, .off = offsetof(struct config, k), \
 		.min = lo, .max = hi                                           \
 	}
+/* An integer whose empty value means off (-1, printed as off). */
+#define INT_OPT(sec, chg, k, e, lo, hi)                                        \
+	{                                                                      \
+		.section = sec, .changeable = chg, .key = #k, .env = e,        \
+		.def = "", .kind = KIND_INT, .flags = FLAG_OPTIONAL,           \
+		.off = offsetof(struct config, k), .min = lo, .max = hi        \
+	}
 /* A duration: the key names it in seconds, the field (k_ms) holds ms, and
  * so do the limits. */
 #define SECS(sec, chg, k, e, d, lo, hi)                                        \
@@ -233,6 +240,9 @@ static const struct setting settings[] = {
 	 86400000),
     USERS("pitlane", LIVE, admin_users, "PITLANE_ADMIN_USERS"),
     USERS("pitlane", LIVE, stats_users, "PITLANE_STATS_USERS"),
+    STR("pitlane", FIXED, http_addr, "PITLANE_HTTP_ADDR", "127.0.0.1",
+	FLAG_NONEMPTY, NULL),
+    INT_OPT("pitlane", FIXED, http_port, "PITLANE_HTTP_PORT", 0, 65535),
     STR("pool", LIVE, host, "DB_HOST", "localhost",
 	FLAG_NONEMPTY | FLAG_HOSTLIST, NULL),
     INT("pool", LIVE, port, "DB_PORT", "5432", 1, 65535),
@@ -557,12 +567,17 @@ static void set_value(struct config *c, const struct setting *s,
 		set_str(c, s, value, source, errs);
 		break;
 	case KIND_INT:
+		if (value[0] == '\0' && (s->flags & FLAG_OPTIONAL)) {
+			*int_slot(c, s) = -1;
+			break;
+		}
 		if (parse_int(value, s->min, s->max, &v)) {
 			*int_slot(c, s) = v;
 			break;
 		}
-		snprintf(allowed, sizeof(allowed), "an integer from %d to %d",
-			 s->min, s->max);
+		snprintf(allowed, sizeof(allowed), "an integer from %d to %d%s",
+			 s->min, s->max,
+			 s->flags & FLAG_OPTIONAL ? ", or empty for off" : "");
 		reject(errs, s, source, allowed, value);
 		break;
 	case KIND_ENUM:
@@ -1090,6 +1105,9 @@ static const char *value_text(const struct config *c, const struct setting *s,
 	case KIND_STR:
 		return *(char *const *)(const void *)field;
 	case KIND_INT:
+		if ((s->flags & FLAG_OPTIONAL) &&
+		    *(const int *)(const void *)field < 0)
+			return NULL;
 		snprintf(num, cap, "%d", *(const int *)(const void *)field);
 		return num;
 	case KIND_ENUM:

@@ -82,6 +82,8 @@ struct config {
 	int client_login_timeout_ms;	  /* 15 s */
 	long max_packet_size;		  /* bytes; 1 GB */
 	int stats_period_ms; /* 60 s: `pool metrics` log, averages; 0: off */
+	char *http_addr;     /* 127.0.0.1: /metrics, /healthz, /readyz */
+	int http_port;	     /* -1: no HTTP endpoint; 0: a free port */
 
 	/* [pool] section, or DB_* in the environment: the backend pool. */
 	char *host;		/* localhost; a comma-separated list allowed */

@@ -70,6 +70,24 @@ static void janitor_client_timeouts(struct worker *w, int64_t now)
 	}
 }
 
+/* Readiness wants proof that the database answers: when no server has
+ * answered for half the connect timeout (an idle pool), the newest idle
+ * server runs the check query. Never while a client waits, one at a time;
+ * a busy pool proves itself with every ReadyForQuery. */
+static void janitor_probe(struct worker *w)
+{
+	struct pool *p = &w->pool;
+	int64_t now = worker_now_us(w);
+	struct pool_slot *slot;
+
+	if (p->paused || p->nwaiting > 0 || p->probe_since_us != 0 ||
+	    now - p->alive_us < (int64_t)w->cfg->connect_timeout_ms * 500)
+		return;
+	slot = TAILQ_LAST(&p->slots[POOL_SLOT_IDLE], pool_slot_list);
+	if (slot != NULL)
+		server_probe(server_of_slot(slot));
+}
+
 void janitor_run(struct worker *w)
 {
 	int64_t now = worker_now_ms();
@@ -99,6 +117,7 @@ void janitor_run(struct worker *w)
 	for (unsigned n = pool_connects_wanted(&w->pool, now); n > 0; n--)
 		if (server_connect(w) == NULL)
 			break;
+	janitor_probe(w);
 }
 
 /* Frees sessions closed since the last run, outside their callbacks. */

@@ -14,9 +14,11 @@
 #include "cancel.h"
 #include "client.h"
 #include "config.h"
+#include "http.h"
 #include "janitor.h"
 #include "listener.h"
 #include "login.h"
+#include "notify.h"
 #include "tls.h"
 #include "log.h"
 #include "pool.h"
@@ -52,6 +54,10 @@ static void usage(FILE *out)
 	    "one)\n"
 	    "  -m, --pool-mode MODE      session, transaction or "
 	    "statement\n"
+	    "      --http-addr ADDR      address of the HTTP endpoint "
+	    "(127.0.0.1)\n"
+	    "      --http-port PORT      serve /metrics, /healthz, /readyz "
+	    "(off; 0 picks one)\n"
 	    "      --check-config        print the effective configuration "
 	    "and exit\n"
 	    "      --hash-password USER  read a password on stdin, print an "
@@ -73,6 +79,8 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 	    {"listen-addr", required_argument, NULL, 'a'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"pool-mode", required_argument, NULL, 'm'},
+	    {"http-addr", required_argument, NULL, 'A'},
+	    {"http-port", required_argument, NULL, 'P'},
 	    {"check-config", no_argument, NULL, 'C'},
 	    {"hash-password", required_argument, NULL, 'H'},
 	    {"version", no_argument, NULL, 'V'},
@@ -98,6 +106,14 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 			f->set[f->n++] = (struct config_override){
 			    "pool_mode", optarg, "--pool-mode"};
 			break;
+		case 'A':
+			f->set[f->n++] = (struct config_override){
+			    "http_addr", optarg, "--http-addr"};
+			break;
+		case 'P':
+			f->set[f->n++] = (struct config_override){
+			    "http_port", optarg, "--http-port"};
+			break;
 		case 'C':
 			f->check_config = true;
 			break;
@@ -105,7 +121,10 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 			f->hash_user = optarg;
 			break;
 		case 'V':
-			printf("pitlane %s\n", PITLANE_VERSION);
+			printf(
+			    "pitlane %s\nsystemd notify: %s\n", PITLANE_VERSION,
+			    notify_built_in() ? "built in"
+					      : "not built in (no libsystemd)");
 			*status = 0;
 			return -1;
 		case 'h':
@@ -180,10 +199,12 @@ static int load_config(struct loaded *ld, const struct config_sources *src)
 struct app {
 	struct worker w;
 	struct listener *listener;
+	struct http_server *http; /* NULL: http_port off */
 	struct event *sig_usr1, *sig_term, *sig_int, *sig_hup;
 };
 
-/* SIGHUP: reload; a failed one changes nothing and was logged. */
+/* SIGHUP: reload; a failed one changes nothing and was logged. systemd
+ * hears RELOADING=1, then READY=1 and the new state, either way. */
 static void reload_signal(struct worker *w)
 {
 	char err[CONFIG_ERROR_LEN + 128];
@@ -192,9 +213,12 @@ static void reload_signal(struct worker *w)
 		log_warn("SIGHUP during shutdown: not reloading");
 		return;
 	}
+	notify_reloading();
 	if (!reload_run(w, err, sizeof(err)))
 		log_warn("reload rejected: the old configuration stays",
 			 LF_STR("reason", err));
+	notify_ready();
+	stats_notify_status(w);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -216,6 +240,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		_exit(EXIT_RUNTIME);
 	}
 	log_info("signal received", LF_STR("signal", strsignal((int)sig)));
+	notify_stopping();
 	listener_disable(app->listener);
 	janitor_shutdown(&app->w);
 }
@@ -346,6 +371,18 @@ static int run(struct loaded *ld, const struct config_sources *src)
 		goto out;
 	}
 	app.w.listener = app.listener;
+	if (app.w.cfg->http_port >= 0) {
+		app.http =
+		    http_new(&app.w, notify_built_in(), err, sizeof(err));
+		if (app.http == NULL) {
+			log_error("cannot listen", LF_STR("reason", err));
+			goto out;
+		}
+	}
+	if (notify_watchdog_start(app.w.base) != 0) {
+		log_error("cannot start the systemd watchdog timer");
+		goto out;
+	}
 	if (add_signal(&app, &app.sig_usr1, SIGUSR1) != 0 ||
 	    add_signal(&app, &app.sig_term, SIGTERM) != 0 ||
 	    add_signal(&app, &app.sig_int, SIGINT) != 0 ||
@@ -356,6 +393,8 @@ static int run(struct loaded *ld, const struct config_sources *src)
 	log_configured(&app.w, listener_port(app.listener));
 	janitor_run(&app.w);
 	stats_log(&app.w);
+	notify_ready();
+	stats_notify_status(&app.w);
 	if (event_base_dispatch(app.w.base) == 0 && app.w.stopped)
 		rc = 0;
 out:
@@ -367,6 +406,8 @@ out:
 		event_free(app.sig_int);
 	if (app.sig_hup)
 		event_free(app.sig_hup);
+	http_free(app.http);
+	notify_watchdog_stop();
 	listener_free(app.listener);
 	worker_free(&app.w);
 	worker_free_config(&app.w);

@@ -61,6 +61,8 @@ struct pool {
 	bool paused; /* PAUSE: no server handed out or connected (set by the
 			console) */
 	const char *database, *user; /* its key, for labels; not owned */
+	int64_t alive_us;	     /* a server last answered (readiness) */
+	int64_t probe_since_us; /* readiness probe running since; 0: none */
 	struct metrics_counters stats;
 	struct metrics_histos hist;   /* recorded with stats */
 	struct metrics_period period; /* stats_period averages */

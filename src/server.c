@@ -64,6 +64,12 @@ static void server_set_state(struct server *s, enum server_state st)
 		pool_slot_set(&s->w->pool, &s->slot, slot_of[st],
 			      worker_now_ms());
 	s->state = st;
+	if (s->probing && st != SERVER_RESETTING) {
+		s->probing = false;
+		s->w->pool.probe_since_us = 0;
+		if (st == SERVER_IDLE)
+			s->slot.since_ms = s->probe_idle_since_ms;
+	}
 }
 
 /* A clean server goes back to the pool and the waiters get their turn. It
@@ -161,6 +167,7 @@ static void server_connected_cb(PGconn *conn, const char *error, void *arg)
 		return;
 	}
 	s->conn = conn;
+	w->pool.alive_us = worker_now_us(w);
 	s->backend_pid = PQbackendPID(conn);
 	s->xact = 'I';
 	s->created_ms = worker_now_ms();
@@ -281,6 +288,18 @@ void server_unlink(struct server *s)
 		server_become_idle(s);
 	else
 		server_run_hidden(s, sql, n);
+}
+
+void server_probe(struct server *s)
+{
+	const char *sql = s->w->cfg->server_check_query;
+
+	if (sql == NULL)
+		sql = "SELECT 1";
+	s->probe_idle_since_ms = s->slot.since_ms;
+	s->probing = true;
+	s->w->pool.probe_since_us = worker_now_us(s->w);
+	server_run_hidden(s, &sql, 1);
 }
 
 bool server_check_if_stale(struct server *s)

@@ -103,9 +103,11 @@ struct server {
 	bool seen_default;    /* SET ... TO DEFAULT */
 	bool broken;	      /* state unknown: close instead of reuse */
 	bool told_fatal;      /* relayed the backend's FATAL to the client */
-	bool just_checked;  /* ran server_check_query: next checkout uses it */
-	unsigned cancels;   /* cancel requests in flight: nothing is sent */
-	char sync_state[6]; /* SQLSTATE of a failed parameter sync */
+	bool just_checked; /* ran server_check_query: next checkout uses it */
+	bool probing;	   /* running the readiness probe */
+	int64_t probe_idle_since_ms; /* its idle time, restored after it */
+	unsigned cancels;     /* cancel requests in flight: nothing is sent */
+	char sync_state[6];   /* SQLSTATE of a failed parameter sync */
 	char sync_error[256]; /* its message */
 };
 
@@ -118,6 +120,11 @@ struct server *server_connect(struct worker *w);
  * (one query, pipelined ahead of the client's own; ops->synced reports the
  * outcome). */
 void server_link(struct server *s, const struct server_peer *peer);
+
+/* Runs server_check_query (SELECT 1 when none is set) on an idle server
+ * to prove the backend answers, for /readyz; it comes back idle with its
+ * idle time kept, so probing does not hold off idle reaping. */
+void server_probe(struct server *s);
 
 /* Whether an idle server must run server_check_query before reuse; if so
  * the check is started and the server comes back through dispatch. */

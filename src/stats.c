@@ -4,6 +4,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 /* The sessions' states, counted by walking the worker's lists. */
@@ -66,6 +67,10 @@ void stats_snapshot(struct worker *w, const struct pool *p,
 
 bool stats_ready(const struct worker *w, const struct pool *p, const char **why)
 {
+	int64_t timeout_us = (int64_t)w->cfg->connect_timeout_ms * 1000;
+	unsigned connected =
+	    p->count[POOL_SLOT_IDLE] + p->count[POOL_SLOT_ACTIVE];
+
 	*why = NULL;
 	if (w->shutting_down)
 		*why = "shutting down";
@@ -73,8 +78,11 @@ bool stats_ready(const struct worker *w, const struct pool *p, const char **why)
 		*why = "paused";
 	else if (p->backoff_ms > 0)
 		*why = "cannot connect to the database";
-	else if (p->count[POOL_SLOT_IDLE] + p->count[POOL_SLOT_ACTIVE] == 0)
+	else if (connected == 0 && pool_total(p) + p->lim.min > 0)
 		*why = "no server connection yet";
+	else if (p->probe_since_us != 0 &&
+		 worker_now_us(w) - p->alive_us > timeout_us)
+		*why = "the database did not answer within the connect timeout";
 	return *why == NULL;
 }
 
@@ -86,7 +94,17 @@ void stats_log(struct worker *w)
 	metrics_log(&snap);
 }
 
-/* The end of a stats period: roll the averages, log the record. */
+void stats_notify_status(struct worker *w)
+{
+	struct metrics_snapshot snap;
+	char line[256];
+
+	stats_snapshot(w, &w->pool, &snap);
+	notify_status(metrics_status_line(&snap, line, sizeof(line)));
+}
+
+/* The end of a stats period: roll the averages, log the record, tell
+ * systemd. */
 static void stats_period_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -95,6 +113,7 @@ static void stats_period_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	metrics_period_roll(&w->pool.period, &w->pool.stats, worker_now_us(w));
 	stats_log(w);
+	stats_notify_status(w);
 }
 
 int stats_start(struct worker *w)

@@ -14,12 +14,18 @@ void stats_snapshot(struct worker *w, const struct pool *p,
 		    struct metrics_snapshot *out);
 
 /* Whether a new client would be served now, and if not why (a short
- * reason for /readyz); *why is NULL when ready. */
+ * reason for /readyz); *why is NULL when ready. Not ready: shutting down,
+ * paused, connects failing (backoff), no server connected yet, or a
+ * readiness probe outstanding while no server has answered for the connect
+ * timeout (janitor_probe sends one after half of it). */
 bool stats_ready(const struct worker *w, const struct pool *p,
 		 const char **why);
 
 /* Logs one `pool metrics` record per pool (startup, SIGUSR1). */
 void stats_log(struct worker *w);
+
+/* Sends the pool's state as systemd's one-line STATUS=. */
+void stats_notify_status(struct worker *w);
 
 /* Starts the first period and, when stats_period is set, its timer.
  * Returns -1 when out of memory. */

@@ -366,6 +366,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 	case 'Z':
 		relay_copy_body(in, cur, len, &status, 1);
 		s->xact = status;
+		s->w->pool.alive_us = worker_now_us(s->w);
 		if (!hidden)
 			txn_note_ready(s, r, status);
 		else if (status == 'I')

@@ -180,6 +180,8 @@ static void test_defaults(void **state)
 				  "stats_period = 60\n"
 				  "; admin_users not set\n"
 				  "; stats_users not set\n"
+				  "http_addr = 127.0.0.1\n"
+				  "http_port =\n"
 				  "\n"
 				  "[pool]\n"
 				  "host = localhost\n"
@@ -1782,7 +1784,8 @@ static void test_changeable(void **state)
 {
 	static const char *const fixed[] = {
 	    "listen_addr", "listen_port",     "unix_socket_dir",
-	    "pool_mode",   "max_client_conn", "max_prepared_statements"};
+	    "pool_mode",   "max_client_conn", "max_prepared_statements",
+	    "http_addr",   "http_port"};
 	static const char *const live[] = {"log_format",
 					   "log_level",
 					   "shutdown_timeout_ms",
