@@ -990,6 +990,29 @@ static void test_set_and_reload(void **state)
 	h_pass();
 }
 
+/* RESUME resets the backoff: with PostgreSQL back, the first connect starts
+ * at RESUME, not when a backoff grown while it was down runs out. */
+static void test_resume_resets_backoff(void **state)
+{
+	const char *env[] = {ADMIN_ENV, "DB_POOL_MIN=1",
+			     "DB_CONNECT_TIMEOUT_MS=1000", NULL};
+	h_pg_stop();
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	/* five failures: the next attempt is 4 s away */
+	assert_true(h_log_wait(pl, "server connect failed", 5, 20000));
+	PGconn *c = console(pl, NULL);
+	expect_ok(c, "PAUSE", "PAUSE"); /* no server: at once */
+	h_pg_start();
+	expect_ok(c, "RESUME", "RESUME");
+	/* the connect has started: it is in the pool right away */
+	assert_true(servers_total(c) >= 1);
+	PGconn *app = h_connect(pl, NULL);
+	assert_int_equal(h_query_int(app, "SELECT 6"), 6);
+	PQfinish(app);
+	PQfinish(c);
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -1011,6 +1034,7 @@ int main(void)
 	    TEST(test_shutdown_now),
 	    TEST(test_stats_counters),
 	    TEST(test_set_and_reload),
+	    TEST(test_resume_resets_backoff),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
