@@ -59,11 +59,6 @@ static const char *const client_state_names[] = {
     [CLIENT_CONSOLE] = "console", [CLIENT_CLOSING] = "closing",
 };
 
-const char *client_state_name(enum client_state st)
-{
-	return st < CLIENT_NSTATES ? client_state_names[st] : "?";
-}
-
 const struct mode_ops *client_mode_ops(enum pool_mode mode)
 {
 	switch (mode) {

@@ -95,9 +95,6 @@ void client_check_timeouts(struct client *c, int64_t now);
  * KILL, KILL_CLIENT). */
 void client_close(struct client *c, const char *sqlstate, const char *message);
 
-/* The state's name, for SHOW and logs. */
-const char *client_state_name(enum client_state st);
-
 /* Frees a closing client; called by the worker's deferred reaper. */
 void client_free(struct client *c);
 
