@@ -214,25 +214,34 @@ int listener_port(const struct listener *l)
 	return l->port;
 }
 
+/* Closing (not just disabling) matters: a listening socket left open
+ * still completes handshakes into its backlog, where they would wait until
+ * exit. Closed, it makes the kernel pass new connections to the other
+ * peers of an SO_REUSEPORT group, or refuse them, so a load balancer
+ * retries elsewhere at once. */
+static void listener_close(struct listener *l)
+{
+	if (l->tcp != NULL)
+		evconnlistener_free(l->tcp);
+	if (l->unix_sock != NULL)
+		evconnlistener_free(l->unix_sock);
+	l->tcp = l->unix_sock = NULL;
+	if (l->unix_path[0] != '\0')
+		(void)unlink(l->unix_path);
+	l->unix_path[0] = '\0';
+}
+
 void listener_disable(struct listener *l)
 {
 	event_del(l->resume);
-	if (l->tcp != NULL)
-		evconnlistener_disable(l->tcp);
-	if (l->unix_sock != NULL)
-		evconnlistener_disable(l->unix_sock);
+	listener_close(l);
 }
 
 void listener_free(struct listener *l)
 {
 	if (l == NULL)
 		return;
-	if (l->tcp != NULL)
-		evconnlistener_free(l->tcp);
-	if (l->unix_sock != NULL)
-		evconnlistener_free(l->unix_sock);
-	if (l->unix_path[0] != '\0')
-		(void)unlink(l->unix_path);
+	listener_close(l);
 	if (l->resume != NULL)
 		event_free(l->resume);
 	free(l);

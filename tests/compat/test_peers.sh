@@ -26,6 +26,7 @@ peers_cleanup() {
     set +e
     for p in $peer_pids; do
         kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
     done
     (exit "$rc")
     compat_cleanup
@@ -205,7 +206,7 @@ blog=$compat_work/logs/sigkill-pgbench.log
 pgbench_bg "$blog" "$shared" -C -T 30
 check "SIGKILL of a peer: pgbench -C is committing" wait_rows 300
 kill -KILL "${peer_pid[2]}"
-wait "${peer_pid[2]}" || true
+wait "${peer_pid[2]}" 2>/dev/null || true
 wait "$bench_pid" || true
 check "SIGKILL of a peer: the other serves every new connection" \
     bench_clean "$shared" 20 -C

@@ -2,7 +2,8 @@
  * its peer_id and unix socket directory. A cancel reaches its query
  * whichever process the kernel hands it to; a CancelRequest for another
  * peer is forwarded once, one for an unknown peer dropped with a log line;
- * a peer killed with SIGKILL leaves the other serving the port; a [peers]
+ * a peer killed with SIGKILL leaves the other serving the port, and so does
+ * one draining after SIGTERM; a [peers]
  * list without this process and a shared unix socket directory are
  * refused at start. */
 #include "harness.h"
@@ -302,6 +303,38 @@ static void test_sigkill_peer(void **state)
 	h_pass();
 }
 
+/* SIGTERM of one peer while it holds a transaction: it closes its listening
+ * sockets at once, so every new connection to the shared port goes to the
+ * other peer (none waits in the draining one's backlog), and the
+ * transaction still commits before the peer exits 0. */
+static void test_sigterm_peer_drains(void **state)
+{
+	struct h_pitlane *a = *state = start_pair();
+	char host[600];
+	PGconn *c;
+
+	snprintf(host, sizeof(host), "host=%s", dir[2]);
+	c = h_connect(a, host); /* peer 2 */
+	h_exec_ok(c, "BEGIN");
+	h_exec_ok(c, "INSERT INTO t VALUES (1501, 'peer drain')");
+	h_pitlane_signal(peer_b, SIGTERM);
+	assert_true(h_log_wait(peer_b, "shutdown started", 1, 5000));
+	for (int i = 0; i < ROUNDS; i++) {
+		PGconn *n = h_connect(a, "connect_timeout=3");
+		assert_int_equal(h_query_int(n, "SELECT 5"), 5);
+		PQfinish(n);
+	}
+	assert_true(h_pitlane_alive(peer_b)); /* still draining */
+	h_exec_ok(c, "COMMIT");
+	assert_int_equal(h_pitlane_wait_exit(peer_b, 15000), 0);
+	PQfinish(c);
+	PGconn *d = h_direct(H_DBNAME);
+	assert_int_equal(
+	    h_query_int(d, "SELECT count(*) FROM t WHERE id = 1501"), 1);
+	PQfinish(d);
+	h_pass();
+}
+
 /* Refused at start: [peers] without this process (exit 78, configuration
  * error), and a second peer on the first one's unix socket directory
  * (which keeps serving). */
@@ -342,6 +375,8 @@ int main(void)
 					    h_test_setup, peers_teardown),
 	    cmocka_unit_test_setup_teardown(test_sigkill_peer, h_test_setup,
 					    peers_teardown),
+	    cmocka_unit_test_setup_teardown(test_sigterm_peer_drains,
+					    h_test_setup, peers_teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_at_start, h_test_setup,
 					    peers_teardown),
 	};
