@@ -55,6 +55,7 @@ static struct h_pitlane *peer_spawn(int id, const char *sock_dir, bool wait)
 	const char *env[] = {"PITLANE_SO_REUSEPORT=yes", e_id, e_dir, e_peers,
 			     NULL};
 	const char *args[] = {"-p", port, NULL};
+	struct h_pitlane *pl;
 
 	snprintf(e_id, sizeof(e_id), "PITLANE_PEER_ID=%d", id);
 	snprintf(e_dir, sizeof(e_dir), "PITLANE_UNIX_SOCKET_DIR=%s",
@@ -63,7 +64,13 @@ static struct h_pitlane *peer_spawn(int id, const char *sock_dir, bool wait)
 		 "PITLANE_PEERS=1 = host=%s port=%d; 2 = host=%s port=%d",
 		 dir[1], shared_port, dir[2], shared_port);
 	snprintf(port, sizeof(port), "%d", shared_port);
-	return wait ? h_pitlane_start(env, args) : h_pitlane_spawn(env, args);
+	if (!wait)
+		return h_pitlane_spawn(env, args);
+	pl = h_pitlane_start(env, args);
+	/* The first `listening` is the TCP socket's; this record comes once
+	 * the unix socket is bound and the signal handlers are in place. */
+	assert_true(h_log_wait(pl, "pool configured", 1, 10000));
+	return pl;
 }
 
 /* Peers 1 (returned, the fixture's) and 2 (peer_b) on one port. */
