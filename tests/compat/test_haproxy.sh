@@ -102,7 +102,8 @@ for id in 1 2; do
     port[$id]=$(pg_free_port)
     mkdir -p "$compat_work/p$id"
 done
-peers="1 = host=$compat_work/p1 port=${port[1]}; 2 = host=$compat_work/p2 port=${port[2]}"
+# Peer 1 by TCP address (as across hosts), peer 2 by unix socket directory.
+peers="1 = host=127.0.0.1 port=${port[1]}; 2 = host=$compat_work/p2 port=${port[2]}"
 for id in 1 2; do
     log=$compat_work/logs/pitlane-$id.log
     env DB_HOST=127.0.0.1 DB_PORT="$TESTPG_PORT" DB_USER=pitlane \
