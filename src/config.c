@@ -890,7 +890,8 @@ static void ini_report_unknown(struct ini_file *r, const char *section,
 static void ini_add_peer(struct config *c, const char *id, const char *value)
 {
 	size_t old = c->peers != NULL ? strlen(c->peers) : 0;
-	size_t n = old + strlen(id) + strlen(value) + sizeof("; " " = ");
+	size_t n =
+	    old + strlen(id) + strlen(value) + sizeof("; ") + sizeof(" = ");
 	char *list = malloc(n);
 
 	if (list == NULL)
