@@ -701,9 +701,7 @@ static void client_forward_cancel(struct worker *w, uint32_t pid,
 			 LF_INT("peer_id", id));
 		return;
 	}
-	if (forwarder_send(w->forwards, &to, id, pid,
-			   secret | PEER_KEY_FORWARDED) != 0)
-		return; /* logged */
+	forwarder_send(w->forwards, &to, id, pid, secret | PEER_KEY_FORWARDED);
 }
 
 static void client_route_cancel(struct worker *w, uint32_t pid, uint32_t secret)
@@ -711,11 +709,15 @@ static void client_route_cancel(struct worker *w, uint32_t pid, uint32_t secret)
 	unsigned self = (unsigned)w->cfg->peer_id;
 	struct client *c;
 
-	if (self != 0 && peer_key_id(secret) != self) {
-		client_forward_cancel(w, pid, secret);
-		return;
+	if (self != 0) {
+		if (peer_key_id(secret) != self) {
+			client_forward_cancel(w, pid, secret);
+			return;
+		}
+		/* Keys handed out under a peer id never have the forwarded bit
+		 * (without one, the bit is random and part of the key). */
+		secret = peer_key_plain(secret);
 	}
-	secret = peer_key_plain(secret);
 	TAILQ_FOREACH(c, &w->clients, link)
 	{
 		if (c->key_pid != pid || c->key_secret != secret)

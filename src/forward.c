@@ -114,11 +114,37 @@ static void forward_request(uint8_t out[16], uint32_t pid, uint32_t secret)
 	memcpy(out, w, sizeof(w));
 }
 
-int forwarder_send(struct forwarder *f, const struct peer_addr *to,
-		   unsigned peer_id, uint32_t pid, uint32_t secret)
+/* A forward on the list of f, its connection not started; NULL when out
+ * of memory. */
+static struct forward *forward_new(struct forwarder *f, unsigned peer_id)
 {
 	struct timeval tv = {.tv_sec = FORWARD_TIMEOUT_MS / 1000,
 			     .tv_usec = (FORWARD_TIMEOUT_MS % 1000) * 1000};
+	struct forward *fw = calloc(1, sizeof(*fw));
+
+	if (fw == NULL)
+		return NULL;
+	fw->bev = bufferevent_socket_new(
+	    f->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (fw->bev == NULL) {
+		free(fw);
+		return NULL;
+	}
+	fw->f = f;
+	fw->peer_id = peer_id;
+	LIST_INSERT_HEAD(&f->live, fw, link);
+	f->n++;
+	bufferevent_setcb(fw->bev, forward_read_cb, forward_write_cb,
+			  forward_event_cb, fw);
+	bufferevent_set_timeouts(fw->bev, &tv, &tv);
+	return fw;
+}
+
+/* Callbacks are deferred, so a connect that fails at once is seen in its
+ * return value only, and freeing then is safe. */
+void forwarder_send(struct forwarder *f, const struct peer_addr *to,
+		    unsigned peer_id, uint32_t pid, uint32_t secret)
+{
 	struct forward *fw;
 	uint8_t req[16];
 
@@ -126,25 +152,16 @@ int forwarder_send(struct forwarder *f, const struct peer_addr *to,
 		log_warn("cancel request dropped: too many forwards in flight",
 			 LF_INT("peer_id", peer_id),
 			 LF_INT("max", FORWARD_MAX));
-		return -1;
+		return;
 	}
-	fw = calloc(1, sizeof(*fw));
-	if (fw == NULL)
-		return -1;
-	fw->bev = bufferevent_socket_new(
-	    f->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (fw->bev == NULL) {
-		free(fw);
-		return -1;
+	fw = forward_new(f, peer_id);
+	if (fw == NULL) {
+		log_warn("cancel request to peer failed",
+			 LF_INT("peer_id", peer_id),
+			 LF_STR("reason", "out of memory"));
+		return;
 	}
-	fw->f = f;
-	fw->peer_id = peer_id;
-	LIST_INSERT_HEAD(&f->live, fw, link);
-	f->n++;
 	forward_request(req, pid, secret);
-	bufferevent_setcb(fw->bev, forward_read_cb, forward_write_cb,
-			  forward_event_cb, fw);
-	bufferevent_set_timeouts(fw->bev, &tv, &tv);
 	if (bufferevent_write(fw->bev, req, sizeof(req)) != 0 ||
 	    bufferevent_enable(fw->bev, EV_READ | EV_WRITE) != 0 ||
 	    forward_connect(fw, to) != 0) {
@@ -153,14 +170,7 @@ int forwarder_send(struct forwarder *f, const struct peer_addr *to,
 			 LF_STR("reason", evutil_socket_error_to_string(
 					      EVUTIL_SOCKET_ERROR())));
 		forward_free(fw);
-		return -1;
 	}
-	return 0;
-}
-
-unsigned forwarder_pending(const struct forwarder *f)
-{
-	return f->n;
 }
 
 void forwarder_free(struct forwarder *f)

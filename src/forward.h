@@ -20,15 +20,12 @@ struct forwarder;
 struct forwarder *forwarder_new(struct event_base *base,
 				struct evdns_base *dns);
 
-/* Sends CancelRequest (pid, secret) to the peer at to. Returns -1 (logged)
- * when it cannot be started: too many in flight, out of memory, a bad
- * address. The outcome is logged; nothing is reported back. */
-int forwarder_send(struct forwarder *f, const struct peer_addr *to,
-		   unsigned peer_id, uint32_t pid, uint32_t secret)
-    __attribute__((warn_unused_result));
-
-/* Forwards in flight. */
-unsigned forwarder_pending(const struct forwarder *f);
+/* Sends CancelRequest (pid, secret) to the peer at to. The outcome is
+ * logged, a request that cannot even be started (too many in flight, out
+ * of memory, a bad address) included; nothing is reported back, as a
+ * CancelRequest gets no reply. */
+void forwarder_send(struct forwarder *f, const struct peer_addr *to,
+		    unsigned peer_id, uint32_t pid, uint32_t secret);
 
 /* Abandons forwards still in flight and frees f (NULL-safe). */
 void forwarder_free(struct forwarder *f);
