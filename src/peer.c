@@ -221,11 +221,11 @@ bool peer_check(const char *list, unsigned self, char *err, size_t errlen)
 			 pa.dup);
 		return false;
 	}
-	if (self == 0) {
+	if (self == 0 || self > PEER_ID_MAX) {
 		snprintf(err, errlen,
-			 "[peers] is set but peer_id is 0: set this process's "
+			 "[peers] is set but peer_id is %u: set this process's "
 			 "peer_id (1 to %d)",
-			 PEER_ID_MAX);
+			 self, PEER_ID_MAX);
 		return false;
 	}
 	if (!(pa.seen[self / 8] & (1u << (self % 8)))) {

@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${FUZZ_RUNS:-3000}
 max_time=${FUZZ_MAX_TIME:-20}
 cc=${FUZZ_CC:-clang}
-all_targets=(frame startup scram authfile hba config saslprep)
+all_targets=(frame startup scram authfile hba config saslprep peer)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -37,6 +37,7 @@ sources_of() {
     authfile) echo src/authfile.c src/errlist.c ;;
     hba) echo src/hba.c src/errlist.c ;;
     config) echo src/config.c ;;
+    peer) echo src/peer.c ;;
     *) return 1 ;;
     esac
 }
