@@ -2,10 +2,9 @@
  * its peer_id and unix socket directory. A cancel reaches its query
  * whichever process the kernel hands it to; a CancelRequest for another
  * peer is forwarded once, one for an unknown peer dropped with a log line;
- * a peer killed with SIGKILL leaves the other serving the port, and so does
- * one draining after SIGTERM; a [peers]
- * list without this process and a shared unix socket directory are
- * refused at start. */
+ * the other peer keeps serving the port when one is killed with SIGKILL or
+ * drains after SIGTERM; a [peers] list without this process and a shared
+ * unix socket directory are refused at start. */
 #include "harness.h"
 
 #include <arpa/inet.h>
