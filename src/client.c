@@ -18,6 +18,7 @@
 #include "io.h"
 #include "log.h"
 #include "net.h"
+#include "peer.h"
 #include "proto.h"
 #include "relay.h"
 #include "server.h"
@@ -684,10 +685,41 @@ void client_wait_timeout(struct client *c)
 		client_disconnect(c, "53300", msg, detail[0] ? detail : NULL);
 }
 
+/* A cancel whose key names another peer goes on to it, unless it was
+ * forwarded already (never twice) or names no listed peer. */
+static void client_forward_cancel(struct worker *w, uint32_t pid,
+				  uint32_t secret)
+{
+	unsigned id = peer_key_id(secret);
+	struct peer_addr to;
+
+	if (peer_key_forwarded(secret)) {
+		log_warn("cancel request dropped: already forwarded once",
+			 LF_INT("peer_id", id));
+		return;
+	}
+	if (!peer_find(w->cfg->peers, id, &to)) {
+		log_warn("cancel request dropped: unknown peer",
+			 LF_INT("peer_id", id));
+		return;
+	}
+	forwarder_send(w->forwards, &to, id, pid, secret | PEER_KEY_FORWARDED);
+}
+
 static void client_route_cancel(struct worker *w, uint32_t pid, uint32_t secret)
 {
+	unsigned self = (unsigned)w->cfg->peer_id;
 	struct client *c;
 
+	if (self != 0) {
+		if (peer_key_id(secret) != self) {
+			client_forward_cancel(w, pid, secret);
+			return;
+		}
+		/* Keys handed out under a peer id never have the forwarded bit
+		 * (without one, the bit is random and part of the key). */
+		secret = peer_key_plain(secret);
+	}
 	TAILQ_FOREACH(c, &w->clients, link)
 	{
 		if (c->key_pid != pid || c->key_secret != secret)
@@ -1278,7 +1310,7 @@ static void client_make_key(struct client *c)
 		r[1] = (uint32_t)random();
 	}
 	c->key_pid = (r[0] & 0x7fffffff) | 1;
-	c->key_secret = r[1];
+	c->key_secret = peer_key_secret((unsigned)c->w->cfg->peer_id, r[1]);
 }
 
 void client_accept(struct worker *w, int fd, const struct sockaddr *sa)

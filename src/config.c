@@ -193,6 +193,11 @@ static const struct setting settings[] = {
     INT("pitlane", FIXED, listen_port, "PITLANE_LISTEN_PORT", "6432", 0, 65535),
     STR("pitlane", FIXED, unix_socket_dir, "PITLANE_UNIX_SOCKET_DIR", NULL,
 	FLAG_OPTIONAL, NULL),
+    BOOL("pitlane", FIXED, so_reuseport, "PITLANE_SO_REUSEPORT", "no"),
+    INT("pitlane", FIXED, peer_id, "PITLANE_PEER_ID", "0", 0, 16383),
+    /* The [peers] section's lines, "ID = host=... port=..." joined by ';'
+       (peer.h); in the environment or a flag, that list itself. */
+    STR("pitlane", FIXED, peers, "PITLANE_PEERS", NULL, FLAG_OPTIONAL, NULL),
     ENUM("pitlane", FIXED, pool_mode, "PITLANE_POOL_MODE", "transaction",
 	 pool_modes),
     ENUM("pitlane", LIVE, log_format, "PITLANE_LOG_FORMAT", "json",
@@ -896,6 +901,22 @@ static void ini_report_unknown(struct ini_file *r, const char *section,
 	}
 }
 
+/* A [peers] line "ID = conninfo" joins the peers list (peer.h checks it). */
+static void ini_add_peer(struct config *c, const char *id, const char *value)
+{
+	size_t old = c->peers != NULL ? strlen(c->peers) : 0;
+	size_t n =
+	    old + strlen(id) + strlen(value) + sizeof("; ") + sizeof(" = ");
+	char *list = malloc(n);
+
+	if (list == NULL)
+		abort();
+	snprintf(list, n, "%s%s%s = %s", old ? c->peers : "", old ? "; " : "",
+		 id, value);
+	free(c->peers);
+	c->peers = list;
+}
+
 /* inih's handler: every problem is recorded in errs here and 1 returned,
  * since a zero return would make inih report a syntax error as well. */
 static int ini_setting_cb(void *user, const char *section, const char *key,
@@ -905,6 +926,10 @@ static int ini_setting_cb(void *user, const char *section, const char *key,
 	const struct setting *s = find_setting(section, key);
 	char source[CONFIG_ERROR_LEN];
 
+	if (strcmp(section, "peers") == 0) {
+		ini_add_peer(r->c, key, value);
+		return 1;
+	}
 	if (s == NULL) {
 		ini_report_unknown(r, section, key);
 		return 1;

@@ -83,13 +83,20 @@ static void listener_error_cb(struct evconnlistener *el, void *arg)
 	evtimer_add(l->resume, &pause);
 }
 
-static struct evconnlistener *
-listener_bind(struct listener *l, const struct sockaddr *sa, socklen_t len)
+/* reuseport: SO_REUSEPORT, so peers share the TCP port and the kernel
+ * spreads connections over them. */
+static struct evconnlistener *listener_bind(struct listener *l,
+					    const struct sockaddr *sa,
+					    socklen_t len, bool reuseport)
 {
-	struct evconnlistener *el = evconnlistener_new_bind(
-	    l->w->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    LISTENER_BACKLOG, sa, (int)len);
+	unsigned flags =
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+	struct evconnlistener *el;
+
+	if (reuseport)
+		flags |= LEV_OPT_REUSEABLE_PORT;
+	el = evconnlistener_new_bind(l->w->base, listener_accept_cb, l, flags,
+				     LISTENER_BACKLOG, sa, (int)len);
 
 	if (el != NULL)
 		evconnlistener_set_error_cb(el, listener_error_cb);
@@ -115,7 +122,8 @@ static int listener_open_tcp(struct listener *l, char *err, size_t errlen)
 			 cfg->listen_addr, gai_strerror(rc));
 		return -1;
 	}
-	l->tcp = listener_bind(l, res->ai_addr, res->ai_addrlen);
+	l->tcp =
+	    listener_bind(l, res->ai_addr, res->ai_addrlen, cfg->so_reuseport);
 	freeaddrinfo(res);
 	if (l->tcp == NULL) {
 		snprintf(err, errlen, "cannot listen on %s:%d: %s",
@@ -132,6 +140,20 @@ static int listener_open_tcp(struct listener *l, char *err, size_t errlen)
 	return 0;
 }
 
+/* Whether a process accepts on sun: a peer sharing the port with the same
+ * unix_socket_dir would otherwise take the socket file over silently. */
+static bool listener_unix_live(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return live;
+}
+
 static int listener_open_unix(struct listener *l, char *err, size_t errlen)
 {
 	const char *dir = l->w->cfg->unix_socket_dir;
@@ -140,8 +162,17 @@ static int listener_open_unix(struct listener *l, char *err, size_t errlen)
 	snprintf(l->unix_path, sizeof(l->unix_path), "%s/.s.PGSQL.%d", dir,
 		 l->port);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->unix_path);
+	if (listener_unix_live(&sun)) {
+		snprintf(err, errlen,
+			 "another process listens on unix socket %s: each "
+			 "peer needs a unix_socket_dir of its own",
+			 l->unix_path);
+		l->unix_path[0] = '\0'; /* not ours to unlink */
+		return -1;
+	}
 	(void)unlink(l->unix_path); /* a stale socket from a crash */
-	l->unix_sock = listener_bind(l, (struct sockaddr *)&sun, sizeof(sun));
+	l->unix_sock =
+	    listener_bind(l, (struct sockaddr *)&sun, sizeof(sun), false);
 	if (l->unix_sock == NULL) {
 		snprintf(err, errlen, "cannot listen on unix socket %s: %s",
 			 l->unix_path, strerror(errno));
@@ -183,13 +214,27 @@ int listener_port(const struct listener *l)
 	return l->port;
 }
 
+/* Closing (not just disabling) matters: a listening socket left open
+ * still completes handshakes into its backlog, where they would wait until
+ * exit. Closed, it makes the kernel pass new connections to the other
+ * peers of an SO_REUSEPORT group, or refuse them, so a load balancer
+ * retries elsewhere at once. */
+static void listener_close(struct listener *l)
+{
+	if (l->tcp != NULL)
+		evconnlistener_free(l->tcp);
+	if (l->unix_sock != NULL)
+		evconnlistener_free(l->unix_sock);
+	l->tcp = l->unix_sock = NULL;
+	if (l->unix_path[0] != '\0')
+		(void)unlink(l->unix_path);
+	l->unix_path[0] = '\0';
+}
+
 void listener_disable(struct listener *l)
 {
 	event_del(l->resume);
-	if (l->tcp != NULL)
-		evconnlistener_disable(l->tcp);
-	if (l->unix_sock != NULL)
-		evconnlistener_disable(l->unix_sock);
+	listener_close(l);
 }
 
 void listener_close_tcp(struct listener *l)
@@ -203,12 +248,7 @@ void listener_free(struct listener *l)
 {
 	if (l == NULL)
 		return;
-	if (l->tcp != NULL)
-		evconnlistener_free(l->tcp);
-	if (l->unix_sock != NULL)
-		evconnlistener_free(l->unix_sock);
-	if (l->unix_path[0] != '\0')
-		(void)unlink(l->unix_path);
+	listener_close(l);
 	if (l->resume != NULL)
 		event_free(l->resume);
 	free(l);

@@ -16,7 +16,9 @@ struct listener *listener_new(struct worker *w, char *err, size_t errlen);
 /* The TCP port actually bound (useful with port 0). */
 int listener_port(const struct listener *l);
 
-/* Stops accepting at once (shutdown); open clients are unaffected. */
+/* Stops accepting at once (shutdown) and closes the listening sockets, so
+ * new connections go to the other peers or are refused instead of waiting
+ * in a backlog; open clients are unaffected. */
 void listener_disable(struct listener *l);
 
 /* Closes the TCP socket, so that new TCP connections are refused; the unix

@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "login.h"
 #include "notify.h"
+#include "peer.h"
 #include "tls.h"
 #include "log.h"
 #include "pool.h"
@@ -172,6 +173,16 @@ static void warn_auth(const struct config *cfg, const struct creds *cr)
 		    LF_STR("auth_type", config_auth_type_name(cfg->auth_type)));
 }
 
+/* [peers] must list this process among well-formed entries. It cannot
+ * change at runtime, so the start is the one place to check it. */
+static void check_peers(const struct config *cfg, struct config_errors *errs)
+{
+	char err[CONFIG_ERROR_LEN];
+
+	if (!peer_check(cfg->peers, (unsigned)cfg->peer_id, err, sizeof(err)))
+		config_error(errs, "%s", err);
+}
+
 /* defaults < INI < environment < flags (the loader a reload uses too);
  * every error reported, then 78. */
 static int load_config(struct loaded *ld, const struct config_sources *src)
@@ -181,6 +192,7 @@ static int load_config(struct loaded *ld, const struct config_sources *src)
 	ld->cfg = config_new();
 	config_load(ld->cfg, src, &errs);
 	config_finish(ld->cfg, &errs);
+	check_peers(ld->cfg, &errs);
 	if (errs.n == 0 &&
 	    !reload_load_files(ld->cfg, &ld->creds, &ld->tls, &errs) &&
 	    errs.n == 0)
@@ -300,8 +312,9 @@ static int worker_init(struct worker *w, struct loaded *ld,
 		evdns_base_load_hosts(w->dns, NULL);
 	}
 	w->cancels = cancel_pool_new(w->base);
+	w->forwards = forwarder_new(w->base, w->dns);
 	w->stmts = stmt_registry_new();
-	if (w->cancels == NULL || w->stmts == NULL)
+	if (w->cancels == NULL || w->forwards == NULL || w->stmts == NULL)
 		return -1;
 	if (janitor_start(w) != 0)
 		return -1;
@@ -316,6 +329,7 @@ static void worker_free(struct worker *w)
 	janitor_stop(w);
 	params_clear(&w->params);
 	stmt_registry_free(w->stmts);
+	forwarder_free(w->forwards);
 	if (threads_busy)
 		return; /* a stuck cancel thread may still wake the base */
 	cancel_pool_free(w->cancels);

@@ -14,6 +14,7 @@
 
 #include "cancel.h"
 #include "config.h"
+#include "forward.h"
 #include "params.h"
 #include "pool.h"
 #include "stmt.h"
@@ -53,6 +54,7 @@ struct worker {
 					owned */
 	bool have_params;
 	struct cancel_pool *cancels;
+	struct forwarder *forwards;	 /* cancels sent on to peers */
 	struct client_list clients;	 /* every live client */
 	struct server_list servers;	 /* every live server */
 	struct client_list dead_clients; /* freed by reap_ev */

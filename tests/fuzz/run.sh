@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${FUZZ_RUNS:-3000}
 max_time=${FUZZ_MAX_TIME:-20}
 cc=${FUZZ_CC:-clang}
-all_targets=(frame startup scram authfile hba config saslprep admin_parse)
+all_targets=(frame startup scram authfile hba config saslprep admin_parse peer)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -38,6 +38,7 @@ sources_of() {
     hba) echo src/hba.c src/errlist.c ;;
     config) echo src/config.c ;;
     admin_parse) echo src/admin_parse.c ;;
+    peer) echo src/peer.c ;;
     *) return 1 ;;
     esac
 }

@@ -114,6 +114,7 @@ bool h_wait_backends(int want, int timeout_ms);
  * message (type in *type, body in buf, truncated to cap), -1 on EOF, error
  * or timeout. h_raw_read_byte returns one byte or -1. */
 int h_raw_connect(int port);
+int h_raw_connect_unix(const char *dir, int port); /* DIR/.s.PGSQL.PORT */
 bool h_raw_send(int fd, const void *buf, size_t len);
 bool h_raw_startup(int fd, uint32_t version, const char *const *kv);
 int h_raw_read_byte(int fd, int timeout_ms);

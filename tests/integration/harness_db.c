@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static PGconn *admin; /* cached connection to `postgres`, see h_admin */
@@ -340,6 +341,16 @@ int h_raw_connect(int port)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		fail_msg("connect 127.0.0.1:%d: %s", port, strerror(errno));
+	return fd;
+}
+
+int h_raw_connect_unix(const char *dir, int port)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.s.PGSQL.%d", dir, port);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		fail_msg("connect %s: %s", sa.sun_path, strerror(errno));
 	return fd;
 }
 

@@ -152,6 +152,9 @@ static void test_defaults(void **state)
 				  "listen_addr = 127.0.0.1\n"
 				  "listen_port = 6432\n"
 				  "; unix_socket_dir not set\n"
+				  "so_reuseport = no\n"
+				  "peer_id = 0\n"
+				  "; peers not set\n"
 				  "pool_mode = transaction\n"
 				  "log_format = json\n"
 				  "log_level = info\n"
@@ -924,6 +927,41 @@ static void test_ini_indented(void **state)
 	assert_string_equal(c.host, "db");
 	assert_int_equal(c.port, 5433);
 	assert_string_equal(c.dbname, "app");
+	config_free(&c);
+}
+
+/* [peers] lines (PgBouncer's syntax) become the peers list, in order;
+ * the printed list reads back the same. */
+static void test_ini_peers(void **state)
+{
+	const char *path = write_ini("[pitlane]\n"
+				     "peer_id = 2\n"
+				     "so_reuseport = yes\n"
+				     "[peers]\n"
+				     "1 = host=/run/p1 port=6432\n"
+				     "2 = host=/run/p2\n");
+	struct config c, again;
+	struct config_errors errs = {0};
+	char *text;
+
+	(void)state;
+	config_defaults(&c);
+	config_load_file(&c, path, &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.peer_id, 2);
+	assert_true(c.so_reuseport);
+	assert_string_equal(c.peers,
+			    "1 = host=/run/p1 port=6432; 2 = host=/run/p2");
+	text = print_config(&c);
+	assert_non_null(strstr(text, "\npeers = 1 = host=/run/p1 port=6432; "
+				     "2 = host=/run/p2\n"));
+	path = write_ini(text);
+	config_defaults(&again);
+	config_load_file(&again, path, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(again.peers, c.peers);
+	free(text);
+	config_free(&again);
 	config_free(&c);
 }
 
@@ -1783,9 +1821,9 @@ static void test_setting_info(void **state)
 static void test_changeable(void **state)
 {
 	static const char *const fixed[] = {
-	    "listen_addr", "listen_port",     "unix_socket_dir",
-	    "pool_mode",   "max_client_conn", "max_prepared_statements",
-	    "http_addr",   "http_port"};
+	    "listen_addr", "listen_port", "unix_socket_dir", "so_reuseport",
+	    "peer_id", "peers", "pool_mode", "max_client_conn",
+	    "max_prepared_statements", "http_addr", "http_port"};
 	static const char *const live[] = {"log_format",
 					   "log_level",
 					   "shutdown_timeout_ms",
@@ -1982,6 +2020,7 @@ int main(void)
 	    cmocka_unit_test(test_precedence),
 	    cmocka_unit_test(test_ini_every_setting),
 	    cmocka_unit_test(test_ini_indented),
+	    cmocka_unit_test(test_ini_peers),
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_ini_errors),
 	    cmocka_unit_test(test_ini_long_line),
