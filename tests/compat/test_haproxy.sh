@@ -16,8 +16,8 @@ XACTS=100
 ROUNDS=20
 
 if ! command -v haproxy >/dev/null 2>&1; then
-    echo "ok - HAProxy tests # SKIP haproxy not installed (scripts/deps)"
-    exit 0
+    echo "not ok - HAProxy tests: haproxy is not installed (scripts/deps installs it)"
+    exit 1
 fi
 
 bg_pids=
