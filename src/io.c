@@ -474,14 +474,19 @@ void io_release_fd(struct io *io)
 	io->close_fd = false;
 }
 
-/* Reads and drops what the peer sent that was never read: closing a
- * socket with unread input resets the connection instead of ending it, and
- * the peer may then lose what was written to it last (a final error).
- * Bounded: a peer that goes on sending is reset all the same. */
-static void io_discard_unread(int fd)
+/* Ends the stream before the close: closing a socket with unread input
+ * resets the connection instead of ending it, and the peer may then lose
+ * what was written to it last (a final error). The FIN goes first
+ * (shutdown, after what is still queued), so that a peer that has received
+ * it sees the end of the stream even if bytes it sends later (or that
+ * arrive between the reads below and the close) are answered with a reset;
+ * then what the peer sent and nobody read is read and dropped, bounded: a
+ * peer that goes on sending is reset all the same. */
+static void io_end_stream(int fd)
 {
 	char buf[IO_READ_CHUNK];
 
+	(void)shutdown(fd, SHUT_WR);
 	for (int i = 0; i < IO_DISCARD_READS; i++)
 		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
 			return;
@@ -492,7 +497,7 @@ void io_free(struct io *io)
 	if (io == NULL)
 		return;
 	if (io->close_fd || io->under != NULL)
-		io_discard_unread(io->fd);
+		io_end_stream(io->fd);
 	if (io->bev != NULL) {
 		bufferevent_free(io->bev);
 	} else {

@@ -135,8 +135,6 @@ static int listener_open_tcp(struct listener *l, char *err, size_t errlen)
 		l->port = ntohs(bound.ss_family == AF_INET6
 				    ? ((struct sockaddr_in6 *)&bound)->sin6_port
 				    : ((struct sockaddr_in *)&bound)->sin_port);
-	log_info("listening", LF_STR("addr", cfg->listen_addr),
-		 LF_INT("port", l->port));
 	return 0;
 }
 
@@ -180,8 +178,6 @@ static int listener_open_unix(struct listener *l, char *err, size_t errlen)
 		return -1;
 	}
 	(void)chmod(l->unix_path, 0777);
-	log_info("listening", LF_STR("unix_socket", l->unix_path),
-		 LF_INT("port", l->port));
 	return 0;
 }
 
@@ -206,6 +202,13 @@ struct listener *listener_new(struct worker *w, char *err, size_t errlen)
 		listener_free(l);
 		return NULL;
 	}
+	/* Only once every socket listens: scripts and tests wait for the
+	 * first record (it names the port) before they connect, to either. */
+	log_info("listening", LF_STR("addr", w->cfg->listen_addr),
+		 LF_INT("port", l->port));
+	if (l->unix_sock != NULL)
+		log_info("listening", LF_STR("unix_socket", l->unix_path),
+			 LF_INT("port", l->port));
 	return l;
 }
 

@@ -40,7 +40,7 @@ void pool_slot_set(struct pool *p, struct pool_slot *slot,
 
 unsigned pool_connects_wanted(const struct pool *p, int64_t now)
 {
-	unsigned total = pool_total(p);
+	unsigned total = pool_total(p) + p->closing;
 	unsigned connecting = p->count[POOL_SLOT_CONNECTING];
 	unsigned covered = p->count[POOL_SLOT_IDLE] + connecting;
 	unsigned want = 0;

@@ -56,7 +56,9 @@ struct pool {
 	unsigned count[POOL_SLOT_NSTATES];
 	struct pool_waiter_list waiters; /* first come, first served */
 	unsigned nwaiting;
-	int64_t backoff_ms;	 /* current retry delay, 0 when healthy */
+	unsigned closing;   /* closed servers whose socket is still open: they
+			       count toward max until it is closed */
+	int64_t backoff_ms; /* current retry delay, 0 when healthy */
 	int64_t next_connect_ms; /* no connect starts before this */
 	bool paused; /* PAUSE: no server handed out or connected (set by the
 			console) */
@@ -79,8 +81,10 @@ void pool_slot_set(struct pool *p, struct pool_slot *slot,
 		   enum pool_slot_state state, int64_t now);
 
 /* How many new connections to start now: enough to reach min and to serve
- * the waiters not covered by idle or connecting servers, never past max,
- * never more than POOL_CONNECTS_IN_FLIGHT at once, none while backing off. */
+ * the waiters not covered by idle or connecting servers, never past max
+ * (closing servers included: a new connection never opens before the one it
+ * replaces is closed), never more than POOL_CONNECTS_IN_FLIGHT at once, none
+ * while backing off. */
 unsigned pool_connects_wanted(const struct pool *p, int64_t now);
 
 /* A connect attempt ended: success resets the backoff; failure doubles it

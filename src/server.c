@@ -390,6 +390,8 @@ void server_close(struct server *s, const char *reason)
 		return;
 	backend_connect_abort(s->connecting);
 	s->connecting = NULL;
+	if (s->conn != NULL)
+		w->pool.closing++; /* until server_free closes the socket */
 	if (s->io != NULL)
 		io_detach(s->io); /* freed with the server, outside callbacks */
 	server_forget_peer(s);
@@ -414,14 +416,27 @@ void server_reconnect_all(struct worker *w)
 	}
 }
 
+/* Closes a closed server's connection, at once even while a cancel request
+ * for it runs (the request has its own connection): the pool counts the
+ * server toward its max until then. */
+static void server_close_socket(struct server *s)
+{
+	io_free(s->io); /* first: it must let go of the socket and SSL */
+	s->io = NULL;
+	if (s->conn == NULL)
+		return;
+	PQfinish(s->conn); /* sends Terminate, closes socket and SSL */
+	s->conn = NULL;
+	assert(s->w->pool.closing > 0);
+	s->w->pool.closing--;
+}
+
 bool server_free(struct server *s)
 {
+	server_close_socket(s);
 	if (s->cancels > 0)
 		return false;
 	txn_free(s);
-	io_free(s->io); /* first: it must let go of the socket and SSL */
-	if (s->conn != NULL)
-		PQfinish(s->conn); /* sends Terminate, closes socket and SSL */
 	params_clear(&s->params);
 	free(s);
 	return true;

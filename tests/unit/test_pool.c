@@ -157,6 +157,29 @@ static void test_never_past_max(void **state)
 	assert_int_equal(pool_connects_wanted(&fx.p, fx.now), 0);
 }
 
+/* A closed server whose socket is still open counts toward max: its
+ * replacement is connected only once it is gone. */
+static void test_closing_counts_toward_max(void **state)
+{
+	(void)state;
+	fx_init(0, 4);
+	fx_add(POOL_SLOT_ACTIVE, 3);
+	fx_wait(3);
+	fx.p.closing = 1;
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now), 0);
+	fx.p.closing = 0;
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now), 1);
+
+	/* Below min, the refill waits for the closing ones too. */
+	fx_init(4, 4);
+	fx_add(POOL_SLOT_IDLE, 2);
+	fx.p.closing = 2;
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now), 0);
+	fx.p.closing = 1;
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now), 1);
+	assert_int_equal(pool_total(&fx.p), 2); /* not counted as servers */
+}
+
 static void test_backoff(void **state)
 {
 	(void)state;
@@ -448,6 +471,7 @@ int main(void)
 	    cmocka_unit_test(test_init_empty),
 	    cmocka_unit_test(test_connects_wanted_table),
 	    cmocka_unit_test(test_never_past_max),
+	    cmocka_unit_test(test_closing_counts_toward_max),
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_checkout_lifo),
 	    cmocka_unit_test(test_slot_set_counts),
