@@ -88,6 +88,27 @@ static void janitor_probe(struct worker *w)
 		server_probe(server_of_slot(slot));
 }
 
+/* After many clients went away (a burst, an attack), gives the freed
+ * memory back to the system: glibc would keep it. Called from the tick
+ * only, never right after the reaper: freeing a TLS session's bufferevent
+ * is finished by libevent later in the loop (its finalizer), and the
+ * OpenSSL buffers it frees then are most of such a client's memory. A
+ * trimming tick also trims on the next tick when clients were freed
+ * meanwhile, so the tail of a burst (fewer than JANITOR_TRIM_AFTER, and
+ * the finalizers run after the last trim) comes back too; a tick without
+ * frees ends the burst. */
+static void janitor_trim(struct worker *w)
+{
+	bool trim = w->freed_since_trim >= JANITOR_TRIM_AFTER ||
+		    (w->trim_tail && w->freed_since_trim > 0);
+
+	w->trim_tail = trim;
+	if (!trim)
+		return;
+	malloc_trim(0);
+	w->freed_since_trim = 0;
+}
+
 void janitor_run(struct worker *w)
 {
 	int64_t now = worker_now_ms();
@@ -97,13 +118,6 @@ void janitor_run(struct worker *w)
 	if (w->shutting_down) {
 		janitor_shutdown_step(w, now);
 		return;
-	}
-	/* After many clients went away (a burst, an attack), give the freed
-	 * memory back to the system: glibc would keep it. At most once a
-	 * tick. */
-	if (w->freed_since_trim >= JANITOR_TRIM_AFTER) {
-		malloc_trim(0);
-		w->freed_since_trim = 0;
 	}
 	while ((wt = pool_wait_expired(&w->pool, now)) != NULL)
 		client_wait_timeout(client_of_waiter(wt));
@@ -149,6 +163,7 @@ static void janitor_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	janitor_trim(arg);
 	janitor_run(arg);
 	admin_tick(arg);
 }

@@ -61,6 +61,7 @@ struct worker {
 	struct server_list dead_servers;
 	unsigned nclients;
 	unsigned freed_since_trim;	  /* clients freed since malloc_trim */
+	bool trim_tail;			  /* the last tick trimmed */
 	unsigned clients_active;	  /* linked to a server */
 	struct event *reap_ev;		  /* deferred frees */
 	struct event *stats_ev;		  /* stats_period timer, or NULL */
