@@ -152,6 +152,7 @@ static void test_defaults(void **state)
 				  "listen_addr = 127.0.0.1\n"
 				  "listen_port = 6432\n"
 				  "; unix_socket_dir not set\n"
+				  "; takeover_socket not set\n"
 				  "so_reuseport = no\n"
 				  "peer_id = 0\n"
 				  "; peers not set\n"
