@@ -1822,10 +1822,12 @@ static void test_setting_info(void **state)
 static void test_changeable(void **state)
 {
 	static const char *const fixed[] = {
-	    "listen_addr",  "listen_port",     "unix_socket_dir",
-	    "so_reuseport", "peer_id",	       "peers",
-	    "pool_mode",    "max_client_conn", "max_prepared_statements",
-	    "http_addr",    "http_port"};
+	    "listen_addr",     "listen_port",
+	    "unix_socket_dir", "takeover_socket",
+	    "so_reuseport",    "peer_id",
+	    "peers",	       "pool_mode",
+	    "max_client_conn", "max_prepared_statements",
+	    "http_addr",       "http_port"};
 	static const char *const live[] = {"log_format",
 					   "log_level",
 					   "shutdown_timeout_ms",
