@@ -2,8 +2,10 @@
  * takes the listening sockets and then every client at its own idle
  * boundary. pgbench with 20 persistent clients runs straight through a
  * takeover without a failed transaction and the old process exits 0; a
- * prepared statement and a cancel work across it; a refused version and a
- * new process killed half-way leave the old one serving. */
+ * prepared statement and a cancel work across it (and across a second
+ * takeover); a cancel for a client the old process still holds reaches it;
+ * a refused version and a new process killed half-way leave the old one
+ * serving. */
 #include "harness.h"
 
 #include <signal.h>
@@ -197,6 +199,44 @@ static void test_cancel_after_takeover(void **state)
 	h_pass();
 }
 
+static bool sleep_running(void *arg)
+{
+	(void)arg;
+	return h_query_int(h_admin(),
+			   "SELECT count(*) FROM pg_stat_activity WHERE "
+			   "state = 'active' AND query LIKE "
+			   "'SELECT pg_sleep%'") == 1;
+}
+
+/* A client still in the old process (its query running) is canceled
+ * through the port the new process now accepts on: the new one passes the
+ * cancel to the old. Then the client moves, and the old one exits 0. */
+static void test_cancel_during_takeover(void **state)
+{
+	struct h_pitlane *old = start_old(state, "cancel2"), *new;
+	PGconn *c = h_connect(old, NULL);
+	PGcancel *cancel = PQgetCancel(c);
+	char err[256], code[6];
+	PGresult *r;
+
+	assert_int_equal(PQsendQuery(c, "SELECT pg_sleep(30)"), 1);
+	assert_true(h_poll(sleep_running, NULL, 10000));
+	new = spawn_new(NULL, true);
+	assert_true(h_log_wait(old, "takeover started: handing clients over", 1,
+			       10000));
+	assert_int_equal(PQcancel(cancel, err, sizeof(err)), 1);
+	r = PQgetResult(c);
+	assert_string_equal(h_result_sqlstate(r, code), "57014");
+	PQclear(r);
+	while ((r = PQgetResult(c)) != NULL)
+		PQclear(r);
+	PQfreeCancel(cancel);
+	expect_handed_over(state, old, new);
+	h_exec_ok(c, "SELECT 1");
+	PQfinish(c);
+	h_pass();
+}
+
 /* An incompatible takeover protocol is refused before anything moves. */
 static void test_version_mismatch(void **state)
 {
@@ -250,6 +290,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prepared_across, h_test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_after_takeover,
+					    h_test_setup, h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel_during_takeover,
 					    h_test_setup, h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_version_mismatch, h_test_setup,
 					    h_test_teardown),
