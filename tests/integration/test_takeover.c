@@ -5,13 +5,16 @@
  * prepared statement and a cancel work across it (and across a second
  * takeover); a cancel for a client the old process still holds reaches it;
  * a refused version and a new process killed half-way leave the old one
- * serving. */
+ * serving; two peers on one port are restarted in turn under pgbench. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,32 +79,32 @@ static bool rows_grew(void *arg)
 	return rows_of_t() >= *(long long *)arg;
 }
 
-/* pgbench -c 20 (persistent connections) through a takeover: no failed
- * transaction, pgbench exits 0, the old process exits 0. */
-static void test_pgbench_through_takeover(void **state)
+/* pgbench -c 20 -T 8 with persistent connections on port, in the
+ * background; returns its pid once it has committed a few hundred
+ * transactions. Its output goes to bench_out. */
+static char bench_out[700];
+
+static pid_t bench_start(int port)
 {
-	struct h_pitlane *old = start_old(state, "bench"), *new;
-	char script[700], out[700], cmd[2400], port[16];
+	char script[700], cmd[2400];
 	const char *bindir = getenv("PG_BINDIR");
 	long long want;
 	pid_t bench;
-	int st;
 	FILE *f;
 
 	snprintf(script, sizeof(script), "%s/bench.sql", h_tmpdir());
-	snprintf(out, sizeof(out), "%s/bench.out", h_tmpdir());
+	snprintf(bench_out, sizeof(bench_out), "%s/bench.out", h_tmpdir());
 	f = fopen(script, "w");
 	assert_non_null(f);
 	fputs("BEGIN;\nINSERT INTO t VALUES (1, 'bench');\n"
 	      "SELECT count(*) FROM t WHERE id = 2;\nCOMMIT;\n",
 	      f);
 	fclose(f);
-	snprintf(port, sizeof(port), "%d", old->port);
 	snprintf(cmd, sizeof(cmd),
 		 "exec %s%spgbench -n -c 20 -j 2 -T 8 -f %s -h 127.0.0.1 "
-		 "-p %s -U %s %s >%s 2>&1",
+		 "-p %d -U %s %s >%s 2>&1",
 		 bindir ? bindir : "", bindir ? "/" : "", script, port, H_USER,
-		 H_DBNAME, out);
+		 H_DBNAME, bench_out);
 	want = rows_of_t() + 200;
 	bench = fork();
 	assert_true(bench >= 0);
@@ -110,22 +113,114 @@ static void test_pgbench_through_takeover(void **state)
 		_exit(127);
 	}
 	assert_true(h_poll(rows_grew, &want, 20000));
-	new = spawn_new(NULL, true);
-	expect_handed_over(state, old, new);
+	return bench;
+}
+
+/* pgbench exited 0 with no failed transaction. */
+static void bench_check(pid_t bench)
+{
+	char cmd[2000];
+	int st;
+
 	assert_int_equal(waitpid(bench, &st, 0), bench);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -E '^(number of (transactions actually processed|"
+		 "failed)|tps)' %s | sed 's/^/# pgbench: /'",
+		 bench_out);
+	(void)system(cmd);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char sh[900];
-		snprintf(sh, sizeof(sh), "cat %s >&2", out);
-		(void)system(sh);
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", bench_out);
+		(void)system(cmd);
 	}
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 	snprintf(cmd, sizeof(cmd),
-		 "grep -E '^(number of (transactions actually processed|"
-		 "failed)|tps)' %s | sed 's/^/# pgbench: /'; "
-		 "grep -q '^number of failed transactions: 0 ' %s",
-		 out, out);
+		 "grep -q '^number of failed transactions: 0 ' %s", bench_out);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* pgbench -c 20 (persistent connections) through a takeover: no failed
+ * transaction, pgbench exits 0, the old process exits 0. */
+static void test_pgbench_through_takeover(void **state)
+{
+	struct h_pitlane *old = start_old(state, "bench"), *new;
+	pid_t bench = bench_start(old->port);
+
+	new = spawn_new(NULL, true);
+	expect_handed_over(state, old, new);
+	bench_check(bench);
+	h_pass();
+}
+
+/* A port nothing listens on now, for both peers to bind. */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static char peer_dir[3][512];
+
+/* Peer id (1 or 2) of a pair sharing port; takeover: started with -R. */
+static struct h_pitlane *peer_start(int id, int port, bool takeover)
+{
+	char e_id[32], e_dir[600], e_peers[1400], p[16];
+	const char *env[] = {"PITLANE_SO_REUSEPORT=yes",
+			     e_id,
+			     e_dir,
+			     e_peers,
+			     "DB_POOL_MAX=6",
+			     NULL};
+	const char *args[] = {"-p", p, takeover ? "-R" : NULL, NULL};
+	struct h_pitlane *pl;
+
+	snprintf(e_id, sizeof(e_id), "PITLANE_PEER_ID=%d", id);
+	snprintf(e_dir, sizeof(e_dir), "PITLANE_UNIX_SOCKET_DIR=%s",
+		 peer_dir[id]);
+	snprintf(e_peers, sizeof(e_peers),
+		 "PITLANE_PEERS=1 = host=%s port=%d; 2 = host=%s port=%d",
+		 peer_dir[1], port, peer_dir[2], port);
+	snprintf(p, sizeof(p), "%d", port);
+	pl = h_pitlane_start(env, args);
+	assert_true(h_log_wait(pl, "pool configured", 1, 10000));
+	return pl;
+}
+
+/* A rolling restart of two peers on one port: each taken over in turn
+ * with -R while pgbench runs through the shared port; no transaction
+ * fails and each old process exits 0. */
+static void test_rolling_restart_of_peers(void **state)
+{
+	int port = free_port();
+	struct h_pitlane *p1, *p2, *n1, *n2;
+	pid_t bench;
+
+	for (int i = 1; i <= 2; i++) {
+		snprintf(peer_dir[i], sizeof(peer_dir[i]), "%s/rolling%d",
+			 h_tmpdir(), i);
+		mkdir(peer_dir[i], 0700);
+	}
+	p1 = peer_start(1, port, false);
+	*state = p1;
+	p2 = peer_start(2, port, false);
+	bench = bench_start(port);
+	n1 = peer_start(1, port, true);
+	expect_handed_over(state, p1, n1);
+	n2 = peer_start(2, port, true);
+	assert_int_equal(h_pitlane_wait_exit(p2, 30000), 0);
+	h_pitlane_stop(p2);
+	bench_check(bench);
+	h_pitlane_signal(n2, SIGTERM);
+	assert_int_equal(h_pitlane_wait_exit(n2, 20000), 0);
+	h_pitlane_stop(n2);
 	h_pass();
 }
 
@@ -285,6 +380,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_pgbench_through_takeover,
+					    h_test_setup, h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_rolling_restart_of_peers,
 					    h_test_setup, h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_prepared_across, h_test_setup,
 					    h_test_teardown),
