@@ -19,13 +19,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A loaded machine may take PostgreSQL more than the default 2 s to
+ * accept a connection; a new process has none to start with. */
+#define CONNECT_TIMEOUT "DB_CONNECT_TIMEOUT_MS=10000"
+
 static char sock_dir[512];
 static char env_dir[600];
 
 /* The old process: the fixture's *state, with its own socket directory. */
 static struct h_pitlane *start_old(void **state, const char *name)
 {
-	const char *env[] = {env_dir, "DB_POOL_MAX=8", NULL};
+	const char *env[] = {env_dir, "DB_POOL_MAX=8", CONNECT_TIMEOUT, NULL};
 	struct h_pitlane *pl;
 
 	snprintf(sock_dir, sizeof(sock_dir), "%s/%s", h_tmpdir(), name);
@@ -41,7 +45,8 @@ static struct h_pitlane *start_old(void **state, const char *name)
 /* pitlane -R with the same configuration; extra: one more env entry. */
 static struct h_pitlane *spawn_new(const char *extra, bool wait)
 {
-	const char *env[] = {env_dir, "DB_POOL_MAX=8", extra, NULL};
+	const char *env[] = {env_dir, "DB_POOL_MAX=8", CONNECT_TIMEOUT, extra,
+			     NULL};
 	const char *args[] = {"-R", NULL};
 
 	return wait ? h_pitlane_start(env, args) : h_pitlane_spawn(env, args);
@@ -178,6 +183,7 @@ static struct h_pitlane *peer_start(int id, int port, bool takeover)
 			     e_dir,
 			     e_peers,
 			     "DB_POOL_MAX=6",
+			     CONNECT_TIMEOUT,
 			     NULL};
 	const char *args[] = {"-p", p, takeover ? "-R" : NULL, NULL};
 	struct h_pitlane *pl;
