@@ -422,6 +422,8 @@ static bool tk_handoff(struct client *c)
 	return true;
 }
 
+/* While giving: idle clients that said nothing lately. Before that: the
+ * handshake's deadline, so a silent connection cannot block takeovers. */
 static void tk_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct takeover *t = arg;
@@ -430,6 +432,16 @@ static void tk_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (t->st == TK_HELLO) {
+		log_warn("takeover: no hello in time, connection closed");
+		tk_close_conn(t);
+		t->st = TK_IDLE;
+		return;
+	}
+	if (t->st == TK_SENT) {
+		tk_give_up(t, "the new process did not confirm in time");
+		return;
+	}
 	for (c = TAILQ_FIRST(&t->w->clients); c != NULL && t->st == TK_GIVING;
 	     c = next) {
 		next = TAILQ_NEXT(c, link);
@@ -542,6 +554,7 @@ static void tk_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct takeover *t = arg;
 	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct timeval deadline = {.tv_sec = TAKEOVER_TIMEOUT_S};
 
 	(void)what;
 	if (c < 0)
@@ -559,6 +572,7 @@ static void tk_accept_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	t->st = TK_HELLO;
+	event_add(t->sweep, &deadline); /* the handshake's */
 	log_info("takeover: a new process connected");
 }
 
