@@ -57,7 +57,8 @@ static const char *const client_state_names[] = {
     [CLIENT_STARTUP] = "startup", [CLIENT_AUTH] = "auth",
     [CLIENT_LOGIN] = "login",	  [CLIENT_IDLE] = "idle",
     [CLIENT_WAITING] = "waiting", [CLIENT_ACTIVE] = "active",
-    [CLIENT_CONSOLE] = "console", [CLIENT_CLOSING] = "closing",
+    [CLIENT_CONSOLE] = "console", [CLIENT_MOVING] = "moving",
+    [CLIENT_CLOSING] = "closing",
 };
 
 const struct mode_ops *client_mode_ops(enum pool_mode mode)
@@ -603,6 +604,9 @@ static void client_request(struct client *c)
 		c->discard_until_sync = false;
 		client_send_ready(c);
 	}
+	if (c->state == CLIENT_IDLE && c->w->handoff != NULL &&
+	    c->w->handoff(c))
+		return;
 	if (evbuffer_get_length(in) == 0)
 		return;
 	relay_cursor_init(&cur);
@@ -706,10 +710,31 @@ static void client_forward_cancel(struct worker *w, uint32_t pid,
 	forwarder_send(w->forwards, &to, id, pid, secret | PEER_KEY_FORWARDED);
 }
 
+bool client_cancel_local(struct worker *w, uint32_t pid, uint32_t secret)
+{
+	struct client *c = client_by_key(w, pid, secret);
+
+	if (c == NULL)
+		return false;
+	if (c->state == CLIENT_CONSOLE) {
+		w->console_cancel(c);
+		return true;
+	}
+	/* Only a request of this client's that is still in flight can be
+	 * canceled; a cancel for nothing is dropped, so it cannot hit
+	 * whatever the server runs next. */
+	bool running = c->server != NULL && c->server->req_len > 0;
+	log_debug(running ? "cancel request forwarded"
+			  : "cancel request dropped: nothing running",
+		  LF_STR("client", c->addr));
+	if (running)
+		server_cancel(c->server);
+	return true;
+}
+
 static void client_route_cancel(struct worker *w, uint32_t pid, uint32_t secret)
 {
 	unsigned self = (unsigned)w->cfg->peer_id;
-	struct client *c;
 
 	if (self != 0) {
 		if (peer_key_id(secret) != self) {
@@ -720,25 +745,8 @@ static void client_route_cancel(struct worker *w, uint32_t pid, uint32_t secret)
 		 * (without one, the bit is random and part of the key). */
 		secret = peer_key_plain(secret);
 	}
-	TAILQ_FOREACH(c, &w->clients, link)
-	{
-		if (c->key_pid != pid || c->key_secret != secret)
-			continue;
-		if (c->state == CLIENT_CONSOLE) {
-			w->console_cancel(c);
-			return;
-		}
-		/* Only a request of this client's that is still in flight can
-		 * be canceled; a cancel for nothing is dropped, so it cannot
-		 * hit whatever the server runs next. */
-		bool running = c->server != NULL && c->server->req_len > 0;
-		log_debug(running ? "cancel request forwarded"
-				  : "cancel request dropped: nothing running",
-			  LF_STR("client", c->addr));
-		if (running)
-			server_cancel(c->server);
-		return;
-	}
+	if (!client_cancel_local(w, pid, secret) && w->cancel_unknown != NULL)
+		w->cancel_unknown(w, pid, secret);
 }
 
 /* Startup parameters decide who may log in: DB_USER to DB_NAME for now
@@ -1371,6 +1379,8 @@ void client_shutdown(struct client *c, bool force)
 		if (!force && !server_at_rest(c->server))
 			return; /* finishes its transaction first */
 		break;
+	case CLIENT_MOVING:
+		return; /* the new process's, or back here soon */
 	default:
 		break;
 	}
@@ -1437,4 +1447,191 @@ void client_check_timeouts(struct client *c, int64_t now)
 				  "timeout",
 				  NULL);
 	}
+}
+
+/* Live takeover. */
+
+struct client *client_by_key(struct worker *w, uint32_t pid, uint32_t secret)
+{
+	struct client *c;
+
+	TAILQ_FOREACH(c, &w->clients, link)
+	{
+		if (c->key_pid == pid && c->key_secret == secret &&
+		    c->state != CLIENT_CLOSING)
+			return c;
+	}
+	return NULL;
+}
+
+static void client_handoff_stmt_cb(void *arg, const char *name,
+				   const struct stmt *st)
+{
+	handoff_put_stmt(arg, name, st->body, st->body_len, st->parse_len);
+}
+
+bool client_handoff_begin(struct client *c, struct handoff_buf *b)
+{
+	struct evbuffer *in = io_input(c->io);
+	size_t pending = evbuffer_get_length(in);
+	struct handoff_session hs = {
+	    .key_pid = c->key_pid,
+	    .key_secret = c->key_secret,
+	    .connect_wall_s = c->connect_wall_s,
+	    .port = c->port,
+	    .family = (uint8_t)c->family,
+	    .unix_socket = c->unix_socket,
+	};
+
+	if (c->state != CLIENT_IDLE || c->server != NULL || c->tls ||
+	    c->discard_until_sync || io_unsent(c->io) != 0 ||
+	    pending > HANDOFF_MAX / 2)
+		return false;
+	memcpy(hs.peer, c->peer, sizeof(hs.peer));
+	snprintf(hs.user, sizeof(hs.user), "%s", c->user);
+	snprintf(hs.db, sizeof(hs.db), "%s", c->db);
+	snprintf(hs.addr, sizeof(hs.addr), "%s", c->addr);
+	snprintf(hs.ip, sizeof(hs.ip), "%s", c->ip);
+	snprintf(hs.auth_method, sizeof(hs.auth_method), "%s",
+		 c->auth_method != NULL ? c->auth_method : "");
+	handoff_begin(b, &hs);
+	handoff_put_params(b, &c->want);
+	handoff_put_params(b, &c->startup);
+	handoff_put_stmt_count(b, stmt_names_count(&c->names));
+	stmt_names_each(&c->names, client_handoff_stmt_cb, b);
+	handoff_end(b, pending > 0 ? evbuffer_pullup(in, -1) : NULL,
+		    (uint32_t)pending);
+	if (b->failed)
+		return false;
+	io_read(c->io, false);
+	client_set_state(c, CLIENT_MOVING);
+	return true;
+}
+
+void client_handoff_done(struct client *c)
+{
+	if (c->state != CLIENT_MOVING)
+		return;
+	io_release_fd(c->io);
+	client_set_state(c, CLIENT_CLOSING);
+	client_bury(c);
+}
+
+void client_handoff_back(struct client *c, bool serve)
+{
+	if (c->state != CLIENT_MOVING)
+		return;
+	client_set_state(c, CLIENT_IDLE);
+	io_read(c->io, true);
+	if (serve)
+		client_request(c);
+}
+
+void client_handoff_drop(struct client *c)
+{
+	int fd = io_fd(c->io);
+
+	io_release_fd(c->io); /* io_free would read from the socket */
+	TAILQ_REMOVE(&c->w->clients, c, link);
+	client_free(c);
+	close(fd);
+}
+
+/* auth_method is a static name; map a received one back onto those. */
+static const char *client_auth_method_of(const char *name)
+{
+	static const char *const known[] = {"trust",	     "peer",	 "md5",
+					    "scram-sha-256", "password", "cert",
+					    "reject",	     "hba",	 "any"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i], name) == 0)
+			return known[i];
+	return "takeover";
+}
+
+/* The client's prepared statements, interned here by their text: each is
+ * prepared on a server of this process the first time it is used. */
+static bool client_adopt_stmts(struct client *c,
+			       const struct handoff_session *hs)
+{
+	for (unsigned i = 0; i < hs->nstmts; i++) {
+		const struct handoff_stmt *hst = &hs->stmts[i];
+		struct stmt *st =
+		    stmt_intern(c->w->stmts, hst->body, hst->body_len);
+		bool ok;
+
+		if (st == NULL)
+			return false;
+		if (st->parse_len == 0)
+			st->parse_len = hst->parse_len;
+		ok = stmt_names_set(&c->names, c->w->stmts, hst->name, st);
+		stmt_unref(c->w->stmts, st);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Copies a string, cut to fit. */
+static void client_copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+struct client *client_adopt(struct worker *w, int fd,
+			    const struct handoff_session *hs)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->w = w;
+	c->io = io_new_socket(w->base, fd, true, &client_io_ops, c);
+	if (c->io == NULL) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	io_read(c->io, false);
+	c->key_pid = hs->key_pid;
+	c->key_secret = hs->key_secret;
+	c->connect_wall_s = hs->connect_wall_s;
+	c->port = hs->port;
+	c->family = hs->family;
+	memcpy(c->peer, hs->peer, sizeof(c->peer));
+	c->unix_socket = hs->unix_socket;
+	client_copy_str(c->user, sizeof(c->user), hs->user);
+	client_copy_str(c->db, sizeof(c->db), hs->db);
+	client_copy_str(c->addr, sizeof(c->addr), hs->addr);
+	client_copy_str(c->ip, sizeof(c->ip), hs->ip);
+	c->auth_method = client_auth_method_of(hs->auth_method);
+	c->last_active_ms = worker_now_ms();
+	c->state = CLIENT_IDLE;
+	TAILQ_INSERT_TAIL(&w->clients, c, link);
+	w->nclients++;
+	if (!params_copy(&c->want, &hs->want) ||
+	    !params_copy(&c->startup, &hs->startup) ||
+	    !client_adopt_stmts(c, hs) ||
+	    evbuffer_add(io_input(c->io), hs->pending, hs->pending_len) != 0) {
+		client_handoff_drop(c);
+		return NULL;
+	}
+	io_set_read_limit(c->io, RELAY_HIGH_WATER);
+	io_set_low_water(c->io, RELAY_LOW_WATER);
+	net_set_nodelay(fd);
+	return c;
+}
+
+void client_adopted_start(struct client *c)
+{
+	log_debug("client taken over", LF_STR("client", c->addr),
+		  LF_INT("key_pid", c->key_pid));
+	io_read(c->io, true);
+	client_request(c);
 }

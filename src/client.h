@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "handoff.h"
 #include "login.h"
 #include "params.h"
 #include "pool.h"
@@ -30,6 +31,7 @@ enum client_state {
 	CLIENT_WAITING, /* has a request, waiting for a server */
 	CLIENT_ACTIVE,	/* linked to a server */
 	CLIENT_CONSOLE, /* logged in to the admin console; never linked */
+	CLIENT_MOVING,	/* being handed to a new process (takeover): not read */
 	CLIENT_CLOSING, /* flushing a final error, then freed */
 	CLIENT_NSTATES,
 };
@@ -94,6 +96,36 @@ void client_check_timeouts(struct client *c, int64_t now);
 /* Ends a client, with a FATAL error when sqlstate is not NULL (console
  * KILL, KILL_CLIENT). */
 void client_close(struct client *c, const char *sqlstate, const char *message);
+
+/* Live takeover, giving side. Encodes an idle client's session (pending
+ * input included) into b and stops reading it (CLIENT_MOVING). false, with
+ * nothing changed, when the client is not at a boundary it can leave at:
+ * not idle, output still unsent, skipping to a Sync, or too much state. */
+bool client_handoff_begin(struct client *c, struct handoff_buf *b)
+    __attribute__((warn_unused_result));
+/* The new process holds the client: let go of it without a word (the
+ * socket stays open there). */
+void client_handoff_done(struct client *c);
+/* The handoff failed: the client is served here again, as if nothing had
+ * happened; serve: handle what it sent meanwhile now (else the caller
+ * goes on with it). */
+void client_handoff_back(struct client *c, bool serve);
+
+/* Receiving side: a client from the old process on socket fd (owned from
+ * here, closed on failure). NULL when out of memory. Reading starts with
+ * client_adopted_start, once the old process knows it let go. */
+struct client *client_adopt(struct worker *w, int fd,
+			    const struct handoff_session *hs);
+void client_adopted_start(struct client *c);
+/* An adopted client the old process still holds after all: frees this copy
+ * without touching the connection. */
+void client_handoff_drop(struct client *c);
+
+/* Finds the client holding a BackendKeyData (NULL: none). */
+struct client *client_by_key(struct worker *w, uint32_t pid, uint32_t secret);
+/* Cancels what the client with this key runs here; false when no client
+ * here holds it. */
+bool client_cancel_local(struct worker *w, uint32_t pid, uint32_t secret);
 
 /* Frees a closing client; called by the worker's deferred reaper. */
 void client_free(struct client *c);

@@ -193,6 +193,8 @@ static const struct setting settings[] = {
     INT("pitlane", FIXED, listen_port, "PITLANE_LISTEN_PORT", "6432", 0, 65535),
     STR("pitlane", FIXED, unix_socket_dir, "PITLANE_UNIX_SOCKET_DIR", NULL,
 	FLAG_OPTIONAL, NULL),
+    STR("pitlane", FIXED, takeover_socket, "PITLANE_TAKEOVER_SOCKET", NULL,
+	FLAG_OPTIONAL, NULL),
     BOOL("pitlane", FIXED, so_reuseport, "PITLANE_SO_REUSEPORT", "no"),
     INT("pitlane", FIXED, peer_id, "PITLANE_PEER_ID", "0", 0, 16383),
     /* The [peers] section's lines, "ID = host=... port=..." joined by ';'
@@ -1074,6 +1076,12 @@ void config_finish(struct config *c, struct config_errors *errs)
 			     "unix_socket_dir \"%.*s...\" is too long: the "
 			     "socket path must fit in %d bytes",
 			     SHOWN_MAX, c->unix_socket_dir, SUN_PATH_LEN);
+	if (c->takeover_socket != NULL &&
+	    strlen(c->takeover_socket) + 1 > SUN_PATH_LEN)
+		config_error(errs,
+			     "takeover_socket \"%.*s...\" is too long: the "
+			     "socket path must fit in %d bytes",
+			     SHOWN_MAX, c->takeover_socket, SUN_PATH_LEN);
 	snprintf(c->port_str, sizeof(c->port_str), "%d", c->port);
 	replace_str(&c->pool_name, c->dbname);
 }

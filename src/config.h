@@ -53,6 +53,7 @@ struct config {
 	char *listen_addr;	     /* 127.0.0.1 */
 	int listen_port;	     /* 6432 */
 	char *unix_socket_dir;	     /* NULL: off */
+	char *takeover_socket;	     /* NULL: unix_socket_dir's */
 	bool so_reuseport;	     /* no: share the port with peers */
 	int peer_id;		     /* 0: no peers; else 1..16383 */
 	char *peers;		     /* [peers] as "ID = conninfo; ..." */

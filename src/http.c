@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -47,7 +48,8 @@ struct http_server {
 	size_t nconns, cap;
 	unsigned live; /* connections not shut down */
 	int port;
-	bool notify; /* for pitlane_build_info */
+	bool notify;			 /* for pitlane_build_info */
+	struct evconnlistener *listener; /* evhttp's, bound to http */
 };
 
 /* Whether evhttp is done with this bufferevent (it clears the callbacks
@@ -346,19 +348,36 @@ static int http_setup(struct http_server *h)
 	return 0;
 }
 
-struct http_server *http_new(struct worker *w, bool notify_built_in, char *err,
-			     size_t errlen)
+/* http_new and http_adopt: adopt_fd -1 binds http_addr:http_port. */
+static struct http_server *http_start(struct worker *w, bool notify_built_in,
+				      int adopt_fd, char *err, size_t errlen)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	struct evconnlistener *el;
 
 	if (h == NULL || (h->w = w, http_setup(h)) != 0) {
 		snprintf(err, errlen, "out of memory");
+		if (adopt_fd >= 0)
+			close(adopt_fd);
 		http_free(h);
 		return NULL;
 	}
 	h->notify = notify_built_in;
-	el = http_listen(h, err, errlen);
+	if (adopt_fd >= 0) {
+		el = evconnlistener_new(w->base, NULL, NULL,
+					LEV_OPT_CLOSE_ON_FREE |
+					    LEV_OPT_CLOSE_ON_EXEC |
+					    LEV_OPT_DISABLED,
+					0, adopt_fd);
+		if (el == NULL) {
+			close(adopt_fd);
+			snprintf(err, errlen, "out of memory");
+		} else {
+			evconnlistener_set_error_cb(el, http_accept_error_cb);
+		}
+	} else {
+		el = http_listen(h, err, errlen);
+	}
 	if (el == NULL) {
 		http_free(h);
 		return NULL;
@@ -370,10 +389,34 @@ struct http_server *http_new(struct worker *w, bool notify_built_in, char *err,
 		http_free(h);
 		return NULL;
 	}
+	h->listener = el;
 	evconnlistener_enable(el);
 	log_info("http listening", LF_STR("addr", w->cfg->http_addr),
 		 LF_INT("port", h->port));
 	return h;
+}
+
+struct http_server *http_new(struct worker *w, bool notify_built_in, char *err,
+			     size_t errlen)
+{
+	return http_start(w, notify_built_in, -1, err, errlen);
+}
+
+struct http_server *http_adopt(struct worker *w, bool notify_built_in, int fd,
+			       char *err, size_t errlen)
+{
+	return http_start(w, notify_built_in, fd, err, errlen);
+}
+
+int http_listen_fd(const struct http_server *h)
+{
+	return evconnlistener_get_fd(h->listener);
+}
+
+void http_accepting(struct http_server *h, bool on)
+{
+	(void)(on ? evconnlistener_enable(h->listener)
+		  : evconnlistener_disable(h->listener));
 }
 
 int http_port(const struct http_server *h)

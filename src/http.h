@@ -24,6 +24,15 @@ struct http_server;
 struct http_server *http_new(struct worker *w, bool notify_built_in, char *err,
 			     size_t errlen);
 
+/* Live takeover: the same on a socket received from the old process that
+ * already listens (owned from here; closed on failure). */
+struct http_server *http_adopt(struct worker *w, bool notify_built_in, int fd,
+			       char *err, size_t errlen);
+/* The listening socket. */
+int http_listen_fd(const struct http_server *h);
+/* Stops or restarts accepting, the socket kept open. */
+void http_accepting(struct http_server *h, bool on);
+
 /* The bound port. */
 int http_port(const struct http_server *h);
 

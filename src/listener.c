@@ -26,6 +26,8 @@ struct listener {
 	int port;
 	struct event *resume; /* re-enables accepting after EMFILE */
 	bool paused;
+	bool held;  /* accepting stopped for a takeover */
+	bool given; /* handed to a new process: never unlink the file */
 };
 
 static void listener_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
@@ -46,7 +48,7 @@ static void listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	l->paused = false;
-	if (l->w->shutting_down)
+	if (l->w->shutting_down || l->held)
 		return;
 	if (l->tcp != NULL)
 		evconnlistener_enable(l->tcp);
@@ -229,7 +231,7 @@ static void listener_close(struct listener *l)
 	if (l->unix_sock != NULL)
 		evconnlistener_free(l->unix_sock);
 	l->tcp = l->unix_sock = NULL;
-	if (l->unix_path[0] != '\0')
+	if (l->unix_path[0] != '\0' && !l->given)
 		(void)unlink(l->unix_path);
 	l->unix_path[0] = '\0';
 }
@@ -255,4 +257,94 @@ void listener_free(struct listener *l)
 	if (l->resume != NULL)
 		event_free(l->resume);
 	free(l);
+}
+
+void listener_fds(const struct listener *l, int *tcp, int *unix_fd,
+		  const char **path)
+{
+	*tcp = l->tcp != NULL ? evconnlistener_get_fd(l->tcp) : -1;
+	*unix_fd =
+	    l->unix_sock != NULL ? evconnlistener_get_fd(l->unix_sock) : -1;
+	*path = l->unix_path;
+}
+
+/* An evconnlistener on a socket that already listens. */
+static struct evconnlistener *listener_wrap(struct listener *l, int fd)
+{
+	struct evconnlistener *el = evconnlistener_new(
+	    l->w->base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+
+	if (el != NULL)
+		evconnlistener_set_error_cb(el, listener_error_cb);
+	return el;
+}
+
+static int listener_tcp_port(int fd)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+
+	if (getsockname(fd, (struct sockaddr *)&bound, &blen) != 0)
+		return -1;
+	return ntohs(bound.ss_family == AF_INET6
+			 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+			 : ((struct sockaddr_in *)&bound)->sin_port);
+}
+
+struct listener *listener_adopt(struct worker *w, int tcp, int unix_fd,
+				const char *path, char *err, size_t errlen)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l != NULL) {
+		l->w = w;
+		l->resume = evtimer_new(w->base, listener_resume_cb, l);
+		l->tcp = listener_wrap(l, tcp);
+	}
+	if (l == NULL || l->resume == NULL || l->tcp == NULL) {
+		if (l == NULL || l->tcp == NULL)
+			close(tcp);
+		if (unix_fd >= 0)
+			close(unix_fd);
+		snprintf(err, errlen, "out of memory");
+		listener_free(l);
+		return NULL;
+	}
+	l->port = listener_tcp_port(tcp);
+	if (unix_fd >= 0) {
+		l->unix_sock = listener_wrap(l, unix_fd);
+		if (l->unix_sock == NULL) {
+			close(unix_fd);
+			snprintf(err, errlen, "out of memory");
+			listener_free(l);
+			return NULL;
+		}
+		snprintf(l->unix_path, sizeof(l->unix_path), "%s", path);
+	}
+	log_info("listening", LF_STR("addr", w->cfg->listen_addr),
+		 LF_INT("port", l->port),
+		 LF_STR("unix_socket", unix_fd >= 0 ? l->unix_path : ""),
+		 LF_BOOL("taken_over", true));
+	return l;
+}
+
+void listener_accepting(struct listener *l, bool on)
+{
+	l->held = !on;
+	if (!on) {
+		event_del(l->resume);
+		l->paused = false;
+	}
+	if (l->tcp != NULL)
+		(void)(on ? evconnlistener_enable(l->tcp)
+			  : evconnlistener_disable(l->tcp));
+	if (l->unix_sock != NULL)
+		(void)(on ? evconnlistener_enable(l->unix_sock)
+			  : evconnlistener_disable(l->unix_sock));
+}
+
+void listener_given(struct listener *l, bool given)
+{
+	l->given = given;
 }

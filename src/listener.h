@@ -25,6 +25,21 @@ void listener_disable(struct listener *l);
  * socket stays open for the console (SHUTDOWN WAIT_FOR_*). */
 void listener_close_tcp(struct listener *l);
 
+/* Live takeover. The listening sockets: TCP, and unix (-1 when off, its
+ * path in path). */
+void listener_fds(const struct listener *l, int *tcp, int *unix_fd,
+		  const char **path);
+/* Listens on sockets received from the old process (owned from here);
+ * unix_fd -1 when none. NULL, with err, on failure (fds closed). */
+struct listener *listener_adopt(struct worker *w, int tcp, int unix_fd,
+				const char *path, char *err, size_t errlen);
+/* Stops or restarts accepting, the sockets kept open (the new process
+ * accepts on the same ones). */
+void listener_accepting(struct listener *l, bool on);
+/* given: the sockets are shared with a new process, so the unix socket
+ * file is never unlinked here. */
+void listener_given(struct listener *l, bool given);
+
 void listener_free(struct listener *l);
 
 #endif

@@ -25,6 +25,7 @@
 #include "pool.h"
 #include "reload.h"
 #include "stats.h"
+#include "takeover.h"
 #include "worker.h"
 
 #ifndef PITLANE_VERSION
@@ -39,7 +40,8 @@ struct flags {
 	const char *config_file;
 	const char *hash_user; /* --hash-password USER */
 	bool check_config;
-	unsigned n; /* settings given as flags, applied after the env */
+	bool takeover; /* -R: take over the running process */
+	unsigned n;    /* settings given as flags, applied after the env */
 	struct config_override set[16];
 };
 
@@ -55,6 +57,8 @@ static void usage(FILE *out)
 	    "one)\n"
 	    "  -m, --pool-mode MODE      session, transaction or "
 	    "statement\n"
+	    "  -R, --takeover            take over the running pitlane's "
+	    "sockets and clients\n"
 	    "      --http-addr ADDR      address of the HTTP endpoint "
 	    "(127.0.0.1)\n"
 	    "      --http-port PORT      serve /metrics, /healthz, /readyz "
@@ -80,6 +84,7 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 	    {"listen-addr", required_argument, NULL, 'a'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"pool-mode", required_argument, NULL, 'm'},
+	    {"takeover", no_argument, NULL, 'R'},
 	    {"http-addr", required_argument, NULL, 'A'},
 	    {"http-port", required_argument, NULL, 'P'},
 	    {"check-config", no_argument, NULL, 'C'},
@@ -90,7 +95,8 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:a:p:m:Vh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:a:p:m:RVh", opts, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 'c':
 			f->config_file = optarg;
@@ -117,6 +123,9 @@ static int parse_flags(int argc, char **argv, struct flags *f, int *status)
 			break;
 		case 'C':
 			f->check_config = true;
+			break;
+		case 'R':
+			f->takeover = true;
 			break;
 		case 'H':
 			f->hash_user = optarg;
@@ -211,7 +220,8 @@ static int load_config(struct loaded *ld, const struct config_sources *src)
 struct app {
 	struct worker w;
 	struct listener *listener;
-	struct http_server *http; /* NULL: http_port off */
+	struct http_server *http;  /* NULL: http_port off */
+	struct takeover *takeover; /* NULL: no takeover socket */
 	struct event *sig_usr1, *sig_term, *sig_int, *sig_hup;
 };
 
@@ -369,7 +379,75 @@ static void log_configured(const struct worker *w, int port)
 		 LF_STR("pool_mode", w->mode->name), LF_STR("listen", listen));
 }
 
-static int run(struct loaded *ld, const struct config_sources *src)
+/* pitlane -R: the running process's sockets, then confirmation (from
+ * which it hands its clients over). */
+static int take_sockets(struct app *app, const char *path, char *err,
+			size_t errlen)
+{
+	struct takeover_fds fds;
+
+	app->takeover = takeover_connect(&app->w, path, &fds, err, errlen);
+	if (app->takeover == NULL)
+		return -1;
+	app->listener = listener_adopt(&app->w, fds.tcp, fds.unix_fd,
+				       fds.unix_path, err, errlen);
+	if (app->listener == NULL) {
+		if (fds.http >= 0)
+			close(fds.http);
+		return -1;
+	}
+	if (fds.http >= 0)
+		app->http = http_adopt(&app->w, notify_built_in(), fds.http,
+				       err, errlen);
+	else if (app->w.cfg->http_port >= 0)
+		app->http = http_new(&app->w, notify_built_in(), err, errlen);
+	if (app->http == NULL && app->w.cfg->http_port >= 0)
+		return -1;
+	takeover_set_sockets(app->takeover, app->listener, app->http);
+	return 0;
+}
+
+/* The listening sockets: opened here, or taken over (-R); and the
+ * takeover socket a later -R connects to. */
+static int open_sockets(struct app *app, bool takeover, char *err,
+			size_t errlen)
+{
+	char path[TAKEOVER_PATH_MAX];
+	bool have_path = takeover_path(app->w.cfg, path, sizeof(path));
+
+	if (takeover) {
+		if (!have_path) {
+			snprintf(err, errlen,
+				 "-R needs unix_socket_dir or takeover_socket");
+			return -1;
+		}
+		if (take_sockets(app, path, err, errlen) != 0)
+			return -1;
+	} else {
+		app->listener = listener_new(&app->w, err, errlen);
+		if (app->listener == NULL)
+			return -1;
+		if (app->w.cfg->http_port >= 0) {
+			app->http =
+			    http_new(&app->w, notify_built_in(), err, errlen);
+			if (app->http == NULL)
+				return -1;
+		}
+		if (have_path) {
+			app->takeover =
+			    takeover_listen(&app->w, path, err, errlen);
+			if (app->takeover == NULL)
+				return -1;
+			takeover_set_sockets(app->takeover, app->listener,
+					     app->http);
+		}
+	}
+	app->w.listener = app->listener;
+	return 0;
+}
+
+static int run(struct loaded *ld, const struct config_sources *src,
+	       bool takeover)
 {
 	struct app app = {0};
 	char err[512];
@@ -379,19 +457,10 @@ static int run(struct loaded *ld, const struct config_sources *src)
 		log_error("cannot initialise the event loop");
 		goto out;
 	}
-	app.listener = listener_new(&app.w, err, sizeof(err));
-	if (app.listener == NULL) {
-		log_error("cannot listen", LF_STR("reason", err));
+	if (open_sockets(&app, takeover, err, sizeof(err)) != 0) {
+		log_error(takeover ? "takeover failed" : "cannot listen",
+			  LF_STR("reason", err));
 		goto out;
-	}
-	app.w.listener = app.listener;
-	if (app.w.cfg->http_port >= 0) {
-		app.http =
-		    http_new(&app.w, notify_built_in(), err, sizeof(err));
-		if (app.http == NULL) {
-			log_error("cannot listen", LF_STR("reason", err));
-			goto out;
-		}
 	}
 	if (notify_watchdog_start(app.w.base) != 0) {
 		log_error("cannot start the systemd watchdog timer");
@@ -402,6 +471,11 @@ static int run(struct loaded *ld, const struct config_sources *src)
 	    add_signal(&app, &app.sig_int, SIGINT) != 0 ||
 	    add_signal(&app, &app.sig_hup, SIGHUP) != 0) {
 		log_error("cannot install signal handlers");
+		goto out;
+	}
+	if (app.takeover != NULL && takeover &&
+	    !takeover_confirm(app.takeover, err, sizeof(err))) {
+		log_error("takeover failed", LF_STR("reason", err));
 		goto out;
 	}
 	log_configured(&app.w, listener_port(app.listener));
@@ -420,6 +494,7 @@ out:
 		event_free(app.sig_int);
 	if (app.sig_hup)
 		event_free(app.sig_hup);
+	takeover_free(app.takeover);
 	http_free(app.http);
 	notify_watchdog_stop();
 	listener_free(app.listener);
@@ -481,7 +556,7 @@ int main(int argc, char **argv)
 		log_setup(stderr, ld.cfg->log_format, ld.cfg->log_level);
 		warn_auth(ld.cfg, ld.creds);
 		signal(SIGPIPE, SIG_IGN);
-		status = run(&ld, &src);
+		status = run(&ld, &src, f.takeover);
 	}
 	reload_free_files(ld.creds, ld.tls); /* when run did not take them */
 	config_release(ld.cfg);

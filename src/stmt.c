@@ -354,6 +354,16 @@ unsigned stmt_names_count(const struct stmt_names *m)
 	return m->t.count;
 }
 
+void stmt_names_each(const struct stmt_names *m,
+		     void (*fn)(void *arg, const char *name,
+				const struct stmt *s),
+		     void *arg)
+{
+	for (unsigned i = 0; i < m->t.cap; i++)
+		if (m->t.slots[i].s != NULL)
+			fn(arg, m->t.slots[i].key, m->t.slots[i].s);
+}
+
 void stmt_cache_init(struct stmt_cache *c, unsigned max)
 {
 	assert(max >= 1);

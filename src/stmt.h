@@ -105,6 +105,11 @@ void stmt_names_remove(struct stmt_names *m, struct stmt_registry *r,
 /* Releases every name and frees the table; m is empty and usable again. */
 void stmt_names_clear(struct stmt_names *m, struct stmt_registry *r);
 unsigned stmt_names_count(const struct stmt_names *m);
+/* Calls fn for each name and its statement, in no particular order. */
+void stmt_names_each(const struct stmt_names *m,
+		     void (*fn)(void *arg, const char *name,
+				const struct stmt *s),
+		     void *arg);
 
 /* The statements prepared on one server, at most max, least recently used
  * first out (embedded in the server; zero-init + stmt_cache_init). Each entry

@@ -81,6 +81,12 @@ struct worker {
 	/* A console client logged in / sent something (admin.c). */
 	void (*console_start)(struct client *c);
 	void (*console_read)(struct client *c);
+	/* Live takeover (takeover.c): an idle client may leave now; true
+	 * when it was taken (handed over, or closed). NULL: no takeover. */
+	bool (*handoff)(struct client *c);
+	/* A CancelRequest whose key no client here holds (takeover.c passes
+	 * it to the old process during a takeover). */
+	void (*cancel_unknown)(struct worker *w, uint32_t pid, uint32_t secret);
 	/* A CancelRequest with a console client's key (admin.c). */
 	void (*console_cancel)(struct client *c);
 };

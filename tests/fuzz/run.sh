@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${FUZZ_RUNS:-3000}
 max_time=${FUZZ_MAX_TIME:-20}
 cc=${FUZZ_CC:-clang}
-all_targets=(frame startup scram authfile hba config saslprep admin_parse peer)
+all_targets=(frame startup scram authfile hba config saslprep admin_parse peer handoff)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -39,6 +39,7 @@ sources_of() {
     config) echo src/config.c ;;
     admin_parse) echo src/admin_parse.c ;;
     peer) echo src/peer.c ;;
+    handoff) echo src/handoff.c src/params.c src/proto.c ;;
     *) return 1 ;;
     esac
 }

@@ -152,6 +152,7 @@ static void test_defaults(void **state)
 				  "listen_addr = 127.0.0.1\n"
 				  "listen_port = 6432\n"
 				  "; unix_socket_dir not set\n"
+				  "; takeover_socket not set\n"
 				  "so_reuseport = no\n"
 				  "peer_id = 0\n"
 				  "; peers not set\n"
@@ -1821,10 +1822,12 @@ static void test_setting_info(void **state)
 static void test_changeable(void **state)
 {
 	static const char *const fixed[] = {
-	    "listen_addr",  "listen_port",     "unix_socket_dir",
-	    "so_reuseport", "peer_id",	       "peers",
-	    "pool_mode",    "max_client_conn", "max_prepared_statements",
-	    "http_addr",    "http_port"};
+	    "listen_addr",     "listen_port",
+	    "unix_socket_dir", "takeover_socket",
+	    "so_reuseport",    "peer_id",
+	    "peers",	       "pool_mode",
+	    "max_client_conn", "max_prepared_statements",
+	    "http_addr",       "http_port"};
 	static const char *const live[] = {"log_format",
 					   "log_level",
 					   "shutdown_timeout_ms",
