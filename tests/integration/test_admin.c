@@ -576,7 +576,9 @@ static bool no_servers(void *arg)
  * run while paused) and goes on after RESUME, with no error. */
 static void test_pause_waits_for_commit(void **state)
 {
-	const char *env[] = {ADMIN_ENV, "DB_CONNECT_TIMEOUT_MS=500",
+	/* the connect timeout also bounds the connects after RESUME: 500 ms
+	 * failed them on a loaded machine */
+	const char *env[] = {ADMIN_ENV, "DB_CONNECT_TIMEOUT_MS=2000",
 			     "DB_POOL_MIN=2", NULL};
 	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
 	PGconn *app = h_connect(pl, NULL);
@@ -612,7 +614,7 @@ static void test_pause_waits_for_commit(void **state)
 					  "9001"),
 			 1);
 	wait_figure(watch, "cl_waiting", 1);
-	h_sleep_ms(1000); /* twice DB_CONNECT_TIMEOUT_MS: must not fire */
+	h_sleep_ms(3000); /* past DB_CONNECT_TIMEOUT_MS: must not fire */
 	assert_int_equal(PQconsumeInput(app), 1);
 	assert_int_equal(PQisBusy(app), 1);
 	assert_int_equal(h_backends(), 0);
@@ -995,7 +997,7 @@ static void test_set_and_reload(void **state)
 static void test_resume_resets_backoff(void **state)
 {
 	const char *env[] = {ADMIN_ENV, "DB_POOL_MIN=1",
-			     "DB_CONNECT_TIMEOUT_MS=1000", NULL};
+			     "DB_CONNECT_TIMEOUT_MS=3000", NULL};
 	h_pg_stop();
 	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
 	/* five failures: the next attempt is 4 s away */
