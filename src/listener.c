@@ -14,6 +14,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "net.h"
 
 #define LISTENER_BACKLOG  1024
 #define LISTENER_PAUSE_MS 100 /* accept pause when out of descriptors */
@@ -140,20 +141,6 @@ static int listener_open_tcp(struct listener *l, char *err, size_t errlen)
 	return 0;
 }
 
-/* Whether a process accepts on sun: a peer sharing the port with the same
- * unix_socket_dir would otherwise take the socket file over silently. */
-static bool listener_unix_live(const struct sockaddr_un *sun)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (fd < 0)
-		return false;
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	return live;
-}
-
 static int listener_open_unix(struct listener *l, char *err, size_t errlen)
 {
 	const char *dir = l->w->cfg->unix_socket_dir;
@@ -162,7 +149,9 @@ static int listener_open_unix(struct listener *l, char *err, size_t errlen)
 	snprintf(l->unix_path, sizeof(l->unix_path), "%s/.s.PGSQL.%d", dir,
 		 l->port);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->unix_path);
-	if (listener_unix_live(&sun)) {
+	/* a peer sharing the port with the same unix_socket_dir would
+	 * otherwise take the socket file over silently */
+	if (net_unix_live(&sun, SOCK_STREAM)) {
 		snprintf(err, errlen,
 			 "another process listens on unix socket %s: each "
 			 "peer needs a unix_socket_dir of its own",

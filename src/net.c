@@ -6,6 +6,8 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 void net_set_nodelay(int fd)
 {
@@ -109,4 +111,16 @@ bool net_peer_uid(int fd, unsigned *uid)
 		return false;
 	*uid = (unsigned)cred.uid;
 	return true;
+}
+
+bool net_unix_live(const struct sockaddr_un *sun, int type)
+{
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return live;
 }

@@ -29,4 +29,10 @@ int net_port(const struct sockaddr *sa);
 /* The user id of the process at the other end of a unix socket. */
 bool net_peer_uid(int fd, unsigned *uid);
 
+struct sockaddr_un;
+
+/* Whether a process accepts connections of type (SOCK_STREAM,
+ * SOCK_SEQPACKET) on the unix socket sun: a connect that succeeds. */
+bool net_unix_live(const struct sockaddr_un *sun, int type);
+
 #endif

@@ -32,6 +32,7 @@
 #include "io.h"
 #include "janitor.h"
 #include "log.h"
+#include "net.h"
 
 #ifndef PITLANE_VERSION
 #define PITLANE_VERSION "0.0.0"
@@ -602,18 +603,6 @@ static bool tk_arm_listen(struct takeover *t)
 	return t->lev != NULL;
 }
 
-static bool tk_path_live(const struct sockaddr_un *sun)
-{
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (fd < 0)
-		return false;
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	return live;
-}
-
 struct takeover *takeover_listen(struct worker *w, const char *path, char *err,
 				 size_t errlen)
 {
@@ -621,7 +610,7 @@ struct takeover *takeover_listen(struct worker *w, const char *path, char *err,
 	struct takeover *t;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (tk_path_live(&sun)) {
+	if (net_unix_live(&sun, SOCK_SEQPACKET)) {
 		snprintf(err, errlen,
 			 "another process listens on takeover socket %s: "
 			 "start with -R to take it over",

@@ -384,7 +384,7 @@ static void pg_cmd(char *out, size_t cap, const char *name)
 		snprintf(out, cap, "%s", name);
 }
 
-static int free_port(void)
+int h_free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -472,7 +472,7 @@ void h_pg_start(void)
 	bool fixed = g.port != 0;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (!fixed)
-			g.port = free_port();
+			g.port = h_free_port();
 		if (pg_launch())
 			break;
 		if (fixed || attempt == 2)

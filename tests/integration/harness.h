@@ -125,4 +125,7 @@ bool h_raw_err_field(const unsigned char *body, int len, char field, char *out,
 		     size_t cap);
 uint32_t h_be32(const unsigned char *p);
 
+/* A loopback TCP port nothing listens on now (bound, read, closed). */
+int h_free_port(void);
+
 #endif

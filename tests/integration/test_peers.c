@@ -31,21 +31,6 @@ static char dir[3][512]; /* unix socket directories of peers 1, 2 (0 unused) */
 static const char *const login_kv[] = {"user", H_USER, "database", H_DBNAME,
 				       NULL};
 
-/* A port nothing listens on now, for both peers to bind. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 /* Starts (or, with wait false, spawns) peer id of the pair on shared_port;
  * sock_dir NULL: its own directory. */
 static struct h_pitlane *peer_spawn(int id, const char *sock_dir, bool wait)
@@ -81,7 +66,7 @@ static struct h_pitlane *start_pair(void)
 		snprintf(dir[i], sizeof(dir[i]), "%s/peer%d", h_tmpdir(), i);
 		mkdir(dir[i], 0700);
 	}
-	shared_port = free_port();
+	shared_port = h_free_port();
 	a = peer_spawn(1, NULL, true);
 	peer_b = peer_spawn(2, NULL, true);
 	assert_int_equal(a->port, shared_port);

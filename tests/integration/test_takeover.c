@@ -157,21 +157,6 @@ static void test_pgbench_through_takeover(void **state)
 	h_pass();
 }
 
-/* A port nothing listens on now, for both peers to bind. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static char peer_dir[3][512];
 
 /* Peer id (1 or 2) of a pair sharing port; takeover: started with -R. */
@@ -205,7 +190,7 @@ static struct h_pitlane *peer_start(int id, int port, bool takeover)
  * fails and each old process exits 0. */
 static void test_rolling_restart_of_peers(void **state)
 {
-	int port = free_port();
+	int port = h_free_port();
 	struct h_pitlane *p1, *p2, *n1, *n2;
 	pid_t bench;
 
