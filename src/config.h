@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "dbconf.h"
 #include "log.h"
 
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
@@ -104,6 +105,22 @@ struct config {
 	char *sslcert;		/* NULL: libpq's default */
 	char *sslkey;		/* NULL: libpq's default */
 
+	/* [databases] / [users] and the settings that go with them (issue
+	 * 14). dbs[0] is the default entry, built by config_finish from the
+	 * [pool] / DB_* settings above (alias pool_name, user forced to
+	 * `user`, is_default set); [databases] lines follow in file order. */
+	struct db_entry *dbs;
+	unsigned ndbs;
+	struct user_entry *users; /* [users] lines, in file order */
+	unsigned nusers;
+	int autodb_idle_timeout_ms; /* 3600 s: "*" pools unused this long go */
+	int max_db_connections;	    /* 0: no cap; servers per database */
+	int max_user_connections;   /* 0: no cap; servers per user */
+	char *auth_user;  /* NULL: no auth_query */
+	char *auth_query; /* "SELECT usename, passwd FROM pg_shadow WHERE
+			     usename=$1" */
+	char *auth_dbname; /* NULL: the database the client asked for */
+
 	char *pool_name;  /* "<dbname>": derived by config_finish */
 	char port_str[8]; /* port as text for config_conninfo: derived by
 			     config_finish */
@@ -184,6 +201,15 @@ void config_finish(struct config *c, struct config_errors *errs);
 /* Records one error (printf-style), dropping it when errs is full. */
 void config_error(struct config_errors *errs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The entry a client asking for database `name` is served by: the entry
+ * with that alias, else the "*" entry, else NULL. */
+const struct db_entry *config_find_db(const struct config *c,
+				      const char *name);
+
+/* The [users] line for name, or NULL. */
+const struct user_entry *config_find_user(const struct config *c,
+					  const char *name);
 
 /* Prints the effective configuration as INI, the password redacted. */
 void config_print(const struct config *c, FILE *out);
