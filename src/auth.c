@@ -432,9 +432,12 @@ static enum auth_result check_proof(struct auth_scram *s, const char *final,
 	ok = sha256(key, sizeof(key), stored) && ok;
 	ok = CRYPTO_memcmp(stored, s->v.stored_key, AUTH_SCRAM_KEY_LEN) == 0 &&
 	     ok && !s->v.mock;
+	if (ok)
+		memcpy(s->client_key, key, sizeof(key));
 	OPENSSL_cleanse(key, sizeof(key));
 	if (!ok)
 		return fail(s, AUTH_REASON_PROOF);
+	s->have_client_key = true;
 	memcpy(s->final, "v=", 2);
 	if (!hmac256(s->v.server_key, AUTH_SCRAM_KEY_LEN, msg, n, sig) ||
 	    !b64_encode(sig, sizeof(sig), s->final + 2, sizeof(s->final) - 2))
@@ -558,6 +561,181 @@ bool auth_scram_set_nonce_for_test(struct auth_scram *s, const char *nonce)
 		return false;
 	memcpy(s->snonce, nonce, n + 1);
 	return true;
+}
+
+bool auth_scram_client_key(const struct auth_scram *s,
+			   uint8_t key[AUTH_SCRAM_KEY_LEN])
+{
+	if (!s->have_client_key || s->reason != AUTH_REASON_NONE)
+		return false;
+	memcpy(key, s->client_key, AUTH_SCRAM_KEY_LEN);
+	return true;
+}
+
+/* ---- client side (SCRAM pass-through) ---- */
+
+#define CLIENT_BARE_PREFIX "n=,r="
+#define CLIENT_GS2	   "n,,"
+#define CLIENT_CBIND	   "biws" /* base64("n,,") */
+
+static enum auth_result client_fail(struct auth_scram_client *c,
+				    enum auth_reason why)
+{
+	c->state = AUTH_CLIENT_DONE;
+	c->reason = why;
+	return AUTH_FAIL;
+}
+
+void auth_scram_client_init(struct auth_scram_client *c,
+			    const uint8_t client_key[AUTH_SCRAM_KEY_LEN],
+			    const uint8_t server_key[AUTH_SCRAM_KEY_LEN])
+{
+	memset(c, 0, sizeof(*c));
+	c->state = AUTH_CLIENT_START;
+	memcpy(c->client_key, client_key, AUTH_SCRAM_KEY_LEN);
+	memcpy(c->server_key, server_key, AUTH_SCRAM_KEY_LEN);
+}
+
+bool auth_scram_client_set_nonce(struct auth_scram_client *c, const char *nonce)
+{
+	size_t n = strlen(nonce);
+
+	if (n > AUTH_NONCE_MAX || !is_printable(nonce, n))
+		return false;
+	memcpy(c->cnonce, nonce, n + 1);
+	return true;
+}
+
+bool auth_scram_client_first(struct auth_scram_client *c, const char **out,
+			     size_t *len)
+{
+	uint8_t raw[NONCE_RAW_LEN];
+	int n;
+
+	if (c->state != AUTH_CLIENT_START)
+		return false;
+	if (!c->cnonce[0] &&
+	    (RAND_bytes(raw, sizeof(raw)) != 1 ||
+	     !b64_encode(raw, sizeof(raw), c->cnonce, sizeof(c->cnonce))))
+		return false;
+	n = snprintf(c->msg, sizeof(c->msg), CLIENT_GS2 CLIENT_BARE_PREFIX "%s",
+		     c->cnonce);
+	c->msg_len = (size_t)n;
+	c->state = AUTH_CLIENT_WAIT_FIRST;
+	*out = c->msg;
+	*len = c->msg_len;
+	return true;
+}
+
+/* Reads server-first: r=<our nonce + server's>,s=<salt>,i=<count>[,ext].
+ * *nonce, *nonce_len: the whole combined nonce. */
+static enum auth_reason read_server_first(const struct auth_scram_client *c,
+					  struct cursor *cur,
+					  const char **nonce, size_t *nonce_len)
+{
+	uint8_t salt[AUTH_SALT_MAX];
+	const char *val;
+	size_t len, cn = strlen(c->cnonce);
+
+	if (cur->end - cur->p >= 2 && cur->p[0] == 'm' && cur->p[1] == '=')
+		return AUTH_REASON_UNSUPPORTED;
+	if (!read_attr(cur, 'r', NULL, nonce, nonce_len) ||
+	    !is_printable(*nonce, *nonce_len))
+		return AUTH_REASON_MALFORMED;
+	if (*nonce_len <= cn || memcmp(*nonce, c->cnonce, cn) != 0)
+		return AUTH_REASON_NONCE;
+	if (!read_attr(cur, 's', NULL, &val, &len) ||
+	    b64_decode(val, len, salt, sizeof(salt)) < 1 ||
+	    !read_attr(cur, 'i', NULL, &val, &len) || len == 0 || len > 10)
+		return AUTH_REASON_MALFORMED;
+	for (size_t i = 0; i < len; i++)
+		if (val[i] < '0' || val[i] > '9')
+			return AUTH_REASON_MALFORMED;
+	return skip_extensions(cur) ? AUTH_REASON_NONE : AUTH_REASON_MALFORMED;
+}
+
+/* Signs AuthMessage (bare + "," + server-first + "," + final-without-proof)
+ * and appends ",p=<proof>" to c->msg; keeps the server's expected
+ * signature. */
+static bool client_sign(struct auth_scram_client *c, const uint8_t *first,
+			size_t first_len)
+{
+	char am[sizeof(c->msg) + AUTH_SCRAM_MSG_MAX + 64];
+	uint8_t stored[AUTH_SCRAM_KEY_LEN], sig[AUTH_SCRAM_KEY_LEN];
+	int n = snprintf(am, sizeof(am), CLIENT_BARE_PREFIX "%s,%.*s,%.*s",
+			 c->cnonce, (int)first_len, (const char *)first,
+			 (int)c->msg_len, c->msg);
+	bool ok = n > 0 && (size_t)n < sizeof(am) &&
+		  sha256(c->client_key, AUTH_SCRAM_KEY_LEN, stored) &&
+		  hmac256(stored, sizeof(stored), am, (size_t)n, sig) &&
+		  hmac256(c->server_key, AUTH_SCRAM_KEY_LEN, am, (size_t)n,
+			  c->server_sig);
+
+	for (size_t i = 0; ok && i < AUTH_SCRAM_KEY_LEN; i++)
+		sig[i] ^= c->client_key[i];
+	if (ok && c->msg_len + 3 + KEY_B64_LEN + 1 <= sizeof(c->msg)) {
+		memcpy(c->msg + c->msg_len, ",p=", 3);
+		c->msg_len += 3;
+		c->msg_len += b64_encode(sig, sizeof(sig), c->msg + c->msg_len,
+					 sizeof(c->msg) - c->msg_len);
+	} else {
+		ok = false;
+	}
+	OPENSSL_cleanse(sig, sizeof(sig));
+	return ok;
+}
+
+enum auth_result auth_scram_client_final(struct auth_scram_client *c,
+					 const uint8_t *data, size_t len,
+					 const char **out, size_t *out_len)
+{
+	struct cursor cur = {(const char *)data, (const char *)data + len};
+	const char *nonce = NULL;
+	size_t nonce_len = 0;
+	enum auth_reason why;
+	int n;
+
+	*out = "";
+	*out_len = 0;
+	if (c->state != AUTH_CLIENT_WAIT_FIRST)
+		return client_fail(c, AUTH_REASON_STATE);
+	if (len == 0 || len > AUTH_SCRAM_MSG_MAX || memchr(data, '\0', len))
+		return client_fail(c, AUTH_REASON_MALFORMED);
+	why = read_server_first(c, &cur, &nonce, &nonce_len);
+	if (why != AUTH_REASON_NONE)
+		return client_fail(c, why);
+	n = snprintf(c->msg, sizeof(c->msg), "c=" CLIENT_CBIND ",r=%.*s",
+		     (int)nonce_len, nonce);
+	if (n < 0 || (size_t)n >= sizeof(c->msg))
+		return client_fail(c, AUTH_REASON_MALFORMED);
+	c->msg_len = (size_t)n;
+	if (!client_sign(c, data, len))
+		return client_fail(c, AUTH_REASON_INTERNAL);
+	c->state = AUTH_CLIENT_WAIT_FINAL;
+	*out = c->msg;
+	*out_len = c->msg_len;
+	return AUTH_CONTINUE;
+}
+
+enum auth_result auth_scram_client_verify(struct auth_scram_client *c,
+					  const uint8_t *data, size_t len)
+{
+	uint8_t sig[AUTH_SCRAM_KEY_LEN];
+	struct cursor cur = {(const char *)data, (const char *)data + len};
+	const char *val;
+	size_t vlen;
+
+	if (c->state != AUTH_CLIENT_WAIT_FINAL)
+		return client_fail(c, AUTH_REASON_STATE);
+	if (len == 0 || len > AUTH_SCRAM_MSG_MAX || memchr(data, '\0', len) ||
+	    !read_attr(&cur, 'v', NULL, &val, &vlen) ||
+	    b64_decode(val, vlen, sig, sizeof(sig)) != AUTH_SCRAM_KEY_LEN ||
+	    !skip_extensions(&cur))
+		return client_fail(c, AUTH_REASON_MALFORMED);
+	if (CRYPTO_memcmp(sig, c->server_sig, sizeof(sig)) != 0)
+		return client_fail(c, AUTH_REASON_PROOF);
+	c->state = AUTH_CLIENT_DONE;
+	return AUTH_OK;
 }
 
 /* ---- MD5 ---- */

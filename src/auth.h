@@ -114,6 +114,8 @@ struct auth_scram {
 	size_t first_len;
 	char final[64]; /* server-final-message */
 	size_t final_len;
+	uint8_t client_key[AUTH_SCRAM_KEY_LEN]; /* recovered from the proof */
+	bool have_client_key; /* the proof matched a real verifier */
 };
 
 /* Starts an exchange against v (copied; from auth_verifier_mock for an
@@ -146,6 +148,72 @@ enum auth_result auth_scram_step(struct auth_scram *s, const uint8_t *body,
  * characters) as the server nonce instead of 18 random bytes in base64.
  * Call before the client-first step. */
 bool auth_scram_set_nonce_for_test(struct auth_scram *s, const char *nonce)
+    __attribute__((warn_unused_result));
+
+/* After AUTH_OK: the client's ClientKey, recovered from its proof
+ * (ClientProof XOR HMAC(StoredKey, AuthMessage), checked by H(ClientKey) ==
+ * StoredKey), into key. With the verifier's ServerKey it lets pitlane log
+ * in to a server that stores the same secret (SCRAM pass-through). false
+ * before a successful exchange. */
+bool auth_scram_client_key(const struct auth_scram *s,
+			   uint8_t key[AUTH_SCRAM_KEY_LEN])
+    __attribute__((warn_unused_result));
+
+/* ---- client side, for SCRAM pass-through ---- */
+
+enum auth_client_state {
+	AUTH_CLIENT_START,	/* client-first not written yet */
+	AUTH_CLIENT_WAIT_FIRST, /* waiting for server-first */
+	AUTH_CLIENT_WAIT_FINAL, /* client-final sent: waiting for server-final
+				 */
+	AUTH_CLIENT_DONE,	/* server verified, or failed */
+};
+
+/* pitlane's side of a SCRAM-SHA-256 login to PostgreSQL with the keys of a
+ * client that proved itself (no password): no channel binding (gs2 header
+ * "n,,"), an empty user name as libpq sends it. Fixed size, owns no memory.
+ * The salt and iteration count the server sends are read for the grammar
+ * only: the ClientKey already embodies them. */
+struct auth_scram_client {
+	enum auth_client_state state;
+	enum auth_reason reason; /* why it failed */
+	uint8_t client_key[AUTH_SCRAM_KEY_LEN];
+	uint8_t server_key[AUTH_SCRAM_KEY_LEN];
+	char cnonce[AUTH_NONCE_MAX + 1];  /* our nonce */
+	char msg[3 * AUTH_SCRAM_MSG_MAX]; /* the message last written */
+	size_t msg_len;
+	uint8_t server_sig[AUTH_SCRAM_KEY_LEN]; /* expected in server-final */
+};
+
+/* Starts a client exchange with the keys (copied); wipe with
+ * OPENSSL_cleanse when done. */
+void auth_scram_client_init(struct auth_scram_client *c,
+			    const uint8_t client_key[AUTH_SCRAM_KEY_LEN],
+			    const uint8_t server_key[AUTH_SCRAM_KEY_LEN]);
+
+/* client-first-message ("n,,n=,r=<nonce>") for the SASLInitialResponse of
+ * mechanism SCRAM-SHA-256. *out points into c. false: no random bytes. */
+bool auth_scram_client_first(struct auth_scram_client *c, const char **out,
+			     size_t *len) __attribute__((warn_unused_result));
+
+/* Reads server-first (the AuthenticationSASLContinue data: r=,s=,i=, with
+ * our nonce as the prefix of r) and writes client-final ("c=biws,r=...,
+ * p=<ClientKey XOR HMAC(H(ClientKey), AuthMessage)>"). AUTH_CONTINUE with
+ * *out (into c) to send, or AUTH_FAIL (reason set). */
+enum auth_result auth_scram_client_final(struct auth_scram_client *c,
+					 const uint8_t *data, size_t len,
+					 const char **out, size_t *out_len)
+    __attribute__((warn_unused_result));
+
+/* Checks server-final (the AuthenticationSASLFinal data, "v=<signature>")
+ * against HMAC(ServerKey, AuthMessage) in constant time: AUTH_OK, or
+ * AUTH_FAIL (an "e=" error, a wrong signature, a malformed message). */
+enum auth_result auth_scram_client_verify(struct auth_scram_client *c,
+					  const uint8_t *data, size_t len)
+    __attribute__((warn_unused_result));
+
+/* Test hook: nonce (printable, no ',') instead of 18 random bytes. */
+bool auth_scram_client_set_nonce(struct auth_scram_client *c, const char *nonce)
     __attribute__((warn_unused_result));
 
 /* PostgreSQL's stored MD5 form of a plaintext password: "md5" +

@@ -23,6 +23,7 @@ struct login {
 	char md5_stored[AUTH_MD5_LEN + 1]; /* "" when unknown: fails */
 	uint8_t salt[AUTH_MD5_SALT_LEN];
 	struct auth_scram scram;
+	bool stored_secret; /* the verifier is a stored secret: pass-through */
 };
 
 /* Reads a whole file for the parsers. NULL with errno set on failure. */
@@ -141,15 +142,50 @@ void creds_free(struct creds *cr)
 	OPENSSL_cleanse(cr, sizeof(*cr));
 }
 
+/* The kind of a secret auth_query returned (the auth file's rules). */
+static enum authfile_kind login_classify(const char *secret)
+{
+	struct auth_verifier v;
+	size_t hex = strspn(secret + (strncmp(secret, "md5", 3) ? 0 : 3),
+			    "0123456789abcdef");
+
+	if (auth_verifier_parse(secret, &v))
+		return AUTHFILE_SCRAM;
+	if (strncmp(secret, "md5", 3) == 0 && hex == 32 &&
+	    strlen(secret) == AUTH_MD5_LEN)
+		return AUTHFILE_MD5;
+	return AUTHFILE_PLAIN;
+}
+
 /* The user's secret: the pool user's from DB_PASSWORD, else the auth_file
- * entry. NULL for an unknown user. */
-static const char *login_secret(const struct creds *cr, const char *user,
+ * entry, else auth_query's answer. NULL for an unknown user. */
+static const char *login_secret(const struct creds *cr,
+				const struct login_peer *p,
 				enum authfile_kind *kind, bool *pool_user)
 {
+	const char *user = p->user, *s = NULL;
+
 	*pool_user = strcmp(user, cr->cfg->user) == 0 && cr->have_pool_secret;
 	if (*pool_user)
 		return "";
-	return cr->file != NULL ? authfile_lookup(cr->file, user, kind) : NULL;
+	if (cr->file != NULL)
+		s = authfile_lookup(cr->file, user, kind);
+	if (s == NULL && p->looked_up != NULL) {
+		s = p->looked_up;
+		*kind = login_classify(s);
+	}
+	return s;
+}
+
+bool login_needs_lookup(const struct creds *cr, const char *user)
+{
+	enum authfile_kind kind;
+
+	if (cr->cfg->auth_user == NULL)
+		return false;
+	if (strcmp(user, cr->cfg->user) == 0 && cr->have_pool_secret)
+		return false;
+	return cr->file == NULL || !authfile_lookup(cr->file, user, &kind);
 }
 
 /* Whether a trust login may use this name: one pitlane knows. */
@@ -256,7 +292,7 @@ static struct login *login_password(const struct creds *cr,
 	struct login *l = calloc(1, sizeof(*l));
 	enum authfile_kind fk = AUTHFILE_PLAIN;
 	bool pool;
-	const char *secret = login_secret(cr, p->user, &fk, &pool);
+	const char *secret = login_secret(cr, p, &fk, &pool);
 	struct auth_verifier v;
 	bool have = false;
 
@@ -269,7 +305,8 @@ static struct login *login_password(const struct creds *cr,
 		if (pool)
 			v = cr->pool_scram, have = true;
 		else if (secret != NULL && fk == AUTHFILE_SCRAM)
-			have = auth_verifier_parse(secret, &v);
+			have = l->stored_secret =
+			    auth_verifier_parse(secret, &v);
 		else if (secret != NULL && fk == AUTHFILE_PLAIN)
 			have = auth_verifier_from_password(secret, &v, NULL, 0);
 		if (!have)
@@ -390,6 +427,17 @@ enum login_result login_step(struct login *l, const uint8_t *body, size_t len,
 			       "\"%s\"",
 			       l->user);
 	return LOGIN_FAIL;
+}
+
+bool login_passthru_keys(const struct login *l,
+			 uint8_t client_key[AUTH_SCRAM_KEY_LEN],
+			 uint8_t server_key[AUTH_SCRAM_KEY_LEN])
+{
+	if (l == NULL || l->kind != LOGIN_SCRAM || !l->stored_secret ||
+	    !auth_scram_client_key(&l->scram, client_key))
+		return false;
+	memcpy(server_key, l->scram.v.server_key, AUTH_SCRAM_KEY_LEN);
+	return true;
 }
 
 const char *login_method(const struct login *l)

@@ -50,6 +50,10 @@ struct login_peer {
 				 (tls_ssl_cbind), for -PLUS; NULL: none */
 	size_t cbind_len;
 	const char *addr_text; /* for messages */
+	/* auth_query's answer for a user login_needs_lookup named: the
+	 * secret (SCRAM verifier, md5 hash), or NULL when the query found
+	 * none (the user fails like a wrong password). */
+	const char *looked_up;
 };
 
 enum login_result {
@@ -73,6 +77,21 @@ enum login_result login_start(const struct creds *cr,
 enum login_result login_step(struct login *l, const uint8_t *body, size_t len,
 			     struct proto_writer *w, const char **sqlstate,
 			     char *msg, size_t msglen);
+
+/* Whether user's secret must come from auth_query before login_start:
+ * auth_user is set and neither DB_PASSWORD nor the auth file knows user. */
+bool login_needs_lookup(const struct creds *cr, const char *user);
+
+/* After LOGIN_OK of a SCRAM exchange against a stored secret (an auth-file
+ * `SCRAM-SHA-256$...` entry or auth_query's answer, which are the server's
+ * own): the ClientKey recovered from the client's proof and the secret's
+ * ServerKey, for SCRAM pass-through. false for any other login (a verifier
+ * pitlane derived from a plaintext password has its own salt, so its keys
+ * would not open the server). */
+bool login_passthru_keys(const struct login *l,
+			 uint8_t client_key[AUTH_SCRAM_KEY_LEN],
+			 uint8_t server_key[AUTH_SCRAM_KEY_LEN])
+    __attribute__((warn_unused_result));
 
 /* The method chosen, for logs. */
 const char *login_method(const struct login *l);
