@@ -406,7 +406,7 @@ static void admin_server_sock(struct admin_reply *r, struct server *s,
 			      const char *state, struct admin_sock *k)
 {
 	const struct config *cfg = s->w->cfg;
-	int fd = s->conn != NULL ? PQsocket(s->conn) : -1;
+	int fd = server_fd(s);
 
 	memset(k, 0, sizeof(*k));
 	k->type = 'S';

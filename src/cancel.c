@@ -10,15 +10,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include "proto.h"
 
 #include "log.h"
 
 struct cancel_job {
 	TAILQ_ENTRY(cancel_job) link;
 	struct cancel_pool *cp;
-	PGcancel *pgcancel; /* owned */
+	PGcancel *pgcancel;	      /* owned; NULL: a raw request (below) */
+	struct sockaddr_storage addr; /* raw: where the server listens */
+	socklen_t addr_len;
+	uint32_t pid, key; /* raw: the server's BackendKeyData */
 	cancel_done_cb done;
 	void *arg;
 	char error[256];
@@ -82,11 +90,49 @@ static void cancel_finish(struct cancel_job *job)
 		;
 }
 
+#define CANCEL_RAW_TIMEOUT_S 10 /* connect, send, wait for the close */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* A CancelRequest on a new connection, for a server pitlane logged in to
+ * without libpq (SCRAM pass-through). Like PQcancel, it waits for the
+ * server to close the connection: the cancel has then been delivered. */
+static int cancel_raw(struct cancel_job *job)
+{
+	struct timeval tv = {.tv_sec = CANCEL_RAW_TIMEOUT_S};
+	uint8_t pkt[16], c;
+	int fd = socket(job->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = false;
+
+	put_u32(pkt, sizeof(pkt));
+	put_u32(pkt + 4, PROTO_CODE_CANCEL);
+	put_u32(pkt + 8, job->pid);
+	put_u32(pkt + 12, job->key);
+	if (fd >= 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+	    connect(fd, (struct sockaddr *)&job->addr, job->addr_len) == 0 &&
+	    write(fd, pkt, sizeof(pkt)) == (ssize_t)sizeof(pkt))
+		ok = read(fd, &c, 1) == 0;
+	if (!ok)
+		snprintf(job->error, sizeof(job->error),
+			 "cancel request failed: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static void *cancel_thread(void *arg)
 {
 	struct cancel_job *job = arg;
 
-	job->ok = PQcancel(job->pgcancel, job->error, sizeof(job->error));
+	job->ok = job->pgcancel != NULL
+		      ? PQcancel(job->pgcancel, job->error, sizeof(job->error))
+		      : cancel_raw(job);
 	cancel_finish(job);
 	return NULL;
 }
@@ -95,7 +141,8 @@ static void cancel_start_next(struct cancel_pool *cp);
 
 static void cancel_job_free(struct cancel_job *job)
 {
-	PQfreeCancel(job->pgcancel);
+	if (job->pgcancel != NULL)
+		PQfreeCancel(job->pgcancel);
 	free(job);
 }
 
@@ -157,6 +204,28 @@ int cancel_submit(struct cancel_pool *cp, PGcancel *pgcancel,
 	}
 	job->cp = cp;
 	job->pgcancel = pgcancel;
+	job->done = done;
+	job->arg = arg;
+	TAILQ_INSERT_TAIL(&cp->queue, job, link);
+	cp->queued++;
+	cancel_start_next(cp);
+	return 0;
+}
+
+int cancel_submit_raw(struct cancel_pool *cp,
+		      const struct sockaddr_storage *addr, socklen_t addr_len,
+		      uint32_t pid, uint32_t key, cancel_done_cb done,
+		      void *arg)
+{
+	struct cancel_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL)
+		return -1;
+	job->cp = cp;
+	memcpy(&job->addr, addr, sizeof(job->addr));
+	job->addr_len = addr_len;
+	job->pid = pid;
+	job->key = key;
 	job->done = done;
 	job->arg = arg;
 	TAILQ_INSERT_TAIL(&cp->queue, job, link);

@@ -4,6 +4,9 @@
 #ifndef PITLANE_CANCEL_H
 #define PITLANE_CANCEL_H
 
+#include <stdint.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
 #include <libpq-fe.h>
 
@@ -23,6 +26,14 @@ struct cancel_pool *cancel_pool_new(struct event_base *base);
 int cancel_submit(struct cancel_pool *cp, PGcancel *pgcancel,
 		  cancel_done_cb done, void *arg)
     __attribute__((warn_unused_result));
+
+/* Sends a CancelRequest for pid/key to addr from a helper thread, for a
+ * server without a PGconn (SCRAM pass-through). -1 when out of memory
+ * (done not called). */
+int cancel_submit_raw(struct cancel_pool *cp,
+		      const struct sockaddr_storage *addr, socklen_t addr_len,
+		      uint32_t pid, uint32_t key, cancel_done_cb done,
+		      void *arg) __attribute__((warn_unused_result));
 
 /* Requests queued or running. */
 unsigned cancel_pending(const struct cancel_pool *cp);

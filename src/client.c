@@ -936,6 +936,25 @@ static void client_auth_failed(struct client *c, const char *sqlstate,
 	client_disconnect(c, sqlstate, msg, NULL);
 }
 
+/* SCRAM pass-through: a client that proved itself against a stored secret
+ * leaves its ClientKey for the server logins of its user (srvcreds). A
+ * pool backing off after failed connects retries at once: the new key may
+ * be what they lacked. */
+static void client_keep_passthru_keys(struct client *c)
+{
+	uint8_t ck[AUTH_SCRAM_KEY_LEN], sk[AUTH_SCRAM_KEY_LEN];
+
+	if (!login_passthru_keys(c->login, ck, sk))
+		return;
+	if (!srvcreds_keys_put(&c->w->passkeys, c->user, ck, sk))
+		log_warn("cannot keep the SCRAM pass-through key",
+			 LF_STR("user", c->user));
+	else if (c->w->pool.backoff_ms > 0)
+		c->w->pool.next_connect_ms = 0;
+	OPENSSL_cleanse(ck, sizeof(ck));
+	OPENSSL_cleanse(sk, sizeof(sk));
+}
+
 /* Sends what the login wrote; on success the login goes on. */
 static void client_auth_result(struct client *c, enum login_result r,
 			       struct proto_writer *wr, const char *sqlstate,
@@ -959,6 +978,7 @@ static void client_auth_result(struct client *c, enum login_result r,
 		log_debug("client authenticated", LF_STR("client", c->addr),
 			  LF_STR("user", c->user),
 			  LF_STR("method", c->auth_method));
+		client_keep_passthru_keys(c);
 		login_free(c->login);
 		c->login = NULL;
 		client_login_finish(c, c->db);

@@ -354,6 +354,7 @@ static void worker_free(struct worker *w)
 static void worker_free_config(struct worker *w)
 {
 	reload_free_files(w->creds, w->tls);
+	srvcreds_keys_clear(&w->passkeys);
 	config_release(w->cfg);
 	w->creds = NULL;
 	w->tls = NULL;

@@ -15,6 +15,8 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "login.h"
+#include "srvcreds.h"
 #include "net.h"
 #include "relay.h"
 #include "txn.h"
@@ -120,8 +122,10 @@ static const struct io_ops server_io_ops = {
 static int server_attach(struct server *s)
 {
 	struct event_base *base = s->w->base;
-	int fd = PQsocket(s->conn);
-	SSL *ssl = PQsslInUse(s->conn) ? PQsslStruct(s->conn, "OpenSSL") : NULL;
+	int fd = server_fd(s);
+	SSL *ssl = s->conn != NULL && PQsslInUse(s->conn)
+		       ? PQsslStruct(s->conn, "OpenSSL")
+		       : NULL;
 
 	if (ssl != NULL)
 		s->io = io_new_ssl_open(base, fd, ssl, &server_io_ops, s);
@@ -140,6 +144,13 @@ static void server_snapshot_params(struct server *s)
 {
 	struct worker *w = s->w;
 
+	if (s->raw != NULL) { /* collected from ParameterStatus at login */
+		if (!params_copy(&s->params, &s->raw->params))
+			log_warn("out of memory recording server parameters",
+				 LF_INT("backend_pid", s->backend_pid));
+		w->have_params = params_copy(&w->params, &s->params);
+		return;
+	}
 	for (size_t i = 0;
 	     i < sizeof(server_reported) / sizeof(server_reported[0]); i++) {
 		const char *v = PQparameterStatus(s->conn, server_reported[i]);
@@ -150,25 +161,56 @@ static void server_snapshot_params(struct server *s)
 	w->have_params = params_copy(&w->params, &s->params);
 }
 
+/* A connect attempt ended: false (server closed) when it failed. */
+static bool server_connect_done(struct server *s, bool ok, const char *error)
+{
+	struct worker *w = s->w;
+
+	pool_connect_done(&w->pool, ok, worker_now_ms());
+	if (ok)
+		return true;
+	snprintf(w->last_connect_error, sizeof(w->last_connect_error), "%s",
+		 error);
+	log_warn("server connect failed", LF_STR("pool", w->pool.name),
+		 LF_STR("reason", error),
+		 LF_INT("retry_in_ms", w->pool.backoff_ms));
+	server_close(s, NULL);
+	return false;
+}
+
+static void server_ready(struct server *s);
+
 static void server_connected_cb(PGconn *conn, const char *error, void *arg)
 {
 	struct server *s = arg;
-	struct worker *w = s->w;
 
 	s->connecting = NULL;
-	pool_connect_done(&w->pool, conn != NULL, worker_now_ms());
-	if (conn == NULL) {
-		snprintf(w->last_connect_error, sizeof(w->last_connect_error),
-			 "%s", error);
-		log_warn("server connect failed", LF_STR("pool", w->pool.name),
-			 LF_STR("reason", error),
-			 LF_INT("retry_in_ms", w->pool.backoff_ms));
-		server_close(s, NULL);
+	if (!server_connect_done(s, conn != NULL, error))
 		return;
-	}
 	s->conn = conn;
-	w->pool.alive_us = worker_now_us(w);
 	s->backend_pid = PQbackendPID(conn);
+	server_ready(s);
+}
+
+static void server_connected_raw_cb(struct passthru_conn *conn,
+				    const char *error, void *arg)
+{
+	struct server *s = arg;
+
+	s->connecting_raw = NULL;
+	if (!server_connect_done(s, conn != NULL, error))
+		return;
+	s->raw = conn;
+	s->backend_pid = (int)conn->pid;
+	server_ready(s);
+}
+
+/* Logged in, by libpq or pass-through: relay from now on. */
+static void server_ready(struct server *s)
+{
+	struct worker *w = s->w;
+
+	w->pool.alive_us = worker_now_us(w);
 	s->xact = 'I';
 	s->created_ms = worker_now_ms();
 	if (server_attach(s) != 0) {
@@ -182,6 +224,50 @@ static void server_connected_cb(PGconn *conn, const char *error, void *arg)
 	log_debug("server connected", LF_STR("pool", w->pool.name),
 		  LF_INT("backend_pid", s->backend_pid));
 	server_become_idle(s);
+}
+
+/* Starts the login with the credentials srvcreds_choose picks: libpq, or
+ * pitlane's own SCRAM exchange with a client's ClientKey (pass-through),
+ * which needs a plain socket toward the server. */
+static bool server_start_login(struct server *s)
+{
+	struct worker *w = s->w;
+	const struct config *cfg = w->cfg;
+	struct srvcreds sc;
+	bool ok;
+
+	if (srvcreds_choose(w->creds, &w->passkeys, cfg->user, NULL, &sc) ==
+		SRVCREDS_PASSTHRU &&
+	    !passthru_allowed(cfg)) {
+		log_warn("SCRAM pass-through refused: it needs a plain "
+			 "connection to the server, and sslmode asks for TLS",
+			 LF_STR("user", cfg->user),
+			 LF_STR("sslmode", cfg->sslmode));
+		sc.kind = SRVCREDS_NONE;
+	}
+	if (sc.kind == SRVCREDS_PASSTHRU) {
+		struct passthru_target t = {
+		    .cfg = cfg, .user = cfg->user, .dbname = cfg->dbname};
+		memcpy(t.client_key, sc.client_key, sizeof(t.client_key));
+		memcpy(t.server_key, sc.server_key, sizeof(t.server_key));
+		s->connecting_raw = passthru_connect_start(
+		    w->base, w->dns, &t, server_connected_raw_cb, s);
+		OPENSSL_cleanse(&t, sizeof(t));
+		ok = s->connecting_raw != NULL;
+	} else {
+		s->connecting = backend_connect_start(w->base, w->dns, cfg,
+						      server_connected_cb, s);
+		ok = s->connecting != NULL;
+	}
+	OPENSSL_cleanse(&sc, sizeof(sc));
+	return ok;
+}
+
+int server_fd(const struct server *s)
+{
+	if (s->raw != NULL)
+		return s->raw->fd;
+	return s->conn != NULL ? PQsocket(s->conn) : -1;
 }
 
 struct server *server_connect(struct worker *w)
@@ -200,9 +286,7 @@ struct server *server_connect(struct worker *w)
 	pool_slot_set(&w->pool, &s->slot, POOL_SLOT_CONNECTING,
 		      worker_now_ms());
 	s->state = SERVER_CONNECTING;
-	s->connecting = backend_connect_start(w->base, w->dns, w->cfg,
-					      server_connected_cb, s);
-	if (s->connecting == NULL) {
+	if (!server_start_login(s)) {
 		server_close(s, NULL);
 		return NULL;
 	}
@@ -373,6 +457,14 @@ void server_cancel(struct server *s)
 {
 	PGcancel *pc;
 
+	if (s->raw != NULL) {
+		s->cancels++;
+		if (cancel_submit_raw(s->w->cancels, &s->raw->addr,
+				      s->raw->addr_len, s->raw->pid,
+				      s->raw->key, server_cancel_done, s) != 0)
+			s->cancels--;
+		return;
+	}
 	if (s->conn == NULL || (pc = PQgetCancel(s->conn)) == NULL)
 		return;
 	s->cancels++;
@@ -390,7 +482,9 @@ void server_close(struct server *s, const char *reason)
 		return;
 	backend_connect_abort(s->connecting);
 	s->connecting = NULL;
-	if (s->conn != NULL)
+	passthru_connect_abort(s->connecting_raw);
+	s->connecting_raw = NULL;
+	if (s->conn != NULL || s->raw != NULL)
 		w->pool.closing++; /* until server_free closes the socket */
 	if (s->io != NULL)
 		io_detach(s->io); /* freed with the server, outside callbacks */
@@ -423,10 +517,12 @@ static void server_close_socket(struct server *s)
 {
 	io_free(s->io); /* first: it must let go of the socket and SSL */
 	s->io = NULL;
-	if (s->conn == NULL)
+	if (s->conn == NULL && s->raw == NULL)
 		return;
 	PQfinish(s->conn); /* sends Terminate, closes socket and SSL */
 	s->conn = NULL;
+	passthru_close(s->raw); /* the same, for a pass-through socket */
+	s->raw = NULL;
 	assert(s->w->pool.closing > 0);
 	s->w->pool.closing--;
 }

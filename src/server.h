@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "backend.h"
+#include "passthru.h"
 #include "stmt.h"
 #include "params.h"
 #include "pool.h"
@@ -69,8 +70,10 @@ struct server {
 	struct worker *w;
 	enum server_state state;
 	struct backend_connect *connecting;
-	PGconn *conn;  /* owned; PQfinish'd last */
-	struct io *io; /* on PQsocket(conn), never closes it */
+	struct passthru_connect *connecting_raw; /* SCRAM pass-through */
+	PGconn *conn;				 /* owned; PQfinish'd last */
+	struct passthru_conn *raw; /* instead of conn: pass-through; owned */
+	struct io *io; /* on the socket of conn or raw, never closes it */
 	int backend_pid;
 	unsigned gen;		 /* w->server_gen when it was started */
 	int64_t created_ms;	 /* for server_lifetime */
@@ -114,6 +117,9 @@ struct server {
 /* Starts a new backend connection; it joins the pool as connecting and
  * becomes idle when ready. */
 struct server *server_connect(struct worker *w);
+
+/* The server's socket (libpq's or its own), -1 when not connected. */
+int server_fd(const struct server *s);
 
 /* Links an active server (from pool_checkout) to a client and, when the
  * client's session parameters differ from the server's, applies them first

@@ -17,6 +17,7 @@
 #include "forward.h"
 #include "params.h"
 #include "pool.h"
+#include "srvcreds.h"
 #include "stmt.h"
 
 struct creds;
@@ -47,11 +48,12 @@ struct worker {
 	unsigned server_gen; /* servers of an older one close when released */
 	const struct mode_ops *mode;
 	struct pool pool;
-	struct params params;	     /* newest server's, for logins */
-	struct stmt_registry *stmts; /* prepared statements by content */
-	struct creds *creds;	     /* client authentication; owned */
-	struct tls_server *tls;	     /* NULL: TLS toward clients is off;
-					owned */
+	struct params params;	       /* newest server's, for logins */
+	struct stmt_registry *stmts;   /* prepared statements by content */
+	struct creds *creds;	       /* client authentication; owned */
+	struct srvcreds_keys passkeys; /* SCRAM pass-through ClientKeys */
+	struct tls_server *tls;	       /* NULL: TLS toward clients is off;
+					  owned */
 	bool have_params;
 	struct cancel_pool *cancels;
 	struct forwarder *forwards;	 /* cancels sent on to peers */

@@ -184,6 +184,10 @@ static void test_defaults(void **state)
 				  "stats_period = 60\n"
 				  "; admin_users not set\n"
 				  "; stats_users not set\n"
+				  "; auth_user not set\n"
+				  "auth_query = SELECT usename, passwd FROM "
+				  "pg_shadow WHERE usename=$1\n"
+				  "; auth_dbname not set\n"
 				  "http_addr = 127.0.0.1\n"
 				  "http_port =\n"
 				  "\n"
@@ -1853,6 +1857,9 @@ static void test_changeable(void **state)
 					   "stats_period",
 					   "admin_users",
 					   "stats_users",
+					   "auth_user",
+					   "auth_query",
+					   "auth_dbname",
 					   "host",
 					   "port",
 					   "dbname",

@@ -1,0 +1,407 @@
+/* SCRAM pass-through connections: one host at a time (resolve, connect,
+ * log in), the first that logs in wins; one timer bounds the whole
+ * attempt, as libpq's connect_timeout does for the libpq path. */
+#include "passthru.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/util.h>
+#include <openssl/crypto.h>
+
+#include "net.h"
+#include "srvlogin.h"
+
+#define PASSTHRU_BUF (SRVLOGIN_MSG_MAX + PROTO_HEADER_LEN)
+
+struct passthru_connect {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct passthru_target t; /* keys wiped at the end */
+	passthru_done_cb done;
+	void *arg;
+	struct event *ev, *timer;
+	struct evdns_getaddrinfo_request *dns_req;
+	bool in_dns_cb;		    /* freed by the callback's return */
+	const char *next_host;	    /* the rest of the host list */
+	struct passthru_conn *conn; /* the connection being made */
+	struct srvlogin login;
+	bool connected; /* the TCP connect completed */
+	uint8_t in[PASSTHRU_BUF];
+	size_t in_len;
+	char error[256];
+};
+
+bool passthru_allowed(const struct config *cfg)
+{
+	const char *m = cfg->sslmode;
+
+	return m == NULL || strcmp(m, "disable") == 0 ||
+	       strcmp(m, "allow") == 0 || strcmp(m, "prefer") == 0;
+}
+
+static void passthru_conn_free(struct passthru_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	params_clear(&c->params);
+	free(c);
+}
+
+void passthru_close(struct passthru_conn *c)
+{
+	static const uint8_t terminate[] = {'X', 0, 0, 0, 4};
+
+	if (c == NULL)
+		return;
+	/* the server may be gone already: nothing to do then */
+	if (c->fd >= 0 && write(c->fd, terminate, sizeof(terminate)) < 0)
+		c->pid = 0;
+	passthru_conn_free(c);
+}
+
+/* Drops the host being tried (socket, login state). */
+static void passthru_drop_host(struct passthru_connect *pc)
+{
+	if (pc->ev != NULL)
+		event_free(pc->ev);
+	pc->ev = NULL;
+	passthru_conn_free(pc->conn);
+	pc->conn = NULL;
+	srvlogin_free(&pc->login);
+	pc->in_len = 0;
+	pc->connected = false;
+}
+
+void passthru_connect_abort(struct passthru_connect *pc)
+{
+	if (pc == NULL)
+		return;
+	passthru_drop_host(pc);
+	if (pc->timer != NULL)
+		event_free(pc->timer);
+	pc->timer = NULL;
+	config_release(pc->t.cfg);
+	OPENSSL_cleanse(&pc->t, sizeof(pc->t));
+	if (pc->dns_req != NULL) {
+		/* the callback runs (cancelled) and frees pc */
+		pc->done = NULL;
+		evdns_getaddrinfo_cancel(pc->dns_req);
+		return;
+	}
+	if (pc->in_dns_cb) {
+		pc->done = NULL;
+		return;
+	}
+	free(pc);
+}
+
+static void passthru_finish(struct passthru_connect *pc,
+			    struct passthru_conn *conn, const char *error)
+{
+	passthru_done_cb done = pc->done;
+	void *arg = pc->arg;
+	char reason[sizeof(pc->error)] = "";
+
+	if (error != NULL)
+		snprintf(reason, sizeof(reason), "%s", error);
+	passthru_connect_abort(pc);
+	done(conn, conn != NULL ? NULL : reason, arg);
+}
+
+static void passthru_next_host(struct passthru_connect *pc);
+
+/* This host failed: remember why and try the next one. */
+static void passthru_host_failed(struct passthru_connect *pc, const char *why)
+{
+	if (why != pc->error)
+		snprintf(pc->error, sizeof(pc->error), "%s", why);
+	passthru_drop_host(pc);
+	passthru_next_host(pc);
+}
+
+static bool passthru_send(struct passthru_connect *pc, const uint8_t *p,
+			  size_t n)
+{
+	while (n > 0) {
+		ssize_t r = write(pc->conn->fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false; /* login messages fit any socket buffer */
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+/* Feeds every whole message in the input buffer to the login. */
+static void passthru_consume(struct passthru_connect *pc)
+{
+	size_t off = 0;
+
+	while (pc->in_len - off >= PROTO_HEADER_LEN) {
+		uint8_t type, out[1024];
+		uint32_t len;
+		struct proto_writer w;
+		enum srvlogin_result r;
+
+		if (proto_header_parse(pc->in + off, pc->in_len - off,
+				       SRVLOGIN_MSG_MAX + 4, &type,
+				       &len) != PROTO_OK) {
+			passthru_host_failed(pc, "bad message from server");
+			return;
+		}
+		if (pc->in_len - off < (size_t)len + 1)
+			break;
+		proto_writer_init(&w, out, sizeof(out));
+		r = srvlogin_feed(&pc->login, type,
+				  pc->in + off + PROTO_HEADER_LEN, len - 4, &w);
+		off += (size_t)len + 1;
+		if (r == SRVLOGIN_FAIL) {
+			snprintf(pc->error, sizeof(pc->error),
+				 "SCRAM pass-through login failed: %.180s (%s)",
+				 pc->login.error, pc->login.sqlstate);
+			passthru_host_failed(pc, pc->error);
+			return;
+		}
+		if (w.overflow || !passthru_send(pc, out, w.len)) {
+			passthru_host_failed(pc, "cannot write to server");
+			return;
+		}
+		if (r == SRVLOGIN_READY) {
+			struct passthru_conn *c = pc->conn;
+			if (off != pc->in_len) {
+				passthru_host_failed(pc, "data after login");
+				return;
+			}
+			c->pid = pc->login.pid;
+			c->key = pc->login.key;
+			c->params = pc->login.params;
+			memset(&pc->login.params, 0, sizeof(pc->login.params));
+			pc->conn = NULL;
+			passthru_finish(pc, c, NULL);
+			return;
+		}
+	}
+	memmove(pc->in, pc->in + off, pc->in_len - off);
+	pc->in_len -= off;
+}
+
+static void passthru_io_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The connect completed: send the StartupMessage. */
+static void passthru_connected(struct passthru_connect *pc)
+{
+	uint8_t out[512];
+	struct proto_writer w;
+	int err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (getsockopt(pc->conn->fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 ||
+	    err != 0) {
+		snprintf(pc->error, sizeof(pc->error), "connect failed: %s",
+			 strerror(err ? err : errno));
+		passthru_host_failed(pc, pc->error);
+		return;
+	}
+	pc->connected = true;
+	proto_writer_init(&w, out, sizeof(out));
+	srvlogin_startup(&w, pc->t.user, pc->t.dbname);
+	if (w.overflow || !passthru_send(pc, out, w.len)) {
+		passthru_host_failed(pc, "cannot send the startup packet");
+		return;
+	}
+	event_free(pc->ev);
+	pc->ev = event_new(pc->base, pc->conn->fd, EV_READ | EV_PERSIST,
+			   passthru_io_cb, pc);
+	if (pc->ev == NULL || event_add(pc->ev, NULL) != 0)
+		passthru_host_failed(pc, "cannot wait for the server");
+}
+
+static void passthru_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct passthru_connect *pc = arg;
+	ssize_t r;
+
+	(void)what;
+	if (!pc->connected) {
+		passthru_connected(pc);
+		return;
+	}
+	r = read(fd, pc->in + pc->in_len, sizeof(pc->in) - pc->in_len);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		passthru_host_failed(pc, r == 0 ? "server closed the "
+						  "connection during login"
+						: strerror(errno));
+		return;
+	}
+	pc->in_len += (size_t)r;
+	passthru_consume(pc);
+}
+
+/* Opens a non-blocking socket to addr and waits for the connect. */
+static void passthru_connect_addr(struct passthru_connect *pc,
+				  const struct sockaddr *addr, socklen_t len)
+{
+	struct passthru_conn *c = calloc(1, sizeof(*c));
+	int fd;
+
+	if (c == NULL) {
+		passthru_host_failed(pc, "out of memory");
+		return;
+	}
+	c->fd = -1;
+	pc->conn = c;
+	memcpy(&c->addr, addr, len);
+	c->addr_len = len;
+	srvlogin_init(&pc->login, pc->t.client_key, pc->t.server_key);
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0) {
+		passthru_host_failed(pc, strerror(errno));
+		return;
+	}
+	c->fd = fd;
+	if (connect(fd, addr, len) != 0 && errno != EINPROGRESS) {
+		snprintf(pc->error, sizeof(pc->error), "connect failed: %s",
+			 strerror(errno));
+		passthru_host_failed(pc, pc->error);
+		return;
+	}
+	if (addr->sa_family != AF_UNIX)
+		net_set_nodelay(fd);
+	pc->ev = event_new(pc->base, fd, EV_WRITE, passthru_io_cb, pc);
+	if (pc->ev == NULL || event_add(pc->ev, NULL) != 0)
+		passthru_host_failed(pc, "cannot wait for the connect");
+}
+
+static void passthru_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
+{
+	struct passthru_connect *pc = arg;
+
+	pc->dns_req = NULL;
+	if (pc->done == NULL) { /* aborted */
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		free(pc);
+		return;
+	}
+	pc->in_dns_cb = true;
+	if (err != 0 || res == NULL) {
+		snprintf(pc->error, sizeof(pc->error),
+			 "could not resolve host name: %s",
+			 evutil_gai_strerror(err));
+		passthru_next_host(pc);
+	} else {
+		passthru_connect_addr(pc, res->ai_addr, res->ai_addrlen);
+	}
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+	pc->in_dns_cb = false;
+	if (pc->done == NULL)
+		free(pc); /* finished or aborted inside */
+}
+
+/* Tries the next name of the host list: a unix-socket directory, a
+ * numeric address, or a name to resolve. All tried: fail. */
+static void passthru_next_host(struct passthru_connect *pc)
+{
+	const char *h = pc->next_host;
+	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+					.ai_socktype = SOCK_STREAM,
+					.ai_protocol = IPPROTO_TCP};
+	char name[256];
+	size_t n;
+
+	if (h == NULL || *h == '\0') {
+		passthru_finish(pc, NULL,
+				pc->error[0] ? pc->error : "no host to try");
+		return;
+	}
+	n = strcspn(h, ",");
+	snprintf(name, sizeof(name), "%.*s", (int)n, h);
+	pc->next_host = h + n + (h[n] == ',');
+	if (name[0] == '/') {
+		struct sockaddr_un un = {.sun_family = AF_UNIX};
+		int k = snprintf(un.sun_path, sizeof(un.sun_path),
+				 "%s/.s.PGSQL.%s", name, pc->t.cfg->port_str);
+		if (k < 0 || (size_t)k >= sizeof(un.sun_path)) {
+			passthru_host_failed(pc, "socket path too long");
+			return;
+		}
+		passthru_connect_addr(pc, (struct sockaddr *)&un, sizeof(un));
+		return;
+	}
+	/* the callback may run (and end the attempt) before this returns:
+	 * pc is touched only when the lookup is still pending */
+	struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(
+	    pc->dns, name, pc->t.cfg->port_str, &hints, passthru_dns_cb, pc);
+	if (req != NULL)
+		pc->dns_req = req;
+}
+
+/* The first host is tried from the loop, so the callback never runs
+ * before passthru_connect_start has returned. */
+static void passthru_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct passthru_connect *pc = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(pc->ev);
+	pc->ev = NULL;
+	passthru_next_host(pc);
+}
+
+static void passthru_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct passthru_connect *pc = arg;
+
+	(void)fd;
+	(void)what;
+	snprintf(pc->error, sizeof(pc->error), "connect timed out after %d ms",
+		 pc->t.cfg->connect_timeout_ms);
+	passthru_finish(pc, NULL, pc->error);
+}
+
+struct passthru_connect *passthru_connect_start(struct event_base *base,
+						struct evdns_base *dns,
+						const struct passthru_target *t,
+						passthru_done_cb done,
+						void *arg)
+{
+	struct passthru_connect *pc = calloc(1, sizeof(*pc));
+	int ms = t->cfg->connect_timeout_ms;
+	struct timeval tv = {.tv_sec = ms / 1000,
+			     .tv_usec = (ms % 1000) * 1000};
+	struct timeval now = {0, 0};
+
+	if (pc == NULL)
+		return NULL;
+	pc->base = base;
+	pc->dns = dns;
+	pc->t = *t;
+	config_hold(t->cfg);
+	pc->done = done;
+	pc->arg = arg;
+	pc->next_host = t->cfg->host;
+	pc->timer = evtimer_new(base, passthru_timeout_cb, pc);
+	pc->ev = evtimer_new(base, passthru_kick_cb, pc);
+	if (pc->timer == NULL || evtimer_add(pc->timer, &tv) != 0 ||
+	    pc->ev == NULL || evtimer_add(pc->ev, &now) != 0) {
+		passthru_connect_abort(pc);
+		return NULL;
+	}
+	return pc;
+}

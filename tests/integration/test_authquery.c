@@ -1,0 +1,330 @@
+/* Logins without a password in any pitlane file (issue 14): SCRAM
+ * pass-through (the auth file holds only the secret copied from
+ * pg_authid; pitlane logs in to PostgreSQL with the ClientKey recovered
+ * from the client's proof) and auth_query (a role that exists only in
+ * PostgreSQL). The test server's pg_hba.conf is rewritten through SQL so
+ * that the test roles must use scram-sha-256 over TCP. */
+#include "harness.h"
+
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PT_USER	     "pt_user" /* pass-through role */
+#define PT_PW	     "pt-S3cret-pw"
+#define AQ_USER	     "aq_user" /* exists only in PostgreSQL */
+#define AQ_PW	     "aq-S3cret-pw"
+#define AQ_AUTH	     "aq_lookup" /* auth_user: runs the lookup function */
+#define AQ_AUTH_PW   "lookup-pw"
+#define WRONG_PW     "wr0ng-Password-42"
+#define SCRAM_ROLES  PT_USER "," AQ_USER "," AQ_AUTH
+#define LOOKUP_QUERY "SELECT usename, passwd FROM pitlane_lookup($1)"
+
+static const char *envf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static const char *envf(const char *fmt, ...)
+{
+	static char pool[32][PATH_MAX + 64];
+	static int next;
+	char *s = pool[next++ % 32];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s, PATH_MAX + 64, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* ---- PostgreSQL side -------------------------------------------------- */
+
+static bool direct_login_refused(void *arg)
+{
+	char ci[256];
+	(void)arg;
+	snprintf(ci, sizeof(ci),
+		 "host=127.0.0.1 port=%d dbname=%s user=" PT_USER
+		 " password=" WRONG_PW " sslmode=disable connect_timeout=10",
+		 h_pg_port(), H_DBNAME);
+	PGconn *c = PQconnectdb(ci);
+	bool refused = PQstatus(c) != CONNECTION_OK &&
+		       strstr(PQerrorMessage(c), "password") != NULL;
+	PQfinish(c);
+	return refused;
+}
+
+/* Prepends a scram-sha-256 line for the test roles to pg_hba.conf (the
+ * other lines kept, blanks collapsed: COPY's text format would escape
+ * tabs), reloads, and waits until a wrong password is refused. */
+static void pg_require_scram(void)
+{
+	PGconn *a = h_admin();
+	PGresult *r = PQexec(a, "SELECT current_setting('hba_file'), "
+				"pg_read_file(current_setting('hba_file'))");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	size_t cap = strlen(PQgetvalue(r, 0, 1)) + 4096;
+	char *sql = malloc(cap), *text = strdup(PQgetvalue(r, 0, 1));
+	size_t n = (size_t)snprintf(sql, cap,
+				    "COPY (VALUES ('host all " SCRAM_ROLES
+				    " 127.0.0.1/32 "
+				    "scram-sha-256')");
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char *p = line + strspn(line, " \t");
+		if (*p == '#' || *p == '\0')
+			continue;
+		n += (size_t)snprintf(sql + n, cap - n, ", ('");
+		for (bool blank = false; *p; p++) {
+			if (*p == ' ' || *p == '\t') {
+				blank = true;
+				continue;
+			}
+			if (blank)
+				sql[n++] = ' ';
+			blank = false;
+			sql[n++] = *p;
+		}
+		n += (size_t)snprintf(sql + n, cap - n, "')");
+	}
+	snprintf(sql + n, cap - n, ") TO '%s'", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	h_exec_ok(a, sql);
+	h_exec_ok(a, "SELECT pg_reload_conf()");
+	free(sql);
+	free(text);
+	assert_true(h_poll(direct_login_refused, NULL, 10000));
+}
+
+static void pg_setup_roles(void)
+{
+	PGconn *a = h_admin();
+	h_exec_ok(a, "SET password_encryption = 'scram-sha-256'");
+	h_exec_ok(a, "DROP ROLE IF EXISTS " PT_USER);
+	h_exec_ok(a, "DROP ROLE IF EXISTS " AQ_USER);
+	h_exec_ok(a, "CREATE ROLE " PT_USER " LOGIN PASSWORD '" PT_PW "'");
+	h_exec_ok(a, "CREATE ROLE " AQ_USER " LOGIN PASSWORD '" AQ_PW "'");
+	h_exec_ok(a, "GRANT ALL ON DATABASE " H_DBNAME " TO " PT_USER
+		     ", " AQ_USER);
+	PQfinish(h_direct(H_DBNAME)); /* the database exists */
+	PGconn *d = h_direct(H_DBNAME);
+	/* The recommended auth_query setup: a SECURITY DEFINER function an
+	 * unprivileged auth_user may call, instead of reading pg_shadow. */
+	h_exec_ok(d, "DROP FUNCTION IF EXISTS pitlane_lookup(text)");
+	h_exec_ok(d, "DROP ROLE IF EXISTS " AQ_AUTH);
+	h_exec_ok(d, "SET password_encryption = 'scram-sha-256'");
+	h_exec_ok(d, "CREATE ROLE " AQ_AUTH " LOGIN PASSWORD '" AQ_AUTH_PW "'");
+	h_exec_ok(d,
+		  "CREATE FUNCTION pitlane_lookup(p_user text, "
+		  "OUT usename name, OUT passwd text) RETURNS record "
+		  "LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog "
+		  "AS $$ SELECT usename, passwd FROM pg_shadow "
+		  "WHERE usename = p_user $$");
+	h_exec_ok(d, "REVOKE ALL ON FUNCTION pitlane_lookup(text) FROM PUBLIC");
+	h_exec_ok(d,
+		  "GRANT EXECUTE ON FUNCTION pitlane_lookup(text) TO " AQ_AUTH);
+	PQfinish(d);
+}
+
+static int group_setup(void **state)
+{
+	int rc = h_group_setup(state);
+	if (rc != 0)
+		return rc;
+	pg_setup_roles();
+	pg_require_scram();
+	return 0;
+}
+
+/* The SCRAM secret PostgreSQL stores for role, into out. */
+static void pg_secret(const char *role, char *out, size_t cap)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT rolpassword FROM pg_authid WHERE rolname = '%s'",
+		 role);
+	PGresult *r = PQexec(h_admin(), sql);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	assert_true(strncmp(out, "SCRAM-SHA-256$", 14) == 0);
+}
+
+/* Writes an auth file of "user" "secret" pairs (NULL-terminated). */
+static const char *write_authfile(const char *name, ...)
+{
+	static char path[PATH_MAX];
+	va_list ap;
+	snprintf(path, sizeof(path), "%s/%s", h_tmpdir(), name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	va_start(ap, name);
+	for (const char *u; (u = va_arg(ap, const char *)) != NULL;)
+		fprintf(f, "\"%s\" \"%s\"\n", u, va_arg(ap, const char *));
+	va_end(ap);
+	fclose(f);
+	return path;
+}
+
+/* ---- client side ------------------------------------------------------ */
+
+static PGconn *login(struct h_pitlane *pl, const char *user, const char *pw)
+{
+	char ci[512];
+	snprintf(ci, sizeof(ci),
+		 "host=127.0.0.1 port=%d dbname=%s user='%s' password='%s' "
+		 "sslmode=disable gssencmode=disable connect_timeout=15",
+		 pl->port, H_DBNAME, user, pw);
+	/* started, then polled, so that the login's error carries its
+	 * SQLSTATE (verbose errors) */
+	PGconn *c = PQconnectStart(ci);
+	assert_non_null(c);
+	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int64_t deadline = h_now_ms() + 20000;
+	while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+	       st != PGRES_POLLING_FAILED) {
+		struct pollfd pfd = {
+		    .fd = PQsocket(c),
+		    .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		int left = (int)(deadline - h_now_ms());
+		if (pfd.fd < 0 || left <= 0)
+			break;
+		poll(&pfd, 1, left);
+		st = PQconnectPoll(c);
+	}
+	return c;
+}
+
+static char *current_user(PGconn *c, char *out, size_t cap)
+{
+	PGresult *r = PQexec(c, "SELECT current_user");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("SELECT current_user: %s", PQerrorMessage(c));
+	snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return out;
+}
+
+static void login_as(struct h_pitlane *pl, const char *user, const char *pw,
+		     const char *want_current)
+{
+	char who[64];
+	PGconn *c = login(pl, user, pw);
+	if (PQstatus(c) != CONNECTION_OK) {
+		h_pitlane_dump_log(pl, 40);
+		fail_msg("login as %s: %s", user, PQerrorMessage(c));
+	}
+	assert_string_equal(current_user(c, who, sizeof(who)), want_current);
+	PQfinish(c);
+}
+
+/* The login fails with FATAL sqlstate; the message is returned in err. */
+static void login_refused(struct h_pitlane *pl, const char *user,
+			  const char *pw, const char *sqlstate, char *err,
+			  size_t cap)
+{
+	char tag[32];
+	PGconn *c = login(pl, user, pw);
+	snprintf(err, cap, "%s", PQerrorMessage(c));
+	ConnStatusType st = PQstatus(c);
+	PQfinish(c);
+	if (st == CONNECTION_OK)
+		fail_msg("login as %s succeeded", user);
+	snprintf(tag, sizeof(tag), "FATAL:  %s: ", sqlstate);
+	if (!strstr(err, tag))
+		fail_msg("login as %s: want %s, got: %s", user, tag, err);
+}
+
+/* The client's pg_sleep runs on a server. */
+static bool sleep_running(void *arg)
+{
+	(void)arg;
+	return h_query_int(h_admin(),
+			   "SELECT count(*) FROM pg_stat_activity WHERE "
+			   "usename = '" PT_USER "' AND state = 'active' AND "
+			   "query LIKE 'SELECT pg_sleep%'") == 1;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+/* The auth file holds only pt_user's secret from pg_authid; pt_user is
+ * the pool's user without DB_PASSWORD. Its client logs in with its
+ * password, and the servers log in as pt_user with the ClientKey. */
+static void test_passthru(void **state)
+{
+	char secret[512], err[1024];
+	pg_secret(PT_USER, secret, sizeof(secret));
+	const char *af = write_authfile("pt.txt", PT_USER, secret, NULL);
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+			     envf("PITLANE_AUTH_FILE=%s", af),
+			     "DB_USER=" PT_USER, "DB_POOL_MIN=0", NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+
+	login_as(pl, PT_USER, PT_PW, PT_USER);
+	assert_int_equal(h_log_count(pl, "server connect failed"), 0);
+
+	/* a second client reuses the key; a query is cancelled with a raw
+	 * CancelRequest (no PGconn on this path) */
+	PGconn *c = login(pl, PT_USER, PT_PW);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_int_equal(PQsendQuery(c, "SELECT pg_sleep(60)"), 1);
+	assert_true(h_poll(sleep_running, NULL, 10000));
+	PGcancel *pc = PQgetCancel(c);
+	char ebuf[256];
+	assert_int_equal(PQcancel(pc, ebuf, sizeof(ebuf)), 1);
+	PQfreeCancel(pc);
+	PGresult *r;
+	char st[6] = "";
+	while ((r = PQgetResult(c)) != NULL) {
+		h_result_sqlstate(r, st);
+		PQclear(r);
+	}
+	assert_string_equal(st, "57014");
+	PQfinish(c);
+
+	login_refused(pl, PT_USER, WRONG_PW, "28P01", err, sizeof(err));
+	login_refused(pl, "nobody_here", PT_PW, "28P01", err, sizeof(err));
+	/* no plaintext password anywhere in the log */
+	char *log = h_log_read(pl);
+	assert_null(strstr(log, PT_PW));
+	free(log);
+	h_pass();
+}
+
+/* sslmode require toward the server: pass-through cannot use TLS, so it
+ * is refused with a log line, not attempted. */
+static void test_passthru_refused_with_tls(void **state)
+{
+	char secret[512];
+	pg_secret(PT_USER, secret, sizeof(secret));
+	const char *af = write_authfile("pt2.txt", PT_USER, secret, NULL);
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+			     envf("PITLANE_AUTH_FILE=%s", af),
+			     "DB_USER=" PT_USER,
+			     "DB_POOL_MIN=0",
+			     "DB_SSLMODE=require",
+			     "DB_CONNECT_TIMEOUT_MS=1000",
+			     NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *c = login(pl, PT_USER, PT_PW);
+	PQfinish(c);
+	assert_true(h_log_wait(pl,
+			       "SCRAM pass-through refused: it needs a "
+			       "plain connection to the server, and "
+			       "sslmode asks for TLS",
+			       1, 10000));
+	h_pass();
+}
+
+#define TEST(f)                                                                \
+	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    TEST(test_passthru),
+	    TEST(test_passthru_refused_with_tls),
+	};
+	return cmocka_run_group_tests(tests, group_setup, h_group_teardown);
+}
