@@ -63,12 +63,12 @@ static void server_set_state(struct server *s, enum server_state st)
 		  LF_STR("from", server_state_names[s->state]),
 		  LF_STR("to", server_state_names[st]));
 	if (slot_of[st] != s->slot.state || st == SERVER_IDLE)
-		pool_slot_set(&s->w->pool, &s->slot, slot_of[st],
+		pool_slot_set(&s->pool->pool, &s->slot, slot_of[st],
 			      worker_now_ms());
 	s->state = st;
 	if (s->probing && st != SERVER_RESETTING) {
 		s->probing = false;
-		s->w->pool.probe_since_us = 0;
+		s->pool->pool.probe_since_us = 0;
 		if (st == SERVER_IDLE)
 			s->slot.since_ms = s->probe_idle_since_ms;
 	}
@@ -85,12 +85,12 @@ void server_become_idle(struct server *s)
 	const struct config *cfg = s->w->cfg;
 	int64_t now = worker_now_ms();
 
-	if (s->w->shutting_down || s->broken || s->w->pool.paused) {
+	if (s->w->shutting_down || s->broken || s->pool->pool.paused) {
 		server_close(s, NULL);
 		return;
 	}
-	if (s->gen != s->w->server_gen ||
-	    pool_total(&s->w->pool) > s->w->pool.lim.max) {
+	if (s->gen != s->pool->gen ||
+	    pool_total(&s->pool->pool) > s->pool->pool.lim.max) {
 		log_debug("closing server after reconfiguration",
 			  LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);
@@ -104,7 +104,7 @@ void server_become_idle(struct server *s)
 		return;
 	}
 	server_set_state(s, SERVER_IDLE);
-	s->w->dispatch(s->w);
+	s->w->dispatch(s->pool);
 }
 
 static void server_read_cb(void *arg);
@@ -142,13 +142,13 @@ static int server_attach(struct server *s)
  * in the stream keep it current (PQparameterStatus goes stale). */
 static void server_snapshot_params(struct server *s)
 {
-	struct worker *w = s->w;
+	struct dbpool *p = s->pool;
 
 	if (s->raw != NULL) { /* collected from ParameterStatus at login */
 		if (!params_copy(&s->params, &s->raw->params))
 			log_warn("out of memory recording server parameters",
 				 LF_INT("backend_pid", s->backend_pid));
-		w->have_params = params_copy(&w->params, &s->params);
+		p->have_params = params_copy(&p->params, &s->params);
 		return;
 	}
 	for (size_t i = 0;
@@ -158,22 +158,22 @@ static void server_snapshot_params(struct server *s)
 			log_warn("out of memory recording server parameters",
 				 LF_INT("backend_pid", s->backend_pid));
 	}
-	w->have_params = params_copy(&w->params, &s->params);
+	p->have_params = params_copy(&p->params, &s->params);
 }
 
 /* A connect attempt ended: false (server closed) when it failed. */
 static bool server_connect_done(struct server *s, bool ok, const char *error)
 {
-	struct worker *w = s->w;
+	struct dbpool *p = s->pool;
 
-	pool_connect_done(&w->pool, ok, worker_now_ms());
+	pool_connect_done(&p->pool, ok, worker_now_ms());
 	if (ok)
 		return true;
-	snprintf(w->last_connect_error, sizeof(w->last_connect_error), "%s",
+	snprintf(p->last_connect_error, sizeof(p->last_connect_error), "%s",
 		 error);
-	log_warn("server connect failed", LF_STR("pool", w->pool.name),
+	log_warn("server connect failed", LF_STR("pool", p->pool.name),
 		 LF_STR("reason", error),
-		 LF_INT("retry_in_ms", w->pool.backoff_ms));
+		 LF_INT("retry_in_ms", p->pool.backoff_ms));
 	server_close(s, NULL);
 	return false;
 }
@@ -208,20 +208,20 @@ static void server_connected_raw_cb(struct passthru_conn *conn,
 /* Logged in, by libpq or pass-through: relay from now on. */
 static void server_ready(struct server *s)
 {
-	struct worker *w = s->w;
+	struct dbpool *p = s->pool;
 
-	w->pool.alive_us = worker_now_us(w);
+	p->pool.alive_us = worker_now_us(s->w);
 	s->xact = 'I';
 	s->created_ms = worker_now_ms();
 	if (server_attach(s) != 0) {
 		log_error("cannot relay server connection",
-			  LF_STR("pool", w->pool.name),
+			  LF_STR("pool", p->pool.name),
 			  LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);
 		return;
 	}
 	server_snapshot_params(s);
-	log_debug("server connected", LF_STR("pool", w->pool.name),
+	log_debug("server connected", LF_STR("pool", p->pool.name),
 		  LF_INT("backend_pid", s->backend_pid));
 	server_become_idle(s);
 }
@@ -233,21 +233,22 @@ static bool server_start_login(struct server *s)
 {
 	struct worker *w = s->w;
 	const struct config *cfg = w->cfg;
+	const char *user = s->pool->user;
 	struct srvcreds sc;
 	bool ok;
 
-	if (srvcreds_choose(w->creds, &w->passkeys, cfg->user, NULL, &sc) ==
-		SRVCREDS_PASSTHRU &&
+	if (srvcreds_choose(w->creds, &w->passkeys, user,
+			    s->pool->db != NULL ? s->pool->db->password : NULL,
+			    &sc) == SRVCREDS_PASSTHRU &&
 	    !passthru_allowed(cfg)) {
 		log_warn("SCRAM pass-through refused: it needs a plain "
 			 "connection to the server, and sslmode asks for TLS",
-			 LF_STR("user", cfg->user),
-			 LF_STR("sslmode", cfg->sslmode));
+			 LF_STR("user", user), LF_STR("sslmode", cfg->sslmode));
 		sc.kind = SRVCREDS_NONE;
 	}
 	if (sc.kind == SRVCREDS_PASSTHRU) {
 		struct passthru_target t = {
-		    .cfg = cfg, .user = cfg->user, .dbname = cfg->dbname};
+		    .cfg = cfg, .user = user, .dbname = s->pool->dbname};
 		memcpy(t.client_key, sc.client_key, sizeof(t.client_key));
 		memcpy(t.server_key, sc.server_key, sizeof(t.server_key));
 		s->connecting_raw = passthru_connect_start(
@@ -270,20 +271,22 @@ int server_fd(const struct server *s)
 	return s->conn != NULL ? PQsocket(s->conn) : -1;
 }
 
-struct server *server_connect(struct worker *w)
+struct server *server_connect(struct dbpool *p)
 {
+	struct worker *w = p->w;
 	struct server *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		return NULL;
 	s->w = w;
-	s->gen = w->server_gen;
+	s->pool = p;
+	s->gen = p->gen;
 	stmt_cache_init(&s->stmts,
 			w->cfg->max_prepared_statements > 0
 			    ? (unsigned)w->cfg->max_prepared_statements
 			    : 1);
 	TAILQ_INSERT_TAIL(&w->servers, s, link);
-	pool_slot_set(&w->pool, &s->slot, POOL_SLOT_CONNECTING,
+	pool_slot_set(&p->pool, &s->slot, POOL_SLOT_CONNECTING,
 		      worker_now_ms());
 	s->state = SERVER_CONNECTING;
 	if (!server_start_login(s)) {
@@ -308,7 +311,7 @@ bool server_at_rest(const struct server *s)
 bool server_may_release(const struct server *s)
 {
 	return s->state == SERVER_ACTIVE &&
-	       (s->w->mode->release_at_idle || s->w->shutting_down) &&
+	       (s->pool->mode->release_at_idle || s->w->shutting_down) &&
 	       server_at_rest(s);
 }
 
@@ -325,7 +328,7 @@ void server_release(struct server *s)
 	void *ctx = s->peer.ctx;
 
 	server_forget_peer(s);
-	if (s->w->mode->release_at_idle)
+	if (s->pool->mode->release_at_idle)
 		server_become_idle(s);
 	else
 		server_close(s, NULL); /* session mode, shutting down */
@@ -364,7 +367,7 @@ void server_unlink(struct server *s)
 	}
 	if (s->xact != 'I')
 		sql[n++] = "ROLLBACK";
-	if (s->w->mode->reset_on_unlink && s->w->cfg->server_reset_query) {
+	if (s->pool->mode->reset_on_unlink && s->w->cfg->server_reset_query) {
 		sql[n++] = s->w->cfg->server_reset_query;
 		txn_forget_session(s);
 	}
@@ -382,7 +385,7 @@ void server_probe(struct server *s)
 		sql = "SELECT 1";
 	s->probe_idle_since_ms = s->slot.since_ms;
 	s->probing = true;
-	s->w->pool.probe_since_us = worker_now_us(s->w);
+	s->pool->pool.probe_since_us = worker_now_us(s->w);
 	server_run_hidden(s, &sql, 1);
 }
 
@@ -427,12 +430,12 @@ static void server_failed_cb(void *arg, bool eof, const char *why)
 	snprintf(reason, sizeof(reason), "%s",
 		 eof ? "server closed the connection" : why);
 	if (s->state == SERVER_ACTIVE) {
-		s->w->pool.stats.server_errors++;
-		log_error("server lost", LF_STR("pool", s->w->pool.name),
+		s->pool->pool.stats.server_errors++;
+		log_error("server lost", LF_STR("pool", s->pool->pool.name),
 			  LF_INT("backend_pid", s->backend_pid),
 			  LF_STR("reason", reason));
 	} else {
-		log_warn("server closed", LF_STR("pool", s->w->pool.name),
+		log_warn("server closed", LF_STR("pool", s->pool->pool.name),
 			 LF_INT("backend_pid", s->backend_pid),
 			 LF_STR("state", server_state_names[s->state]),
 			 LF_STR("reason", reason));
@@ -485,7 +488,7 @@ void server_close(struct server *s, const char *reason)
 	passthru_connect_abort(s->connecting_raw);
 	s->connecting_raw = NULL;
 	if (s->conn != NULL || s->raw != NULL)
-		w->pool.closing++; /* until server_free closes the socket */
+		s->pool->pool.closing++; /* until server_free closes it */
 	if (s->io != NULL)
 		io_detach(s->io); /* freed with the server, outside callbacks */
 	server_forget_peer(s);
@@ -498,16 +501,25 @@ void server_close(struct server *s, const char *reason)
 			  s->told_fatal);
 }
 
-void server_reconnect_all(struct worker *w)
+void server_reconnect(struct dbpool *p)
 {
 	struct server *s, *next;
 
-	w->server_gen++;
-	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = next) {
+	p->gen++;
+	for (s = TAILQ_FIRST(&p->w->servers); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
-		if (s->state == SERVER_IDLE || s->state == SERVER_CONNECTING)
+		if (s->pool == p &&
+		    (s->state == SERVER_IDLE || s->state == SERVER_CONNECTING))
 			server_close(s, NULL);
 	}
+}
+
+void server_reconnect_all(struct worker *w)
+{
+	struct dbpool *p;
+
+	TAILQ_FOREACH(p, &w->pools, link)
+	server_reconnect(p);
 }
 
 /* Closes a closed server's connection, at once even while a cancel request
@@ -523,8 +535,8 @@ static void server_close_socket(struct server *s)
 	s->conn = NULL;
 	passthru_close(s->raw); /* the same, for a pass-through socket */
 	s->raw = NULL;
-	assert(s->w->pool.closing > 0);
-	s->w->pool.closing--;
+	assert(s->pool->pool.closing > 0);
+	s->pool->pool.closing--;
 }
 
 bool server_free(struct server *s)

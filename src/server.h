@@ -68,6 +68,7 @@ struct server {
 	struct pool_slot slot;
 	TAILQ_ENTRY(server) link; /* worker's servers or dead_servers */
 	struct worker *w;
+	struct dbpool *pool; /* the pool it belongs to */
 	enum server_state state;
 	struct backend_connect *connecting;
 	struct passthru_connect *connecting_raw; /* SCRAM pass-through */
@@ -75,7 +76,7 @@ struct server {
 	struct passthru_conn *raw; /* instead of conn: pass-through; owned */
 	struct io *io; /* on the socket of conn or raw, never closes it */
 	int backend_pid;
-	unsigned gen;		 /* w->server_gen when it was started */
+	unsigned gen;		 /* pool->gen when it was started */
 	int64_t created_ms;	 /* for server_lifetime */
 	int64_t busy_since_ms;	 /* when the request queue last filled */
 	int64_t rest_since_ms;	 /* when it last emptied */
@@ -114,9 +115,9 @@ struct server {
 	char sync_error[256]; /* its message */
 };
 
-/* Starts a new backend connection; it joins the pool as connecting and
- * becomes idle when ready. */
-struct server *server_connect(struct worker *w);
+/* Starts a new backend connection for pool p; it joins the pool as
+ * connecting and becomes idle when ready. */
+struct server *server_connect(struct dbpool *p);
 
 /* The server's socket (libpq's or its own), -1 when not connected. */
 int server_fd(const struct server *s);
@@ -163,9 +164,12 @@ void server_become_idle(struct server *s);
 void server_cancel(struct server *s);
 
 /* RECONNECT, or a reload that changed the backend target: every server
- * is replaced. Idle and connecting ones close now, busy ones when they are
- * next released (no client loses its transaction); the janitor opens new
- * ones with the current configuration. */
+ * of pool p is replaced. Idle and connecting ones close now, busy ones when
+ * they are next released (no client loses its transaction); the janitor
+ * opens new ones with the current configuration. */
+void server_reconnect(struct dbpool *p);
+
+/* server_reconnect for every pool. */
 void server_reconnect_all(struct worker *w);
 
 /* Closes the server (deferred free). A linked client is told via lost(). */
