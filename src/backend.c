@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <event2/util.h>
+#include <openssl/crypto.h>
 
 #define BACKEND_MAX_HOSTS    16
 #define BACKEND_CONNINFO_MAX 16
@@ -34,12 +35,20 @@ struct backend_connect {
 	} lookup[BACKEND_MAX_HOSTS];
 	char addr[BACKEND_MAX_HOSTS][INET6_ADDRSTRLEN]; /* "" for sockets */
 	char error[256];
+	char *as[3]; /* user, dbname, password overrides (owned), or NULL */
 };
+
+static const char *const backend_as_keys[3] = {"user", "dbname", "password"};
 
 /* The last step of an attempt: a reload may have replaced the
  * configuration it was started with, which lives until here. */
 static void backend_free(struct backend_connect *bc)
 {
+	for (unsigned i = 0; i < 3; i++) {
+		if (bc->as[i] != NULL)
+			OPENSSL_cleanse(bc->as[i], strlen(bc->as[i]));
+		free(bc->as[i]);
+	}
 	config_release(bc->cfg);
 	free(bc);
 }
@@ -133,6 +142,27 @@ static void backend_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	backend_finish(bc, NULL, bc->error);
 }
 
+/* Replaces (or adds) the overridden login keys in the NULL-terminated
+ * arrays of n pairs, which have room for three more. */
+static void backend_apply_as(const struct backend_connect *bc,
+			     const char **keys, const char **vals, size_t n)
+{
+	for (unsigned i = 0; i < 3; i++) {
+		size_t k = 0;
+
+		if (bc->as[i] == NULL)
+			continue;
+		while (k < n && strcmp(keys[k], backend_as_keys[i]) != 0)
+			k++;
+		if (k == n) {
+			keys[n] = backend_as_keys[i];
+			keys[++n] = NULL;
+			vals[n] = NULL;
+		}
+		vals[k] = bc->as[i];
+	}
+}
+
 /* All names are resolved: hand libpq the keyword arrays with hostaddr. */
 static void backend_start_libpq(struct backend_connect *bc)
 {
@@ -144,11 +174,13 @@ static void backend_start_libpq(struct backend_connect *bc)
 			strcat(hostaddr, ",");
 		strcat(hostaddr, bc->addr[i]);
 	}
-	if (config_conninfo(bc->cfg, hostaddr, keys, vals,
-			    BACKEND_CONNINFO_MAX) == 0) {
+	size_t n = config_conninfo(bc->cfg, hostaddr, keys, vals,
+				   BACKEND_CONNINFO_MAX - 3);
+	if (n == 0) {
 		backend_finish(bc, NULL, "connection parameters do not fit");
 		return;
 	}
+	backend_apply_as(bc, keys, vals, n);
 	bc->conn = PQconnectStartParams(keys, vals, 0);
 	if (bc->conn == NULL || PQstatus(bc->conn) == CONNECTION_BAD) {
 		backend_finish(bc, NULL, backend_pq_error(bc));
@@ -235,7 +267,16 @@ struct backend_connect *backend_connect_start(struct event_base *base,
 					      const struct config *cfg,
 					      backend_done_cb done, void *arg)
 {
+	return backend_connect_start_as(base, dns, cfg, NULL, done, arg);
+}
+
+struct backend_connect *backend_connect_start_as(
+    struct event_base *base, struct evdns_base *dns, const struct config *cfg,
+    const struct backend_login *as, backend_done_cb done, void *arg)
+{
 	struct backend_connect *bc = calloc(1, sizeof(*bc));
+	const char *over[3] = {as ? as->user : NULL, as ? as->dbname : NULL,
+			       as ? as->password : NULL};
 	struct timeval tv = {.tv_sec = cfg->connect_timeout_ms / 1000,
 			     .tv_usec =
 				 (cfg->connect_timeout_ms % 1000) * 1000};
@@ -244,6 +285,11 @@ struct backend_connect *backend_connect_start(struct event_base *base,
 		return NULL;
 	bc->base = base;
 	bc->cfg = config_hold(cfg);
+	for (unsigned i = 0; i < 3; i++)
+		if (over[i] != NULL && (bc->as[i] = strdup(over[i])) == NULL) {
+			backend_free(bc);
+			return NULL;
+		}
 	bc->done = done;
 	bc->arg = arg;
 	bc->timer = evtimer_new(base, backend_timeout_cb, bc);

@@ -15,12 +15,14 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "authquery.h"
 #include "io.h"
 #include "log.h"
 #include "net.h"
 #include "peer.h"
 #include "proto.h"
 #include "relay.h"
+#include "route.h"
 #include "server.h"
 #include "tls.h"
 #include "txn.h"
@@ -1018,14 +1020,95 @@ static void client_auth_result(struct client *c, enum login_result r,
 	}
 }
 
+/* Starts the authentication exchange; looked_up: auth_query's answer
+ * for a user the auth file does not list (NULL: none). */
+static void client_start_login(struct client *c, const char *looked_up)
+{
+	const char *state;
+	char err[256];
+	uint8_t buf[CLIENT_MSG_BUF];
+	struct proto_writer wr;
+	enum login_result r;
+	struct login_peer peer = {
+	    .user = c->user,
+	    .database = c->db,
+	    .unix_socket = c->unix_socket,
+	    .tls = c->tls,
+	    .family = c->family,
+	    .addr_text = c->ip,
+	    .looked_up = looked_up,
+	};
+	char cn[64];
+	uint8_t cbind[AUTH_CBIND_MAX];
+	memcpy(peer.addr, c->peer, sizeof(peer.addr));
+	if (c->tls) {
+		peer.cert_cn = tls_peer_cn(io_ssl(c->io), cn, sizeof(cn));
+		if (tls_ssl_cbind(io_ssl(c->io), cbind, &peer.cbind_len))
+			peer.cbind = cbind;
+		else
+			peer.cbind_len = 0; /* no -PLUS for this certificate */
+	}
+	proto_writer_init(&wr, buf, sizeof(buf));
+	r = login_start(c->w->creds, &peer, &c->login, &c->auth_method, &wr,
+			&state, err, sizeof(err));
+	client_auth_result(c, r, &wr, state, err);
+}
+
+/* auth_query answered (or failed) for a client waiting in CLIENT_AUTH. An
+ * unknown user goes on to the same exchange as a known one, against a
+ * mock secret, so both fail alike (28P01 after the same work). */
+static void client_lookup_done(enum authquery_result r, const char *secret,
+			       const char *error, void *arg)
+{
+	struct client *c = arg;
+
+	(void)error; /* logged by authquery, never sent to the client */
+	c->lookup = NULL;
+	if (c->state != CLIENT_AUTH || c->login != NULL)
+		return;
+	io_read(c->io, true);
+	if (r == AUTHQUERY_FAILED) {
+		client_auth_failed(c, "08006",
+				   "authentication lookup failed: the "
+				   "auth_query database is unavailable");
+		return;
+	}
+	client_start_login(c, r == AUTHQUERY_FOUND ? secret : NULL);
+}
+
+/* Looks the user's secret up with auth_query (as auth_user, on
+ * auth_dbname or the server database of the one asked for) before the
+ * exchange; reading pauses until the answer. */
+static void client_lookup(struct client *c)
+{
+	const struct config *cfg = c->w->cfg;
+	struct srvcreds sc;
+	struct route rt;
+	char msg[128];
+	struct authquery_target t = {.cfg = cfg, .dbname = cfg->auth_dbname};
+
+	if (t.dbname == NULL)
+		t.dbname =
+		    route_login(cfg, c->db, c->user, &rt, msg, sizeof(msg))
+			? rt.dbname
+			: cfg->dbname;
+	if (srvcreds_choose(c->w->creds, NULL, cfg->auth_user, NULL, &sc) ==
+	    SRVCREDS_PASSWORD)
+		t.password = sc.password;
+	client_set_state(c, CLIENT_AUTH);
+	io_read(c->io, false);
+	c->lookup =
+	    authquery_lookup(c->w->authq, &t, c->user, client_lookup_done, c);
+	OPENSSL_cleanse(&sc, sizeof(sc));
+	if (c->lookup == NULL)
+		client_auth_failed(c, "53200", "out of memory");
+}
+
 static void client_login(struct client *c, const uint8_t *pkt,
 			 const struct proto_startup *st)
 {
 	const char *state, *tls_msg;
 	char err[256];
-	uint8_t buf[CLIENT_MSG_BUF];
-	struct proto_writer wr;
-	enum login_result r;
 	const char *db;
 
 	if (st->major != 3) {
@@ -1064,28 +1147,11 @@ static void client_login(struct client *c, const uint8_t *pkt,
 		client_login_finish(c, c->db);
 		return;
 	}
-	struct login_peer peer = {
-	    .user = c->user,
-	    .database = c->db,
-	    .unix_socket = c->unix_socket,
-	    .tls = c->tls,
-	    .family = c->family,
-	    .addr_text = c->ip,
-	};
-	char cn[64];
-	uint8_t cbind[AUTH_CBIND_MAX];
-	memcpy(peer.addr, c->peer, sizeof(peer.addr));
-	if (c->tls) {
-		peer.cert_cn = tls_peer_cn(io_ssl(c->io), cn, sizeof(cn));
-		if (tls_ssl_cbind(io_ssl(c->io), cbind, &peer.cbind_len))
-			peer.cbind = cbind;
-		else
-			peer.cbind_len = 0; /* no -PLUS for this certificate */
+	if (!c->console_db && login_needs_lookup(c->w->creds, c->user)) {
+		client_lookup(c);
+		return;
 	}
-	proto_writer_init(&wr, buf, sizeof(buf));
-	r = login_start(c->w->creds, &peer, &c->login, &c->auth_method, &wr,
-			&state, err, sizeof(err));
-	client_auth_result(c, r, &wr, state, err);
+	client_start_login(c, NULL);
 }
 
 /* One message of the authentication exchange. */
@@ -1100,6 +1166,8 @@ static void client_auth(struct client *c)
 	char err[256];
 	uint32_t len;
 
+	if (c->login == NULL)
+		return; /* auth_query still running: input waits */
 	relay_cursor_init(&cur);
 	switch (relay_peek(in, &cur, &type, &len)) {
 	case PROTO_NEED_MORE:
@@ -1459,6 +1527,7 @@ void client_free(struct client *c)
 		c->w->console_waits--; /* left while its command waited */
 	io_free(c->io);
 	io_free(c->plain_io);
+	authquery_cancel(c->lookup);
 	login_free(c->login);
 	params_clear(&c->want);
 	params_clear(&c->startup);

@@ -62,10 +62,12 @@ struct client {
 	char db[64];		 /* database asked for */
 	struct io *plain_io;	 /* before STARTTLS; freed with the client */
 	struct login *login;	 /* the exchange in progress, CLIENT_AUTH */
-	bool unix_socket;	 /* accepted on the unix socket */
-	bool tls;		 /* the connection is encrypted */
-	bool direct_tls;	 /* TLS began without SSLRequest */
-	int family;		 /* peer address, for hba */
+	struct authquery_req *lookup; /* auth_query running for this login;
+					 CLIENT_AUTH with login NULL */
+	bool unix_socket;	      /* accepted on the unix socket */
+	bool tls;		      /* the connection is encrypted */
+	bool direct_tls;	      /* TLS began without SSLRequest */
+	int family;		      /* peer address, for hba */
 	uint8_t peer[16];
 	int port;		/* peer's port; 0 on the unix socket */
 	int64_t connect_wall_s; /* wall-clock time of accept, for SHOW */

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "authquery.h"
 #include "admin.h"
 #include "cancel.h"
 #include "client.h"
@@ -324,7 +325,9 @@ static int worker_init(struct worker *w, struct loaded *ld,
 	w->cancels = cancel_pool_new(w->base);
 	w->forwards = forwarder_new(w->base, w->dns);
 	w->stmts = stmt_registry_new();
-	if (w->cancels == NULL || w->forwards == NULL || w->stmts == NULL)
+	w->authq = authquery_new(w->base, w->dns);
+	if (w->cancels == NULL || w->forwards == NULL || w->stmts == NULL ||
+	    w->authq == NULL)
 		return -1;
 	if (janitor_start(w) != 0)
 		return -1;
@@ -342,6 +345,7 @@ static void worker_free(struct worker *w)
 	forwarder_free(w->forwards);
 	if (threads_busy)
 		return; /* a stuck cancel thread may still wake the base */
+	authquery_free(w->authq);
 	cancel_pool_free(w->cancels);
 	if (w->dns != NULL)
 		evdns_base_free(w->dns, 0);

@@ -48,12 +48,13 @@ struct worker {
 	const struct config_sources *sources; /* what a reload re-reads */
 	struct dbpool_list pools; /* the pool table; the DB_* pool first */
 	unsigned npools;
-	struct stmt_registry *stmts; /* prepared statements by content, shared
-					by every pool (see docs/design.md) */
-	struct creds *creds;	     /* client authentication; owned */
+	struct stmt_registry *stmts;   /* prepared statements by content, shared
+					  by every pool (see docs/design.md) */
+	struct creds *creds;	       /* client authentication; owned */
 	struct srvcreds_keys passkeys; /* SCRAM pass-through ClientKeys */
-	struct tls_server *tls;	     /* NULL: TLS toward clients is off;
-					owned */
+	struct authquery *authq;       /* auth_query lookups and cache */
+	struct tls_server *tls;	       /* NULL: TLS toward clients is off;
+					  owned */
 	struct cancel_pool *cancels;
 	struct forwarder *forwards;	 /* cancels sent on to peers */
 	struct client_list clients;	 /* every live client */

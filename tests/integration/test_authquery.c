@@ -170,14 +170,15 @@ static const char *write_authfile(const char *name, ...)
 
 static PGconn *login(struct h_pitlane *pl, const char *user, const char *pw)
 {
-	char ci[512];
-	snprintf(ci, sizeof(ci),
-		 "host=127.0.0.1 port=%d dbname=%s user='%s' password='%s' "
-		 "sslmode=disable gssencmode=disable connect_timeout=15",
-		 pl->port, H_DBNAME, user, pw);
-	/* started, then polled, so that the login's error carries its
-	 * SQLSTATE (verbose errors) */
-	PGconn *c = PQconnectStart(ci);
+	char port[16];
+	snprintf(port, sizeof(port), "%d", pl->port);
+	/* keyword arrays: a hostile user name needs no quoting */
+	const char *keys[] = {
+	    "host",    "port",	     "dbname",		"user", "password",
+	    "sslmode", "gssencmode", "connect_timeout", NULL};
+	const char *vals[] = {"127.0.0.1", port,      H_DBNAME, user, pw,
+			      "disable",   "disable", "15",	NULL};
+	PGconn *c = PQconnectStartParams(keys, vals, 0);
 	assert_non_null(c);
 	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -317,6 +318,105 @@ static void test_passthru_refused_with_tls(void **state)
 	h_pass();
 }
 
+/* The environment of an auth_query setup: auth_user aq_lookup, whose
+ * plaintext password is the auth file's only line, calls the SECURITY
+ * DEFINER function; extra entries are appended (NULL-terminated). */
+static const char *const *aq_env(const char *a, const char *b, const char *c)
+{
+	static const char *env[16];
+	const char *af =
+	    write_authfile("aq.txt", AQ_AUTH, AQ_AUTH_PW, (const char *)NULL);
+	int n = 0;
+	env[n++] = "PITLANE_AUTH_TYPE=scram-sha-256";
+	env[n++] = envf("PITLANE_AUTH_FILE=%s", af);
+	env[n++] = "PITLANE_AUTH_USER=" AQ_AUTH;
+	env[n++] = "PITLANE_AUTH_QUERY=" LOOKUP_QUERY;
+	env[n++] = a;
+	env[n++] = b;
+	env[n++] = c;
+	env[n] = NULL;
+	return env;
+}
+
+/* aq_user exists only in PostgreSQL: no pitlane file names it. It logs
+ * in through auth_query. The default pool forces DB_USER, so the server
+ * is pitlane's (per-user pools need a [databases] entry without user=). */
+static void test_auth_query_login(void **state)
+{
+	char err[1024];
+	struct h_pitlane *pl = *state =
+	    h_pitlane_start(aq_env(NULL, NULL, NULL), NULL);
+
+	login_as(pl, AQ_USER, AQ_PW, H_USER);
+	login_as(pl, AQ_USER, AQ_PW, H_USER); /* from the cache */
+	login_refused(pl, AQ_USER, WRONG_PW, "28P01", err, sizeof(err));
+	assert_non_null(
+	    strstr(err, "password authentication failed for user \"aq_user\""));
+	login_refused(pl, "no_such_role", AQ_PW, "28P01", err, sizeof(err));
+	assert_non_null(strstr(
+	    err, "password authentication failed for user \"no_such_role\""));
+	assert_int_equal(h_log_count(pl, "auth_query lookup failed"), 0);
+	h_pass();
+}
+
+/* A role that exists only in PostgreSQL, served by servers that log in as
+ * that role: auth_query gives pitlane its SCRAM secret, the client's proof
+ * gives the ClientKey, and the servers log in by SCRAM pass-through. */
+static void test_auth_query_passthru(void **state)
+{
+	char err[1024];
+	struct h_pitlane *pl = *state = h_pitlane_start(
+	    aq_env("DB_USER=" AQ_USER, "DB_POOL_MIN=0", NULL), NULL);
+
+	login_as(pl, AQ_USER, AQ_PW, AQ_USER);
+	login_refused(pl, AQ_USER, WRONG_PW, "28P01", err, sizeof(err));
+	char *log = h_log_read(pl);
+	assert_null(strstr(log, AQ_PW));
+	free(log);
+	h_pass();
+}
+
+/* User names that would break a query built as text reach PostgreSQL as
+ * a parameter: they are unknown users (28P01), nothing else happens. */
+static void test_auth_query_hostile_name(void **state)
+{
+	static const char *const names[] = {
+	    "x'; DROP TABLE t; --",
+	    "aq_user' OR '1'='1",
+	    "\"; SELECT pg_sleep(10); --",
+	    "a\\'b;c",
+	};
+	char err[1024];
+	struct h_pitlane *pl = *state =
+	    h_pitlane_start(aq_env(NULL, NULL, NULL), NULL);
+	PGconn *d = h_direct(H_DBNAME);
+	long long rows = h_query_int(d, "SELECT count(*) FROM t");
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		login_refused(pl, names[i], AQ_PW, "28P01", err, sizeof(err));
+	assert_int_equal(h_query_int(d, "SELECT count(*) FROM t"), rows);
+	PQfinish(d);
+	assert_int_equal(h_log_count(pl, "auth_query lookup failed"), 0);
+	login_as(pl, AQ_USER, AQ_PW, H_USER); /* still works */
+	h_pass();
+}
+
+/* The lookup cannot run (its database does not exist): a clear FATAL and
+ * a log line, within the connect timeout, not a hang. */
+static void test_auth_query_db_down(void **state)
+{
+	char err[1024];
+	struct h_pitlane *pl = *state = h_pitlane_start(
+	    aq_env("PITLANE_AUTH_DBNAME=no_such_db", NULL, NULL), NULL);
+	int64_t t0 = h_now_ms();
+
+	login_refused(pl, AQ_USER, AQ_PW, "08006", err, sizeof(err));
+	assert_non_null(strstr(err, "authentication lookup failed"));
+	assert_true(h_now_ms() - t0 < 15000);
+	assert_true(h_log_wait(pl, "auth_query lookup failed", 1, 5000));
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -325,6 +425,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    TEST(test_passthru),
 	    TEST(test_passthru_refused_with_tls),
+	    TEST(test_auth_query_login),
+	    TEST(test_auth_query_passthru),
+	    TEST(test_auth_query_hostile_name),
+	    TEST(test_auth_query_db_down),
 	};
 	return cmocka_run_group_tests(tests, group_setup, h_group_teardown);
 }
