@@ -152,7 +152,10 @@ static enum srvlogin_result srvlogin_error(struct srvlogin *l,
 	long c = proto_error_field(body, len, 'C');
 	long m = proto_error_field(body, len, 'M');
 
-	srvlogin_fail(l, c >= 0 ? (const char *)body + c : "08P01",
+	const char *state = c >= 0 ? (const char *)body + c : "";
+
+	/* a SQLSTATE is five characters; anything else is not one */
+	srvlogin_fail(l, strlen(state) == 5 ? state : "08P01",
 		      m >= 0 ? (const char *)body + m : "server error");
 	return SRVLOGIN_FAIL;
 }

@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${FUZZ_RUNS:-3000}
 max_time=${FUZZ_MAX_TIME:-20}
 cc=${FUZZ_CC:-clang}
-all_targets=(frame startup scram authfile hba config saslprep admin_parse peer handoff)
+all_targets=(frame startup scram authfile hba config saslprep admin_parse peer handoff srvlogin)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -40,12 +40,13 @@ sources_of() {
     admin_parse) echo src/admin_parse.c ;;
     peer) echo src/peer.c ;;
     handoff) echo src/handoff.c src/params.c src/proto.c ;;
+    srvlogin) echo src/srvlogin.c src/auth.c src/saslprep.c src/params.c src/proto.c ;;
     *) return 1 ;;
     esac
 }
 libs_of() {
     case $1 in
-    scram | saslprep) echo -lcrypto -lidn -lunistring ;;
+    scram | saslprep | srvlogin) echo -lcrypto -lidn -lunistring ;;
     config) echo -linih ;;
     esac
 }
