@@ -527,17 +527,21 @@ static void admin_databases_pool(struct admin_reply *r,
 				 const struct dbpool *p, unsigned servers)
 {
 	const struct config *cfg = r->c->w->cfg;
-	bool unix_host = cfg->host[0] == '/';
+	const struct db_entry *e =
+	    p->db != NULL && !p->db->is_default ? p->db : NULL;
+	const char *host = e != NULL && e->host != NULL ? e->host : cfg->host;
+	int port = e != NULL && e->port != NULL ? atoi(e->port) : cfg->port;
+	bool own_mode = e != NULL && e->pool_mode != DBCONF_UNSET;
 	struct admin_val v[13] = {
-	    AV_STR(p->alias),
-	    unix_host ? AV_NULL : AV_STR(cfg->host),
-	    AV_INT(cfg->port),
+	    AV_STR(p->autodb ? p->alias : e != NULL ? e->alias : p->alias),
+	    host[0] == '/' ? AV_NULL : AV_STR(host),
+	    AV_INT(port),
 	    AV_STR(p->dbname),
-	    AV_STR(p->user),
+	    e != NULL && e->user == NULL ? AV_NULL : AV_STR(p->user),
 	    AV_INT(p->pool.lim.max),
 	    AV_INT(p->pool.lim.min),
 	    AV_INT(0),
-	    AV_NULL, /* the mode is pitlane's, not set per database */
+	    own_mode ? AV_STR(p->mode->name) : AV_NULL,
 	    AV_INT(p->pool.lim.max),
 	    AV_INT(servers),
 	    AV_INT(p->pool.paused),

@@ -693,6 +693,11 @@ void client_wait_timeout(struct client *c)
 		snprintf(detail, sizeof(detail),
 			 "Connecting to the database failed: %s",
 			 p->last_connect_error);
+	else if (p->capped)
+		snprintf(detail, sizeof(detail),
+			 "The servers of database \"%s\" or user \"%s\" are "
+			 "at max_db_connections or max_user_connections.",
+			 p->alias, p->user);
 	log_warn("client wait timed out", LF_STR("pool", p->pool.name),
 		 LF_STR("client", c->addr),
 		 LF_INT("waited_ms", w->cfg->connect_timeout_ms));

@@ -105,6 +105,8 @@ void server_become_idle(struct server *s)
 	s->w->dispatch(s->pool);
 }
 
+static void server_run_hidden(struct server *s, const char *const *sql,
+			      unsigned n);
 static void server_read_cb(void *arg);
 static void server_drained_cb(void *arg);
 static void server_failed_cb(void *arg, bool eof, const char *reason);
@@ -181,6 +183,14 @@ static void server_connected_cb(PGconn *conn, const char *error, void *arg)
 	server_snapshot_params(s);
 	log_debug("server connected", LF_STR("pool", p->pool.name),
 		  LF_INT("backend_pid", s->backend_pid));
+	if (p->db != NULL && !p->db->is_default &&
+	    p->db->connect_query != NULL) {
+		/* connect_query: once, before the server is first used; a
+		 * failure closes it (txn_after_stop). */
+		server_run_hidden(s, (const char *const *)&p->db->connect_query,
+				  1);
+		return;
+	}
 	server_become_idle(s);
 }
 
@@ -188,6 +198,8 @@ struct server *server_connect(struct dbpool *p)
 {
 	struct worker *w = p->w;
 	struct server *s = calloc(1, sizeof(*s));
+	struct backend_target target;
+	char opts[DBPOOL_OPTIONS_MAX];
 
 	if (s == NULL)
 		return NULL;
@@ -202,7 +214,8 @@ struct server *server_connect(struct dbpool *p)
 	pool_slot_set(&p->pool, &s->slot, POOL_SLOT_CONNECTING,
 		      worker_now_ms());
 	s->state = SERVER_CONNECTING;
-	s->connecting = backend_connect_start(w->base, w->dns, w->cfg,
+	dbpool_target(p, &target, opts);
+	s->connecting = backend_connect_start(w->base, w->dns, w->cfg, &target,
 					      server_connected_cb, s);
 	if (s->connecting == NULL) {
 		server_close(s, NULL);
