@@ -213,21 +213,6 @@ const char *dbpool_server_password(const struct dbpool *p)
 	return NULL;
 }
 
-/* libpq's keyword for a target_session_attrs value. */
-static const char *dbpool_tsa_name(enum dbconf_tsa tsa)
-{
-	static const char *const names[] = {
-	    [DBCONF_TSA_ANY] = "any",
-	    [DBCONF_TSA_READ_WRITE] = "read-write",
-	    [DBCONF_TSA_PRIMARY] = "primary",
-	    [DBCONF_TSA_READ_ONLY] = "read-only",
-	    [DBCONF_TSA_STANDBY] = "standby",
-	    [DBCONF_TSA_PREFER_STANDBY] = "prefer-standby",
-	};
-
-	return names[tsa];
-}
-
 void dbpool_target(const struct dbpool *p, struct backend_target *t, char *opts)
 {
 	const struct config *cfg = p->w->cfg;
@@ -246,7 +231,7 @@ void dbpool_target(const struct dbpool *p, struct backend_target *t, char *opts)
 		return;
 	if (e->target_session_attrs != DBCONF_TSA_ANY)
 		t->target_session_attrs =
-		    dbpool_tsa_name(e->target_session_attrs);
+		    dbconf_tsa_name(e->target_session_attrs);
 	t->application_name = e->application_name;
 	t->client_encoding = e->client_encoding;
 	t->shuffle_hosts = e->load_balance_random;

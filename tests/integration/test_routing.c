@@ -52,9 +52,8 @@ static struct h_pitlane *start_with(const char *ini)
 	const char *args[] = {"-c", ini_path, NULL};
 
 	tmp_path("users.txt", users_path, sizeof(users_path));
-	write_file(users_path,
-		   "\"alice\" \"" ALICE_PW "\"\n"
-		   "\"bob\" \"" BOB_PW "\"\n");
+	write_file(users_path, "\"alice\" \"" ALICE_PW "\"\n"
+			       "\"bob\" \"" BOB_PW "\"\n");
 	tmp_path("routing.ini", ini_path, sizeof(ini_path));
 	write_file(ini_path, "[pitlane]\nauth_file = %s\n%s", users_path, ini);
 	return h_pitlane_start(env, args);
@@ -72,8 +71,7 @@ static PGconn *connect_as(struct h_pitlane *pl, const char *db,
 }
 
 /* The first column of the first row of sql, into buf. */
-static const char *query_str(PGconn *c, const char *sql, char *buf,
-			     size_t cap)
+static const char *query_str(PGconn *c, const char *sql, char *buf, size_t cap)
 {
 	PGresult *r = PQexec(c, sql);
 
@@ -174,10 +172,10 @@ static int setup(void **state)
 /* Two entries, two databases; an unknown name is refused after login. */
 static void test_entries_route(void **state)
 {
-	struct h_pitlane *pl = *state = start_with(
-	    "[databases]\n"
-	    "alpha = host=127.0.0.1 dbname=route_a user=pitlane\n"
-	    "beta = dbname=route_b user=pitlane pool_size=3\n");
+	struct h_pitlane *pl = *state =
+	    start_with("[databases]\n"
+		       "alpha = host=127.0.0.1 dbname=route_a user=pitlane\n"
+		       "beta = dbname=route_b user=pitlane pool_size=3\n");
 	char buf[128];
 
 	PGconn *a = connect_as(pl, "alpha", "alice", ALICE_PW);
@@ -261,7 +259,8 @@ static void test_connect_query(void **state)
 	char buf[128];
 
 	PGconn *c = connect_as(pl, "cq", "alice", ALICE_PW);
-	assert_string_equal(query_str(c, "SELECT current_setting('pitlane.tag')",
+	assert_string_equal(query_str(c,
+				      "SELECT current_setting('pitlane.tag')",
 				      buf, sizeof(buf)),
 			    "connected");
 	PQfinish(c);
@@ -329,8 +328,9 @@ static void test_caps_under_load(void **state)
 	int64_t deadline = h_now_ms() + 120000;
 
 	for (int i = 0; i < NLOAD; i++) {
-		ls[i].conn = i % 2 ? connect_as(pl, "capped", "bob", BOB_PW)
-				   : connect_as(pl, "capped", "alice", ALICE_PW);
+		ls[i].conn = i % 2
+				 ? connect_as(pl, "capped", "bob", BOB_PW)
+				 : connect_as(pl, "capped", "alice", ALICE_PW);
 		ls[i].rounds_left = 2;
 	}
 	for (;;) {
@@ -339,8 +339,9 @@ static void test_caps_under_load(void **state)
 			struct loader *l = &ls[i];
 			if (!l->busy && l->rounds_left > 0) {
 				l->rounds_left--;
-				l->busy = PQsendQuery(l->conn, "SELECT "
-						      "pg_sleep(0.02)") == 1;
+				l->busy =
+				    PQsendQuery(l->conn, "SELECT "
+							 "pg_sleep(0.02)") == 1;
 			}
 			pfd[i].fd = l->busy ? PQsocket(l->conn) : -1;
 			pfd[i].events = POLLIN;
