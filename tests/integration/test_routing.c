@@ -55,7 +55,9 @@ static struct h_pitlane *start_with(const char *ini)
 	write_file(users_path, "\"alice\" \"" ALICE_PW "\"\n"
 			       "\"bob\" \"" BOB_PW "\"\n");
 	tmp_path("routing.ini", ini_path, sizeof(ini_path));
-	write_file(ini_path, "[pitlane]\nauth_file = %s\n%s", users_path, ini);
+	write_file(ini_path,
+		   "[pitlane]\nauth_file = %s\nadmin_users = pitlane\n%s",
+		   users_path, ini);
 	return h_pitlane_start(env, args);
 }
 
