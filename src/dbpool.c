@@ -362,6 +362,10 @@ static void dbpool_follow(struct dbpool *p, const struct db_entry *e)
 	if (!route_login(cfg, p->alias, p->user, &r, msg, sizeof(msg)))
 		return;
 	dbpool_limits(cfg, &r, &p->pool.lim);
+	if (!dbpool_set_str(&p->dbname, r.dbname))
+		log_error("out of memory renaming the pool",
+			  LF_STR("pool", p->alias));
+	dbpool_labels(p);
 	if (p->nclients == 0)
 		p->mode = client_mode_ops(r.mode); /* never under a client */
 	if (!changed)

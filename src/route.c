@@ -12,25 +12,6 @@ const struct db_entry *route_entry(const struct config *c, const char *alias)
 	return NULL;
 }
 
-/* The entry serving name: its own, else "*", else none. */
-static const struct db_entry *route_find(const struct config *c,
-					 const char *name)
-{
-	const struct db_entry *e = route_entry(c, name);
-
-	return e != NULL ? e : route_entry(c, "*");
-}
-
-/* The [users] line for name, or NULL. */
-static const struct user_entry *route_user(const struct config *c,
-					   const char *name)
-{
-	for (unsigned i = 0; i < c->nusers; i++)
-		if (strcmp(c->users[i].name, name) == 0)
-			return &c->users[i];
-	return NULL;
-}
-
 static bool route_copy(char *dst, const char *src)
 {
 	size_t n = strlen(src);
@@ -56,7 +37,7 @@ static enum pool_mode route_mode(const struct config *c,
 void route_caps(const struct config *c, const struct db_entry *e,
 		const char *login, unsigned *max_db, unsigned *max_user)
 {
-	const struct user_entry *u = route_user(c, login);
+	const struct user_entry *u = config_find_user(c, login);
 
 	*max_db = (unsigned)(e != NULL && e->max_db_connections > 0
 				 ? e->max_db_connections
@@ -109,7 +90,7 @@ static bool route_fill(const struct config *c, const struct db_entry *e,
 		return false;
 	out->db = e;
 	out->autodb = e != NULL && strcmp(e->alias, "*") == 0;
-	out->mode = route_mode(c, e, route_user(c, login));
+	out->mode = route_mode(c, e, config_find_user(c, login));
 	route_limits(c, e, out);
 	return true;
 }
@@ -133,7 +114,7 @@ void route_default(const struct config *c, struct route *out)
 bool route_login(const struct config *c, const char *name, const char *user,
 		 struct route *out, char *msg, size_t len)
 {
-	const struct db_entry *e = route_find(c, name);
+	const struct db_entry *e = config_find_db(c, name);
 	const char *login;
 
 	memset(out, 0, sizeof(*out));

@@ -4,11 +4,13 @@
  * applying), per-pool limits and the max_db_connections /
  * max_user_connections caps under 100 concurrent clients, an unknown
  * database refused with 3D000, connect_query, the "*" entry's pools made
- * on demand and dropped when unused, and SHOW POOLS listing every pool. */
+ * on demand and dropped when unused, SHOW POOLS listing every pool, and a
+ * reload that changes, removes and adds entries. */
 #include "harness.h"
 
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +45,11 @@ static void write_file(const char *path, const char *fmt, ...)
 
 /* Starts pitlane with ini as its file (the auth file lists alice and bob
  * with their plaintext passwords) and SCRAM client authentication. */
+static char ini_path[PATH_MAX];
+
 static struct h_pitlane *start_with(const char *ini)
 {
-	static char ini_path[PATH_MAX], users_path[PATH_MAX];
+	static char users_path[PATH_MAX];
 	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
 			     "DB_PASSWORD=pitlane-pw",
 			     "DB_CONNECT_TIMEOUT_MS=30000", NULL};
@@ -403,6 +407,78 @@ static void test_star_entry(void **state)
 	h_pass();
 }
 
+/* The database a new connection to alias lands on, or "" when refused
+ * (sqlstate then in st). */
+static const char *db_of(struct h_pitlane *pl, const char *alias, char *buf,
+			 size_t cap, char st[6])
+{
+	char extra[256];
+	PGconn *c;
+
+	snprintf(extra, sizeof(extra),
+		 "dbname=%s user=alice password=" ALICE_PW, alias);
+	c = h_connect_try(pl, extra);
+	buf[0] = st[0] = '\0';
+	if (PQstatus(c) == CONNECTION_OK)
+		query_str(c, "SELECT current_database()", buf, cap);
+	else if (strstr(PQerrorMessage(c), "no such database") != NULL)
+		snprintf(st, 6, "3D000");
+	PQfinish(c);
+	return buf;
+}
+
+/* A reload: a changed entry's servers are replaced (its client, still
+ * connected, lands on the new database), a removed entry's pool takes no
+ * new login but serves its client until it leaves, then goes; a new entry
+ * serves at once. */
+static void test_reload_entries(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[databases]\n"
+		       "moved = dbname=route_a user=pitlane\n"
+		       "gone = dbname=route_a user=pitlane\n");
+	char buf[128], st[6];
+
+	PGconn *m = connect_as(pl, "moved", "alice", ALICE_PW);
+	PGconn *g = connect_as(pl, "gone", "bob", BOB_PW);
+	assert_string_equal(
+	    query_str(m, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	assert_string_equal(
+	    query_str(g, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	write_file(ini_path,
+		   "[pitlane]\nauth_file = %s/users.txt\nadmin_users = "
+		   "pitlane\n[databases]\n"
+		   "moved = dbname=route_b user=pitlane\n"
+		   "fresh = dbname=route_b user=pitlane\n",
+		   h_tmpdir());
+	h_pitlane_signal(pl, SIGHUP);
+	assert_true(h_log_wait(pl, "configuration reloaded", 1, WAIT_MS));
+	assert_true(
+	    h_log_wait(pl, "database entry changed: reconnecting", 1, WAIT_MS));
+	assert_string_equal(
+	    query_str(m, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	assert_string_equal(db_of(pl, "fresh", buf, sizeof(buf), st),
+			    "route_b");
+	db_of(pl, "gone", buf, sizeof(buf), st);
+	assert_string_equal(st, "3D000");
+	/* Its client keeps being served, on the old target. */
+	assert_string_equal(
+	    query_str(g, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	assert_int_equal(h_log_count(pl, "pool dropped"), 0);
+	PQfinish(g);
+	assert_true(h_log_wait(pl, "pool dropped", 1, WAIT_MS));
+	PGconn *con = console(pl);
+	assert_false(pools_list(con, "gone", "pitlane"));
+	assert_true(pools_list(con, "moved", "pitlane"));
+	PQfinish(con);
+	PQfinish(m);
+	h_pass();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +491,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_caps_under_load, h_test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_star_entry, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_entries, h_test_setup,
 					    h_test_teardown),
 	};
 
