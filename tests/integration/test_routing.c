@@ -119,6 +119,21 @@ static bool pools_list(PGconn *console, const char *db, const char *user)
 	return found;
 }
 
+/* SHOW DATABASES's `paused` for db; -1 when db is not listed. */
+static int db_paused(PGconn *console, const char *db)
+{
+	PGresult *r = PQexec(console, "SHOW DATABASES");
+	int paused = -1;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("SHOW DATABASES: %s", PQresultErrorMessage(r));
+	for (int i = 0; i < PQntuples(r); i++)
+		if (strcmp(PQgetvalue(r, i, 0), db) == 0)
+			paused = atoi(PQgetvalue(r, i, PQfnumber(r, "paused")));
+	PQclear(r);
+	return paused;
+}
+
 static PGconn *console(struct h_pitlane *pl)
 {
 	return connect_as(pl, "pgbouncer", "pitlane", "pitlane-pw");
@@ -181,7 +196,8 @@ static void test_entries_route(void **state)
 	struct h_pitlane *pl = *state =
 	    start_with("[databases]\n"
 		       "alpha = host=127.0.0.1 dbname=route_a user=pitlane\n"
-		       "beta = dbname=route_b user=pitlane pool_size=3\n");
+		       "beta = dbname=route_b user=pitlane pool_size=3\n"
+		       "unused = dbname=route_b\n");
 	char buf[128];
 
 	PGconn *a = connect_as(pl, "alpha", "alice", ALICE_PW);
@@ -219,6 +235,19 @@ static void test_entries_route(void **state)
 	assert_true(pools_list(con, "alpha", "pitlane"));
 	assert_true(pools_list(con, "beta", "pitlane"));
 	assert_true(pools_list(con, H_DBNAME, "pitlane"));
+	assert_int_equal(db_paused(con, "unused"), 0); /* listed, no pool */
+	/* PAUSE with a database pauses that database's pools only. */
+	h_exec_ok(con, "PAUSE alpha");
+	assert_int_equal(db_paused(con, "alpha"), 1);
+	assert_int_equal(db_paused(con, "beta"), 0);
+	assert_string_equal(
+	    query_str(b, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	h_exec_ok(con, "RESUME alpha");
+	assert_int_equal(db_paused(con, "alpha"), 0);
+	assert_string_equal(
+	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
 	PQfinish(con);
 	PQfinish(a);
 	PQfinish(b);
