@@ -236,6 +236,19 @@ static void test_entries_route(void **state)
 	assert_true(pools_list(con, "beta", "pitlane"));
 	assert_true(pools_list(con, H_DBNAME, "pitlane"));
 	assert_int_equal(db_paused(con, "unused"), 0); /* listed, no pool */
+	/* One `pool metrics` record per pool, in the order they were made. */
+	int n0 = h_log_count(pl, "pool metrics");
+	h_pitlane_signal(pl, SIGUSR1);
+	assert_true(h_log_wait(pl, "pool metrics", n0 + 3, WAIT_MS));
+	assert_true(
+	    h_log_record(pl, "pool metrics", n0 + 1, line, sizeof(line)));
+	assert_true(h_json_str(line, "pool", buf, sizeof(buf)));
+	assert_string_equal(buf, "alpha");
+	assert_true(h_json_str(line, "database", buf, sizeof(buf)));
+	assert_string_equal(buf, "route_a");
+	assert_true(h_log_record(pl, "pool metrics", -1, line, sizeof(line)));
+	assert_true(h_json_str(line, "pool", buf, sizeof(buf)));
+	assert_string_equal(buf, "beta");
 	/* PAUSE with a database pauses that database's pools only. */
 	h_exec_ok(con, "PAUSE alpha");
 	assert_int_equal(db_paused(con, "alpha"), 1);
