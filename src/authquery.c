@@ -29,6 +29,7 @@ struct authquery_req {
 	struct authquery *aq;
 	const struct config *cfg; /* held */
 	char dbname[AQ_NAME_MAX], user[AQ_NAME_MAX];
+	char host[1024], port[256];
 	char *password; /* auth_user's; owned, wiped */
 	authquery_done_cb done;
 	void *arg;
@@ -306,17 +307,20 @@ static bool aq_from_cache(struct authquery_req *r)
 static void aq_start(struct authquery_req *r)
 {
 	struct authquery *aq = r->aq;
-	struct backend_login as = {.user = r->cfg->auth_user,
+	struct backend_target t = {.host = r->host,
+				   .port = r->port,
 				   .dbname = r->dbname,
-				   .password = r->password};
+				   .user = r->cfg->auth_user,
+				   .password = r->password,
+				   .application_name = "pitlane auth_query"};
 	struct backend_connect *bc;
 
 	r->running = true;
 	TAILQ_INSERT_TAIL(&aq->running, r, link);
 	aq->nrunning++;
 	r->starting = true;
-	bc = backend_connect_start_as(aq->base, aq->dns, r->cfg, &as,
-				      aq_connected_cb, r);
+	bc = backend_connect_start(aq->base, aq->dns, r->cfg, &t,
+				   aq_connected_cb, r);
 	r->starting = false;
 	if (r->start_failed) /* bc is gone already */
 		aq_fail(r, r->error);
@@ -354,6 +358,8 @@ struct authquery_req *authquery_lookup(struct authquery *aq,
 	r->aq = aq;
 	r->cfg = config_hold(t->cfg);
 	snprintf(r->dbname, sizeof(r->dbname), "%s", t->dbname);
+	snprintf(r->host, sizeof(r->host), "%s", t->host);
+	snprintf(r->port, sizeof(r->port), "%s", t->port);
 	snprintf(r->user, sizeof(r->user), "%s", user);
 	r->done = done;
 	r->arg = arg;

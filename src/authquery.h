@@ -1,6 +1,7 @@
 /* auth_query: the secrets of users the auth file does not list, looked up
  * in PostgreSQL (SELECT usename, passwd FROM pg_shadow WHERE usename=$1 by
- * default) as auth_user, without blocking the loop: backend.c's connect,
+ * default) as auth_user, without blocking the loop: backend.c's connect
+ * (resolution with evdns, libpq's non-blocking connect),
  * then PQsendQueryParams with the user name as parameter $1 (never in the
  * query text). Answers are cached for AUTHQUERY_TTL_MS; at most
  * AUTHQUERY_INFLIGHT lookups run at once, the others wait in order. */
@@ -39,7 +40,8 @@ void authquery_free(struct authquery *aq); /* NULL-safe; no callbacks */
 
 /* Where and as whom a lookup runs. */
 struct authquery_target {
-	const struct config *cfg; /* host, port, sslmode, timeouts, query */
+	const struct config *cfg; /* sslmode, timeouts, auth_user, query */
+	const char *host, *port;  /* the database entry's, or [pool]'s */
 	const char *dbname;	  /* auth_dbname, or the client's database */
 	const char *password;	  /* auth_user's, or NULL */
 };

@@ -695,6 +695,11 @@ void client_wait_timeout(struct client *c)
 		snprintf(detail, sizeof(detail),
 			 "Connecting to the database failed: %s",
 			 p->last_connect_error);
+	else if (p->capped)
+		snprintf(detail, sizeof(detail),
+			 "The servers of database \"%s\" or user \"%s\" are "
+			 "at max_db_connections or max_user_connections.",
+			 p->alias, p->user);
 	log_warn("client wait timed out", LF_STR("pool", p->pool.name),
 		 LF_STR("client", c->addr),
 		 LF_INT("waited_ms", w->cfg->connect_timeout_ms));
@@ -1085,13 +1090,19 @@ static void client_lookup(struct client *c)
 	struct srvcreds sc;
 	struct route rt;
 	char msg[128];
-	struct authquery_target t = {.cfg = cfg, .dbname = cfg->auth_dbname};
+	struct authquery_target t = {
+	    .cfg = cfg, .host = cfg->host, .port = cfg->port_str};
+	bool routed = route_login(cfg, c->db, c->user, &rt, msg, sizeof(msg));
 
-	if (t.dbname == NULL)
-		t.dbname =
-		    route_login(cfg, c->db, c->user, &rt, msg, sizeof(msg))
-			? rt.dbname
-			: cfg->dbname;
+	/* the entry's server, else the [pool] one (an unknown database is
+	 * refused only after authentication, which is still to come) */
+	if (routed && !rt.db->is_default) {
+		t.host = rt.db->host != NULL ? rt.db->host : cfg->host;
+		t.port = rt.db->port != NULL ? rt.db->port : cfg->port_str;
+	}
+	t.dbname = cfg->auth_dbname != NULL ? cfg->auth_dbname
+		   : routed		    ? rt.dbname
+					    : cfg->dbname;
 	if (srvcreds_choose(c->w->creds, NULL, cfg->auth_user, NULL, &sc) ==
 	    SRVCREDS_PASSWORD)
 		t.password = sc.password;

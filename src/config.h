@@ -18,12 +18,6 @@
 #define CONFIG_CONNINFO_MAX 12		 /* pairs config_conninfo may fill */
 #define CONFIG_REDACTED	    "<redacted>" /* a secret's value, shown */
 
-enum pool_mode {
-	POOL_MODE_SESSION,
-	POOL_MODE_TRANSACTION,
-	POOL_MODE_STATEMENT,
-};
-
 /* How clients prove who they are (auth_type; an hba_file may choose per
  * client). */
 enum auth_type {
@@ -116,9 +110,9 @@ struct config {
 	int autodb_idle_timeout_ms; /* 3600 s: "*" pools unused this long go */
 	int max_db_connections;	    /* 0: no cap; servers per database */
 	int max_user_connections;   /* 0: no cap; servers per user */
-	char *auth_user;  /* NULL: no auth_query */
-	char *auth_query; /* "SELECT usename, passwd FROM pg_shadow WHERE
-			     usename=$1" */
+	char *auth_user;	    /* NULL: no auth_query */
+	char *auth_query;  /* "SELECT usename, passwd FROM pg_shadow WHERE
+			      usename=$1" */
 	char *auth_dbname; /* NULL: the database the client asked for */
 
 	char *pool_name;  /* "<dbname>": derived by config_finish */
@@ -204,8 +198,7 @@ void config_error(struct config_errors *errs, const char *fmt, ...)
 
 /* The entry a client asking for database `name` is served by: the entry
  * with that alias, else the "*" entry, else NULL. */
-const struct db_entry *config_find_db(const struct config *c,
-				      const char *name);
+const struct db_entry *config_find_db(const struct config *c, const char *name);
 
 /* The [users] line for name, or NULL. */
 const struct user_entry *config_find_user(const struct config *c,

@@ -143,7 +143,15 @@ static void janitor_pool(struct dbpool *p, int64_t now)
 			  LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);
 	}
-	for (unsigned n = pool_connects_wanted(&p->pool, now); n > 0; n--)
+	unsigned want = pool_connects_wanted(&p->pool, now);
+	unsigned room = want > 0 ? dbpool_connect_room(p) : 0;
+
+	/* max_db_connections / max_user_connections: waiters get room
+	 * from an idle server of a pool sharing the cap. */
+	p->capped = want > room;
+	if (room == 0 && want > 0 && p->pool.nwaiting > 0)
+		dbpool_evict_for(p);
+	for (unsigned n = want < room ? want : room; n > 0; n--)
 		if (server_connect(p) == NULL)
 			break;
 	janitor_probe(p);
@@ -163,6 +171,7 @@ void janitor_run(struct worker *w)
 	janitor_client_timeouts(w, now);
 	TAILQ_FOREACH(p, &w->pools, link)
 	janitor_pool(p, now);
+	dbpool_sweep(w, now);
 }
 
 /* Frees sessions closed since the last run, outside their callbacks. */

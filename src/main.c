@@ -288,12 +288,7 @@ static int worker_init(struct worker *w, struct loaded *ld,
 		       const struct config_sources *src)
 {
 	const struct config *cfg = ld->cfg;
-	struct pool_limits lim = {
-	    .max = (unsigned)cfg->pool_max,
-	    .min = (unsigned)cfg->pool_min,
-	    .idle_timeout_ms = cfg->idle_timeout_ms,
-	    .connect_timeout_ms = cfg->connect_timeout_ms,
-	};
+	struct route def;
 
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
@@ -302,8 +297,8 @@ static int worker_init(struct worker *w, struct loaded *ld,
 	w->tls = ld->tls;
 	memset(ld, 0, sizeof(*ld)); /* the worker owns them now */
 	TAILQ_INIT(&w->pools);
-	if (dbpool_new(w, cfg->pool_name, cfg->dbname, cfg->user, &lim,
-		       client_mode_ops(cfg->pool_mode)) == NULL)
+	route_default(cfg, &def);
+	if (dbpool_new(w, &def) == NULL)
 		return -1;
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->servers);

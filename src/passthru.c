@@ -23,13 +23,16 @@
 struct passthru_connect {
 	struct event_base *base;
 	struct evdns_base *dns;
-	struct passthru_target t; /* keys wiped at the end */
+	struct passthru_target t; /* keys wiped at the end; strings below */
+	char host[1024], port[256], user[64], dbname[64];
+	unsigned host_index; /* of the host being tried, for its port */
 	passthru_done_cb done;
 	void *arg;
 	struct event *ev, *timer;
 	struct evdns_getaddrinfo_request *dns_req;
 	bool in_dns_cb;		    /* freed by the callback's return */
 	const char *next_host;	    /* the rest of the host list */
+	char port_now[16];	    /* the port of the host being tried */
 	struct passthru_conn *conn; /* the connection being made */
 	struct srvlogin login;
 	bool connected; /* the TCP connect completed */
@@ -215,7 +218,7 @@ static void passthru_connected(struct passthru_connect *pc)
 	}
 	pc->connected = true;
 	proto_writer_init(&w, out, sizeof(out));
-	srvlogin_startup(&w, pc->t.user, pc->t.dbname);
+	srvlogin_startup(&w, pc->user, pc->dbname);
 	if (w.overflow || !passthru_send(pc, out, w.len)) {
 		passthru_host_failed(pc, "cannot send the startup packet");
 		return;
@@ -313,6 +316,20 @@ static void passthru_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 		free(pc); /* finished or aborted inside */
 }
 
+/* The port of host number host_index: the list's entry at that index,
+ * or its only one. */
+static void passthru_pick_port(struct passthru_connect *pc)
+{
+	const char *p = pc->port;
+	unsigned i = strchr(p, ',') != NULL ? pc->host_index : 0;
+
+	for (; i > 0 && strchr(p, ',') != NULL; i--)
+		p = strchr(p, ',') + 1;
+	snprintf(pc->port_now, sizeof(pc->port_now), "%.*s",
+		 (int)strcspn(p, ","), p);
+	pc->host_index++;
+}
+
 /* Tries the next name of the host list: a unix-socket directory, a
  * numeric address, or a name to resolve. All tried: fail. */
 static void passthru_next_host(struct passthru_connect *pc)
@@ -332,10 +349,11 @@ static void passthru_next_host(struct passthru_connect *pc)
 	n = strcspn(h, ",");
 	snprintf(name, sizeof(name), "%.*s", (int)n, h);
 	pc->next_host = h + n + (h[n] == ',');
+	passthru_pick_port(pc);
 	if (name[0] == '/') {
 		struct sockaddr_un un = {.sun_family = AF_UNIX};
 		int k = snprintf(un.sun_path, sizeof(un.sun_path),
-				 "%s/.s.PGSQL.%s", name, pc->t.cfg->port_str);
+				 "%s/.s.PGSQL.%s", name, pc->port_now);
 		if (k < 0 || (size_t)k >= sizeof(un.sun_path)) {
 			passthru_host_failed(pc, "socket path too long");
 			return;
@@ -346,7 +364,7 @@ static void passthru_next_host(struct passthru_connect *pc)
 	/* the callback may run (and end the attempt) before this returns:
 	 * pc is touched only when the lookup is still pending */
 	struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(
-	    pc->dns, name, pc->t.cfg->port_str, &hints, passthru_dns_cb, pc);
+	    pc->dns, name, pc->port_now, &hints, passthru_dns_cb, pc);
 	if (req != NULL)
 		pc->dns_req = req;
 }
@@ -395,7 +413,12 @@ struct passthru_connect *passthru_connect_start(struct event_base *base,
 	config_hold(t->cfg);
 	pc->done = done;
 	pc->arg = arg;
-	pc->next_host = t->cfg->host;
+	snprintf(pc->host, sizeof(pc->host), "%s", t->host);
+	snprintf(pc->port, sizeof(pc->port), "%s", t->port);
+	snprintf(pc->user, sizeof(pc->user), "%s", t->user);
+	snprintf(pc->dbname, sizeof(pc->dbname), "%s", t->dbname);
+	pc->t.host = pc->t.port = pc->t.user = pc->t.dbname = NULL;
+	pc->next_host = pc->host;
 	pc->timer = evtimer_new(base, passthru_timeout_cb, pc);
 	pc->ev = evtimer_new(base, passthru_kick_cb, pc);
 	if (pc->timer == NULL || evtimer_add(pc->timer, &tv) != 0 ||

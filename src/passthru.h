@@ -29,8 +29,10 @@ struct passthru_conn {
 
 /* What a pass-through login needs. */
 struct passthru_target {
-	const struct config *cfg; /* host, port, connect_timeout_ms, sslmode */
-	const char *user, *dbname;
+	const struct config *cfg;  /* connect_timeout_ms; held */
+	const char *host;	   /* comma-separated list; copied */
+	const char *port;	   /* one for all hosts, or a list; copied */
+	const char *user, *dbname; /* copied */
 	uint8_t client_key[AUTH_SCRAM_KEY_LEN];
 	uint8_t server_key[AUTH_SCRAM_KEY_LEN];
 };
@@ -47,7 +49,8 @@ struct passthru_connect;
  * the server stays with libpq, which cannot log in with a ClientKey). */
 bool passthru_allowed(const struct config *cfg);
 
-/* Starts one attempt (t is copied; cfg is held). NULL when out of memory. */
+/* Starts one attempt (t and its strings are copied; cfg is held). NULL
+ * when out of memory. */
 struct passthru_connect *passthru_connect_start(struct event_base *base,
 						struct evdns_base *dns,
 						const struct passthru_target *t,

@@ -201,6 +201,7 @@ static void reload_apply(struct worker *w, struct reload_next *n,
 	memset(n, 0, sizeof(*n));
 	log_setup(stderr, w->cfg->log_format, w->cfg->log_level);
 	reload_pool_limits(w, w->cfg);
+	dbpool_reload(w);
 	if (w->cfg->stats_period_ms != old.cfg->stats_period_ms)
 		reload_stats_period(w);
 	reload_next_free(&old);

@@ -9,7 +9,7 @@
 
 #include "config.h"
 
-#define ROUTE_NAME_MAX 64 /* a database or user name, NUL included */
+#define ROUTE_NAME_MAX 256 /* a database or user name, NUL included */
 
 /* Where a client asking for database `name` as `user` is served. */
 struct route {
@@ -34,6 +34,21 @@ struct route {
 bool route_login(const struct config *c, const char *name, const char *user,
 		 struct route *out, char *msg, size_t len)
     __attribute__((warn_unused_result));
+
+/* The default DB_* pool's route: the default entry (dbs[0]) with the
+ * [pool] settings. In a configuration without entries (db NULL then) the
+ * same from the [pool] settings alone. */
+void route_default(const struct config *c, struct route *out);
+
+/* The caps on servers that pools of entry e (NULL: the default) logging in
+ * as login share: the entry's max_db_connections, else [pitlane]'s; the
+ * [users] line's max_user_connections, else [pitlane]'s. 0: no cap. */
+void route_caps(const struct config *c, const struct db_entry *e,
+		const char *login, unsigned *max_db, unsigned *max_user);
+
+/* Whether two entries have the same settings (a reload leaves their
+ * pools alone). */
+bool route_entry_equal(const struct db_entry *a, const struct db_entry *b);
 
 /* The entry for alias exactly ("*" itself included), or NULL: what a
  * reload re-points a pool at. */

@@ -107,6 +107,8 @@ void server_become_idle(struct server *s)
 	s->w->dispatch(s->pool);
 }
 
+static void server_run_hidden(struct server *s, const char *const *sql,
+			      unsigned n);
 static void server_read_cb(void *arg);
 static void server_drained_cb(void *arg);
 static void server_failed_cb(void *arg, bool eof, const char *reason);
@@ -223,32 +225,45 @@ static void server_ready(struct server *s)
 	server_snapshot_params(s);
 	log_debug("server connected", LF_STR("pool", p->pool.name),
 		  LF_INT("backend_pid", s->backend_pid));
+	if (p->db != NULL && !p->db->is_default &&
+	    p->db->connect_query != NULL) {
+		/* connect_query: once, before the server is first used; a
+		 * failure closes it (txn_after_stop). */
+		server_run_hidden(s, (const char *const *)&p->db->connect_query,
+				  1);
+		return;
+	}
 	server_become_idle(s);
 }
 
-/* Starts the login with the credentials srvcreds_choose picks: libpq, or
- * pitlane's own SCRAM exchange with a client's ClientKey (pass-through),
- * which needs a plain socket toward the server. */
+/* Starts the login with the credentials srvcreds_choose picks (through
+ * dbpool_target's password and dbpool_server_creds): libpq, or pitlane's
+ * own SCRAM exchange with a client's ClientKey (pass-through), which
+ * needs a plain socket toward the server. */
 static bool server_start_login(struct server *s)
 {
 	struct worker *w = s->w;
 	const struct config *cfg = w->cfg;
-	const char *user = s->pool->user;
+	struct backend_target target;
+	char opts[DBPOOL_OPTIONS_MAX];
 	struct srvcreds sc;
 	bool ok;
 
-	if (srvcreds_choose(w->creds, &w->passkeys, user,
-			    s->pool->db != NULL ? s->pool->db->password : NULL,
-			    &sc) == SRVCREDS_PASSTHRU &&
+	dbpool_target(s->pool, &target, opts);
+	if (dbpool_server_creds(s->pool, &sc) == SRVCREDS_PASSTHRU &&
 	    !passthru_allowed(cfg)) {
 		log_warn("SCRAM pass-through refused: it needs a plain "
 			 "connection to the server, and sslmode asks for TLS",
-			 LF_STR("user", user), LF_STR("sslmode", cfg->sslmode));
+			 LF_STR("user", target.user),
+			 LF_STR("sslmode", cfg->sslmode));
 		sc.kind = SRVCREDS_NONE;
 	}
 	if (sc.kind == SRVCREDS_PASSTHRU) {
-		struct passthru_target t = {
-		    .cfg = cfg, .user = user, .dbname = s->pool->dbname};
+		struct passthru_target t = {.cfg = cfg,
+					    .host = target.host,
+					    .port = target.port,
+					    .user = target.user,
+					    .dbname = target.dbname};
 		memcpy(t.client_key, sc.client_key, sizeof(t.client_key));
 		memcpy(t.server_key, sc.server_key, sizeof(t.server_key));
 		s->connecting_raw = passthru_connect_start(
@@ -256,8 +271,8 @@ static bool server_start_login(struct server *s)
 		OPENSSL_cleanse(&t, sizeof(t));
 		ok = s->connecting_raw != NULL;
 	} else {
-		s->connecting = backend_connect_start(w->base, w->dns, cfg,
-						      server_connected_cb, s);
+		s->connecting = backend_connect_start(
+		    w->base, w->dns, cfg, &target, server_connected_cb, s);
 		ok = s->connecting != NULL;
 	}
 	OPENSSL_cleanse(&sc, sizeof(sc));

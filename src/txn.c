@@ -470,9 +470,14 @@ static void txn_after_stop(struct server *s)
 	case SERVER_RESETTING:
 		if (s->req_len > 0)
 			break;
-		if (s->hidden_failed || s->xact != 'I')
+		if (s->hidden_failed || s->xact != 'I') {
+			log_warn("closing server: pitlane's own query failed",
+				 LF_STR("pool", s->pool->pool.name),
+				 LF_INT("backend_pid", s->backend_pid),
+				 LF_STR("sqlstate", s->sync_state),
+				 LF_STR("message", s->sync_error));
 			server_close(s, "reset failed");
-		else
+		} else
 			server_become_idle(s);
 		break;
 	case SERVER_IDLE:

@@ -168,7 +168,8 @@ static const char *write_authfile(const char *name, ...)
 
 /* ---- client side ------------------------------------------------------ */
 
-static PGconn *login(struct h_pitlane *pl, const char *user, const char *pw)
+static PGconn *login_db(struct h_pitlane *pl, const char *db, const char *user,
+			const char *pw)
 {
 	char port[16];
 	snprintf(port, sizeof(port), "%d", pl->port);
@@ -176,8 +177,8 @@ static PGconn *login(struct h_pitlane *pl, const char *user, const char *pw)
 	const char *keys[] = {
 	    "host",    "port",	     "dbname",		"user", "password",
 	    "sslmode", "gssencmode", "connect_timeout", NULL};
-	const char *vals[] = {"127.0.0.1", port,      H_DBNAME, user, pw,
-			      "disable",   "disable", "15",	NULL};
+	const char *vals[] = {"127.0.0.1", port,      db,   user, pw,
+			      "disable",   "disable", "15", NULL};
 	PGconn *c = PQconnectStartParams(keys, vals, 0);
 	assert_non_null(c);
 	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
@@ -197,6 +198,11 @@ static PGconn *login(struct h_pitlane *pl, const char *user, const char *pw)
 	return c;
 }
 
+static PGconn *login(struct h_pitlane *pl, const char *user, const char *pw)
+{
+	return login_db(pl, H_DBNAME, user, pw);
+}
+
 static char *current_user(PGconn *c, char *out, size_t cap)
 {
 	PGresult *r = PQexec(c, "SELECT current_user");
@@ -207,17 +213,23 @@ static char *current_user(PGconn *c, char *out, size_t cap)
 	return out;
 }
 
-static void login_as(struct h_pitlane *pl, const char *user, const char *pw,
-		     const char *want_current)
+static void login_db_as(struct h_pitlane *pl, const char *db, const char *user,
+			const char *pw, const char *want_current)
 {
 	char who[64];
-	PGconn *c = login(pl, user, pw);
+	PGconn *c = login_db(pl, db, user, pw);
 	if (PQstatus(c) != CONNECTION_OK) {
 		h_pitlane_dump_log(pl, 40);
 		fail_msg("login as %s: %s", user, PQerrorMessage(c));
 	}
 	assert_string_equal(current_user(c, who, sizeof(who)), want_current);
 	PQfinish(c);
+}
+
+static void login_as(struct h_pitlane *pl, const char *user, const char *pw,
+		     const char *want_current)
+{
+	login_db_as(pl, H_DBNAME, user, pw, want_current);
 }
 
 /* The login fails with FATAL sqlstate; the message is returned in err. */
@@ -417,6 +429,45 @@ static void test_auth_query_db_down(void **state)
 	h_pass();
 }
 
+/* Per-user pools: a [databases] entry without user= serves each client as
+ * itself. pt_user (its pg_authid secret in the auth file) and aq_user
+ * (only in PostgreSQL, found by auth_query) both get servers that log in
+ * as them by SCRAM pass-through: no password of theirs in any file. */
+static void test_own_user_pools(void **state)
+{
+	char secret[512], ini[PATH_MAX], err[1024];
+	pg_secret(PT_USER, secret, sizeof(secret));
+	const char *af = write_authfile("own.txt", PT_USER, secret, AQ_AUTH,
+					AQ_AUTH_PW, (const char *)NULL);
+	snprintf(ini, sizeof(ini), "%s/own.ini", h_tmpdir());
+	FILE *f = fopen(ini, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"[pitlane]\nauth_file = %s\nauth_user = " AQ_AUTH
+		"\nauth_query = " LOOKUP_QUERY "\n"
+		"[databases]\nown = dbname=" H_DBNAME "\n",
+		af);
+	fclose(f);
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256", NULL};
+	const char *args[] = {"-c", ini, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+
+	login_db_as(pl, "own", PT_USER, PT_PW, PT_USER);
+	login_db_as(pl, "own", AQ_USER, AQ_PW, AQ_USER);
+	login_db_as(pl, "own", AQ_USER, AQ_PW, AQ_USER); /* pooled, cached */
+	/* the database asked for is mapped: the lookup runs on its server */
+	PGconn *c = login_db(pl, "own", AQ_USER, WRONG_PW);
+	assert_int_not_equal(PQstatus(c), CONNECTION_OK);
+	assert_non_null(strstr(PQerrorMessage(c), "28P01"));
+	PQfinish(c);
+	(void)err;
+	char *log = h_log_read(pl);
+	assert_null(strstr(log, AQ_PW));
+	assert_null(strstr(log, PT_PW));
+	free(log);
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -429,6 +480,7 @@ int main(void)
 	    TEST(test_auth_query_passthru),
 	    TEST(test_auth_query_hostile_name),
 	    TEST(test_auth_query_db_down),
+	    TEST(test_own_user_pools),
 	};
 	return cmocka_run_group_tests(tests, group_setup, h_group_teardown);
 }
