@@ -914,20 +914,20 @@ static void ini_track_section(struct ini_file *r, const char *line)
  * doubled quote escapes a quote), nor escaped by a backslash. */
 static void cut_comment(char *line)
 {
-	bool quoted = false;
+	bool quoted = false, blank = false; /* after an unescaped blank */
 
 	for (char *p = line; *p != '\0'; p++) {
+		if (!quoted && blank && *p == ';') {
+			*p = '\0';
+			return;
+		}
+		blank = !quoted && (*p == ' ' || *p == '\t');
 		if (*p == '\\' && p[1] != '\0')
 			p++;
 		else if (quoted && *p == '\'' && p[1] == '\'')
 			p++;
 		else if (*p == '\'')
 			quoted = !quoted;
-		else if (!quoted && *p == ';' && p > line &&
-			 (p[-1] == ' ' || p[-1] == '\t')) {
-			*p = '\0';
-			return;
-		}
 	}
 }
 
