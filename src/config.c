@@ -14,6 +14,9 @@
 
 /* Error messages quote at most this many bytes of a rejected value. */
 #define SHOWN_MAX 64
+/* Longest line of the file, in bytes (a [databases] line; inih's own limit
+ * of 200 applies to the other sections). */
+#define CONFIG_LINE_MAX 65536
 /* Longest server_reset_query or server_check_query, in bytes. */
 #define QUERY_MAX 1024
 /* Linux sun_path: the unix socket "DIR/.s.PGSQL.PORT" must fit in it. */
@@ -890,8 +893,8 @@ struct ini_file {
 	int lineno;	      /* of the line last read, as inih counts */
 	int read_errno;	      /* set when reading failed */
 	char bad_section[64]; /* the unknown section last reported */
-	char *line;	      /* getline's buffer: any length */
-	size_t cap;
+	char *line; /* the line last read, up to CONFIG_LINE_MAX bytes */
+	size_t cap; /* of line */
 	enum own_section own; /* the section of the line last read */
 };
 
@@ -976,6 +979,48 @@ static void ini_own_line(struct ini_file *r, char *line)
 		add_user(r, trim(line), trim(eq + 1));
 }
 
+/* Reads one line, its '\n' included, into r->line, growing it up to
+ * CONFIG_LINE_MAX + 1 bytes and skipping the rest of a longer line; *len is
+ * the line's full length. Returns false at the end of the file (or on a
+ * read error) before any byte. */
+static bool read_line(struct ini_file *r, size_t *len)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc(r->f)) != EOF) {
+		if (n + 2 > r->cap && n < CONFIG_LINE_MAX + 1) {
+			size_t cap = r->cap == 0 ? 256 : r->cap * 2;
+			char *grown;
+
+			if (cap > CONFIG_LINE_MAX + 2)
+				cap = CONFIG_LINE_MAX + 2;
+			grown = realloc(r->line, cap);
+			if (grown == NULL)
+				abort();
+			r->line = grown;
+			r->cap = cap;
+		}
+		if (n + 1 < r->cap)
+			r->line[n] = (char)ch;
+		n++;
+		if (ch == '\n')
+			break;
+	}
+	if (n == 0)
+		return false;
+	r->line[n < r->cap ? n : r->cap - 1] = '\0';
+	*len = n;
+	return true;
+}
+
+/* Whether the line read_line read, n bytes, ends with its '\n' (1) or
+ * not (0): the last line of a file may lack it. */
+static size_t line_ends(const struct ini_file *r, size_t n)
+{
+	return n <= CONFIG_LINE_MAX + 1 && r->line[n - 1] == '\n';
+}
+
 /* An fgets for inih that counts lines as inih does and defuses three of its
  * surprises: an indented line would continue the previous setting's value
  * (inih's multi-line values: an indented file would be misread), the rest of
@@ -986,18 +1031,23 @@ static void ini_own_line(struct ini_file *r, char *line)
 static char *ini_read_line_cb(char *str, int num, void *stream)
 {
 	struct ini_file *r = stream;
-	ssize_t n = getline(&r->line, &r->cap, r->f);
+	size_t n;
 	char *line;
 	size_t len;
 
 	str[0] = '\0';
-	if (n < 0) {
+	if (!read_line(r, &n)) {
 		if (ferror(r->f))
 			r->read_errno = errno;
 		return NULL;
 	}
 	r->lineno++;
-	if (strlen(r->line) != (size_t)n) {
+	if (n - line_ends(r, n) > CONFIG_LINE_MAX) {
+		config_error(r->errs, "%s:%d: line is longer than %d bytes",
+			     r->path, r->lineno, CONFIG_LINE_MAX);
+		return str;
+	}
+	if (strlen(r->line) != n) {
 		config_error(r->errs, "%s:%d: line contains a NUL byte",
 			     r->path, r->lineno);
 		return str;
@@ -1049,7 +1099,7 @@ static void add_db(struct ini_file *r, const char *alias, const char *value)
 			    "the alias is given twice in [databases]");
 		return;
 	}
-	if (c->ndbs >= DBCONF_MAX_ENTRIES + 1u) {
+	if (c->ndbs >= DBCONF_MAX_ENTRIES) {
 		entry_error(r, "databases", alias,
 			    "too many entries in [databases] (at most 512)");
 		return;

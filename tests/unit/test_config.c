@@ -2438,6 +2438,61 @@ static void test_databases_print_copy(void **state)
 	config_free(&again);
 }
 
+/* Lines are read up to 64 kB; a longer one is reported and skipped. At
+ * most 512 [databases] entries. */
+static void test_databases_limits(void **state)
+{
+	size_t n = 70000, cap = n + 20 * 600 + 200, used;
+	char *text = malloc(cap), want[CONFIG_ERROR_LEN];
+	const char *path;
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	used = (size_t)snprintf(text, cap, "[databases]\nbig = dbname=");
+	memset(text + used, 'x', n);
+	used += n;
+	used += (size_t)snprintf(text + used, cap - used,
+				 "\nok = dbname=y\n[pool]\nport = 7\n");
+	path = load_text(&c, text, &errs);
+	snprintf(want, sizeof(want), "%s:2: line is longer than 65536 bytes",
+		 path);
+	assert_one_error(&errs, want);
+	assert_int_equal(c.ndbs, 1);
+	assert_string_equal(c.dbs[0].alias, "ok");
+	assert_int_equal(c.port, 7);
+	config_free(&c);
+
+	/* 65536 bytes and the newline: just fits. */
+	used = (size_t)snprintf(text, cap, "[databases]\n");
+	used += (size_t)snprintf(text + used, cap - used, "big = dbname=");
+	memset(text + used, 'x', 65536 - strlen("big = dbname="));
+	used += 65536 - strlen("big = dbname=");
+	snprintf(text + used, cap - used, "\n");
+	errs.n = 0;
+	load_text(&c, text, &errs);
+	assert_int_equal(errs.n, 1); /* dbname is at most 4096 bytes */
+	assert_non_null(strstr(errs.msg[0], ":2: databases.big: dbname: "));
+	config_free(&c);
+
+	used = (size_t)snprintf(text, cap, "[databases]\n");
+	for (int i = 0; i < 513; i++)
+		used += (size_t)snprintf(text + used, cap - used,
+					 "db%d = dbname=d\n", i);
+	errs.n = 0;
+	path = load_text(&c, text, &errs);
+	snprintf(want, sizeof(want),
+		 "%s:514: databases.db512: too many entries in [databases] (at "
+		 "most 512)",
+		 path);
+	assert_one_error(&errs, want);
+	assert_int_equal(c.ndbs, 512);
+	config_finish(&c, &errs);
+	assert_int_equal(c.ndbs, 513);
+	config_free(&c);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2478,6 +2533,7 @@ int main(void)
 	    cmocka_unit_test(test_find_db_default_only),
 	    cmocka_unit_test(test_default_db_env),
 	    cmocka_unit_test(test_databases_long_line),
+	    cmocka_unit_test(test_databases_limits),
 	    cmocka_unit_test(test_databases_comments),
 	    cmocka_unit_test(test_databases_errors),
 	    cmocka_unit_test(test_databases_finish_errors),
