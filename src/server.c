@@ -15,8 +15,6 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
-#include "login.h"
-#include "srvcreds.h"
 #include "net.h"
 #include "relay.h"
 #include "txn.h"
