@@ -468,6 +468,71 @@ static void test_own_user_pools(void **state)
 	h_pass();
 }
 
+/* A burst of logins at once, known and unknown users mixed, the unknown
+ * ones each under its own name so the cache cannot answer them: more than
+ * the 4 lookups that run at once, so the others queue. Every known user gets in, every unknown one
+ * gets 28P01, none hangs. */
+#define BURST 12
+static void test_auth_query_burst(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    h_pitlane_start(aq_env(NULL, NULL, NULL), NULL);
+	PGconn *c[BURST];
+	PostgresPollingStatusType st[BURST];
+	char port[16], users[BURST][32];
+	snprintf(port, sizeof(port), "%d", pl->port);
+
+	for (int i = 0; i < BURST; i++) {
+		if (i % 2 == 0)
+			snprintf(users[i], sizeof(users[i]), "%s", AQ_USER);
+		else
+			snprintf(users[i], sizeof(users[i]), "ghost_%d", i);
+		const char *keys[] = {"host",	    "port",	"dbname",
+				      "user",	    "password", "sslmode",
+				      "gssencmode", NULL};
+		const char *vals[] = {"127.0.0.1", port,  H_DBNAME,
+				      users[i],	   AQ_PW, "disable",
+				      "disable",   NULL};
+		c[i] = PQconnectStartParams(keys, vals, 0);
+		assert_non_null(c[i]);
+		PQsetErrorVerbosity(c[i], PQERRORS_VERBOSE);
+		st[i] = PGRES_POLLING_WRITING;
+	}
+	int64_t deadline = h_now_ms() + 30000;
+	for (int pending = BURST; pending > 0 && h_now_ms() < deadline;) {
+		struct pollfd pfd[BURST];
+		int idx[BURST], n = 0;
+		for (int i = 0; i < BURST; i++) {
+			if (st[i] == PGRES_POLLING_OK ||
+			    st[i] == PGRES_POLLING_FAILED)
+				continue;
+			pfd[n].fd = PQsocket(c[i]);
+			pfd[n].events =
+			    st[i] == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+			idx[n++] = i;
+		}
+		pending = n;
+		if (n == 0)
+			break;
+		poll(pfd, (nfds_t)n, 200);
+		for (int k = 0; k < n; k++)
+			if (pfd[k].revents != 0)
+				st[idx[k]] = PQconnectPoll(c[idx[k]]);
+	}
+	for (int i = 0; i < BURST; i++) {
+		if (i % 2 == 0) {
+			if (st[i] != PGRES_POLLING_OK)
+				fail_msg("%s: %s", users[i],
+					 PQerrorMessage(c[i]));
+		} else {
+			assert_int_equal(st[i], PGRES_POLLING_FAILED);
+			assert_non_null(strstr(PQerrorMessage(c[i]), "28P01"));
+		}
+		PQfinish(c[i]);
+	}
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -481,6 +546,7 @@ int main(void)
 	    TEST(test_auth_query_hostile_name),
 	    TEST(test_auth_query_db_down),
 	    TEST(test_own_user_pools),
+	    TEST(test_auth_query_burst),
 	};
 	return cmocka_run_group_tests(tests, group_setup, h_group_teardown);
 }
