@@ -429,6 +429,40 @@ static void test_auth_query_db_down(void **state)
 	h_pass();
 }
 
+/* The auth database's server is down (nothing listens on the port of the
+ * entry asked for): the lookup's connect fails, the client gets 08006. */
+static void test_auth_query_server_down(void **state)
+{
+	char ini[PATH_MAX], err[1024];
+	const char *af =
+	    write_authfile("down.txt", AQ_AUTH, AQ_AUTH_PW, (const char *)NULL);
+	snprintf(ini, sizeof(ini), "%s/down.ini", h_tmpdir());
+	FILE *f = fopen(ini, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"[pitlane]\nauth_file = %s\nauth_user = " AQ_AUTH
+		"\nauth_query = " LOOKUP_QUERY "\n"
+		"[databases]\ndown = dbname=" H_DBNAME " port=%d\n",
+		af, h_free_port());
+	fclose(f);
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+			     "DB_CONNECT_TIMEOUT_MS=3000", NULL};
+	const char *args[] = {"-c", ini, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+	int64_t t0 = h_now_ms();
+
+	PGconn *c = login_db(pl, "down", AQ_USER, AQ_PW);
+	snprintf(err, sizeof(err), "%s", PQerrorMessage(c));
+	assert_int_not_equal(PQstatus(c), CONNECTION_OK);
+	PQfinish(c);
+	assert_non_null(strstr(err, "08006"));
+	assert_true(h_now_ms() - t0 < 15000);
+	assert_true(h_log_wait(pl, "auth_query lookup failed", 1, 5000));
+	/* the default database's server is up: lookups there still work */
+	login_as(pl, AQ_USER, AQ_PW, H_USER);
+	h_pass();
+}
+
 /* Per-user pools: a [databases] entry without user= serves each client as
  * itself. pt_user (its pg_authid secret in the auth file) and aq_user
  * (only in PostgreSQL, found by auth_query) both get servers that log in
@@ -470,8 +504,8 @@ static void test_own_user_pools(void **state)
 
 /* A burst of logins at once, known and unknown users mixed, the unknown
  * ones each under its own name so the cache cannot answer them: more than
- * the 4 lookups that run at once, so the others queue. Every known user gets in, every unknown one
- * gets 28P01, none hangs. */
+ * the 4 lookups that run at once, so the others queue. Every known user gets
+ * in, every unknown one gets 28P01, none hangs. */
 #define BURST 12
 static void test_auth_query_burst(void **state)
 {
@@ -545,6 +579,7 @@ int main(void)
 	    TEST(test_auth_query_passthru),
 	    TEST(test_auth_query_hostile_name),
 	    TEST(test_auth_query_db_down),
+	    TEST(test_auth_query_server_down),
 	    TEST(test_own_user_pools),
 	    TEST(test_auth_query_burst),
 	};
