@@ -32,11 +32,13 @@ static bool dbpool_set_str(char **field, const char *v)
 	return true;
 }
 
-/* The L0 pool's labels point at the strings p owns. */
+/* The L0 pool's labels point at the strings p owns. Its database label
+ * is the alias, as SHOW POOLS has it: (alias, user) is the pool's key, so
+ * /metrics never has two series with the same labels. */
 static void dbpool_labels(struct dbpool *p)
 {
 	p->pool.name = p->alias;
-	p->pool.database = p->dbname;
+	p->pool.database = p->alias;
 	p->pool.user = p->user;
 }
 
