@@ -62,6 +62,10 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error",
 					 NULL};
 static const char *const sslmodes[] = {
     "disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
+/* libpq's target_session_attrs, in dbconf_tsa order. */
+static const char *const target_session_attrs_words[] = {
+    "any",     "read-write",	 "primary", "read-only",
+    "standby", "prefer-standby", NULL};
 static const char *const auth_types[] = {"scram-sha-256", "md5", "cert",
 					 "trust", NULL};
 /* tls_mode: the empty string is TLS_AUTO, the index after these. */
@@ -267,6 +271,8 @@ static const struct setting settings[] = {
     PATH("pool", LIVE, sslrootcert, "DB_SSLROOTCERT"),
     PATH("pool", LIVE, sslcert, "DB_SSLCERT"),
     PATH("pool", LIVE, sslkey, "DB_SSLKEY"),
+    STR("pool", LIVE, target_session_attrs, "DB_TARGET_SESSION_ATTRS", "any",
+	FLAG_NONEMPTY, target_session_attrs_words),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -1237,6 +1243,7 @@ size_t config_conninfo(const struct config *c, const char *hostaddr,
 	    {"sslrootcert", c->sslrootcert},
 	    {"sslcert", c->sslcert},
 	    {"sslkey", c->sslkey},
+	    {"target_session_attrs", c->target_session_attrs},
 	    {"gssencmode", "disable"}, /* Debian's libpq tries GSS first */
 	    {"fallback_application_name", "pitlane"},
 	};

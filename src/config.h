@@ -15,7 +15,7 @@
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
 #define CONFIG_MAX_ERRORS   64
 #define CONFIG_ERROR_LEN    320
-#define CONFIG_CONNINFO_MAX 12		 /* pairs config_conninfo may fill */
+#define CONFIG_CONNINFO_MAX 13		 /* pairs config_conninfo may fill */
 #define CONFIG_REDACTED	    "<redacted>" /* a secret's value, shown */
 
 enum pool_mode {
@@ -104,6 +104,7 @@ struct config {
 	char *sslrootcert;	/* NULL: libpq's default */
 	char *sslcert;		/* NULL: libpq's default */
 	char *sslkey;		/* NULL: libpq's default */
+	char *target_session_attrs; /* "any"; libpq's words (failover) */
 
 	/* [databases] / [users] and the settings that go with them (issue
 	 * 14). dbs[0] is the default entry, built by config_finish from the
@@ -116,9 +117,9 @@ struct config {
 	int autodb_idle_timeout_ms; /* 3600 s: "*" pools unused this long go */
 	int max_db_connections;	    /* 0: no cap; servers per database */
 	int max_user_connections;   /* 0: no cap; servers per user */
-	char *auth_user;  /* NULL: no auth_query */
-	char *auth_query; /* "SELECT usename, passwd FROM pg_shadow WHERE
-			     usename=$1" */
+	char *auth_user;	    /* NULL: no auth_query */
+	char *auth_query;  /* "SELECT usename, passwd FROM pg_shadow WHERE
+			      usename=$1" */
 	char *auth_dbname; /* NULL: the database the client asked for */
 
 	char *pool_name;  /* "<dbname>": derived by config_finish */
@@ -204,8 +205,7 @@ void config_error(struct config_errors *errs, const char *fmt, ...)
 
 /* The entry a client asking for database `name` is served by: the entry
  * with that alias, else the "*" entry, else NULL. */
-const struct db_entry *config_find_db(const struct config *c,
-				      const char *name);
+const struct db_entry *config_find_db(const struct config *c, const char *name);
 
 /* The [users] line for name, or NULL. */
 const struct user_entry *config_find_user(const struct config *c,

@@ -83,7 +83,8 @@ void server_become_idle(struct server *s)
 	const struct config *cfg = s->w->cfg;
 	int64_t now = worker_now_ms();
 
-	if (s->w->shutting_down || s->broken || s->w->pool.paused) {
+	if (s->w->shutting_down || s->broken || s->read_only ||
+	    s->w->pool.paused) {
 		server_close(s, NULL);
 		return;
 	}
@@ -148,6 +149,8 @@ static void server_snapshot_params(struct server *s)
 				 LF_INT("backend_pid", s->backend_pid));
 	}
 	w->have_params = params_copy(&w->params, &s->params);
+	for (size_t i = 0; i < s->params.n; i++)
+		server_note_param(s, s->params.name[i], s->params.value[i]);
 }
 
 static void server_connected_cb(PGconn *conn, const char *error, void *arg)
@@ -402,6 +405,63 @@ void server_close(struct server *s, const char *reason)
 	if (ops != NULL)
 		ops->lost(ctx, reason ? reason : "server closed",
 			  s->told_fatal);
+}
+
+/* Whether the pool of s wants a server that is not read-only. */
+static bool server_wants_primary(const struct server *s)
+{
+	const char *tsa = s->w->cfg->target_session_attrs;
+
+	return tsa != NULL &&
+	       (strcmp(tsa, "read-write") == 0 || strcmp(tsa, "primary") == 0);
+}
+
+void server_note_param(struct server *s, const char *name, const char *value)
+{
+	const char *tsa = s->w->cfg->target_session_attrs;
+
+	if (strcmp(value, "on") != 0)
+		return;
+	if (strcmp(name, "in_hot_standby") == 0 ||
+	    (strcmp(name, "default_transaction_read_only") == 0 &&
+	     tsa != NULL && strcmp(tsa, "read-write") == 0))
+		server_found_read_only(s, name);
+}
+
+/* Whether a and b are connected to the same host and port. */
+static bool server_same_host(const struct server *a, const struct server *b)
+{
+	const char *ha, *hb, *pa, *pb;
+
+	if (a->conn == NULL || b->conn == NULL)
+		return false;
+	ha = PQhostaddr(a->conn);
+	hb = PQhostaddr(b->conn);
+	pa = PQport(a->conn);
+	pb = PQport(b->conn);
+	return ha != NULL && hb != NULL && pa != NULL && pb != NULL &&
+	       strcmp(ha, hb) == 0 && strcmp(pa, pb) == 0;
+}
+
+void server_found_read_only(struct server *s, const char *why)
+{
+	struct server *t, *next;
+
+	if (s->read_only || !server_wants_primary(s))
+		return;
+	s->read_only = true;
+	log_warn("server is read-only, closing the pool's servers on its host",
+		 LF_STR("pool", s->w->pool.name),
+		 LF_INT("backend_pid", s->backend_pid), LF_STR("reason", why));
+	for (t = TAILQ_FIRST(&s->w->servers); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, link);
+		if (t == s || t->read_only || !server_same_host(s, t))
+			continue;
+		if (t->state == SERVER_IDLE)
+			server_close(t, NULL);
+		else
+			t->read_only = true;
+	}
 }
 
 void server_reconnect_all(struct worker *w)

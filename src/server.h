@@ -102,6 +102,7 @@ struct server {
 	char seen_value[256]; /* and its value ("\x01": unreadable) */
 	bool seen_default;    /* SET ... TO DEFAULT */
 	bool broken;	      /* state unknown: close instead of reuse */
+	bool read_only;	      /* read-only, its pool wants a primary: close */
 	bool told_fatal;      /* relayed the backend's FATAL to the client */
 	bool just_checked; /* ran server_check_query: next checkout uses it */
 	bool probing;	   /* running the readiness probe */
@@ -161,6 +162,16 @@ void server_cancel(struct server *s);
  * next released (no client loses its transaction); the janitor opens new
  * ones with the current configuration. */
 void server_reconnect_all(struct worker *w);
+
+/* Failover (docs/deploying.md): evidence that s is read-only, a reported
+ * parameter (server_note_param: in_hot_standby, and for read-write
+ * default_transaction_read_only, as libpq judges) or SQLSTATE 25006
+ * (server_found_read_only). When its pool's target_session_attrs is
+ * read-write or primary, s is closed at release and never handed out
+ * again; the idle servers on the same host are closed and the busy ones
+ * marked, so new connects let libpq pick the host that now qualifies. */
+void server_note_param(struct server *s, const char *name, const char *value);
+void server_found_read_only(struct server *s, const char *why);
 
 /* Closes the server (deferred free). A linked client is told via lost(). */
 void server_close(struct server *s, const char *reason);
