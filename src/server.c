@@ -455,7 +455,15 @@ void server_found_read_only(struct server *s, const char *why)
 		 LF_INT("backend_pid", s->backend_pid), LF_STR("reason", why));
 	for (t = TAILQ_FIRST(&s->w->servers); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, link);
-		if (t == s || t->read_only || !server_same_host(s, t))
+		if (t == s || t->read_only)
+			continue;
+		if (t->state == SERVER_CONNECTING) {
+			/* Its host is not known yet; it may have logged in
+			 * before the change: one reconnect at most. */
+			t->read_only = true;
+			continue;
+		}
+		if (!server_same_host(s, t))
 			continue;
 		if (t->state == SERVER_IDLE)
 			server_close(t, NULL);
