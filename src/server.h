@@ -169,8 +169,8 @@ void server_reconnect_all(struct worker *w);
  * (server_found_read_only). When its pool's target_session_attrs is
  * read-write or primary, s is closed at release and never handed out
  * again; the idle servers on the same host are closed and the busy ones
- * (and those still connecting) marked, so new connects let libpq pick the host
- * that now qualifies. */
+ * (and those still connecting) marked, so new connects let libpq pick
+ * the host that now qualifies. */
 void server_note_param(struct server *s, const char *name, const char *value);
 void server_found_read_only(struct server *s, const char *why);
 
