@@ -213,12 +213,23 @@ static void admin_set_ignored(struct client *c)
 
 /* Control commands. */
 
-/* Checks a command's database argument: none (every database), the pool's,
- * or an error for the console's own or an unknown one. `verb` names the
- * command in PgBouncer's "cannot X admin db" message. */
+/* Whether pool p is one a console command with cmd's optional database
+ * argument acts on: every pool without one, else the pools of that
+ * database alias. */
+static bool admin_pool_match(const struct admin_cmd *cmd,
+			     const struct dbpool *p)
+{
+	return !cmd->has_arg || strcmp(p->alias, cmd->arg) == 0;
+}
+
+/* Checks the optional database argument of PAUSE, RESUME, RECONNECT,
+ * KILL, DISABLE and ENABLE: the console's own database cannot be named,
+ * any other must have a pool (or an entry that will make one). */
 static bool admin_db_arg(struct client *c, const struct admin_cmd *cmd,
 			 const char *verb, bool required)
 {
+	const struct dbpool *p;
+
 	if (!cmd->has_arg) {
 		if (required)
 			admin_error(c, "a database is required");
@@ -228,21 +239,24 @@ static bool admin_db_arg(struct client *c, const struct admin_cmd *cmd,
 		admin_errorf(c, "cannot %s admin db: %s", verb, cmd->arg);
 		return false;
 	}
-	if (strcmp(cmd->arg, c->w->cfg->dbname) != 0) {
-		admin_errorf(c, "no such database: %s", cmd->arg);
-		return false;
-	}
-	return true;
+	TAILQ_FOREACH(p, &c->w->pools, link)
+	if (admin_pool_match(cmd, p))
+		return true;
+	admin_errorf(c, "no such database: %s", cmd->arg);
+	return false;
 }
 
 /* Closes the servers no client holds: idle, connecting, being checked. A
- * linked server closes when its client releases it (server_become_idle). */
-static void admin_close_unlinked(struct worker *w)
+ * linked server closes when its client releases it (server_become_idle).
+ * p NULL: of every pool. */
+static void admin_close_unlinked(struct worker *w, const struct dbpool *p)
 {
 	struct server *s, *next;
 
 	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
+		if (p != NULL && s->pool != p)
+			continue;
 		if (s->state == SERVER_ACTIVE)
 			continue;
 		if (s->state == SERVER_RESETTING && s->peer.io != NULL)
@@ -259,12 +273,24 @@ static void admin_wait_for(struct client *c, enum admin_wait what)
 	admin_tick(c->w);
 }
 
+/* Pauses one pool and closes what no client holds of it. */
+static void admin_pause_pool(struct worker *w, struct dbpool *p, const char *by)
+{
+	pool_pause(&p->pool);
+	log_info("pool paused", LF_STR("pool", p->pool.name),
+		 LF_STR("user", p->user), LF_STR("by", by),
+		 LF_INT("servers_active", p->pool.count[POOL_SLOT_ACTIVE]));
+	admin_close_unlinked(w, p);
+}
+
 /* PAUSE [db]: no server is handed out or connected any more; in-flight
  * transactions finish, their servers close as they come back, and the
  * reply waits until every server is closed. */
 static void admin_pause(struct client *c, const struct admin_cmd *cmd)
 {
 	struct worker *w = c->w;
+	struct dbpool *p;
+	unsigned n = 0;
 
 	if (!admin_db_arg(c, cmd, "pause", false))
 		return;
@@ -272,15 +298,16 @@ static void admin_pause(struct client *c, const struct admin_cmd *cmd)
 		admin_error(c, "pooler is shutting down");
 		return;
 	}
-	if (w->pool.paused) {
+	TAILQ_FOREACH(p, &w->pools, link)
+	if (admin_pool_match(cmd, p) && !p->pool.paused)
+		n++;
+	if (n == 0) {
 		admin_error(c, "already suspended/paused");
 		return;
 	}
-	pool_pause(&w->pool);
-	log_info("pool paused", LF_STR("pool", w->pool.name),
-		 LF_STR("by", c->user),
-		 LF_INT("servers_active", w->pool.count[POOL_SLOT_ACTIVE]));
-	admin_close_unlinked(w);
+	TAILQ_FOREACH(p, &w->pools, link)
+	if (admin_pool_match(cmd, p) && !p->pool.paused)
+		admin_pause_pool(w, p, c->user);
 	admin_wait_for(c, ADMIN_WAIT_PAUSE);
 }
 
@@ -289,6 +316,8 @@ static void admin_pause(struct client *c, const struct admin_cmd *cmd)
 static void admin_resume(struct client *c, const struct admin_cmd *cmd)
 {
 	struct worker *w = c->w;
+	struct dbpool *p;
+	unsigned n = 0;
 
 	if (cmd->has_arg && !admin_db_arg(c, cmd, "resume", false))
 		return;
@@ -296,17 +325,23 @@ static void admin_resume(struct client *c, const struct admin_cmd *cmd)
 		admin_error(c, "pooler is shutting down");
 		return;
 	}
-	if (!w->pool.paused) {
+	TAILQ_FOREACH(p, &w->pools, link)
+	{
+		if (!admin_pool_match(cmd, p) || !p->pool.paused)
+			continue;
+		pool_resume(&p->pool, worker_now_ms());
+		log_info("pool resumed", LF_STR("pool", p->pool.name),
+			 LF_STR("user", p->user), LF_STR("by", c->user),
+			 LF_INT("clients_waiting", p->pool.nwaiting));
+		n++;
+	}
+	if (n == 0) {
 		if (cmd->has_arg)
 			admin_errorf(c, "database %s is not paused", cmd->arg);
 		else
 			admin_error(c, "pooler is not paused/suspended");
 		return;
 	}
-	pool_resume(&w->pool, worker_now_ms());
-	log_info("pool resumed", LF_STR("pool", w->pool.name),
-		 LF_STR("by", c->user),
-		 LF_INT("clients_waiting", w->pool.nwaiting));
 	admin_done(c, "RESUME");
 	w->maintain(w);
 }
@@ -316,12 +351,18 @@ static void admin_resume(struct client *c, const struct admin_cmd *cmd)
 static void admin_reconnect(struct client *c, const struct admin_cmd *cmd)
 {
 	struct worker *w = c->w;
+	struct dbpool *p;
 
 	if (!admin_db_arg(c, cmd, "reconnect", false))
 		return;
-	log_info("pool reconnecting", LF_STR("pool", w->pool.name),
-		 LF_STR("by", c->user));
-	server_reconnect_all(w);
+	TAILQ_FOREACH(p, &w->pools, link)
+	{
+		if (!admin_pool_match(cmd, p))
+			continue;
+		log_info("pool reconnecting", LF_STR("pool", p->pool.name),
+			 LF_STR("user", p->user), LF_STR("by", c->user));
+		server_reconnect(p);
+	}
 	admin_done(c, "RECONNECT");
 	w->maintain(w);
 }
@@ -335,17 +376,22 @@ static void admin_wait_close(struct client *c, const struct admin_cmd *cmd)
 	admin_wait_for(c, ADMIN_WAIT_STALE);
 }
 
-/* Disconnects every client of the pool (the console's stay). */
-static void admin_kill_clients(struct worker *w)
+/* Disconnects every client of the pools cmd names (the console's stay;
+ * without a database, those still logging in go too). */
+static void admin_kill_clients(struct worker *w, const struct admin_cmd *cmd)
 {
 	struct client *c, *next;
 
 	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
-		if (c->state != CLIENT_CONSOLE && c->state != CLIENT_CLOSING)
-			client_close(c, "57P01",
-				     "terminating connection due to "
-				     "administrator command");
+		if (c->state == CLIENT_CONSOLE || c->state == CLIENT_CLOSING)
+			continue;
+		if (c->pool != NULL ? !admin_pool_match(cmd, c->pool)
+				    : cmd->has_arg)
+			continue;
+		client_close(c, "57P01",
+			     "terminating connection due to administrator "
+			     "command");
 	}
 }
 
@@ -355,16 +401,24 @@ static void admin_kill(struct client *c, const struct admin_cmd *cmd)
 {
 	struct worker *w = c->w;
 	struct server *s, *next;
+	struct dbpool *p;
 
 	if (!admin_db_arg(c, cmd, "kill", false))
 		return;
-	pool_pause(&w->pool);
-	log_info("pool killed", LF_STR("pool", w->pool.name),
-		 LF_STR("by", c->user), LF_INT("clients", w->nclients));
-	admin_kill_clients(w);
+	TAILQ_FOREACH(p, &w->pools, link)
+	{
+		if (!admin_pool_match(cmd, p))
+			continue;
+		pool_pause(&p->pool);
+		log_info("pool killed", LF_STR("pool", p->pool.name),
+			 LF_STR("user", p->user), LF_STR("by", c->user),
+			 LF_INT("clients", p->nclients));
+	}
+	admin_kill_clients(w, cmd);
 	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
-		server_close(s, NULL);
+		if (admin_pool_match(cmd, s->pool))
+			server_close(s, NULL);
 	}
 	admin_done(c, "KILL");
 }
@@ -398,13 +452,18 @@ static void admin_kill_client(struct client *c, const struct admin_cmd *cmd)
 	admin_error(c, "client not found");
 }
 
-/* DISABLE db / ENABLE db: new logins to the pool are refused / let in. */
+/* DISABLE db / ENABLE db: new logins to the database's pools are refused
+ * / let in. */
 static void admin_enable(struct client *c, const struct admin_cmd *cmd,
 			 bool enable)
 {
+	struct dbpool *p;
+
 	if (!admin_db_arg(c, cmd, "disable", true))
 		return;
-	c->w->disabled = !enable;
+	TAILQ_FOREACH(p, &c->w->pools, link)
+	if (admin_pool_match(cmd, p))
+		p->disabled = !enable;
 	log_info(enable ? "database enabled" : "database disabled",
 		 LF_STR("database", cmd->arg), LF_STR("by", c->user));
 	admin_done(c, enable ? "ENABLE" : "DISABLE");
@@ -440,9 +499,12 @@ static void admin_shutdown(struct client *c, const struct admin_cmd *cmd)
 		 LF_STR("wait_for", cmd->arg));
 	if (w->listener != NULL)
 		listener_close_tcp(w->listener);
-	if (w->console_shutdown == ADMIN_SHUTDOWN_SERVERS && !w->pool.paused) {
-		pool_pause(&w->pool);
-		admin_close_unlinked(w);
+	if (w->console_shutdown == ADMIN_SHUTDOWN_SERVERS) {
+		struct dbpool *p;
+
+		TAILQ_FOREACH(p, &w->pools, link)
+		if (!p->pool.paused)
+			admin_pause_pool(w, p, c->user);
 	}
 	admin_done(c, "SHUTDOWN");
 	admin_tick(w);
@@ -625,6 +687,28 @@ static void admin_read(struct client *c)
 	}
 }
 
+/* Whether any pool is paused. */
+static bool admin_any_paused(const struct worker *w)
+{
+	const struct dbpool *p;
+
+	TAILQ_FOREACH(p, &w->pools, link)
+	if (p->pool.paused)
+		return true;
+	return false;
+}
+
+/* Whether every paused pool has closed all its servers. */
+static bool admin_paused_empty(const struct worker *w)
+{
+	const struct dbpool *p;
+
+	TAILQ_FOREACH(p, &w->pools, link)
+	if (p->pool.paused && pool_total(&p->pool) > 0)
+		return false;
+	return true;
+}
+
 /* Whether a waiting console command may be answered now. */
 static bool admin_wait_over(const struct worker *w, const struct client *c)
 {
@@ -632,10 +716,10 @@ static bool admin_wait_over(const struct worker *w, const struct client *c)
 
 	switch (c->console_wait) {
 	case ADMIN_WAIT_PAUSE:
-		return !w->pool.paused || pool_total(&w->pool) == 0;
+		return !admin_any_paused(w) || admin_paused_empty(w);
 	case ADMIN_WAIT_STALE:
 		TAILQ_FOREACH(s, &w->servers, link)
-		if (s->gen != w->server_gen)
+		if (s->gen != s->pool->gen)
 			return false;
 		return true;
 	default:
@@ -651,12 +735,11 @@ static void admin_wait_answer(struct client *c)
 
 	c->console_wait = ADMIN_WAIT_NONE;
 	w->console_waits--;
-	if (what == ADMIN_WAIT_PAUSE && !w->pool.paused) {
+	if (what == ADMIN_WAIT_PAUSE && !admin_any_paused(w)) {
 		admin_error(c, "PAUSE canceled: the pool was resumed");
 	} else if (what == ADMIN_WAIT_PAUSE) {
 		log_info("pool paused: every server closed",
-			 LF_STR("pool", w->pool.name),
-			 LF_INT("clients_waiting", w->pool.nwaiting));
+			 LF_INT("clients", w->nclients));
 		admin_done(c, "PAUSE");
 	} else {
 		admin_done(c, "WAIT_CLOSE");
@@ -670,7 +753,7 @@ static bool admin_shutdown_due(const struct worker *w)
 	const struct client *c;
 
 	if (w->console_shutdown == ADMIN_SHUTDOWN_SERVERS)
-		return pool_total(&w->pool) == 0;
+		return admin_paused_empty(w);
 	TAILQ_FOREACH(c, &w->clients, link)
 	if (c->state != CLIENT_CONSOLE && c->state != CLIENT_CLOSING)
 		return false;
@@ -704,12 +787,16 @@ static void admin_cancel(struct client *c)
 {
 	struct worker *w = c->w;
 
-	if (!w->pool.paused || w->shutting_down ||
+	struct dbpool *p;
+
+	if (!admin_any_paused(w) || w->shutting_down ||
 	    w->console_shutdown != ADMIN_SHUTDOWN_NONE)
 		return;
 	log_info("console cancel: resuming the pool",
 		 LF_STR("client", c->addr));
-	pool_resume(&w->pool, worker_now_ms());
+	TAILQ_FOREACH(p, &w->pools, link)
+	if (p->pool.paused)
+		pool_resume(&p->pool, worker_now_ms());
 	w->maintain(w);
 }
 

@@ -48,11 +48,15 @@ bool admin_db_row(const struct worker *w)
 	return strcmp(w->cfg->dbname, ADMIN_DB) != 0;
 }
 
-/* Whether the pool's rows sort before the console's (PgBouncer keeps
- * databases and pools ordered by name). */
-static bool admin_pool_first(const struct worker *w)
+/* The pools sorted by (database, user): PgBouncer keeps databases and
+ * pools ordered by name. A malloc'd array of w->npools (the caller frees),
+ * or NULL when out of memory. */
+static struct dbpool **admin_sorted_pools(const struct worker *w);
+
+/* Whether the console's row sorts before the pool named alias. */
+static bool admin_console_before(const char *alias)
 {
-	return strcmp(w->cfg->dbname, ADMIN_DB) < 0;
+	return strcmp(ADMIN_DB, alias) < 0;
 }
 
 /* Client and server counts by what SHOW POOLS calls them. */
@@ -70,94 +74,117 @@ static bool admin_server_used(const struct server *s, int64_t now)
 	       now - s->slot.since_ms >= cfg->server_check_delay_ms;
 }
 
-static void admin_count(const struct worker *w, int64_t now,
-			struct admin_counts *n)
+static void admin_count_client(const struct client *c, struct admin_counts *n)
+{
+	if (c->state == CLIENT_IDLE || c->state == CLIENT_ACTIVE)
+		n->cl_active++;
+	else if (c->state == CLIENT_WAITING || c->state == CLIENT_LOGIN)
+		n->cl_waiting++;
+	else if (c->state == CLIENT_CONSOLE)
+		n->cl_console++;
+	else if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
+		n->cl_login++;
+}
+
+static void admin_count_server(const struct server *s, int64_t now,
+			       struct admin_counts *n)
+{
+	n->servers++;
+	if (s->state == SERVER_ACTIVE && s->cancels > 0)
+		n->sv_canceling++;
+	else if (s->state == SERVER_ACTIVE)
+		n->sv_active++;
+	else if (admin_server_used(s, now))
+		n->sv_used++;
+	else if (s->state == SERVER_IDLE)
+		n->sv_idle++;
+	else if (s->state == SERVER_RESETTING)
+		n->sv_tested++;
+	else if (s->state == SERVER_CONNECTING)
+		n->sv_login++;
+}
+
+/* The sessions of pool p (NULL: every session of the worker). */
+static void admin_count(const struct worker *w, const struct dbpool *p,
+			int64_t now, struct admin_counts *n)
 {
 	const struct client *c;
 	const struct server *s;
 
 	memset(n, 0, sizeof(*n));
 	TAILQ_FOREACH(c, &w->clients, link)
-	{
-		if (c->state == CLIENT_IDLE || c->state == CLIENT_ACTIVE)
-			n->cl_active++;
-		else if (c->state == CLIENT_WAITING || c->state == CLIENT_LOGIN)
-			n->cl_waiting++;
-		else if (c->state == CLIENT_CONSOLE)
-			n->cl_console++;
-		else if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
-			n->cl_login++;
-	}
+	if (p == NULL || c->pool == p)
+		admin_count_client(c, n);
 	TAILQ_FOREACH(s, &w->servers, link)
-	{
-		n->servers++;
-		if (s->state == SERVER_ACTIVE && s->cancels > 0)
-			n->sv_canceling++;
-		else if (s->state == SERVER_ACTIVE)
-			n->sv_active++;
-		else if (admin_server_used(s, now))
-			n->sv_used++;
-		else if (s->state == SERVER_IDLE)
-			n->sv_idle++;
-		else if (s->state == SERVER_RESETTING)
-			n->sv_tested++;
-		else if (s->state == SERVER_CONNECTING)
-			n->sv_login++;
-	}
+	if (p == NULL || s->pool == p)
+		admin_count_server(s, now, n);
 }
 
 static void admin_pools_pool(struct admin_reply *r, const struct admin_table *t,
-			     const struct admin_counts *n)
+			     const struct dbpool *p)
 {
-	const struct worker *w = r->c->w;
-	int64_t wait = pool_wait_max_ms(&w->pool, r->now_ms);
+	struct admin_counts n;
+	int64_t wait = pool_wait_max_ms(&p->pool, r->now_ms);
+
+	admin_count(r->c->w, p, r->now_ms, &n);
 	struct admin_val v[] = {
-	    AV_STR(w->cfg->dbname),
-	    AV_STR(w->cfg->user),
-	    AV_INT(n->cl_active),
-	    AV_INT(n->cl_waiting),
+	    AV_STR(p->alias),
+	    AV_STR(p->user),
+	    AV_INT(n.cl_active),
+	    AV_INT(n.cl_waiting),
 	    AV_INT(0),
 	    AV_INT(0),
-	    AV_INT(n->sv_active),
+	    AV_INT(n.sv_active),
 	    AV_INT(0),
-	    AV_INT(n->sv_canceling),
-	    AV_INT(n->sv_idle),
-	    AV_INT(n->sv_used),
-	    AV_INT(n->sv_tested),
-	    AV_INT(n->sv_login),
+	    AV_INT(n.sv_canceling),
+	    AV_INT(n.sv_idle),
+	    AV_INT(n.sv_used),
+	    AV_INT(n.sv_tested),
+	    AV_INT(n.sv_login),
 	    AV_INT(wait / 1000),
 	    AV_INT(wait % 1000 * 1000),
-	    AV_STR(w->mode->name),
+	    AV_STR(p->mode->name),
 	};
 	admin_row(r, t, v);
 }
 
 static void admin_pools_console(struct admin_reply *r,
-				const struct admin_table *t,
-				const struct admin_counts *n)
+				const struct admin_table *t)
 {
+	struct admin_counts n;
 	struct admin_val v[16];
 
+	admin_count(r->c->w, NULL, r->now_ms, &n);
 	for (unsigned i = 0; i < 16; i++)
 		v[i] = AV_INT(0);
 	v[0] = AV_STR(ADMIN_DB);
 	v[1] = AV_STR(ADMIN_DB);
-	v[2] = AV_INT(n->cl_console);
+	v[2] = AV_INT(n.cl_console);
 	v[15] = AV_STR("statement");
 	admin_row(r, t, v);
 }
 
+/* SHOW POOLS: one row per pool, and the console's, by name. */
 static void admin_show_pools(struct admin_reply *r, const struct admin_table *t)
 {
-	struct admin_counts n;
-	bool console = admin_db_row(r->c->w);
+	const struct worker *w = r->c->w;
+	struct dbpool **v = admin_sorted_pools(w);
+	bool console = admin_db_row(w);
 
-	admin_count(r->c->w, r->now_ms, &n);
-	if (console && !admin_pool_first(r->c->w))
-		admin_pools_console(r, t, &n);
-	admin_pools_pool(r, t, &n);
-	if (console && admin_pool_first(r->c->w))
-		admin_pools_console(r, t, &n);
+	if (v == NULL) {
+		r->failed = true;
+		return;
+	}
+	for (unsigned i = 0; i < w->npools; i++) {
+		if (console && admin_console_before(v[i]->alias)) {
+			admin_pools_console(r, t);
+			console = false;
+		}
+		admin_pools_pool(r, t, v[i]);
+	}
+	if (console)
+		admin_pools_console(r, t);
+	free(v);
 }
 
 /* The figures of one STATS row: totals, then the per-period averages. */
@@ -168,27 +195,28 @@ struct admin_stats {
 			    µs/query, wait µs/s */
 };
 
-static void admin_stats_of(const struct worker *w, bool console,
-			   struct admin_stats *st)
+/* Adds pool p's figures to st (p NULL: the console's). */
+static void admin_stats_add(const struct worker *w, const struct dbpool *p,
+			    struct admin_stats *st)
 {
 	const struct metrics_counters *m =
-	    console ? &w->console_stats : &w->pool.stats;
+	    p == NULL ? &w->console_stats : &p->pool.stats;
 
-	memset(st, 0, sizeof(*st));
-	st->db = console ? ADMIN_DB : w->cfg->dbname;
-	st->xacts = m->xacts_total;
-	st->queries = m->queries_total;
-	st->recv = m->bytes_in;
-	st->sent = m->bytes_out;
-	st->xact_us = m->xact_us;
-	st->query_us = m->query_us;
-	st->wait_us = m->wait_us;
-	if (!console) {
-		const struct metrics_rates *a = &w->pool.period.rates;
+	st->db = p == NULL ? ADMIN_DB : p->alias;
+	st->xacts += m->xacts_total;
+	st->queries += m->queries_total;
+	st->recv += m->bytes_in;
+	st->sent += m->bytes_out;
+	st->xact_us += m->xact_us;
+	st->query_us += m->query_us;
+	st->wait_us += m->wait_us;
+	if (p != NULL) {
+		const struct metrics_rates *a = &p->pool.period.rates;
 		uint64_t avg[7] = {a->xact_count, a->query_count, a->recv,
 				   a->sent,	  a->xact_time,	  a->query_time,
 				   a->wait_time};
-		memcpy(st->avg, avg, sizeof(avg));
+		for (unsigned i = 0; i < 7; i++)
+			st->avg[i] += avg[i];
 	}
 }
 
@@ -213,19 +241,39 @@ static void admin_stats_row(struct admin_reply *r, const struct admin_table *t,
 	admin_row(r, t, v); /* the first 8 values */
 }
 
-/* SHOW STATS, STATS_TOTALS, STATS_AVERAGES: one row per database. */
+/* SHOW STATS, STATS_TOTALS, STATS_AVERAGES: one row per database (the
+ * pools of its users summed), and the console's, by name. */
 static void admin_show_stats(struct admin_reply *r, const struct admin_table *t)
 {
 	const struct worker *w = r->c->w;
-	struct admin_stats pool, console;
+	struct dbpool **v = admin_sorted_pools(w);
+	bool console = admin_db_row(w);
+	struct admin_stats st;
 
-	admin_stats_of(w, false, &pool);
-	admin_stats_of(w, true, &console);
-	if (admin_db_row(w) && !admin_pool_first(w))
-		admin_stats_row(r, t, &console);
-	admin_stats_row(r, t, &pool);
-	if (admin_db_row(w) && admin_pool_first(w))
-		admin_stats_row(r, t, &console);
+	if (v == NULL) {
+		r->failed = true;
+		return;
+	}
+	for (unsigned i = 0; i < w->npools; i++) {
+		if (console && admin_console_before(v[i]->alias)) {
+			memset(&st, 0, sizeof(st));
+			admin_stats_add(w, NULL, &st);
+			admin_stats_row(r, t, &st);
+			console = false;
+		}
+		if (i == 0 || strcmp(v[i - 1]->alias, v[i]->alias) != 0)
+			memset(&st, 0, sizeof(st));
+		admin_stats_add(w, v[i], &st);
+		if (i + 1 == w->npools ||
+		    strcmp(v[i + 1]->alias, v[i]->alias) != 0)
+			admin_stats_row(r, t, &st);
+	}
+	if (console) {
+		memset(&st, 0, sizeof(st));
+		admin_stats_add(w, NULL, &st);
+		admin_stats_row(r, t, &st);
+	}
+	free(v);
 }
 
 /* SHOW TOTALS: each figure summed over the databases. */
@@ -237,23 +285,23 @@ static void admin_show_totals(struct admin_reply *r,
 	    "xact_time",  "query_time",	 "wait_time",
 	};
 	const struct worker *w = r->c->w;
-	struct admin_stats a, b;
+	const struct dbpool *p;
+	struct admin_stats a = {0};
 	char name[64];
 
-	admin_stats_of(w, false, &a);
-	admin_stats_of(w, true, &b);
+	TAILQ_FOREACH(p, &w->pools, link)
+	admin_stats_add(w, p, &a);
+	admin_stats_add(w, NULL, &a);
 	uint64_t total[7] = {
-	    a.xacts + b.xacts,	   a.queries + b.queries,
-	    a.recv + b.recv,	   a.sent + b.sent,
-	    a.xact_us + b.xact_us, a.query_us + b.query_us,
-	    a.wait_us + b.wait_us,
+	    a.xacts,   a.queries,  a.recv,    a.sent,
+	    a.xact_us, a.query_us, a.wait_us,
 	};
 	for (unsigned i = 0; i < 14; i++) {
 		snprintf(name, sizeof(name), "%s_%s", i < 7 ? "total" : "avg",
 			 names[i % 7]);
 		struct admin_val v[2] = {
 		    AV_STR(name),
-		    AV_INT(i < 7 ? total[i] : a.avg[i - 7] + b.avg[i - 7]),
+		    AV_INT(i < 7 ? total[i] : a.avg[i - 7]),
 		};
 		admin_row(r, t, v);
 	}
@@ -410,8 +458,8 @@ static void admin_server_sock(struct admin_reply *r, struct server *s,
 
 	memset(k, 0, sizeof(*k));
 	k->type = 'S';
-	k->user = cfg->user;
-	k->db = cfg->dbname;
+	k->user = s->pool->user;
+	k->db = s->pool->alias;
 	k->state = state;
 	if (fd < 0 ||
 	    !net_sock_name(fd, false, k->addr, sizeof(k->addr), &k->port))
@@ -423,7 +471,7 @@ static void admin_server_sock(struct admin_reply *r, struct server *s,
 			      &k->local_port);
 	k->connect_s = admin_wall(r, s->created_ms);
 	k->request_s = admin_wall(r, s->slot.since_ms);
-	k->close_needed = s->gen != s->w->server_gen;
+	k->close_needed = s->gen != s->pool->gen;
 	k->ptr = s;
 	k->link = s->peer.io != NULL ? s->peer.ctx : NULL;
 	k->remote_pid = s->backend_pid;
@@ -472,26 +520,32 @@ static void admin_show_sockets(struct admin_reply *r,
 	}
 }
 
+/* One SHOW DATABASES row: the database of pool p (the first of its
+ * users' pools); servers counted over all of them. */
 static void admin_databases_pool(struct admin_reply *r,
-				 const struct admin_table *t)
+				 const struct admin_table *t,
+				 const struct dbpool *p, unsigned servers)
 {
-	const struct worker *w = r->c->w;
-	const struct config *cfg = w->cfg;
-	bool unix_host = cfg->host[0] == '/';
+	const struct config *cfg = r->c->w->cfg;
+	const struct db_entry *e =
+	    p->db != NULL && !p->db->is_default ? p->db : NULL;
+	const char *host = e != NULL && e->host != NULL ? e->host : cfg->host;
+	int port = e != NULL && e->port != NULL ? atoi(e->port) : cfg->port;
+	bool own_mode = e != NULL && e->pool_mode != DBCONF_UNSET;
 	struct admin_val v[13] = {
-	    AV_STR(cfg->dbname),
-	    unix_host ? AV_NULL : AV_STR(cfg->host),
-	    AV_INT(cfg->port),
-	    AV_STR(cfg->dbname),
-	    AV_STR(cfg->user),
-	    AV_INT(cfg->pool_max),
-	    AV_INT(cfg->pool_min),
+	    AV_STR(p->autodb ? p->alias : e != NULL ? e->alias : p->alias),
+	    host[0] == '/' ? AV_NULL : AV_STR(host),
+	    AV_INT(port),
+	    AV_STR(p->dbname),
+	    e != NULL && e->user == NULL ? AV_NULL : AV_STR(p->user),
+	    AV_INT(p->pool.lim.max),
+	    AV_INT(p->pool.lim.min),
 	    AV_INT(0),
-	    AV_NULL, /* the mode is pitlane's, not set per database */
-	    AV_INT(cfg->pool_max),
-	    AV_INT(pool_total(&w->pool)),
-	    AV_INT(w->pool.paused),
-	    AV_INT(w->disabled),
+	    own_mode ? AV_STR(p->mode->name) : AV_NULL,
+	    AV_INT(p->pool.lim.max),
+	    AV_INT(servers),
+	    AV_INT(p->pool.paused),
+	    AV_INT(p->disabled),
 	};
 	admin_row(r, t, v);
 }
@@ -517,16 +571,75 @@ static void admin_databases_console(struct admin_reply *r,
 	admin_row(r, t, v);
 }
 
+/* SHOW DATABASES: one row per database alias, and the console's. */
 static void admin_show_databases(struct admin_reply *r,
 				 const struct admin_table *t)
 {
 	const struct worker *w = r->c->w;
+	struct dbpool **v = admin_sorted_pools(w);
+	bool console = admin_db_row(w);
+	unsigned servers = 0, first = 0;
 
-	if (admin_db_row(w) && !admin_pool_first(w))
+	if (v == NULL) {
+		r->failed = true;
+		return;
+	}
+	for (unsigned i = 0; i < w->npools; i++) {
+		if (console && admin_console_before(v[i]->alias)) {
+			admin_databases_console(r, t);
+			console = false;
+		}
+		if (i == 0 || strcmp(v[i - 1]->alias, v[i]->alias) != 0) {
+			servers = 0;
+			first = i;
+		}
+		servers += pool_total(&v[i]->pool);
+		if (i + 1 == w->npools ||
+		    strcmp(v[i + 1]->alias, v[i]->alias) != 0)
+			admin_databases_pool(r, t, v[first], servers);
+	}
+	if (console)
 		admin_databases_console(r, t);
-	admin_databases_pool(r, t);
-	if (admin_db_row(w) && admin_pool_first(w))
-		admin_databases_console(r, t);
+	free(v);
+}
+
+/* Orders pools by database alias, then user. */
+static int admin_pool_cmp(const void *a, const void *b)
+{
+	const struct dbpool *x = *(const struct dbpool *const *)a;
+	const struct dbpool *y = *(const struct dbpool *const *)b;
+	int d = strcmp(x->alias, y->alias);
+
+	return d != 0 ? d : strcmp(x->user, y->user);
+}
+
+static struct dbpool **admin_sorted_pools(const struct worker *w)
+{
+	struct dbpool **v = malloc((w->npools + 1) * sizeof(*v));
+	struct dbpool *p;
+	unsigned n = 0;
+
+	if (v == NULL)
+		return NULL;
+	TAILQ_FOREACH(p, &w->pools, link)
+	v[n++] = p;
+	qsort(v, n, sizeof(*v), admin_pool_cmp);
+	return v;
+}
+
+/* How many database aliases the pools serve. */
+static unsigned admin_db_count(const struct worker *w)
+{
+	struct dbpool **v = admin_sorted_pools(w);
+	unsigned n = 0;
+
+	if (v == NULL)
+		return 0;
+	for (unsigned i = 0; i < w->npools; i++)
+		if (i == 0 || strcmp(v[i - 1]->alias, v[i]->alias) != 0)
+			n++;
+	free(v);
+	return n;
 }
 
 static int admin_strcmp(const void *a, const void *b)
@@ -541,13 +654,16 @@ static int admin_users(const struct worker *w, const char ***out)
 {
 	const struct authfile *af = w->creds != NULL ? w->creds->file : NULL;
 	unsigned nf = af != NULL ? authfile_count(af) : 0;
-	const char **v = malloc((nf + 2) * sizeof(*v));
+	const char **v = malloc((nf + w->npools + 2) * sizeof(*v));
+	const struct dbpool *p;
 	unsigned n = 0, k = 0;
 
 	if (v == NULL)
 		return -1;
 	v[n++] = ADMIN_DB;
 	v[n++] = w->cfg->user;
+	TAILQ_FOREACH(p, &w->pools, link)
+	v[n++] = p->user;
 	for (unsigned i = 0; i < nf; i++)
 		v[n++] = authfile_user(af, i);
 	qsort(v, n, sizeof(*v), admin_strcmp);
@@ -590,16 +706,17 @@ static void admin_show_lists(struct admin_reply *r, const struct admin_table *t)
 {
 	const struct worker *w = r->c->w;
 	struct admin_counts n;
-	unsigned dbs = admin_db_row(w) ? 2 : 1;
+	unsigned console = admin_db_row(w) ? 1 : 0;
+	unsigned dbs = admin_db_count(w) + console;
 
-	admin_count(w, r->now_ms, &n);
+	admin_count(w, NULL, r->now_ms, &n);
 	const struct {
 		const char *name;
 		unsigned items;
 	} rows[] = {
 	    {"databases", dbs},
 	    {"users", admin_user_count(w)},
-	    {"pools", dbs},
+	    {"pools", w->npools + console},
 	    {"free_clients", 0},
 	    {"used_clients", w->nclients - n.cl_login},
 	    {"login_clients", n.cl_login},
@@ -624,7 +741,7 @@ static void admin_show_mem(struct admin_reply *r, const struct admin_table *t)
 	const struct worker *w = r->c->w;
 	struct admin_counts n;
 
-	admin_count(w, r->now_ms, &n);
+	admin_count(w, NULL, r->now_ms, &n);
 	const struct {
 		const char *name;
 		size_t size;
@@ -661,7 +778,7 @@ static void admin_show_version(struct admin_reply *r,
 
 static void admin_show_state(struct admin_reply *r, const struct admin_table *t)
 {
-	bool paused = r->c->w->pool.paused;
+	bool paused = dbpool_default(r->c->w)->pool.paused;
 	struct admin_val a[2] = {AV_STR("active"),
 				 AV_STR(paused ? "no" : "yes")};
 	struct admin_val p[2] = {AV_STR("paused"),

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,21 @@
 #include <event2/util.h>
 
 #define BACKEND_MAX_HOSTS    16
-#define BACKEND_CONNINFO_MAX 16
+#define BACKEND_CONNINFO_MAX 20
+
+/* The target's strings a connect keeps its own copy of. */
+enum backend_field {
+	BF_HOST,
+	BF_PORT,
+	BF_DBNAME,
+	BF_USER,
+	BF_PASSWORD,
+	BF_TSA,
+	BF_APP,
+	BF_ENCODING,
+	BF_OPTIONS,
+	BF_COUNT,
+};
 
 struct backend_connect {
 	struct event_base *base;
@@ -34,6 +49,7 @@ struct backend_connect {
 	} lookup[BACKEND_MAX_HOSTS];
 	char addr[BACKEND_MAX_HOSTS][INET6_ADDRSTRLEN]; /* "" for sockets */
 	char error[256];
+	char *field[BF_COUNT]; /* the target's strings, owned; NULL: unset */
 };
 
 /* The last step of an attempt: a reload may have replaced the
@@ -41,7 +57,140 @@ struct backend_connect {
 static void backend_free(struct backend_connect *bc)
 {
 	config_release(bc->cfg);
+	if (bc->field[BF_PASSWORD] != NULL)
+		explicit_bzero(bc->field[BF_PASSWORD],
+			       strlen(bc->field[BF_PASSWORD]));
+	for (unsigned i = 0; i < BF_COUNT; i++)
+		free(bc->field[i]);
 	free(bc);
+}
+
+/* Copies the target's strings; false when out of memory. */
+static bool backend_copy_target(struct backend_connect *bc,
+				const struct backend_target *t)
+{
+	const char *v[BF_COUNT] = {
+	    [BF_HOST] = t->host,
+	    [BF_PORT] = t->port,
+	    [BF_DBNAME] = t->dbname,
+	    [BF_USER] = t->user,
+	    [BF_PASSWORD] = t->password,
+	    [BF_TSA] = t->target_session_attrs,
+	    [BF_APP] = t->application_name,
+	    [BF_ENCODING] = t->client_encoding,
+	    [BF_OPTIONS] = t->options,
+	};
+
+	for (unsigned i = 0; i < BF_COUNT; i++)
+		if (v[i] != NULL && (bc->field[i] = strdup(v[i])) == NULL)
+			return false;
+	return bc->field[BF_HOST] != NULL && bc->field[BF_PORT] != NULL;
+}
+
+/* Splits a comma-separated list into at most max pieces (in place). */
+static unsigned backend_split(char *list, char **out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (char *p = list; n < max; p++) {
+		out[n++] = p;
+		p += strcspn(p, ",");
+		if (*p == '\0')
+			break;
+		*p = '\0';
+	}
+	return n;
+}
+
+/* Joins pieces back into list (which holds them all: same length). */
+static void backend_join(char *list, char *const *v, unsigned n, char *tmp)
+{
+	tmp[0] = '\0';
+	for (unsigned i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(tmp, ",");
+		strcat(tmp, v[i]);
+	}
+	strcpy(list, tmp);
+}
+
+/* load_balance_hosts=random, which libpq 15 lacks: the host list (and the
+ * port list when it has one port per host) in a random order, so each
+ * connect tries the hosts in a different order. */
+static bool backend_shuffle_hosts(struct backend_connect *bc)
+{
+	char *h = strdup(bc->field[BF_HOST]), *p = strdup(bc->field[BF_PORT]);
+	char *tmp =
+	    malloc(strlen(bc->field[BF_HOST]) + strlen(bc->field[BF_PORT]) + 2);
+	char *hv[BACKEND_MAX_HOSTS], *pv[BACKEND_MAX_HOSTS];
+	unsigned nh, np;
+	bool ok = h != NULL && p != NULL && tmp != NULL;
+
+	if (ok) {
+		nh = backend_split(h, hv, BACKEND_MAX_HOSTS);
+		np = backend_split(p, pv, BACKEND_MAX_HOSTS);
+		for (unsigned i = nh; i > 1; i--) {
+			uint32_t r;
+			evutil_secure_rng_get_bytes(&r, sizeof(r));
+			unsigned j = r % i;
+			char *x = hv[i - 1];
+			hv[i - 1] = hv[j];
+			hv[j] = x;
+			if (np == nh) {
+				x = pv[i - 1];
+				pv[i - 1] = pv[j];
+				pv[j] = x;
+			}
+		}
+		backend_join(bc->field[BF_HOST], hv, nh, tmp);
+		if (np == nh)
+			backend_join(bc->field[BF_PORT], pv, np, tmp);
+	}
+	free(h);
+	free(p);
+	free(tmp);
+	return ok;
+}
+
+/* The libpq keyword/value arrays for bc's target (NULL-terminated, values
+ * pointing into bc and its configuration). Returns the number of pairs. */
+static size_t backend_conninfo(const struct backend_connect *bc,
+			       const char *hostaddr, const char **keys,
+			       const char **values)
+{
+	const struct config *c = bc->cfg;
+	const char *const pairs[][2] = {
+	    {"host", bc->field[BF_HOST]},
+	    {"hostaddr", hostaddr},
+	    {"port", bc->field[BF_PORT]},
+	    {"dbname", bc->field[BF_DBNAME]},
+	    {"user", bc->field[BF_USER]},
+	    {"password", bc->field[BF_PASSWORD]},
+	    {"sslmode", c->sslmode},
+	    {"sslrootcert", c->sslrootcert},
+	    {"sslcert", c->sslcert},
+	    {"sslkey", c->sslkey},
+	    {"gssencmode", "disable"}, /* Debian's libpq tries GSS first */
+	    {"target_session_attrs", bc->field[BF_TSA]},
+	    {"application_name", bc->field[BF_APP]},
+	    {"fallback_application_name", "pitlane"},
+	    {"client_encoding", bc->field[BF_ENCODING]},
+	    {"options", bc->field[BF_OPTIONS]},
+	};
+	size_t n = 0;
+
+	_Static_assert(sizeof(pairs) / sizeof(pairs[0]) < BACKEND_CONNINFO_MAX,
+		       "BACKEND_CONNINFO_MAX holds every pair and the NULL");
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		if (pairs[i][1] == NULL)
+			continue;
+		keys[n] = pairs[i][0];
+		values[n] = pairs[i][1];
+		n++;
+	}
+	keys[n] = NULL;
+	values[n] = NULL;
+	return n;
 }
 
 static void backend_finish(struct backend_connect *bc, PGconn *conn,
@@ -144,11 +293,7 @@ static void backend_start_libpq(struct backend_connect *bc)
 			strcat(hostaddr, ",");
 		strcat(hostaddr, bc->addr[i]);
 	}
-	if (config_conninfo(bc->cfg, hostaddr, keys, vals,
-			    BACKEND_CONNINFO_MAX) == 0) {
-		backend_finish(bc, NULL, "connection parameters do not fit");
-		return;
-	}
+	backend_conninfo(bc, hostaddr, keys, vals);
 	bc->conn = PQconnectStartParams(keys, vals, 0);
 	if (bc->conn == NULL || PQstatus(bc->conn) == CONNECTION_BAD) {
 		backend_finish(bc, NULL, backend_pq_error(bc));
@@ -201,7 +346,7 @@ static void backend_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
  * directories and numeric addresses need none. */
 static void backend_resolve(struct backend_connect *bc, struct evdns_base *dns)
 {
-	const char *h = bc->cfg->host;
+	const char *h = bc->field[BF_HOST];
 	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
 					.ai_socktype = SOCK_STREAM,
 					.ai_protocol = IPPROTO_TCP};
@@ -230,10 +375,9 @@ static void backend_resolve(struct backend_connect *bc, struct evdns_base *dns)
 	backend_dns_done(bc);
 }
 
-struct backend_connect *backend_connect_start(struct event_base *base,
-					      struct evdns_base *dns,
-					      const struct config *cfg,
-					      backend_done_cb done, void *arg)
+struct backend_connect *backend_connect_start(
+    struct event_base *base, struct evdns_base *dns, const struct config *cfg,
+    const struct backend_target *target, backend_done_cb done, void *arg)
 {
 	struct backend_connect *bc = calloc(1, sizeof(*bc));
 	struct timeval tv = {.tv_sec = cfg->connect_timeout_ms / 1000,
@@ -246,6 +390,11 @@ struct backend_connect *backend_connect_start(struct event_base *base,
 	bc->cfg = config_hold(cfg);
 	bc->done = done;
 	bc->arg = arg;
+	if (!backend_copy_target(bc, target) ||
+	    (target->shuffle_hosts && !backend_shuffle_hosts(bc))) {
+		backend_free(bc);
+		return NULL;
+	}
 	bc->timer = evtimer_new(base, backend_timeout_cb, bc);
 	if (bc->timer == NULL || evtimer_add(bc->timer, &tv) != 0) {
 		if (bc->timer)

@@ -4,6 +4,8 @@
 #ifndef PITLANE_BACKEND_H
 #define PITLANE_BACKEND_H
 
+#include <stdbool.h>
+
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -12,16 +14,32 @@
 
 struct backend_connect;
 
+/* Where and as whom one backend connection logs in (a pool's target). The
+ * strings are copied by backend_connect_start; NULL: not sent. TLS toward
+ * the server (sslmode, sslrootcert, sslcert, sslkey) and the connect
+ * timeout come from the configuration. */
+struct backend_target {
+	const char *host; /* comma-separated list */
+	const char *port; /* comma-separated list, or one for every host */
+	const char *dbname;
+	const char *user;
+	const char *password;
+	const char *target_session_attrs; /* libpq's keyword */
+	const char *application_name;	  /* else fallback "pitlane" */
+	const char *client_encoding;
+	const char *options; /* "-c DateStyle=... -c TimeZone=..." */
+	bool shuffle_hosts;  /* load_balance_hosts=random */
+};
+
 /* Called once per attempt: conn on success (owned by the callee from then
  * on, already non-blocking), or NULL with a reason that never contains the
  * password. */
 typedef void (*backend_done_cb)(PGconn *conn, const char *error, void *arg);
 
-/* Starts one connect attempt. NULL when out of memory. */
-struct backend_connect *backend_connect_start(struct event_base *base,
-					      struct evdns_base *dns,
-					      const struct config *cfg,
-					      backend_done_cb done, void *arg);
+/* Starts one connect attempt to target. NULL when out of memory. */
+struct backend_connect *backend_connect_start(
+    struct event_base *base, struct evdns_base *dns, const struct config *cfg,
+    const struct backend_target *target, backend_done_cb done, void *arg);
 
 /* Abandons an attempt in progress without calling its callback. */
 void backend_connect_abort(struct backend_connect *bc);

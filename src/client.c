@@ -121,7 +121,7 @@ static void client_send_ready(struct client *c)
  * BackendKeyData and ReadyForQuery: the end of a successful login. */
 static void client_send_welcome(struct client *c, const struct params *values)
 {
-	const struct params *base = &c->w->params;
+	const struct params *base = &c->pool->params;
 	uint8_t buf[CLIENT_MSG_BUF];
 	struct proto_writer wr;
 
@@ -142,6 +142,15 @@ static void client_send_welcome(struct client *c, const struct params *values)
 	client_write(c, buf, wr.len);
 	log_debug("client logged in", LF_STR("client", c->addr),
 		  LF_INT("key_pid", c->key_pid));
+}
+
+/* The counters a client's events go to: its pool's, or the default
+ * pool's before it has one (login failures, cancel requests). */
+static struct metrics_counters *client_stats(const struct client *c)
+{
+	struct dbpool *p = c->pool != NULL ? c->pool : dbpool_default(c->w);
+
+	return &p->pool.stats;
 }
 
 static void client_close_timeout_cb(evutil_socket_t fd, short what, void *arg);
@@ -175,15 +184,16 @@ static void client_disconnect(struct client *c, const char *sqlstate,
 	if (c->state == CLIENT_CLOSING)
 		return;
 	if (sqlstate != NULL && c->state < CLIENT_IDLE)
-		w->pool.stats
-		    .login_failures[metrics_login_failure_of(sqlstate)]++;
+		client_stats(c)
+		    ->login_failures[metrics_login_failure_of(sqlstate)]++;
 	if (sqlstate != NULL) {
 		client_send_error(c, "FATAL", sqlstate, message, detail, false);
 		log_info("client refused", LF_STR("client", c->addr),
 			 LF_STR("sqlstate", sqlstate),
 			 LF_STR("message", message));
 	}
-	pool_wait_remove(&w->pool, &c->waiter);
+	if (c->pool != NULL)
+		pool_wait_remove(&c->pool->pool, &c->waiter);
 	if (s != NULL) {
 		c->server = NULL;
 		w->clients_active--;
@@ -339,11 +349,12 @@ static void client_forward(struct client *c)
 static void client_login_done(struct client *c)
 {
 	struct worker *w = c->w;
+	struct dbpool *p = c->pool;
 	struct server *s = c->server;
 
 	for (unsigned i = 0; i < c->want.n; i++) {
 		const char *v = params_get(&s->params, c->want.name[i]);
-		if (v != NULL && params_get(&w->params, c->want.name[i]) &&
+		if (v != NULL && params_get(&p->params, c->want.name[i]) &&
 		    !params_set(&c->want, c->want.name[i], v)) {
 			client_disconnect(c, "53200", "out of memory", NULL);
 			return;
@@ -356,8 +367,8 @@ static void client_login_done(struct client *c)
 	client_send_welcome(c, &s->params);
 	if (c->state == CLIENT_CLOSING)
 		return;
-	w->pool.stats.logins++;
-	if (!w->mode->server_at_login) {
+	p->pool.stats.logins++;
+	if (!p->mode->server_at_login) {
 		/* The server was needed for the login only. */
 		c->server = NULL;
 		w->clients_active--;
@@ -376,12 +387,13 @@ static void client_login_done(struct client *c)
 static void client_attach(struct client *c, struct server *s)
 {
 	struct worker *w = c->w;
+	struct dbpool *p = c->pool;
 	struct server_peer peer = {
 	    .io = c->io,
 	    .ops = &client_server_ops,
 	    .ctx = c,
 	    .names =
-		w->mode->track_statements && w->cfg->max_prepared_statements > 0
+		p->mode->track_statements && w->cfg->max_prepared_statements > 0
 		    ? &c->names
 		    : NULL,
 	    .want = &c->want,
@@ -390,7 +402,7 @@ static void client_attach(struct client *c, struct server *s)
 	bool syncing;
 
 	metrics_record_wait(
-	    &w->pool.stats, &w->pool.hist,
+	    &p->pool.stats, &p->pool.hist,
 	    metrics_elapsed_us(c->wait_since_us, worker_now_us(w)));
 	c->server = s;
 	w->clients_active++;
@@ -408,11 +420,11 @@ static void client_attach(struct client *c, struct server *s)
 
 /* The newest idle server that is fit for use: stale ones run
  * server_check_query first and come back through dispatch. */
-static struct server *client_take_idle(struct worker *w)
+static struct server *client_take_idle(struct dbpool *p)
 {
 	struct pool_slot *slot;
 
-	while ((slot = pool_checkout(&w->pool, worker_now_ms())) != NULL) {
+	while ((slot = pool_checkout(&p->pool, worker_now_ms())) != NULL) {
 		struct server *s = server_of_slot(slot);
 		if (!server_check_if_stale(s))
 			return s;
@@ -427,38 +439,38 @@ static void client_acquire(struct client *c)
 	struct server *s = NULL;
 
 	c->wait_since_us = worker_now_us(w);
-	if (w->pool.nwaiting == 0)
-		s = client_take_idle(w);
+	if (c->pool->pool.nwaiting == 0)
+		s = client_take_idle(c->pool);
 	if (s != NULL) {
 		client_attach(c, s);
 		return;
 	}
-	pool_wait_push(&w->pool, &c->waiter, worker_now_ms());
+	pool_wait_push(&c->pool->pool, &c->waiter, worker_now_ms());
 	w->maintain(w);
 }
 
-void client_dispatch(struct worker *w)
+void client_dispatch(struct dbpool *p)
 {
 	struct pool_waiter *wt;
 
-	if (w->dispatching) {
-		w->dispatch_again = true;
+	if (p->dispatching) {
+		p->dispatch_again = true;
 		return;
 	}
-	w->dispatching = true;
+	p->dispatching = true;
 	do {
-		w->dispatch_again = false;
-		while ((wt = pool_wait_first(&w->pool)) != NULL &&
-		       w->pool.count[POOL_SLOT_IDLE] > 0) {
-			struct server *s = client_take_idle(w);
+		p->dispatch_again = false;
+		while ((wt = pool_wait_first(&p->pool)) != NULL &&
+		       p->pool.count[POOL_SLOT_IDLE] > 0) {
+			struct server *s = client_take_idle(p);
 
 			if (s == NULL)
 				break;
-			pool_wait_remove(&w->pool, wt);
+			pool_wait_remove(&p->pool, wt);
 			client_attach(client_of_waiter(wt), s);
 		}
-	} while (w->dispatch_again);
-	w->dispatching = false;
+	} while (p->dispatch_again);
+	p->dispatching = false;
 }
 
 /* Drops buffered messages up to and including the next Sync. Returns true
@@ -570,7 +582,7 @@ static bool client_answer_locally(struct client *c)
 	uint8_t type = 0;
 	uint32_t len;
 
-	if (!c->w->mode->track_statements ||
+	if (!c->pool->mode->track_statements ||
 	    c->w->cfg->max_prepared_statements == 0)
 		return false;
 	relay_cursor_init(&cur);
@@ -668,22 +680,28 @@ static void client_refuse_request(struct client *c, const char *msg,
 void client_wait_timeout(struct client *c)
 {
 	struct worker *w = c->w;
+	struct dbpool *p = c->pool;
 	char msg[256], detail[320] = "";
 
-	pool_wait_remove(&w->pool, &c->waiter);
-	w->pool.stats.wait_timeouts++;
+	pool_wait_remove(&p->pool, &c->waiter);
+	p->pool.stats.wait_timeouts++;
 	snprintf(msg, sizeof(msg),
 		 "pool \"%s\" is saturated: no server connection became free "
-		 "within %d ms (pool_max %d)",
-		 w->pool.name, w->cfg->connect_timeout_ms, w->cfg->pool_max);
-	if (w->pool.backoff_ms > 0)
+		 "within %d ms (pool_max %u)",
+		 p->pool.name, w->cfg->connect_timeout_ms, p->pool.lim.max);
+	if (p->pool.backoff_ms > 0)
 		snprintf(detail, sizeof(detail),
 			 "Connecting to the database failed: %s",
-			 w->last_connect_error);
-	log_warn("client wait timed out", LF_STR("pool", w->pool.name),
+			 p->last_connect_error);
+	else if (p->capped)
+		snprintf(detail, sizeof(detail),
+			 "The servers of database \"%s\" or user \"%s\" are "
+			 "at max_db_connections or max_user_connections.",
+			 p->alias, p->user);
+	log_warn("client wait timed out", LF_STR("pool", p->pool.name),
 		 LF_STR("client", c->addr),
 		 LF_INT("waited_ms", w->cfg->connect_timeout_ms));
-	if (c->state == CLIENT_WAITING && !w->mode->server_at_login)
+	if (c->state == CLIENT_WAITING && !p->mode->server_at_login)
 		client_refuse_request(c, msg, detail[0] ? detail : NULL);
 	else
 		client_disconnect(c, "53300", msg, detail[0] ? detail : NULL);
@@ -864,29 +882,44 @@ static bool client_console_params(struct client *c, const uint8_t *pkt,
 	return false;
 }
 
-/* Authenticated: the database must be the pool's, then the client gets
+/* The pool a login for database db goes to, joined: the client counts
+ * toward it from here on. false when there is none (the client is told
+ * why and closed). */
+static bool client_join_pool(struct client *c, const char *db)
+{
+	char msg[256];
+	const char *sqlstate = "3D000";
+	struct dbpool *p =
+	    dbpool_for_login(c->w, db, c->user, &sqlstate, msg, sizeof(msg));
+
+	if (p == NULL) {
+		client_disconnect(c, sqlstate, msg, NULL);
+		return false;
+	}
+	c->pool = p;
+	p->nclients++;
+	p->last_used_ms = worker_now_ms();
+	return true;
+}
+
+/* Authenticated: the database must have a pool, then the client gets
  * its parameters (through a server when they need one). */
 static void client_login_finish(struct client *c, const char *db)
 {
-	struct worker *w = c->w;
+	struct dbpool *p;
 
 	if (c->console_db) {
 		client_console_finish(c);
 		return;
 	}
-	if (strcmp(db, w->cfg->dbname) != 0) {
-		client_failf(c, "3D000", "database \"%s\" does not exist", db);
+	if (!client_join_pool(c, db))
 		return;
-	}
-	if (w->disabled) {
-		client_failf(c, "08P01", "database \"%s\" is disabled", db);
-		return;
-	}
+	p = c->pool;
 	if (c->login_timer != NULL)
 		event_free(c->login_timer);
 	c->login_timer = NULL;
-	if (w->mode->server_at_login || !w->have_params ||
-	    params_need_server(&c->want, &w->params)) {
+	if (p->mode->server_at_login || !p->have_params ||
+	    params_need_server(&c->want, &p->params)) {
 		client_set_state(c, CLIENT_LOGIN);
 		client_acquire(c);
 		return;
@@ -896,7 +929,7 @@ static void client_login_finish(struct client *c, const char *db)
 		return;
 	}
 	client_send_welcome(c, &c->want);
-	w->pool.stats.logins++;
+	p->pool.stats.logins++;
 	client_set_state(c, CLIENT_IDLE);
 	client_request(c);
 }
@@ -1215,7 +1248,7 @@ static void client_startup(struct client *c)
 			client_write(c, "N", 1);
 			break;
 		case PROTO_CANCEL_REQ:
-			c->w->pool.stats.cancel_requests++;
+			client_stats(c)->cancel_requests++;
 			client_route_cancel(c->w, st.cancel_pid, st.cancel_key);
 			client_disconnect(c, NULL, NULL, NULL);
 			return;
@@ -1399,6 +1432,10 @@ void client_free(struct client *c)
 	if (c == NULL)
 		return;
 	c->w->nclients--;
+	if (c->pool != NULL) {
+		c->pool->nclients--;
+		c->pool->last_used_ms = worker_now_ms();
+	}
 	if (c->console_wait != 0)
 		c->w->console_waits--; /* left while its command waited */
 	io_free(c->io);
@@ -1586,6 +1623,8 @@ struct client *client_adopt(struct worker *w, int fd,
 			    const struct handoff_session *hs)
 {
 	struct client *c = calloc(1, sizeof(*c));
+	const char *why;
+	char msg[256];
 
 	if (c == NULL) {
 		close(fd);
@@ -1615,6 +1654,14 @@ struct client *client_adopt(struct worker *w, int fd,
 	c->state = CLIENT_IDLE;
 	TAILQ_INSERT_TAIL(&w->clients, c, link);
 	w->nclients++;
+	c->pool = dbpool_for_login(w, c->db, c->user, &why, msg, sizeof(msg));
+	if (c->pool == NULL) {
+		log_warn("taken-over client has no pool here",
+			 LF_STR("client", c->addr), LF_STR("reason", msg));
+		client_handoff_drop(c);
+		return NULL;
+	}
+	c->pool->nclients++;
 	if (!params_copy(&c->want, &hs->want) ||
 	    !params_copy(&c->startup, &hs->startup) ||
 	    !client_adopt_stmts(c, hs) ||

@@ -40,6 +40,8 @@ struct client {
 	TAILQ_ENTRY(client) link; /* worker's clients or dead_clients */
 	struct pool_waiter waiter;
 	struct worker *w;
+	struct dbpool *pool; /* its pool once logged in; NULL before, and for
+				the console */
 	enum client_state state;
 	struct io *io;		   /* its connection */
 	struct server *server;	   /* linked server, or NULL */
@@ -78,9 +80,9 @@ const struct mode_ops *client_mode_ops(enum pool_mode mode);
 /* Takes an accepted socket (closed on failure). */
 void client_accept(struct worker *w, int fd, const struct sockaddr *sa);
 
-/* Hands idle servers to waiting clients, first come first served. Safe to
- * call from inside session callbacks. */
-void client_dispatch(struct worker *w);
+/* Hands p's idle servers to its waiting clients, first come first served.
+ * Safe to call from inside session callbacks. */
+void client_dispatch(struct dbpool *p);
 
 /* A waiter has waited the connect timeout: refuse its request. */
 void client_wait_timeout(struct client *c);

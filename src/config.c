@@ -66,6 +66,21 @@ static const char *const sslmodes[] = {
 static const char *const target_session_attrs_words[] = {
     "any",     "read-write",	 "primary", "read-only",
     "standby", "prefer-standby", NULL};
+
+_Static_assert(DBCONF_TSA_ANY == 0 && DBCONF_TSA_READ_WRITE == 1 &&
+		   DBCONF_TSA_PRIMARY == 2 && DBCONF_TSA_READ_ONLY == 3 &&
+		   DBCONF_TSA_STANDBY == 4 && DBCONF_TSA_PREFER_STANDBY == 5,
+	       "target_session_attrs_words follows enum dbconf_tsa");
+
+/* [pool] target_session_attrs (checked against the words) as the enum
+ * the default entry holds. */
+static enum dbconf_tsa config_tsa(const char *word)
+{
+	for (int i = 0; word != NULL && target_session_attrs_words[i]; i++)
+		if (strcmp(word, target_session_attrs_words[i]) == 0)
+			return (enum dbconf_tsa)i;
+	return DBCONF_TSA_ANY;
+}
 static const char *const auth_types[] = {"scram-sha-256", "md5", "cert",
 					 "trust", NULL};
 /* tls_mode: the empty string is TLS_AUTO, the index after these. */
@@ -251,6 +266,18 @@ static const struct setting settings[] = {
 	 86400000),
     USERS("pitlane", LIVE, admin_users, "PITLANE_ADMIN_USERS"),
     USERS("pitlane", LIVE, stats_users, "PITLANE_STATS_USERS"),
+    SECS("pitlane", LIVE, autodb_idle_timeout, "PITLANE_AUTODB_IDLE_TIMEOUT",
+	 "3600", 1000, 604800000),
+    INT("pitlane", LIVE, max_db_connections, "PITLANE_MAX_DB_CONNECTIONS", "0",
+	0, 100000),
+    INT("pitlane", LIVE, max_user_connections, "PITLANE_MAX_USER_CONNECTIONS",
+	"0", 0, 100000),
+    STR("pitlane", LIVE, auth_user, "PITLANE_AUTH_USER", NULL, FLAG_OPTIONAL,
+	NULL),
+    QUERY("pitlane", LIVE, auth_query, "PITLANE_AUTH_QUERY",
+	  "SELECT usename, passwd FROM pg_shadow WHERE usename=$1"),
+    STR("pitlane", LIVE, auth_dbname, "PITLANE_AUTH_DBNAME", NULL,
+	FLAG_OPTIONAL, NULL),
     STR("pitlane", FIXED, http_addr, "PITLANE_HTTP_ADDR", "127.0.0.1",
 	FLAG_NONEMPTY, NULL),
     INT_OPT("pitlane", FIXED, http_port, "PITLANE_HTTP_PORT", 0, 65535),
@@ -649,6 +676,45 @@ void config_error(struct config_errors *errs, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Frees the [databases] and [users] entries of c. */
+static void free_entries(struct config *c)
+{
+	for (unsigned i = 0; i < c->ndbs; i++)
+		dbconf_entry_free(&c->dbs[i]);
+	for (unsigned i = 0; i < c->nusers; i++)
+		dbconf_user_free(&c->users[i]);
+	free(c->dbs);
+	free(c->users);
+	c->dbs = NULL;
+	c->users = NULL;
+	c->ndbs = 0;
+	c->nusers = 0;
+}
+
+/* Deep copies of src's entries replace dst's. */
+static void copy_entries(struct config *dst, const struct config *src)
+{
+	free_entries(dst);
+	if (src->ndbs > 0) {
+		dst->dbs = calloc(src->ndbs, sizeof(*dst->dbs));
+		if (dst->dbs == NULL)
+			abort();
+	}
+	for (; dst->ndbs < src->ndbs; dst->ndbs++)
+		if (!dbconf_entry_copy(&dst->dbs[dst->ndbs],
+				       &src->dbs[dst->ndbs]))
+			abort();
+	if (src->nusers > 0) {
+		dst->users = calloc(src->nusers, sizeof(*dst->users));
+		if (dst->users == NULL)
+			abort();
+	}
+	for (; dst->nusers < src->nusers; dst->nusers++)
+		if (!dbconf_user_copy(&dst->users[dst->nusers],
+				      &src->users[dst->nusers]))
+			abort();
+}
+
 void config_defaults(struct config *c)
 {
 	struct config_errors errs = {0};
@@ -669,6 +735,7 @@ void config_free(struct config *c)
 		if (settings[i].kind == KIND_STR)
 			replace_str(str_slot(c, &settings[i]), NULL);
 	replace_str(&c->pool_name, NULL);
+	free_entries(c);
 }
 
 struct config *config_new(void)
@@ -781,6 +848,33 @@ void config_copy(struct config *dst, const struct config *src)
 {
 	for (unsigned i = 0; i < N_SETTINGS; i++)
 		config_setting_copy(dst, src, i);
+	copy_entries(dst, src);
+}
+
+/* The entry with exactly this alias, "*" only for "*". */
+static const struct db_entry *config_find_db_exact(const struct config *c,
+						   const char *alias)
+{
+	for (unsigned i = 0; i < c->ndbs; i++)
+		if (strcmp(c->dbs[i].alias, alias) == 0)
+			return &c->dbs[i];
+	return NULL;
+}
+
+const struct db_entry *config_find_db(const struct config *c, const char *name)
+{
+	const struct db_entry *e = config_find_db_exact(c, name);
+
+	return e != NULL ? e : config_find_db_exact(c, "*");
+}
+
+const struct user_entry *config_find_user(const struct config *c,
+					  const char *name)
+{
+	for (unsigned i = 0; i < c->nusers; i++)
+		if (strcmp(c->users[i].name, name) == 0)
+			return &c->users[i];
+	return NULL;
 }
 
 bool config_set(struct config *c, const char *section, const char *key,
@@ -798,6 +892,15 @@ bool config_set(struct config *c, const char *section, const char *key,
 	return true;
 }
 
+/* The sections pitlane reads line by line itself, past inih: their lines
+ * are connection strings, longer than inih's line buffer, with quoted
+ * values where inih would take " ;" for a comment. */
+enum own_section {
+	OWN_NONE,
+	OWN_DATABASES, /* [databases] */
+	OWN_USERS,     /* [users] */
+};
+
 /* The state of one config_load_file: inih calls our reader and our handler
  * with it, so the handler knows the line it is called for. */
 struct ini_file {
@@ -808,39 +911,90 @@ struct ini_file {
 	int lineno;	      /* of the line last read, as inih counts */
 	int read_errno;	      /* set when reading failed */
 	char bad_section[64]; /* the unknown section last reported */
+	char *line;	      /* getline's buffer: any length */
+	size_t cap;
+	enum own_section own; /* the section of the line last read */
 };
 
-/* fgets that also gives the length read, so that a NUL byte in the line,
- * where inih would silently end the line, can be seen. Returns false at the
- * end of the file (or on a read error) before any byte. */
-static bool read_line(FILE *f, char *str, int num, size_t *len)
+/* A "[name]" line: notes whether it opens one of our own sections. inih
+ * takes the name as the bytes between the brackets, and so does this. */
+static void ini_track_section(struct ini_file *r, const char *line)
 {
-	size_t n = 0;
-	int ch;
+	const char *end = strchr(line, ']');
+	size_t n = end == NULL ? 0 : (size_t)(end - line - 1);
 
-	while (n + 1 < (size_t)num && (ch = getc(f)) != EOF) {
-		str[n++] = (char)ch;
-		if (ch == '\n')
-			break;
-	}
-	str[n] = '\0';
-	*len = n;
-	return n > 0;
+	r->own = OWN_NONE;
+	if (n == strlen("databases") && strncmp(line + 1, "databases", n) == 0)
+		r->own = OWN_DATABASES;
+	else if (n == strlen("users") && strncmp(line + 1, "users", n) == 0)
+		r->own = OWN_USERS;
 }
 
-/* Whether read_line read all of its line into str; if not, skips the rest. */
-static bool line_complete(FILE *f, const char *str, size_t len, int num)
+/* Cuts an inline comment off an entry line: a ';' after a blank, as inih
+ * does, but not inside a single-quoted value (where a backslash or a
+ * doubled quote escapes a quote), nor escaped by a backslash. */
+static void cut_comment(char *line)
 {
-	int ch;
+	bool quoted = false;
 
-	if (len == 0 || str[len - 1] == '\n' || len < (size_t)num - 1)
-		return true;
-	ch = fgetc(f);
-	if (ch == '\n' || ch == EOF)
-		return true;
-	while (ch != '\n' && ch != EOF)
-		ch = fgetc(f);
-	return false;
+	for (char *p = line; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (quoted && *p == '\'' && p[1] == '\'')
+			p++;
+		else if (*p == '\'')
+			quoted = !quoted;
+		else if (!quoted && *p == ';' && p > line &&
+			 (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+static char *trim(char *s)
+{
+	size_t n;
+
+	s += strspn(s, " \t");
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+			 s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	s[n] = '\0';
+	return s;
+}
+
+static void add_db(struct ini_file *r, const char *alias, const char *value);
+static void add_user(struct ini_file *r, const char *name, const char *value);
+
+/* One line of [databases] or [users] (leading blanks gone): a comment, a
+ * blank line or `name = key=value ...`. */
+static void ini_own_line(struct ini_file *r, char *line)
+{
+	char *eq;
+
+	if (line[0] == ';' || line[0] == '#')
+		return;
+	cut_comment(line);
+	line = trim(line);
+	if (line[0] == '\0')
+		return;
+	eq = strchr(line, '=');
+	if (eq == NULL || eq == line) {
+		config_error(r->errs,
+			     "%s:%d: syntax error in [%s]: expected \"%s = "
+			     "key=value ...\"",
+			     r->path, r->lineno,
+			     r->own == OWN_DATABASES ? "databases" : "users",
+			     r->own == OWN_DATABASES ? "alias" : "name");
+		return;
+	}
+	*eq = '\0';
+	if (r->own == OWN_DATABASES)
+		add_db(r, trim(line), trim(eq + 1));
+	else
+		add_user(r, trim(line), trim(eq + 1));
 }
 
 /* An fgets for inih that counts lines as inih does and defuses three of its
@@ -848,34 +1002,120 @@ static bool line_complete(FILE *f, const char *str, size_t len, int num)
  * (inih's multi-line values: an indented file would be misread), the rest of
  * an overlong line would be parsed as a line of its own, and a NUL byte would
  * cut the line short. Leading blanks are dropped; an overlong line or one
- * with a NUL byte is reported and passed on empty. */
+ * with a NUL byte is reported and passed on empty. Lines of [databases] and
+ * [users] are read here, whatever their length, and passed on empty. */
 static char *ini_read_line_cb(char *str, int num, void *stream)
 {
 	struct ini_file *r = stream;
-	size_t blanks, len;
+	ssize_t n = getline(&r->line, &r->cap, r->f);
+	char *line;
+	size_t len;
 
-	if (!read_line(r->f, str, num, &len)) {
+	str[0] = '\0';
+	if (n < 0) {
 		if (ferror(r->f))
 			r->read_errno = errno;
 		return NULL;
 	}
 	r->lineno++;
-	if (!line_complete(r->f, str, len, num)) {
+	if (strlen(r->line) != (size_t)n) {
+		config_error(r->errs, "%s:%d: line contains a NUL byte",
+			     r->path, r->lineno);
+		return str;
+	}
+	line = r->line + strspn(r->line, " \t");
+	if (line[0] == '[') {
+		ini_track_section(r, line);
+	} else if (r->own != OWN_NONE) {
+		ini_own_line(r, line);
+		return str;
+	}
+	len = strlen(line);
+	if (len > 0 && line[len - 1] == '\n')
+		line[--len] = '\0';
+	if (len + 1 > (size_t)num) {
 		config_error(r->errs,
 			     "%s:%d: line is longer than %d characters",
 			     r->path, r->lineno, num - 2);
-		str[0] = '\0';
 		return str;
 	}
-	if (strlen(str) != len) {
-		config_error(r->errs, "%s:%d: line contains a NUL byte",
-			     r->path, r->lineno);
-		str[0] = '\0';
-		return str;
-	}
-	blanks = strspn(str, " \t");
-	memmove(str, str + blanks, strlen(str + blanks) + 1);
+	memcpy(str, line, len + 1);
 	return str;
+}
+
+/* The source of an entry's errors: "file:line: databases.alias". */
+static void entry_error(struct ini_file *r, const char *section,
+			const char *name, const char *msg)
+{
+	config_error(r->errs, "%s:%d: %s.%.*s: %s", r->path, r->lineno, section,
+		     SHOWN_MAX, name, msg);
+}
+
+/* Longest alias or user name: PostgreSQL's NAMEDATALEN - 1. */
+#define NAME_MAX_LEN 63
+
+static void add_db(struct ini_file *r, const char *alias, const char *value)
+{
+	struct config *c = r->c;
+	struct db_entry e, *grown;
+	char err[CONFIG_ERROR_LEN];
+
+	if (strlen(alias) > NAME_MAX_LEN) {
+		entry_error(r, "databases", alias,
+			    "the alias is longer than 63 bytes");
+		return;
+	}
+	if (config_find_db_exact(c, alias) != NULL) {
+		entry_error(r, "databases", alias,
+			    "the alias is given twice in [databases]");
+		return;
+	}
+	if (c->ndbs >= DBCONF_MAX_ENTRIES + 1u) {
+		entry_error(r, "databases", alias,
+			    "too many entries in [databases] (at most 512)");
+		return;
+	}
+	if (!dbconf_parse_entry(&e, alias, value, err, sizeof(err))) {
+		entry_error(r, "databases", alias, err);
+		return;
+	}
+	grown = realloc(c->dbs, (c->ndbs + 1) * sizeof(*c->dbs));
+	if (grown == NULL)
+		abort();
+	c->dbs = grown;
+	c->dbs[c->ndbs++] = e;
+}
+
+static void add_user(struct ini_file *r, const char *name, const char *value)
+{
+	struct config *c = r->c;
+	struct user_entry u, *grown;
+	char err[CONFIG_ERROR_LEN];
+
+	if (strlen(name) > NAME_MAX_LEN) {
+		entry_error(r, "users", name,
+			    "the user name is longer than 63 bytes");
+		return;
+	}
+	if (config_find_user(c, name) != NULL) {
+		entry_error(r, "users", name,
+			    "the user is given twice in [users]");
+		return;
+	}
+	if (c->nusers >= DBCONF_MAX_USERS) {
+		entry_error(r, "users", name,
+			    "too many entries in [users] (at most 512)");
+		return;
+	}
+	if (!dbconf_parse_user(&u, name, value, err, sizeof(err))) {
+		entry_error(r, "users", name, err);
+		return;
+	}
+	grown = realloc(c->users, (c->nusers + 1) * sizeof(*c->users));
+	if (grown == NULL)
+		abort();
+	c->users = grown;
+	c->users[c->nusers++] = u;
 }
 
 static void ini_report_unknown(struct ini_file *r, const char *section,
@@ -894,7 +1134,8 @@ static void ini_report_unknown(struct ini_file *r, const char *section,
 		snprintf(r->bad_section, sizeof(r->bad_section), "%s", section);
 		config_error(r->errs,
 			     "%s:%d: unknown section [%s]: the sections are "
-			     "[pitlane] and [pool]",
+			     "[pitlane], [pool], [databases], [users] and "
+			     "[peers]",
 			     r->path, r->lineno, section);
 	} else if ((elsewhere = find_setting(NULL, key)) != NULL) {
 		config_error(r->errs,
@@ -961,6 +1202,7 @@ void config_load_file(struct config *c, const char *path,
 		return;
 	}
 	rc = ini_parse_stream(ini_read_line_cb, &r, ini_setting_cb, &r);
+	free(r.line);
 	if (r.read_errno != 0)
 		config_error(errs, "cannot read config file \"%s\": %s", path,
 			     strerror(r.read_errno));
@@ -1060,6 +1302,82 @@ static void finish_tls(struct config *c, struct config_errors *errs)
 		    tls_modes[c->tls_mode]);
 }
 
+/* dbs[0], the default entry, made (again) from [pool] / DB_*: a config
+ * finished twice (SET finishes a copy of a finished one) keeps one. */
+static void finish_default_db(struct config *c)
+{
+	struct db_entry *d;
+
+	if (c->ndbs == 0 || !c->dbs[0].is_default) {
+		d = realloc(c->dbs, (c->ndbs + 1) * sizeof(*c->dbs));
+		if (d == NULL)
+			abort();
+		memmove(d + 1, d, c->ndbs * sizeof(*d));
+		memset(d, 0, sizeof(*d));
+		c->dbs = d;
+		c->ndbs++;
+	}
+	d = &c->dbs[0];
+	dbconf_entry_free(d);
+	*d = (struct db_entry){
+	    .alias = dup_or_die(c->pool_name),
+	    .host = dup_or_die(c->host),
+	    .port = dup_or_die(c->port_str),
+	    .dbname = dup_or_die(c->dbname),
+	    .user = dup_or_die(c->user),
+	    .password = c->password == NULL ? NULL : dup_or_die(c->password),
+	    .pool_size = c->pool_max,
+	    .min_pool_size = c->pool_min,
+	    .pool_mode = DBCONF_UNSET,
+	    .target_session_attrs = config_tsa(c->target_session_attrs),
+	    .is_default = true,
+	};
+}
+
+/* The [databases] entries get their [pool] fallbacks; none may take the
+ * default entry's name, and min_pool_size must fit the pool it falls back
+ * to. */
+static void finish_dbs(struct config *c, struct config_errors *errs)
+{
+	for (unsigned i = 1; i < c->ndbs; i++) {
+		struct db_entry *e = &c->dbs[i];
+		bool min_given = e->min_pool_size != DBCONF_UNSET;
+
+		dbconf_resolve(e, c->pool_max, c->pool_min);
+		if (strcmp(e->alias, c->pool_name) == 0)
+			config_error(errs,
+				     "databases.%.*s: the alias is the name "
+				     "of the default database (pool_name "
+				     "\"%.*s\", from [pool] dbname / "
+				     "DB_NAME): rename the [databases] entry "
+				     "or change DB_NAME",
+				     SHOWN_MAX, e->alias, SHOWN_MAX,
+				     c->pool_name);
+		if (min_given && e->min_pool_size > e->pool_size)
+			config_error(errs,
+				     "databases.%.*s: min_pool_size (%d) must "
+				     "not be greater than pool_size (%d, from "
+				     "pool_max)",
+				     SHOWN_MAX, e->alias, e->min_pool_size,
+				     e->pool_size);
+	}
+}
+
+/* auth_user looks users up with auth_query, which takes the name as $1. */
+static void finish_auth_query(struct config *c, struct config_errors *errs)
+{
+	if (c->auth_user == NULL)
+		return;
+	if (c->auth_query == NULL)
+		config_error(errs, "auth_user is set but auth_query is empty: "
+				   "set auth_query or unset auth_user");
+	else if (strstr(c->auth_query, "$1") == NULL)
+		config_error(errs,
+			     "auth_query \"%.*s\" has no $1: the user name "
+			     "is passed as parameter $1",
+			     SHOWN_MAX, c->auth_query);
+}
+
 void config_finish(struct config *c, struct config_errors *errs)
 {
 	if (c->pool_min > c->pool_max)
@@ -1090,6 +1408,9 @@ void config_finish(struct config *c, struct config_errors *errs)
 			     SHOWN_MAX, c->takeover_socket, SUN_PATH_LEN);
 	snprintf(c->port_str, sizeof(c->port_str), "%d", c->port);
 	replace_str(&c->pool_name, c->dbname);
+	finish_default_db(c);
+	finish_dbs(c, errs);
+	finish_auth_query(c, errs);
 }
 
 bool config_user_listed(const char *list, const char *user)
@@ -1204,6 +1525,94 @@ void config_setting_info(const struct config *c, unsigned i,
 	out->value = v == NULL ? "" : v;
 }
 
+/* A value as an entry line writes it: quoted when it must be. */
+static void print_value(FILE *out, const char *v)
+{
+	if (v[0] != '\0' && strpbrk(v, " \t'\\;#") == NULL) {
+		fputs(v, out);
+		return;
+	}
+	fputc('\'', out);
+	for (; *v != '\0'; v++) {
+		if (*v == '\'' || *v == '\\')
+			fputc('\\', out);
+		fputc(*v, out);
+	}
+	fputc('\'', out);
+}
+
+static void print_str(FILE *out, const char *key, const char *v)
+{
+	if (v == NULL)
+		return;
+	fprintf(out, " %s=", key);
+	print_value(out, v);
+}
+
+static void print_int(FILE *out, const char *key, int v, int unset)
+{
+	if (v != unset)
+		fprintf(out, " %s=%d", key, v);
+}
+
+/* One [databases] line; the password redacted. */
+static void print_db(FILE *out, const struct db_entry *e)
+{
+	fprintf(out, "%s =", e->alias);
+	print_str(out, "host", e->host);
+	print_str(out, "port", e->port);
+	print_str(out, "dbname", e->dbname);
+	print_str(out, "user", e->user);
+	if (e->password != NULL)
+		fprintf(out, " password=%s", CONFIG_REDACTED);
+	print_int(out, "pool_size", e->pool_size, DBCONF_UNSET);
+	print_int(out, "min_pool_size", e->min_pool_size, DBCONF_UNSET);
+	print_int(out, "reserve_pool", e->reserve_pool, 0);
+	if (e->pool_mode != DBCONF_UNSET)
+		fprintf(out, " pool_mode=%s",
+			dbconf_pool_mode_name(e->pool_mode));
+	print_int(out, "max_db_connections", e->max_db_connections, 0);
+	print_str(out, "connect_query", e->connect_query);
+	if (e->target_session_attrs != DBCONF_TSA_ANY)
+		fprintf(out, " target_session_attrs=%s",
+			dbconf_tsa_name(e->target_session_attrs));
+	if (e->load_balance_random)
+		fputs(" load_balance_hosts=random", out);
+	print_str(out, "application_name", e->application_name);
+	print_str(out, "client_encoding", e->client_encoding);
+	print_str(out, "datestyle", e->datestyle);
+	print_str(out, "timezone", e->timezone);
+	fputc('\n', out);
+}
+
+/* [databases] (the default entry is [pool]) and [users], when given. */
+static void print_entries(const struct config *c, FILE *out)
+{
+	bool header = false;
+
+	for (unsigned i = 0; i < c->ndbs; i++) {
+		if (c->dbs[i].is_default)
+			continue;
+		if (!header)
+			fputs("\n[databases]\n", out);
+		header = true;
+		print_db(out, &c->dbs[i]);
+	}
+	if (c->nusers > 0)
+		fputs("\n[users]\n", out);
+	for (unsigned i = 0; i < c->nusers; i++) {
+		const struct user_entry *u = &c->users[i];
+
+		fprintf(out, "%s =", u->name);
+		if (u->pool_mode != DBCONF_UNSET)
+			fprintf(out, " pool_mode=%s",
+				dbconf_pool_mode_name(u->pool_mode));
+		print_int(out, "max_user_connections", u->max_user_connections,
+			  DBCONF_UNSET);
+		fputc('\n', out);
+	}
+}
+
 void config_print(const struct config *c, FILE *out)
 {
 	const char *section = NULL;
@@ -1227,6 +1636,7 @@ void config_print(const struct config *c, FILE *out)
 		else
 			fprintf(out, "%s = %s\n", s->key, v);
 	}
+	print_entries(c, out);
 }
 
 size_t config_conninfo(const struct config *c, const char *hostaddr,

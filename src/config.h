@@ -18,12 +18,6 @@
 #define CONFIG_CONNINFO_MAX 13		 /* pairs config_conninfo may fill */
 #define CONFIG_REDACTED	    "<redacted>" /* a secret's value, shown */
 
-enum pool_mode {
-	POOL_MODE_SESSION,
-	POOL_MODE_TRANSACTION,
-	POOL_MODE_STATEMENT,
-};
-
 /* How clients prove who they are (auth_type; an hba_file may choose per
  * client). */
 enum auth_type {

@@ -14,6 +14,13 @@
 #define DBCONF_MAX_USERS   512 /* [users] lines */
 #define DBCONF_UNSET	   (-1)
 
+/* How long a server stays with one client (config.h's pool_mode). */
+enum pool_mode {
+	POOL_MODE_SESSION,
+	POOL_MODE_TRANSACTION,
+	POOL_MODE_STATEMENT,
+};
+
 /* libpq's target_session_attrs. */
 enum dbconf_tsa {
 	DBCONF_TSA_ANY,
@@ -72,7 +79,15 @@ void dbconf_user_free(struct user_entry *u);
 bool dbconf_entry_copy(struct db_entry *dst, const struct db_entry *src);
 bool dbconf_user_copy(struct user_entry *dst, const struct user_entry *src);
 
+/* Fills the fallbacks of an entry from [pool]: pool_size unset becomes
+ * pool_max, min_pool_size unset becomes pool_min (at most pool_size).
+ * config_finish calls it for every entry. */
+void dbconf_resolve(struct db_entry *e, int pool_max, int pool_min);
+
 /* The libpq keyword for tsa ("read-write", ...). */
 const char *dbconf_tsa_name(enum dbconf_tsa tsa);
+
+/* "session", "transaction" or "statement"; NULL for DBCONF_UNSET. */
+const char *dbconf_pool_mode_name(int mode);
 
 #endif

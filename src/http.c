@@ -183,22 +183,23 @@ static void http_reply(struct evhttp_request *req, int code, const char *reason,
 static void http_metrics(struct http_server *h, struct evhttp_request *req,
 			 struct evbuffer *body)
 {
-	struct metrics_snapshot snap;
+	size_t n = 0;
+	struct metrics_snapshot *snap = stats_snapshot_all(h->w, &n);
 	struct prom_info info = {.version = PITLANE_VERSION,
 				 .notify = h->notify};
 	struct prom_out o = {0};
 
-	stats_snapshot(h->w, &h->w->pool, &snap);
-	for (size_t cap = HTTP_METRICS_CAP; cap <= 64 * HTTP_METRICS_CAP;
-	     cap *= 2) {
+	for (size_t cap = HTTP_METRICS_CAP;
+	     snap != NULL && cap <= 64 * HTTP_METRICS_CAP * n; cap *= 2) {
 		char *buf = realloc(o.buf, cap);
 		if (buf == NULL)
 			break;
 		o.buf = buf;
 		o.cap = cap;
-		if (prom_format(&o, &info, &snap, 1)) {
+		if (prom_format(&o, &info, snap, n)) {
 			evbuffer_add(body, o.buf, o.len);
 			free(o.buf);
+			free(snap);
 			http_reply(req, HTTP_OK, "OK",
 				   "text/plain; version=0.0.4; charset=utf-8",
 				   body);
@@ -206,6 +207,7 @@ static void http_metrics(struct http_server *h, struct evhttp_request *req,
 		}
 	}
 	free(o.buf);
+	free(snap);
 	evbuffer_add_printf(body, "out of memory\n");
 	http_reply(req, HTTP_INTERNAL, "Internal Server Error",
 		   "text/plain; charset=utf-8", body);
@@ -218,7 +220,7 @@ static void http_readyz(struct http_server *h, struct evhttp_request *req,
 {
 	const char *why;
 
-	if (stats_ready(h->w, &h->w->pool, &why)) {
+	if (stats_ready(h->w, &dbpool_default(h->w)->pool, &why)) {
 		evbuffer_add_printf(body, "{\"ready\":true}\n");
 		http_reply(req, HTTP_OK, "OK", "application/json", body);
 		return;

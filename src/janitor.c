@@ -20,14 +20,26 @@
 
 static struct event *janitor_tick_ev;
 
+/* Transactions served by every pool, for the last log line. */
+static uint64_t janitor_xacts_total(const struct worker *w)
+{
+	const struct dbpool *p;
+	uint64_t n = 0;
+
+	TAILQ_FOREACH(p, &w->pools, link)
+	n += p->pool.stats.xacts_total;
+	return n;
+}
+
 /* Every server is gone, every client too: the pool is closed. */
 static void janitor_finish_shutdown(struct worker *w)
 {
 	if (w->stopped)
 		return;
 	w->stopped = true;
-	log_info("shutdown complete", LF_STR("pool", w->pool.name),
-		 LF_INT("xacts_total", w->pool.stats.xacts_total));
+	log_info("shutdown complete",
+		 LF_STR("pool", dbpool_default(w)->pool.name),
+		 LF_INT("xacts_total", janitor_xacts_total(w)));
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -74,9 +86,10 @@ static void janitor_client_timeouts(struct worker *w, int64_t now)
  * answered for half the connect timeout (an idle pool), the newest idle
  * server runs the check query. Never while a client waits, one at a time;
  * a busy pool proves itself with every ReadyForQuery. */
-static void janitor_probe(struct worker *w)
+static void janitor_probe(struct dbpool *dp)
 {
-	struct pool *p = &w->pool;
+	struct worker *w = dp->w;
+	struct pool *p = &dp->pool;
 	int64_t now = worker_now_us(w);
 	struct pool_slot *slot;
 
@@ -109,29 +122,56 @@ static void janitor_trim(struct worker *w)
 	w->freed_since_trim = 0;
 }
 
+/* Refuses the waiters of p that waited past the connect timeout. */
+static void janitor_waiters(struct dbpool *p, int64_t now)
+{
+	struct pool_waiter *wt;
+
+	while ((wt = pool_wait_expired(&p->pool, now)) != NULL)
+		client_wait_timeout(client_of_waiter(wt));
+}
+
+/* One pool's upkeep: idle servers past their time close, new ones open as
+ * the pool wants. */
+static void janitor_pool(struct dbpool *p, int64_t now)
+{
+	struct pool_slot *slot;
+
+	while ((slot = pool_reapable(&p->pool, now)) != NULL) {
+		struct server *s = server_of_slot(slot);
+		log_debug("closing idle server", LF_STR("pool", p->pool.name),
+			  LF_INT("backend_pid", s->backend_pid));
+		server_close(s, NULL);
+	}
+	unsigned want = pool_connects_wanted(&p->pool, now);
+	unsigned room = want > 0 ? dbpool_connect_room(p) : 0;
+
+	/* max_db_connections / max_user_connections: waiters get room
+	 * from an idle server of a pool sharing the cap. */
+	p->capped = want > room;
+	if (room == 0 && want > 0 && p->pool.nwaiting > 0)
+		dbpool_evict_for(p);
+	for (unsigned n = want < room ? want : room; n > 0; n--)
+		if (server_connect(p) == NULL)
+			break;
+	janitor_probe(p);
+}
+
 void janitor_run(struct worker *w)
 {
 	int64_t now = worker_now_ms();
-	struct pool_waiter *wt;
-	struct pool_slot *slot;
+	struct dbpool *p;
 
 	if (w->shutting_down) {
 		janitor_shutdown_step(w, now);
 		return;
 	}
-	while ((wt = pool_wait_expired(&w->pool, now)) != NULL)
-		client_wait_timeout(client_of_waiter(wt));
+	TAILQ_FOREACH(p, &w->pools, link)
+	janitor_waiters(p, now);
 	janitor_client_timeouts(w, now);
-	while ((slot = pool_reapable(&w->pool, now)) != NULL) {
-		struct server *s = server_of_slot(slot);
-		log_debug("closing idle server", LF_STR("pool", w->pool.name),
-			  LF_INT("backend_pid", s->backend_pid));
-		server_close(s, NULL);
-	}
-	for (unsigned n = pool_connects_wanted(&w->pool, now); n > 0; n--)
-		if (server_connect(w) == NULL)
-			break;
-	janitor_probe(w);
+	TAILQ_FOREACH(p, &w->pools, link)
+	janitor_pool(p, now);
+	dbpool_sweep(w, now);
 }
 
 /* Frees sessions closed since the last run, outside their callbacks. */
@@ -192,7 +232,8 @@ void janitor_shutdown(struct worker *w)
 		return;
 	w->shutting_down = true;
 	w->shutdown_deadline_ms = worker_now_ms() + w->cfg->shutdown_timeout_ms;
-	log_info("shutdown started", LF_STR("pool", w->pool.name),
+	log_info("shutdown started",
+		 LF_STR("pool", dbpool_default(w)->pool.name),
 		 LF_INT("clients", w->nclients),
 		 LF_INT("clients_active", w->clients_active),
 		 LF_INT("timeout_ms", w->cfg->shutdown_timeout_ms));

@@ -287,23 +287,18 @@ static int worker_init(struct worker *w, struct loaded *ld,
 		       const struct config_sources *src)
 {
 	const struct config *cfg = ld->cfg;
-	struct pool_limits lim = {
-	    .max = (unsigned)cfg->pool_max,
-	    .min = (unsigned)cfg->pool_min,
-	    .idle_timeout_ms = cfg->idle_timeout_ms,
-	    .connect_timeout_ms = cfg->connect_timeout_ms,
-	};
+	struct route def;
 
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
 	w->sources = src;
-	w->mode = client_mode_ops(cfg->pool_mode);
 	w->creds = ld->creds;
 	w->tls = ld->tls;
 	memset(ld, 0, sizeof(*ld)); /* the worker owns them now */
-	pool_init(&w->pool, cfg->pool_name, &lim);
-	w->pool.database = cfg->dbname;
-	w->pool.user = cfg->user;
+	TAILQ_INIT(&w->pools);
+	route_default(cfg, &def);
+	if (dbpool_new(w, &def) == NULL)
+		return -1;
 	TAILQ_INIT(&w->clients);
 	TAILQ_INIT(&w->servers);
 	TAILQ_INIT(&w->dead_clients);
@@ -337,7 +332,7 @@ static void worker_free(struct worker *w)
 
 	stats_stop(w);
 	janitor_stop(w);
-	params_clear(&w->params);
+	dbpool_free_all(w);
 	stmt_registry_free(w->stmts);
 	forwarder_free(w->forwards);
 	if (threads_busy)
@@ -372,11 +367,13 @@ static void log_configured(const struct worker *w, int port)
 	char listen[300];
 
 	snprintf(listen, sizeof(listen), "%s:%d", cfg->listen_addr, port);
-	log_info("pool configured", LF_STR("pool", w->pool.name),
+	log_info("pool configured",
+		 LF_STR("pool", dbpool_default(w)->pool.name),
 		 LF_INT("max", cfg->pool_max), LF_INT("min", cfg->pool_min),
 		 LF_INT("idle_timeout_ms", cfg->idle_timeout_ms),
 		 LF_INT("connect_timeout_ms", cfg->connect_timeout_ms),
-		 LF_STR("pool_mode", w->mode->name), LF_STR("listen", listen));
+		 LF_STR("pool_mode", dbpool_default(w)->mode->name),
+		 LF_STR("listen", listen));
 }
 
 /* pitlane -R: the running process's sockets, then confirmation (from

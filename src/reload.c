@@ -155,17 +155,23 @@ static unsigned reload_log_changes(const struct config *old,
 	return changed;
 }
 
-/* The pool's limits and names as the configuration gives them (the names
- * point into it). */
+/* The default pool's limits and names as the configuration gives them. */
 static void reload_pool_limits(struct worker *w, const struct config *cfg)
 {
-	w->pool.name = cfg->pool_name;
-	w->pool.database = cfg->dbname;
-	w->pool.user = cfg->user;
-	w->pool.lim.max = (unsigned)cfg->pool_max;
-	w->pool.lim.min = (unsigned)cfg->pool_min;
-	w->pool.lim.idle_timeout_ms = cfg->idle_timeout_ms;
-	w->pool.lim.connect_timeout_ms = cfg->connect_timeout_ms;
+	struct dbpool *p = dbpool_default(w);
+
+	if (!dbpool_set_str(&p->alias, cfg->pool_name) ||
+	    !dbpool_set_str(&p->dbname, cfg->dbname) ||
+	    !dbpool_set_str(&p->user, cfg->user))
+		log_error("out of memory renaming the pool",
+			  LF_STR("pool", p->alias));
+	p->pool.name = p->alias;
+	p->pool.database = p->dbname;
+	p->pool.user = p->user;
+	p->pool.lim.max = (unsigned)cfg->pool_max;
+	p->pool.lim.min = (unsigned)cfg->pool_min;
+	p->pool.lim.idle_timeout_ms = cfg->idle_timeout_ms;
+	p->pool.lim.connect_timeout_ms = cfg->connect_timeout_ms;
 }
 
 /* A new stats_period starts a new period at once. */
@@ -195,17 +201,20 @@ static void reload_apply(struct worker *w, struct reload_next *n,
 	memset(n, 0, sizeof(*n));
 	log_setup(stderr, w->cfg->log_format, w->cfg->log_level);
 	reload_pool_limits(w, w->cfg);
+	dbpool_reload(w);
 	if (w->cfg->stats_period_ms != old.cfg->stats_period_ms)
 		reload_stats_period(w);
 	reload_next_free(&old);
 	if (target) {
+		struct dbpool *p = dbpool_default(w);
+
 		log_info("backend target changed: reconnecting",
-			 LF_STR("pool", w->pool.name));
-		server_reconnect_all(w);
+			 LF_STR("pool", p->pool.name));
+		server_reconnect(p);
 		/* Failures against the old target say nothing of the new one
 		 * (a failover): connect at once. */
-		w->pool.backoff_ms = 0;
-		w->pool.next_connect_ms = 0;
+		p->pool.backoff_ms = 0;
+		p->pool.next_connect_ms = 0;
 	}
 	log_info("configuration reloaded", LF_STR("during", what),
 		 LF_INT("changed", changed));

@@ -61,12 +61,12 @@ static void server_set_state(struct server *s, enum server_state st)
 		  LF_STR("from", server_state_names[s->state]),
 		  LF_STR("to", server_state_names[st]));
 	if (slot_of[st] != s->slot.state || st == SERVER_IDLE)
-		pool_slot_set(&s->w->pool, &s->slot, slot_of[st],
+		pool_slot_set(&s->pool->pool, &s->slot, slot_of[st],
 			      worker_now_ms());
 	s->state = st;
 	if (s->probing && st != SERVER_RESETTING) {
 		s->probing = false;
-		s->w->pool.probe_since_us = 0;
+		s->pool->pool.probe_since_us = 0;
 		if (st == SERVER_IDLE)
 			s->slot.since_ms = s->probe_idle_since_ms;
 	}
@@ -84,12 +84,12 @@ void server_become_idle(struct server *s)
 	int64_t now = worker_now_ms();
 
 	if (s->w->shutting_down || s->broken || s->read_only ||
-	    s->w->pool.paused) {
+	    s->pool->pool.paused) {
 		server_close(s, NULL);
 		return;
 	}
-	if (s->gen != s->w->server_gen ||
-	    pool_total(&s->w->pool) > s->w->pool.lim.max) {
+	if (s->gen != s->pool->gen ||
+	    pool_total(&s->pool->pool) > s->pool->pool.lim.max) {
 		log_debug("closing server after reconfiguration",
 			  LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);
@@ -103,9 +103,11 @@ void server_become_idle(struct server *s)
 		return;
 	}
 	server_set_state(s, SERVER_IDLE);
-	s->w->dispatch(s->w);
+	s->w->dispatch(s->pool);
 }
 
+static void server_run_hidden(struct server *s, const char *const *sql,
+			      unsigned n);
 static void server_read_cb(void *arg);
 static void server_drained_cb(void *arg);
 static void server_failed_cb(void *arg, bool eof, const char *reason);
@@ -139,7 +141,7 @@ static int server_attach(struct server *s)
  * in the stream keep it current (PQparameterStatus goes stale). */
 static void server_snapshot_params(struct server *s)
 {
-	struct worker *w = s->w;
+	struct dbpool *p = s->pool;
 
 	for (size_t i = 0;
 	     i < sizeof(server_reported) / sizeof(server_reported[0]); i++) {
@@ -148,7 +150,7 @@ static void server_snapshot_params(struct server *s)
 			log_warn("out of memory recording server parameters",
 				 LF_INT("backend_pid", s->backend_pid));
 	}
-	w->have_params = params_copy(&w->params, &s->params);
+	p->have_params = params_copy(&p->params, &s->params);
 	for (size_t i = 0; i < s->params.n; i++)
 		server_note_param(s, s->params.name[i], s->params.value[i]);
 }
@@ -156,54 +158,67 @@ static void server_snapshot_params(struct server *s)
 static void server_connected_cb(PGconn *conn, const char *error, void *arg)
 {
 	struct server *s = arg;
-	struct worker *w = s->w;
+	struct dbpool *p = s->pool;
 
 	s->connecting = NULL;
-	pool_connect_done(&w->pool, conn != NULL, worker_now_ms());
+	pool_connect_done(&p->pool, conn != NULL, worker_now_ms());
 	if (conn == NULL) {
-		snprintf(w->last_connect_error, sizeof(w->last_connect_error),
+		snprintf(p->last_connect_error, sizeof(p->last_connect_error),
 			 "%s", error);
-		log_warn("server connect failed", LF_STR("pool", w->pool.name),
+		log_warn("server connect failed", LF_STR("pool", p->pool.name),
 			 LF_STR("reason", error),
-			 LF_INT("retry_in_ms", w->pool.backoff_ms));
+			 LF_INT("retry_in_ms", p->pool.backoff_ms));
 		server_close(s, NULL);
 		return;
 	}
 	s->conn = conn;
-	w->pool.alive_us = worker_now_us(w);
+	p->pool.alive_us = worker_now_us(s->w);
 	s->backend_pid = PQbackendPID(conn);
 	s->xact = 'I';
 	s->created_ms = worker_now_ms();
 	if (server_attach(s) != 0) {
 		log_error("cannot relay server connection",
-			  LF_STR("pool", w->pool.name),
+			  LF_STR("pool", p->pool.name),
 			  LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);
 		return;
 	}
 	server_snapshot_params(s);
-	log_debug("server connected", LF_STR("pool", w->pool.name),
+	log_debug("server connected", LF_STR("pool", p->pool.name),
 		  LF_INT("backend_pid", s->backend_pid));
+	if (p->db != NULL && !p->db->is_default &&
+	    p->db->connect_query != NULL) {
+		/* connect_query: once, before the server is first used; a
+		 * failure closes it (txn_after_stop). */
+		server_run_hidden(s, (const char *const *)&p->db->connect_query,
+				  1);
+		return;
+	}
 	server_become_idle(s);
 }
 
-struct server *server_connect(struct worker *w)
+struct server *server_connect(struct dbpool *p)
 {
+	struct worker *w = p->w;
 	struct server *s = calloc(1, sizeof(*s));
+	struct backend_target target;
+	char opts[DBPOOL_OPTIONS_MAX];
 
 	if (s == NULL)
 		return NULL;
 	s->w = w;
-	s->gen = w->server_gen;
+	s->pool = p;
+	s->gen = p->gen;
 	stmt_cache_init(&s->stmts,
 			w->cfg->max_prepared_statements > 0
 			    ? (unsigned)w->cfg->max_prepared_statements
 			    : 1);
 	TAILQ_INSERT_TAIL(&w->servers, s, link);
-	pool_slot_set(&w->pool, &s->slot, POOL_SLOT_CONNECTING,
+	pool_slot_set(&p->pool, &s->slot, POOL_SLOT_CONNECTING,
 		      worker_now_ms());
 	s->state = SERVER_CONNECTING;
-	s->connecting = backend_connect_start(w->base, w->dns, w->cfg,
+	dbpool_target(p, &target, opts);
+	s->connecting = backend_connect_start(w->base, w->dns, w->cfg, &target,
 					      server_connected_cb, s);
 	if (s->connecting == NULL) {
 		server_close(s, NULL);
@@ -227,7 +242,7 @@ bool server_at_rest(const struct server *s)
 bool server_may_release(const struct server *s)
 {
 	return s->state == SERVER_ACTIVE &&
-	       (s->w->mode->release_at_idle || s->w->shutting_down) &&
+	       (s->pool->mode->release_at_idle || s->w->shutting_down) &&
 	       server_at_rest(s);
 }
 
@@ -244,7 +259,7 @@ void server_release(struct server *s)
 	void *ctx = s->peer.ctx;
 
 	server_forget_peer(s);
-	if (s->w->mode->release_at_idle)
+	if (s->pool->mode->release_at_idle)
 		server_become_idle(s);
 	else
 		server_close(s, NULL); /* session mode, shutting down */
@@ -283,7 +298,7 @@ void server_unlink(struct server *s)
 	}
 	if (s->xact != 'I')
 		sql[n++] = "ROLLBACK";
-	if (s->w->mode->reset_on_unlink && s->w->cfg->server_reset_query) {
+	if (s->pool->mode->reset_on_unlink && s->w->cfg->server_reset_query) {
 		sql[n++] = s->w->cfg->server_reset_query;
 		txn_forget_session(s);
 	}
@@ -301,7 +316,7 @@ void server_probe(struct server *s)
 		sql = "SELECT 1";
 	s->probe_idle_since_ms = s->slot.since_ms;
 	s->probing = true;
-	s->w->pool.probe_since_us = worker_now_us(s->w);
+	s->pool->pool.probe_since_us = worker_now_us(s->w);
 	server_run_hidden(s, &sql, 1);
 }
 
@@ -346,12 +361,12 @@ static void server_failed_cb(void *arg, bool eof, const char *why)
 	snprintf(reason, sizeof(reason), "%s",
 		 eof ? "server closed the connection" : why);
 	if (s->state == SERVER_ACTIVE) {
-		s->w->pool.stats.server_errors++;
-		log_error("server lost", LF_STR("pool", s->w->pool.name),
+		s->pool->pool.stats.server_errors++;
+		log_error("server lost", LF_STR("pool", s->pool->pool.name),
 			  LF_INT("backend_pid", s->backend_pid),
 			  LF_STR("reason", reason));
 	} else {
-		log_warn("server closed", LF_STR("pool", s->w->pool.name),
+		log_warn("server closed", LF_STR("pool", s->pool->pool.name),
 			 LF_INT("backend_pid", s->backend_pid),
 			 LF_STR("state", server_state_names[s->state]),
 			 LF_STR("reason", reason));
@@ -394,7 +409,7 @@ void server_close(struct server *s, const char *reason)
 	backend_connect_abort(s->connecting);
 	s->connecting = NULL;
 	if (s->conn != NULL)
-		w->pool.closing++; /* until server_free closes the socket */
+		s->pool->pool.closing++; /* until server_free closes it */
 	if (s->io != NULL)
 		io_detach(s->io); /* freed with the server, outside callbacks */
 	server_forget_peer(s);
@@ -410,7 +425,7 @@ void server_close(struct server *s, const char *reason)
 /* Whether the pool of s wants a server that is not read-only. */
 static bool server_wants_primary(const struct server *s)
 {
-	const char *tsa = s->w->cfg->target_session_attrs;
+	const char *tsa = dbpool_target_session_attrs(s->pool);
 
 	return tsa != NULL &&
 	       (strcmp(tsa, "read-write") == 0 || strcmp(tsa, "primary") == 0);
@@ -418,13 +433,15 @@ static bool server_wants_primary(const struct server *s)
 
 void server_note_param(struct server *s, const char *name, const char *value)
 {
-	const char *tsa = s->w->cfg->target_session_attrs;
+	bool standby = strcmp(name, "in_hot_standby") == 0;
+	const char *tsa;
 
+	if (!standby && strcmp(name, "default_transaction_read_only") != 0)
+		return;
 	if (strcmp(value, "on") != 0)
 		return;
-	if (strcmp(name, "in_hot_standby") == 0 ||
-	    (strcmp(name, "default_transaction_read_only") == 0 &&
-	     tsa != NULL && strcmp(tsa, "read-write") == 0))
+	tsa = dbpool_target_session_attrs(s->pool);
+	if (standby || (tsa != NULL && strcmp(tsa, "read-write") == 0))
 		server_found_read_only(s, name);
 }
 
@@ -451,11 +468,11 @@ void server_found_read_only(struct server *s, const char *why)
 		return;
 	s->read_only = true;
 	log_warn("server is read-only, closing the pool's servers on its host",
-		 LF_STR("pool", s->w->pool.name),
+		 LF_STR("pool", s->pool->pool.name),
 		 LF_INT("backend_pid", s->backend_pid), LF_STR("reason", why));
 	for (t = TAILQ_FIRST(&s->w->servers); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, link);
-		if (t == s || t->read_only)
+		if (t == s || t->pool != s->pool || t->read_only)
 			continue;
 		if (t->state == SERVER_CONNECTING) {
 			/* Its host is not known yet; it may have logged in
@@ -472,16 +489,25 @@ void server_found_read_only(struct server *s, const char *why)
 	}
 }
 
-void server_reconnect_all(struct worker *w)
+void server_reconnect(struct dbpool *p)
 {
 	struct server *s, *next;
 
-	w->server_gen++;
-	for (s = TAILQ_FIRST(&w->servers); s != NULL; s = next) {
+	p->gen++;
+	for (s = TAILQ_FIRST(&p->w->servers); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
-		if (s->state == SERVER_IDLE || s->state == SERVER_CONNECTING)
+		if (s->pool == p &&
+		    (s->state == SERVER_IDLE || s->state == SERVER_CONNECTING))
 			server_close(s, NULL);
 	}
+}
+
+void server_reconnect_all(struct worker *w)
+{
+	struct dbpool *p;
+
+	TAILQ_FOREACH(p, &w->pools, link)
+	server_reconnect(p);
 }
 
 /* Closes a closed server's connection, at once even while a cancel request
@@ -495,8 +521,8 @@ static void server_close_socket(struct server *s)
 		return;
 	PQfinish(s->conn); /* sends Terminate, closes socket and SSL */
 	s->conn = NULL;
-	assert(s->w->pool.closing > 0);
-	s->w->pool.closing--;
+	assert(s->pool->pool.closing > 0);
+	s->pool->pool.closing--;
 }
 
 bool server_free(struct server *s)

@@ -67,12 +67,13 @@ struct server {
 	struct pool_slot slot;
 	TAILQ_ENTRY(server) link; /* worker's servers or dead_servers */
 	struct worker *w;
+	struct dbpool *pool; /* the pool it belongs to */
 	enum server_state state;
 	struct backend_connect *connecting;
 	PGconn *conn;  /* owned; PQfinish'd last */
 	struct io *io; /* on PQsocket(conn), never closes it */
 	int backend_pid;
-	unsigned gen;		 /* w->server_gen when it was started */
+	unsigned gen;		 /* pool->gen when it was started */
 	int64_t created_ms;	 /* for server_lifetime */
 	int64_t busy_since_ms;	 /* when the request queue last filled */
 	int64_t rest_since_ms;	 /* when it last emptied */
@@ -112,9 +113,9 @@ struct server {
 	char sync_error[256]; /* its message */
 };
 
-/* Starts a new backend connection; it joins the pool as connecting and
- * becomes idle when ready. */
-struct server *server_connect(struct worker *w);
+/* Starts a new backend connection for pool p; it joins the pool as
+ * connecting and becomes idle when ready. */
+struct server *server_connect(struct dbpool *p);
 
 /* Links an active server (from pool_checkout) to a client and, when the
  * client's session parameters differ from the server's, applies them first
@@ -158,9 +159,12 @@ void server_become_idle(struct server *s);
 void server_cancel(struct server *s);
 
 /* RECONNECT, or a reload that changed the backend target: every server
- * is replaced. Idle and connecting ones close now, busy ones when they are
- * next released (no client loses its transaction); the janitor opens new
- * ones with the current configuration. */
+ * of pool p is replaced. Idle and connecting ones close now, busy ones when
+ * they are next released (no client loses its transaction); the janitor
+ * opens new ones with the current configuration. */
+void server_reconnect(struct dbpool *p);
+
+/* server_reconnect for every pool. */
 void server_reconnect_all(struct worker *w);
 
 /* Failover (docs/deploying.md): evidence that s is read-only, a reported

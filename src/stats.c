@@ -2,19 +2,30 @@
  * periodic `pool metrics` record and the per-period averages. */
 #include "stats.h"
 
+#include <stdlib.h>
+
 #include "client.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
 
-/* The sessions' states, counted by walking the worker's lists. */
-static void stats_count_sessions(struct worker *w, struct metrics_snapshot *s)
+/* The sessions of pool dp by state, counted by walking the worker's
+ * lists. Clients without a pool yet (logging in, the console) count
+ * toward the default pool, as they did when it was the only one. */
+static void stats_count_sessions(struct worker *w, const struct dbpool *dp,
+				 struct metrics_snapshot *s)
 {
+	bool first = dp == dbpool_default(w);
 	struct client *c;
 	struct server *sv;
 
 	TAILQ_FOREACH(c, &w->clients, link)
 	{
+		if (c->pool != dp && (c->pool != NULL || !first))
+			continue;
+		s->clients_total++;
+		if (c->server != NULL)
+			s->clients_active++;
 		if (c->state == CLIENT_IDLE)
 			s->clients_idle++;
 		else if (c->state < CLIENT_LOGIN)
@@ -22,15 +33,15 @@ static void stats_count_sessions(struct worker *w, struct metrics_snapshot *s)
 	}
 	TAILQ_FOREACH(sv, &w->servers, link)
 	{
-		if (sv->state == SERVER_RESETTING)
+		if (sv->pool == dp && sv->state == SERVER_RESETTING)
 			s->servers_used++;
 	}
 }
 
-void stats_snapshot(struct worker *w, const struct pool *p,
+void stats_snapshot(struct worker *w, const struct dbpool *dp,
 		    struct metrics_snapshot *out)
 {
-	const struct config *cfg = w->cfg;
+	const struct pool *p = &dp->pool;
 	int64_t wait_ms = pool_wait_max_ms(p, worker_now_ms());
 	const char *why;
 
@@ -42,8 +53,6 @@ void stats_snapshot(struct worker *w, const struct pool *p,
 	    .servers_idle = p->count[POOL_SLOT_IDLE],
 	    .servers_active = p->count[POOL_SLOT_ACTIVE],
 	    .servers_connecting = p->count[POOL_SLOT_CONNECTING],
-	    .clients_total = w->nclients,
-	    .clients_active = w->clients_active,
 	    .clients_waiting = p->nwaiting,
 	    .wait_max_ms = wait_ms,
 	    .wait_max_us = wait_ms * 1000,
@@ -52,12 +61,12 @@ void stats_snapshot(struct worker *w, const struct pool *p,
 	    .c = p->stats,
 	    .h = p->hist,
 	    .rates = p->period.rates,
-	    .max = cfg->pool_max,
-	    .min = cfg->pool_min,
-	    .idle_timeout_ms = cfg->idle_timeout_ms,
-	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	    .max = (int)p->lim.max,
+	    .min = (int)p->lim.min,
+	    .idle_timeout_ms = (int)p->lim.idle_timeout_ms,
+	    .connect_timeout_ms = (int)p->lim.connect_timeout_ms,
 	};
-	stats_count_sessions(w, out);
+	stats_count_sessions(w, dp, out);
 	/* Servers being cleaned hold an active slot but serve no client. */
 	out->servers_active -= out->servers_used <= out->servers_active
 				   ? out->servers_used
@@ -86,20 +95,39 @@ bool stats_ready(const struct worker *w, const struct pool *p, const char **why)
 	return *why == NULL;
 }
 
+struct metrics_snapshot *stats_snapshot_all(struct worker *w, size_t *n)
+{
+	struct metrics_snapshot *v = calloc(w->npools, sizeof(*v));
+	const struct dbpool *p;
+	size_t i = 0;
+
+	if (v == NULL)
+		return NULL;
+	TAILQ_FOREACH(p, &w->pools, link)
+	stats_snapshot(w, p, &v[i++]);
+	*n = i;
+	return v;
+}
+
 void stats_log(struct worker *w)
 {
 	struct metrics_snapshot snap;
+	const struct dbpool *p;
 
-	stats_snapshot(w, &w->pool, &snap);
-	metrics_log(&snap);
+	TAILQ_FOREACH(p, &w->pools, link)
+	{
+		stats_snapshot(w, p, &snap);
+		metrics_log(&snap);
+	}
 }
 
+/* The default pool's state: systemd's status line has room for one. */
 void stats_notify_status(struct worker *w)
 {
 	struct metrics_snapshot snap;
 	char line[256];
 
-	stats_snapshot(w, &w->pool, &snap);
+	stats_snapshot(w, dbpool_default(w), &snap);
 	notify_status(metrics_status_line(&snap, line, sizeof(line)));
 }
 
@@ -108,10 +136,12 @@ void stats_notify_status(struct worker *w)
 static void stats_period_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct dbpool *p;
 
 	(void)fd;
 	(void)what;
-	metrics_period_roll(&w->pool.period, &w->pool.stats, worker_now_us(w));
+	TAILQ_FOREACH(p, &w->pools, link)
+	metrics_period_roll(&p->pool.period, &p->pool.stats, worker_now_us(w));
 	stats_log(w);
 	stats_notify_status(w);
 }
@@ -122,7 +152,10 @@ int stats_start(struct worker *w)
 	struct timeval tv = {.tv_sec = ms / 1000,
 			     .tv_usec = (ms % 1000) * 1000};
 
-	metrics_period_init(&w->pool.period, &w->pool.stats, worker_now_us(w));
+	struct dbpool *p;
+
+	TAILQ_FOREACH(p, &w->pools, link)
+	metrics_period_init(&p->pool.period, &p->pool.stats, worker_now_us(w));
 	if (ms == 0)
 		return 0;
 	w->stats_ev = event_new(w->base, -1, EV_PERSIST, stats_period_cb, w);

@@ -10,8 +10,12 @@
 
 /* Fills out with pool p's state now. Walks the worker's sessions for the
  * per-state counts: for readers (log, console, scrape), not the hot path. */
-void stats_snapshot(struct worker *w, const struct pool *p,
+void stats_snapshot(struct worker *w, const struct dbpool *p,
 		    struct metrics_snapshot *out);
+
+/* Snapshots of every pool, in table order, into a malloc'd array (the
+ * caller frees); *n is their count. NULL when out of memory. */
+struct metrics_snapshot *stats_snapshot_all(struct worker *w, size_t *n);
 
 /* Whether a new client would be served now, and if not why (a short
  * reason for /readyz); *why is NULL when ready. Not ready: shutting down,

@@ -181,7 +181,7 @@ static void txn_flush(struct server *s, struct evbuffer *in,
 		if (s->peer.io != NULL) {
 			struct evbuffer *out = io_output(s->peer.io);
 			evbuffer_remove_buffer(in, out, cur->pos);
-			s->w->pool.stats.bytes_out += cur->pos;
+			s->pool->pool.stats.bytes_out += cur->pos;
 			if (evbuffer_get_length(out) > RELAY_HIGH_WATER)
 				server_pause(s, true);
 		} else {
@@ -286,7 +286,7 @@ static void txn_track_tag(struct server *s, const char *tag)
 		break;
 	case 'S':
 		if (strcmp(tag, "SET") == 0 && s->seen_set[0] != '\0' &&
-		    params_get(&s->w->params, s->seen_set) == NULL)
+		    params_get(&s->pool->params, s->seen_set) == NULL)
 			txn_track_set(s);
 		return;
 	default:
@@ -339,7 +339,7 @@ static void txn_note_failure(struct server *s, struct evbuffer *in,
 static void txn_note_ready(struct server *s, const struct server_req *r,
 			   uint8_t status)
 {
-	struct pool *p = &s->w->pool;
+	struct pool *p = &s->pool->pool;
 	int64_t now = worker_now_us(s->w);
 	int64_t start = r != NULL ? r->sent_us : now;
 
@@ -372,7 +372,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 	case 'Z':
 		relay_copy_body(in, cur, len, &status, 1);
 		s->xact = status;
-		s->w->pool.alive_us = worker_now_us(s->w);
+		s->pool->pool.alive_us = worker_now_us(s->w);
 		if (!hidden)
 			txn_note_ready(s, r, status);
 		else if (status == 'I')
@@ -385,7 +385,7 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 		/* Statement mode refuses a transaction block: the FATAL must
 		 * answer BEGIN, so its ReadyForQuery is not relayed. */
 		if (linked && !hidden && status != 'I' &&
-		    s->w->mode->single_statement && txn_at_boundary(s))
+		    s->pool->mode->single_statement && txn_at_boundary(s))
 			return true;
 		return hidden || !linked;
 	case 'S':
@@ -466,7 +466,7 @@ static void txn_after_stop(struct server *s)
 			if (txn_sync(s, REQ_PARAMS))
 				break;
 		}
-		if (s->w->mode->single_statement && s->xact != 'I' &&
+		if (s->pool->mode->single_statement && s->xact != 'I' &&
 		    txn_at_boundary(s)) {
 			txn_refuse_block(s);
 		} else if (server_may_release(s)) {
@@ -476,16 +476,21 @@ static void txn_after_stop(struct server *s)
 	case SERVER_RESETTING:
 		if (s->req_len > 0)
 			break;
-		if (s->hidden_failed || s->xact != 'I')
+		if (s->hidden_failed || s->xact != 'I') {
+			log_warn("closing server: pitlane's own query failed",
+				 LF_STR("pool", s->pool->pool.name),
+				 LF_INT("backend_pid", s->backend_pid),
+				 LF_STR("sqlstate", s->sync_state),
+				 LF_STR("message", s->sync_error));
 			server_close(s, "reset failed");
-		else
+		} else
 			server_become_idle(s);
 		break;
 	case SERVER_IDLE:
 		if (!s->hidden_failed)
 			break;
 		log_warn("server sent an error while idle",
-			 LF_STR("pool", s->w->pool.name),
+			 LF_STR("pool", s->pool->pool.name),
 			 LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);
 		break;
@@ -551,7 +556,7 @@ static void txn_tell_param(struct server *s, const char *name,
  * ones again (put on the server by the resync that follows). */
 static void txn_restore(struct server *s)
 {
-	const struct params *base = &s->w->params;
+	const struct params *base = &s->pool->params;
 	struct params *want = s->peer.want;
 	const struct params *startup = s->peer.startup;
 
@@ -807,7 +812,7 @@ static bool txn_note_request(struct server *s, uint8_t type)
 		/* fall through */
 	case 'Q':
 	case 'F':
-		s->w->pool.stats.queries_total++;
+		s->pool->pool.stats.queries_total++;
 		return txn_push(s, type, REQ_CLIENT, NULL);
 	case 'P':
 	case 'B':
@@ -830,7 +835,7 @@ static void txn_move(struct server *s, struct evbuffer *src, size_t n)
 	if (n == 0)
 		return;
 	evbuffer_remove_buffer(src, io_output(s->io), n);
-	s->w->pool.stats.bytes_in += n;
+	s->pool->pool.stats.bytes_in += n;
 }
 
 /* Passes the message at the start of src through, streaming what has not
@@ -1197,7 +1202,7 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
 		return txn_pass(s, src, 'Q', len);
 	stmt_names_remove(s->peer.names, s->w->stmts, name);
 	evbuffer_drain(src, (size_t)len + 1);
-	s->w->pool.stats.queries_total++;
+	s->pool->pool.stats.queries_total++;
 	return txn_push(s, 'Q', REQ_SYNTH, NULL) ? FORWARD_OK : FORWARD_NOMEM;
 }
 
@@ -1427,7 +1432,7 @@ static void txn_note_synced(struct server *s, uint64_t fp)
 static bool txn_sync(struct server *s, enum server_req_kind kind)
 {
 	const struct params *want = s->peer.want;
-	const struct params *base = &s->w->params;
+	const struct params *base = &s->pool->params;
 	struct txn_sql q = {0};
 	unsigned i = 0;
 
@@ -1489,7 +1494,7 @@ bool txn_sync_params(struct server *s)
 
 void txn_forget_session(struct server *s)
 {
-	const struct params *base = &s->w->params;
+	const struct params *base = &s->pool->params;
 
 	/* Reported parameters come back with ParameterStatus; the others
 	 * are at the server's defaults again. They are removed in place, so

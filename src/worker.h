@@ -1,6 +1,6 @@
 /* The loop-wide owner: one event base and everything that runs on it (the
- * pool, its sessions, the cancel threads). Passed around instead of globals
- * so several loops can run later. */
+ * pool table, the sessions, the cancel threads). Passed around instead of
+ * globals so several loops can run later. */
 #ifndef PITLANE_WORKER_H
 #define PITLANE_WORKER_H
 
@@ -14,6 +14,7 @@
 
 #include "cancel.h"
 #include "config.h"
+#include "dbpool.h"
 #include "forward.h"
 #include "params.h"
 #include "pool.h"
@@ -44,15 +45,13 @@ struct worker {
 	struct evdns_base *dns;
 	const struct config *cfg; /* held (config_hold); a reload swaps it */
 	const struct config_sources *sources; /* what a reload re-reads */
-	unsigned server_gen; /* servers of an older one close when released */
-	const struct mode_ops *mode;
-	struct pool pool;
-	struct params params;	     /* newest server's, for logins */
-	struct stmt_registry *stmts; /* prepared statements by content */
+	struct dbpool_list pools; /* the pool table; the DB_* pool first */
+	unsigned npools;
+	struct stmt_registry *stmts; /* prepared statements by content, shared
+					by every pool (see docs/design.md) */
 	struct creds *creds;	     /* client authentication; owned */
 	struct tls_server *tls;	     /* NULL: TLS toward clients is off;
 					owned */
-	bool have_params;
 	struct cancel_pool *cancels;
 	struct forwarder *forwards;	 /* cancels sent on to peers */
 	struct client_list clients;	 /* every live client */
@@ -60,24 +59,21 @@ struct worker {
 	struct client_list dead_clients; /* freed by reap_ev */
 	struct server_list dead_servers;
 	unsigned nclients;
-	unsigned freed_since_trim;	  /* clients freed since malloc_trim */
-	bool trim_tail;			  /* the last tick trimmed */
-	unsigned clients_active;	  /* linked to a server */
-	struct event *reap_ev;		  /* deferred frees */
-	struct event *stats_ev;		  /* stats_period timer, or NULL */
-	bool dispatching, dispatch_again; /* guards client_dispatch */
+	unsigned freed_since_trim; /* clients freed since malloc_trim */
+	bool trim_tail;		   /* the last tick trimmed */
+	unsigned clients_active;   /* linked to a server */
+	struct event *reap_ev;	   /* deferred frees */
+	struct event *stats_ev;	   /* stats_period timer, or NULL */
 	bool shutting_down;
 	bool stopped; /* shutdown complete */
 	int64_t shutdown_deadline_ms;
-	char last_connect_error[256];
 	struct listener *listener; /* not owned; the console's SHUTDOWN */
 	struct metrics_counters console_stats; /* the console's own commands */
 	unsigned console_waits;	  /* console commands waiting for a condition */
-	bool disabled;		  /* DISABLE: new logins to the pool refused */
 	uint8_t console_shutdown; /* SHUTDOWN WAIT_FOR_*: admin.c's enum */
 	/* Hooks the upper layers install. */
 	void (*maintain)(struct worker *w); /* connect, reap, time out now */
-	void (*dispatch)(struct worker *w); /* hand idle servers to waiters */
+	void (*dispatch)(struct dbpool *p); /* hand idle servers to waiters */
 	/* A console client logged in / sent something (admin.c). */
 	void (*console_start)(struct client *c);
 	void (*console_read)(struct client *c);

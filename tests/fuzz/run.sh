@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${FUZZ_RUNS:-3000}
 max_time=${FUZZ_MAX_TIME:-20}
 cc=${FUZZ_CC:-clang}
-all_targets=(frame startup scram authfile hba config saslprep admin_parse peer handoff)
+all_targets=(frame startup scram authfile hba config saslprep admin_parse peer handoff dbconf)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -36,7 +36,8 @@ sources_of() {
     saslprep) echo src/saslprep.c ;;
     authfile) echo src/authfile.c src/errlist.c ;;
     hba) echo src/hba.c src/errlist.c ;;
-    config) echo src/config.c ;;
+    config) echo src/config.c src/dbconf.c ;;
+    dbconf) echo src/dbconf.c ;;
     admin_parse) echo src/admin_parse.c ;;
     peer) echo src/peer.c ;;
     handoff) echo src/handoff.c src/params.c src/proto.c ;;

@@ -1,7 +1,9 @@
 /* Failover and read replicas through the real daemon, against two real
  * PostgreSQL clusters: the harness's primary and a streaming standby made
  * with pg_basebackup -R (synchronous, so an acknowledged commit is on the
- * standby). A read-write pool lands on the primary and a prefer-standby one
+ * standby), listed as the two hosts of `appdb` (target_session_attrs
+ * read-write) and `appdb_ro` (prefer-standby). appdb (and the default pool
+ * with DB_TARGET_SESSION_ATTRS=read-write) lands on the primary, appdb_ro
  * on the standby; a server that turns read-only is closed, never reused for
  * a write; and under write load the primary crashes and the standby is
  * promoted: writes succeed again within the documented time
@@ -72,6 +74,34 @@ static void primary_read_only(bool on)
 	PQfinish(c);
 }
 
+/* Starts pitlane with the appdb / appdb_ro entries (docs/deploying.md)
+ * over the primary and the standby, appdb_opts added to appdb's; the
+ * default pool keeps no idle servers (DB_POOL_MIN=0), so every backend
+ * of a test is appdb's or appdb_ro's. */
+static struct h_pitlane *start_appdb(const char *appdb_opts)
+{
+	const char *env[] = {"DB_POOL_MIN=0", BOTH_HOSTS,
+			     "DB_TARGET_SESSION_ATTRS=read-write", NULL};
+	static char ini[4096];
+	char path[4096];
+	const char *args[] = {"-c", path, NULL};
+	int port = h_pg_port();
+
+	snprintf(path, sizeof(path), "%s/failover.ini", h_tmpdir());
+	snprintf(ini, sizeof(ini),
+		 "[databases]\n"
+		 "appdb = host=127.0.0.1," H_STANDBY_ADDR " port=%d,%d "
+		 "dbname=" H_DBNAME " target_session_attrs=read-write %s\n"
+		 "appdb_ro = host=127.0.0.1," H_STANDBY_ADDR " port=%d,%d "
+		 "dbname=" H_DBNAME " target_session_attrs=prefer-standby\n",
+		 port, port, appdb_opts, port, port);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(ini, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	return h_pitlane_start(env, args);
+}
+
 /* ---- fixtures ---------------------------------------------------------- */
 
 /* The primary, a streaming standby, synchronous replication for the pool
@@ -105,26 +135,31 @@ static int group_setup(void **state)
 
 /* ---- routing ------------------------------------------------------------ */
 
-/* Over the same two hosts, target_session_attrs picks the server:
- * read-write the primary, prefer-standby the standby. */
+/* Over the same two hosts, target_session_attrs picks the server: appdb
+ * (read-write) and the default pool with DB_TARGET_SESSION_ATTRS=read-write
+ * the primary, appdb_ro (prefer-standby) the standby. */
 static void test_routing(void **state)
 {
-	const char *rw_env[] = {BOTH_HOSTS,
-				"DB_TARGET_SESSION_ATTRS=read-write", NULL};
-	const char *ro_env[] = {BOTH_HOSTS,
-				"DB_TARGET_SESSION_ATTRS=prefer-standby", NULL};
-	struct h_pitlane *rw = h_pitlane_start(rw_env, NULL);
-	*state = rw;
-	struct h_pitlane *ro = h_pitlane_start(ro_env, NULL);
+	struct h_pitlane *pl = start_appdb("");
+	*state = pl;
 
-	PGconn *a = h_connect(rw, NULL);
-	PGconn *b = h_connect(ro, NULL);
+	PGconn *a = h_connect(pl, "dbname=appdb");
+	PGconn *b = h_connect(pl, "dbname=appdb_ro");
+	PGconn *d = h_connect(pl, NULL);
 	assert_int_equal(h_query_int(a, "SELECT pg_is_in_recovery()::int"), 0);
 	assert_int_equal(h_query_int(b, "SELECT pg_is_in_recovery()::int"), 1);
+	assert_int_equal(h_query_int(d, "SELECT pg_is_in_recovery()::int"), 0);
 	h_exec_ok(a, "INSERT INTO t VALUES (1, 'routing')");
+	h_exec_expect(b, "INSERT INTO t VALUES (1, 'routing')", "25006");
+	/* A read-only server is what appdb_ro wants: its 25006 closes
+	 * nothing. */
+	assert_int_equal(h_query_int(b, "SELECT pg_is_in_recovery()::int"), 1);
+	assert_int_equal(h_log_count(pl, "server is read-only, closing the "
+					 "pool's servers on its host"),
+			 0);
 	PQfinish(a);
 	PQfinish(b);
-	h_pitlane_stop(ro);
+	PQfinish(d);
 	h_pass();
 }
 
@@ -136,11 +171,10 @@ static void test_routing(void **state)
  * host accepts writes again new servers serve them. */
 static void test_read_only_not_reused(void **state)
 {
-	const char *env[] = {BOTH_HOSTS, "DB_TARGET_SESSION_ATTRS=read-write",
-			     "DB_POOL_MIN=3", NULL};
-	struct h_pitlane *pl = h_pitlane_start(env, NULL);
+	struct h_pitlane *pl = start_appdb("min_pool_size=3");
 	*state = pl;
-	PGconn *c1 = h_connect(pl, NULL), *c2 = h_connect(pl, NULL);
+	PGconn *c1 = h_connect(pl, "dbname=appdb");
+	PGconn *c2 = h_connect(pl, "dbname=appdb");
 	char pids[2048], st[6];
 
 	h_exec_ok(c1, "INSERT INTO t VALUES (2, 'before')");
@@ -176,7 +210,7 @@ static void test_read_only_not_reused(void **state)
 		assert_true(h_now_ms() < deadline);
 		if (PQstatus(c2) != CONNECTION_OK) {
 			PQfinish(c2);
-			c2 = h_connect(pl, NULL);
+			c2 = h_connect(pl, "dbname=appdb");
 		}
 	}
 	assert_int_equal(h_query_int(c2, "SELECT pg_is_in_recovery()::int"), 0);
@@ -224,7 +258,7 @@ static void *writer_run(void *arg)
 	long long seq = 0;
 
 	snprintf(ci, sizeof(ci),
-		 "host=127.0.0.1 port=%d dbname=" H_DBNAME " user=" H_USER
+		 "host=127.0.0.1 port=%d dbname=appdb user=" H_USER
 		 " sslmode=disable connect_timeout=10",
 		 w->port);
 	while (!atomic_load(w->stop)) {
@@ -333,9 +367,8 @@ static void check_no_commit_lost(struct writer *w)
  * stays down. */
 static void test_failover_under_load(void **state)
 {
-	const char *env[] = {BOTH_HOSTS, "DB_TARGET_SESSION_ATTRS=read-write",
-			     NULL}; /* every other setting at its default */
-	struct h_pitlane *pl = h_pitlane_start(env, NULL);
+	/* Every setting at its default (pool_min's 2 for appdb). */
+	struct h_pitlane *pl = start_appdb("min_pool_size=2");
 	*state = pl;
 	struct writer w[N_WRITERS];
 	pthread_t th[N_WRITERS];
@@ -387,6 +420,10 @@ static void test_failover_under_load(void **state)
 
 	assert_true(took >= 0 && took <= FAILOVER_MAX_MS);
 	assert_true(h_pitlane_alive(pl));
+	/* appdb_ro follows too: its host list now has the primary only. */
+	PGconn *ro = h_connect(pl, "dbname=appdb_ro");
+	assert_int_equal(h_query_int(ro, "SELECT pg_is_in_recovery()::int"), 0);
+	PQfinish(ro);
 	check_no_commit_lost(w);
 	for (int i = 0; i < N_WRITERS; i++)
 		free(w[i].acked);

@@ -184,6 +184,13 @@ static void test_defaults(void **state)
 				  "stats_period = 60\n"
 				  "; admin_users not set\n"
 				  "; stats_users not set\n"
+				  "autodb_idle_timeout = 3600\n"
+				  "max_db_connections = 0\n"
+				  "max_user_connections = 0\n"
+				  "; auth_user not set\n"
+				  "auth_query = SELECT usename, passwd FROM "
+				  "pg_shadow WHERE usename=$1\n"
+				  "; auth_dbname not set\n"
 				  "http_addr = 127.0.0.1\n"
 				  "http_port =\n"
 				  "\n"
@@ -1162,10 +1169,10 @@ static const struct ini_case ini_cases[] = {
      {"%1$s:3: unknown setting \"host\" in section [pitlane] (it belongs in "
       "[pool])"}},
     {"[poool]\na = 1\nb = 2\n[pool]\nport = 1\n[poool]\nc = 3\n",
-     {"%1$s:2: unknown section [poool]: the sections are [pitlane] and "
-      "[pool]",
-      "%1$s:7: unknown section [poool]: the sections are [pitlane] and "
-      "[pool]"}},
+     {"%1$s:2: unknown section [poool]: the sections are [pitlane], "
+      "[pool], [databases], [users] and [peers]",
+      "%1$s:7: unknown section [poool]: the sections are [pitlane], "
+      "[pool], [databases], [users] and [peers]"}},
     {"port = 1\n",
      {"%1$s:1: setting \"port\" is outside any section: settings belong "
       "in [pitlane] or [pool]"}},
@@ -1874,6 +1881,12 @@ static void test_changeable(void **state)
 					   "stats_period",
 					   "admin_users",
 					   "stats_users",
+					   "autodb_idle_timeout",
+					   "max_db_connections",
+					   "max_user_connections",
+					   "auth_user",
+					   "auth_query",
+					   "auth_dbname",
 					   "host",
 					   "port",
 					   "dbname",

@@ -1,0 +1,123 @@
+/* The pool table: one pool per (database alias, server login user), each
+ * with its own accounting (struct pool), pool mode, parameter snapshot,
+ * console switches and last connect error. The worker holds the table;
+ * sessions point at their pool (c->pool, s->pool). The default DB_* pool
+ * is the first entry, made at startup and never dropped. */
+#ifndef PITLANE_DBPOOL_H
+#define PITLANE_DBPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "backend.h"
+#include "config.h"
+#include "dbconf.h"
+#include "params.h"
+#include "pool.h"
+#include "route.h"
+
+struct worker;
+struct mode_ops;
+
+#define DBPOOL_OPTIONS_MAX 512 /* the "-c DateStyle=... -c TimeZone=..." */
+
+struct dbpool {
+	struct pool pool;	  /* the L0 accounting: slots, waiters, stats */
+	TAILQ_ENTRY(dbpool) link; /* the worker's pools */
+	struct worker *w;
+	char *alias;		   /* the database clients ask for; owned */
+	char *dbname;		   /* the server's database; owned */
+	char *user;		   /* the server login user; owned */
+	const struct config *cfg;  /* held: the configuration db is in */
+	const struct db_entry *db; /* its entry in cfg; NULL: the [pool]
+				      settings (a configuration without
+				      entries) */
+	const struct mode_ops *mode;
+	struct params params; /* newest server's, for logins */
+	bool have_params;
+	bool disabled;	   /* DISABLE: new logins refused */
+	bool removed;	   /* its entry left the configuration: no new logins;
+			      dropped when empty */
+	bool autodb;	   /* made on demand from the "*" entry */
+	bool capped;	   /* max_db/user_connections held a connect back */
+	unsigned gen;	   /* servers of an older one close when released */
+	unsigned nclients; /* logged-in clients pointing at it */
+	bool dispatching, dispatch_again; /* guards client_dispatch */
+	int64_t last_used_ms;		  /* a client logged in or left */
+	char last_connect_error[256];
+};
+
+TAILQ_HEAD(dbpool_list, dbpool);
+
+/* A new pool in w's table (appended) for route r under w->cfg (held).
+ * NULL when out of memory. */
+struct dbpool *dbpool_new(struct worker *w, const struct route *r);
+
+/* Removes p from the table and frees it (NULL-safe). No session may
+ * point at it any more. */
+void dbpool_free(struct dbpool *p);
+
+/* The pool a client logging in to database db as user goes to. NULL when
+ * none may take it: *sqlstate and msg (len bytes) then say why, as the
+ * FATAL error the client gets. */
+struct dbpool *dbpool_for_login(struct worker *w, const char *db,
+				const char *user, const char **sqlstate,
+				char *msg, size_t len);
+
+/* Where p's next server connects and as whom. The strings point into p,
+ * its configuration, the credentials and opts (DBPOOL_OPTIONS_MAX bytes):
+ * use them at once (backend_connect_start copies them). */
+void dbpool_target(const struct dbpool *p, struct backend_target *t,
+		   char *opts);
+
+/* libpq's target_session_attrs keyword for p's servers ("read-write",
+ * ...; the default pool's comes from [pool] target_session_attrs); NULL
+ * for any. */
+const char *dbpool_target_session_attrs(const struct dbpool *p);
+
+/* The password p's servers log in with: the entry's password=, else
+ * DB_PASSWORD when the user is DB_USER, else the auth file's plaintext
+ * password for the user; NULL: none known. The one place a server
+ * credential is looked up (auth_query and SCRAM pass-through extend it). */
+const char *dbpool_server_password(const struct dbpool *p);
+
+/* How many more servers p may open under max_db_connections (shared by
+ * the pools of its database) and max_user_connections (by the pools of
+ * its login user); UINT32_MAX: no cap. */
+unsigned dbpool_connect_room(const struct dbpool *p);
+
+/* When p waits at a cap: closes the longest idle server of another pool
+ * sharing it, so the room goes where clients wait. true when one closed. */
+bool dbpool_evict_for(struct dbpool *p);
+
+/* A reload swapped w->cfg: each pool follows its entry (limits, caps; a
+ * changed entry reconnects its servers), a pool whose entry is gone (or
+ * whose user the entry no longer matches) takes no new logins and goes
+ * once empty. */
+void dbpool_reload(struct worker *w);
+
+/* Drops pools no longer wanted: removed ones once empty, "*" ones empty
+ * for autodb_idle_timeout. */
+void dbpool_sweep(struct worker *w, int64_t now_ms);
+
+/* Frees every pool of w (at exit). */
+void dbpool_free_all(struct worker *w);
+
+/* The pool for (alias, user), or NULL. Removed pools are not found. */
+struct dbpool *dbpool_find(struct worker *w, const char *alias,
+			   const char *user);
+
+/* The default DB_* pool: the first entry. */
+struct dbpool *dbpool_default(const struct worker *w);
+
+/* Whether a pool may be dropped: nobody uses it and no server is left. */
+bool dbpool_empty(const struct dbpool *p);
+
+/* Replaces one owned string of p (alias, dbname or user) with a copy of
+ * v; false (unchanged) when out of memory. */
+bool dbpool_set_str(char **field, const char *v)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,500 @@
+/* Routing to many pools against a real PostgreSQL: [databases] entries
+ * served by their own databases, an entry without user= where servers log
+ * in as the client's own role (its password from the auth file, its grants
+ * applying), per-pool limits and the max_db_connections /
+ * max_user_connections caps under 100 concurrent clients, an unknown
+ * database refused with 3D000, connect_query, the "*" entry's pools made
+ * on demand and dropped when unused, SHOW POOLS listing every pool, and a
+ * reload that changes, removes and adds entries. */
+#include "harness.h"
+
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALICE_PW "alice-pw-1"
+#define BOB_PW	 "bob-pw-2"
+#define WAIT_MS	 20000
+#define NLOAD	 100 /* concurrent clients of the caps test */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static const char *tmp_path(const char *name, char *buf, size_t cap)
+{
+	assert_true(snprintf(buf, cap, "%s/%s", h_tmpdir(), name) < (int)cap);
+	return buf;
+}
+
+static void write_file(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void write_file(const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Starts pitlane with ini as its file (the auth file lists alice and bob
+ * with their plaintext passwords) and SCRAM client authentication. */
+static char ini_path[PATH_MAX];
+
+static struct h_pitlane *start_with(const char *ini)
+{
+	static char users_path[PATH_MAX];
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+			     "DB_PASSWORD=pitlane-pw",
+			     "DB_CONNECT_TIMEOUT_MS=30000", NULL};
+	const char *args[] = {"-c", ini_path, NULL};
+
+	tmp_path("users.txt", users_path, sizeof(users_path));
+	write_file(users_path, "\"alice\" \"" ALICE_PW "\"\n"
+			       "\"bob\" \"" BOB_PW "\"\n");
+	tmp_path("routing.ini", ini_path, sizeof(ini_path));
+	write_file(ini_path,
+		   "[pitlane]\nauth_file = %s\nadmin_users = pitlane\n%s",
+		   users_path, ini);
+	return h_pitlane_start(env, args);
+}
+
+/* A connection through pitlane to database db as user with password. */
+static PGconn *connect_as(struct h_pitlane *pl, const char *db,
+			  const char *user, const char *pw)
+{
+	char extra[256];
+
+	snprintf(extra, sizeof(extra), "dbname=%s user=%s password=%s", db,
+		 user, pw);
+	return h_connect(pl, extra);
+}
+
+/* The first column of the first row of sql, into buf. */
+static const char *query_str(PGconn *c, const char *sql, char *buf, size_t cap)
+{
+	PGresult *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	snprintf(buf, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return buf;
+}
+
+/* Backends pitlane holds (direct connections excluded) for a database
+ * and, when user is not NULL, a user. */
+static int backends_of(const char *datname, const char *user)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+		 "AND (%s IS NULL OR usename = %s%s%s) AND "
+		 "application_name <> '" H_DIRECT_APP "' AND backend_type = "
+		 "'client backend'",
+		 datname, user ? "''" : "NULL", user ? "'" : "NULL",
+		 user ? user : "", user ? "'" : "");
+	return (int)h_query_int(h_admin(), sql);
+}
+
+/* Whether SHOW POOLS lists (database, user). */
+static bool pools_list(PGconn *console, const char *db, const char *user)
+{
+	PGresult *r = PQexec(console, "SHOW POOLS");
+	bool found = false;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("SHOW POOLS: %s", PQresultErrorMessage(r));
+	for (int i = 0; i < PQntuples(r); i++)
+		found |= strcmp(PQgetvalue(r, i, 0), db) == 0 &&
+			 strcmp(PQgetvalue(r, i, 1), user) == 0;
+	PQclear(r);
+	return found;
+}
+
+static PGconn *console(struct h_pitlane *pl)
+{
+	return connect_as(pl, "pgbouncer", "pitlane", "pitlane-pw");
+}
+
+/* ---- fixtures --------------------------------------------------------- */
+
+/* Two databases, two roles with passwords that PostgreSQL checks (SCRAM
+ * for them in pg_hba.conf, ahead of the harness's trust), a table only
+ * alice may read and one bob may read too. */
+static int setup(void **state)
+{
+	PGconn *a;
+	char hba[PATH_MAX], *old;
+	PGresult *r;
+	FILE *f;
+	long n;
+
+	if (h_group_setup(state) != 0)
+		return -1;
+	a = h_admin();
+	h_exec_ok(a, "CREATE DATABASE route_a");
+	h_exec_ok(a, "CREATE DATABASE route_b");
+	h_exec_ok(a, "SET password_encryption = 'scram-sha-256'");
+	h_exec_ok(a, "CREATE ROLE alice LOGIN PASSWORD '" ALICE_PW "'");
+	h_exec_ok(a, "CREATE ROLE bob LOGIN PASSWORD '" BOB_PW "'");
+	h_exec_ok(a, "ALTER ROLE pitlane PASSWORD 'pitlane-pw'");
+	PGconn *b = h_direct("route_b");
+	h_exec_ok(b, "CREATE TABLE secret (v int); INSERT INTO secret "
+		     "VALUES (1); GRANT SELECT ON secret TO alice");
+	h_exec_ok(b, "CREATE TABLE open (v int); INSERT INTO open VALUES "
+		     "(2); GRANT SELECT ON open TO alice, bob");
+	PQfinish(b);
+	r = PQexec(a, "SHOW hba_file");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	snprintf(hba, sizeof(hba), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	f = fopen(hba, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	old = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(old, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	f = fopen(hba, "w");
+	assert_non_null(f);
+	fprintf(f, "host all alice,bob 127.0.0.1/32 scram-sha-256\n%s", old);
+	fclose(f);
+	free(old);
+	h_exec_ok(a, "SELECT pg_reload_conf()");
+	return 0;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+/* Two entries, two databases; an unknown name is refused after login. */
+static void test_entries_route(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[databases]\n"
+		       "alpha = host=127.0.0.1 dbname=route_a user=pitlane\n"
+		       "beta = dbname=route_b user=pitlane pool_size=3\n");
+	char buf[128];
+
+	PGconn *a = connect_as(pl, "alpha", "alice", ALICE_PW);
+	PGconn *b = connect_as(pl, "beta", "bob", BOB_PW);
+	assert_string_equal(
+	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	assert_string_equal(
+	    query_str(b, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	/* user= in the entry: the server logs in as that user. */
+	assert_string_equal(
+	    query_str(a, "SELECT current_user", buf, sizeof(buf)), "pitlane");
+	/* The default DB_* pool is still served. */
+	PGconn *d = connect_as(pl, H_DBNAME, "pitlane", "pitlane-pw");
+	assert_string_equal(
+	    query_str(d, "SELECT current_database()", buf, sizeof(buf)),
+	    H_DBNAME);
+
+	char extra[128], err[1024];
+	snprintf(extra, sizeof(extra),
+		 "dbname=nosuchdb user=alice password=" ALICE_PW);
+	PGconn *x = h_connect_try(pl, extra);
+	assert_int_equal(PQstatus(x), CONNECTION_BAD);
+	snprintf(err, sizeof(err), "%s", PQerrorMessage(x));
+	PQfinish(x);
+	assert_non_null(strstr(err, "no such database: nosuchdb"));
+	assert_true(h_log_wait(pl, "client refused", 1, WAIT_MS));
+	char line[4096], state_[16];
+	assert_true(h_log_record(pl, "client refused", -1, line, sizeof(line)));
+	assert_true(h_json_str(line, "sqlstate", state_, sizeof(state_)));
+	assert_string_equal(state_, "3D000");
+
+	PGconn *con = console(pl);
+	assert_true(pools_list(con, "alpha", "pitlane"));
+	assert_true(pools_list(con, "beta", "pitlane"));
+	assert_true(pools_list(con, H_DBNAME, "pitlane"));
+	PQfinish(con);
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(d);
+	h_pass();
+}
+
+/* Without user=, servers log in as the client's own role: its grants
+ * apply, and each user has a pool of its own. */
+static void test_own_user(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[databases]\nshared = dbname=route_b\n");
+	char buf[128], st[6];
+
+	PGconn *a = connect_as(pl, "shared", "alice", ALICE_PW);
+	PGconn *b = connect_as(pl, "shared", "bob", BOB_PW);
+	assert_string_equal(
+	    query_str(a, "SELECT current_user", buf, sizeof(buf)), "alice");
+	assert_string_equal(
+	    query_str(b, "SELECT current_user", buf, sizeof(buf)), "bob");
+	assert_int_equal(h_query_int(a, "SELECT v FROM secret"), 1);
+	assert_int_equal(h_query_int(b, "SELECT v FROM open"), 2);
+	assert_string_equal(h_exec_sqlstate(b, "SELECT v FROM secret", st),
+			    "42501");
+	/* The session goes on after the error (transaction mode). */
+	assert_int_equal(h_query_int(b, "SELECT v FROM open"), 2);
+	PGconn *con = console(pl);
+	assert_true(pools_list(con, "shared", "alice"));
+	assert_true(pools_list(con, "shared", "bob"));
+	PQfinish(con);
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
+/* connect_query runs once on each new server before its first use. */
+static void test_connect_query(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[databases]\n"
+		       "cq = dbname=route_a user=pitlane "
+		       "connect_query='SET pitlane.tag TO connected'\n");
+	char buf[128];
+
+	PGconn *c = connect_as(pl, "cq", "alice", ALICE_PW);
+	assert_string_equal(query_str(c,
+				      "SELECT current_setting('pitlane.tag')",
+				      buf, sizeof(buf)),
+			    "connected");
+	PQfinish(c);
+	h_pass();
+}
+
+/* One client of the load. */
+struct loader {
+	PGconn *conn;
+	int rounds_left;
+	bool busy;
+};
+
+struct caps_seen {
+	int ok, failed;
+	int db_peak, alice_peak, bob_peak;
+};
+
+static void sample(struct caps_seen *s)
+{
+	int db = backends_of("route_a", NULL);
+	int al = backends_of("route_a", "alice");
+	int bo = backends_of("route_a", "bob");
+
+	s->db_peak = db > s->db_peak ? db : s->db_peak;
+	s->alice_peak = al > s->alice_peak ? al : s->alice_peak;
+	s->bob_peak = bo > s->bob_peak ? bo : s->bob_peak;
+}
+
+static bool loader_drain(struct loader *l, struct caps_seen *s)
+{
+	if (!PQconsumeInput(l->conn)) {
+		s->failed++;
+		l->rounds_left = 0;
+		return false;
+	}
+	while (!PQisBusy(l->conn)) {
+		PGresult *r = PQgetResult(l->conn);
+		if (r == NULL)
+			return false;
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			s->ok++;
+		else if (s->failed++ == 0)
+			fprintf(stderr, "load query: %s",
+				PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	return true;
+}
+
+/* 100 clients (half alice, half bob) on one database: each user's pool
+ * stays within pool_size, alice within her max_user_connections, the
+ * database within max_db_connections; every query is served. */
+static void test_caps_under_load(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[pitlane]\nmax_db_connections = 50\n"
+		       "[databases]\n"
+		       "capped = dbname=route_a pool_size=3 min_pool_size=0 "
+		       "max_db_connections=4\n"
+		       "[users]\nalice = max_user_connections=2\n");
+	struct loader *ls = calloc(NLOAD, sizeof(*ls));
+	struct pollfd pfd[NLOAD];
+	struct caps_seen s = {0};
+	int64_t deadline = h_now_ms() + 120000;
+
+	for (int i = 0; i < NLOAD; i++) {
+		ls[i].conn = i % 2
+				 ? connect_as(pl, "capped", "bob", BOB_PW)
+				 : connect_as(pl, "capped", "alice", ALICE_PW);
+		ls[i].rounds_left = 2;
+	}
+	for (;;) {
+		int active = 0;
+		for (int i = 0; i < NLOAD; i++) {
+			struct loader *l = &ls[i];
+			if (!l->busy && l->rounds_left > 0) {
+				l->rounds_left--;
+				l->busy =
+				    PQsendQuery(l->conn, "SELECT "
+							 "pg_sleep(0.02)") == 1;
+			}
+			pfd[i].fd = l->busy ? PQsocket(l->conn) : -1;
+			pfd[i].events = POLLIN;
+			active += l->busy;
+		}
+		if (active == 0 || h_now_ms() > deadline)
+			break;
+		poll(pfd, NLOAD, H_POLL_MS);
+		for (int i = 0; i < NLOAD; i++)
+			if (ls[i].busy &&
+			    (pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+				ls[i].busy = loader_drain(&ls[i], &s);
+		sample(&s);
+	}
+	for (int i = 0; i < NLOAD; i++)
+		PQfinish(ls[i].conn);
+	free(ls);
+	fprintf(stderr,
+		"%d clients: %d ok, %d failed; peaks: db %d, alice %d, "
+		"bob %d\n",
+		NLOAD, s.ok, s.failed, s.db_peak, s.alice_peak, s.bob_peak);
+	assert_int_equal(s.failed, 0);
+	assert_int_equal(s.ok, 2 * NLOAD);
+	assert_true(s.alice_peak <= 2);
+	assert_true(s.bob_peak <= 3);
+	assert_true(s.db_peak <= 4);
+	assert_true(s.alice_peak >= 1 && s.bob_peak >= 1);
+	h_pass();
+}
+
+/* The "*" entry serves any other name; its pool goes once unused for
+ * autodb_idle_timeout. */
+static void test_star_entry(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[pitlane]\nautodb_idle_timeout = 1\n"
+		       "[databases]\n* = host=127.0.0.1 user=pitlane\n");
+	char buf[128];
+
+	PGconn *c = connect_as(pl, "route_b", "alice", ALICE_PW);
+	assert_string_equal(
+	    query_str(c, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	PGconn *con = console(pl);
+	assert_true(pools_list(con, "route_b", "pitlane"));
+	PQfinish(c);
+	assert_true(h_log_wait(pl, "pool dropped", 1, WAIT_MS));
+	assert_false(pools_list(con, "route_b", "pitlane"));
+	assert_true(pools_list(con, H_DBNAME, "pitlane"));
+	PQfinish(con);
+	/* Asked for again, it is made again. */
+	c = connect_as(pl, "route_a", "bob", BOB_PW);
+	assert_string_equal(
+	    query_str(c, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	PQfinish(c);
+	h_pass();
+}
+
+/* The database a new connection to alias lands on, or "" when refused
+ * (sqlstate then in st). */
+static const char *db_of(struct h_pitlane *pl, const char *alias, char *buf,
+			 size_t cap, char st[6])
+{
+	char extra[256];
+	PGconn *c;
+
+	snprintf(extra, sizeof(extra),
+		 "dbname=%s user=alice password=" ALICE_PW, alias);
+	c = h_connect_try(pl, extra);
+	buf[0] = st[0] = '\0';
+	if (PQstatus(c) == CONNECTION_OK)
+		query_str(c, "SELECT current_database()", buf, cap);
+	else if (strstr(PQerrorMessage(c), "no such database") != NULL)
+		snprintf(st, 6, "3D000");
+	PQfinish(c);
+	return buf;
+}
+
+/* A reload: a changed entry's servers are replaced (its client, still
+ * connected, lands on the new database), a removed entry's pool takes no
+ * new login but serves its client until it leaves, then goes; a new entry
+ * serves at once. */
+static void test_reload_entries(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[databases]\n"
+		       "moved = dbname=route_a user=pitlane\n"
+		       "gone = dbname=route_a user=pitlane\n");
+	char buf[128], st[6];
+
+	PGconn *m = connect_as(pl, "moved", "alice", ALICE_PW);
+	PGconn *g = connect_as(pl, "gone", "bob", BOB_PW);
+	assert_string_equal(
+	    query_str(m, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	assert_string_equal(
+	    query_str(g, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	write_file(ini_path,
+		   "[pitlane]\nauth_file = %s/users.txt\nadmin_users = "
+		   "pitlane\n[databases]\n"
+		   "moved = dbname=route_b user=pitlane\n"
+		   "fresh = dbname=route_b user=pitlane\n",
+		   h_tmpdir());
+	h_pitlane_signal(pl, SIGHUP);
+	assert_true(h_log_wait(pl, "configuration reloaded", 1, WAIT_MS));
+	assert_true(
+	    h_log_wait(pl, "database entry changed: reconnecting", 1, WAIT_MS));
+	assert_string_equal(
+	    query_str(m, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	assert_string_equal(db_of(pl, "fresh", buf, sizeof(buf), st),
+			    "route_b");
+	db_of(pl, "gone", buf, sizeof(buf), st);
+	assert_string_equal(st, "3D000");
+	/* Its client keeps being served, on the old target. */
+	assert_string_equal(
+	    query_str(g, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	assert_int_equal(h_log_count(pl, "pool dropped"), 0);
+	PQfinish(g);
+	assert_true(h_log_wait(pl, "pool dropped", 1, WAIT_MS));
+	PGconn *con = console(pl);
+	assert_false(pools_list(con, "gone", "pitlane"));
+	assert_true(pools_list(con, "moved", "pitlane"));
+	PQfinish(con);
+	PQfinish(m);
+	h_pass();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_entries_route, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_own_user, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_query, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_caps_under_load, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_star_entry, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_entries, h_test_setup,
+					    h_test_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, setup, h_group_teardown);
+}
