@@ -14,6 +14,9 @@
 
 /* Error messages quote at most this many bytes of a rejected value. */
 #define SHOWN_MAX 64
+/* Longest line of the file, in bytes (a [databases] line; inih's own limit
+ * of 200 applies to the other sections). */
+#define CONFIG_LINE_MAX 65536
 /* Longest server_reset_query or server_check_query, in bytes. */
 #define QUERY_MAX 1024
 /* Linux sun_path: the unix socket "DIR/.s.PGSQL.PORT" must fit in it. */
@@ -911,8 +914,8 @@ struct ini_file {
 	int lineno;	      /* of the line last read, as inih counts */
 	int read_errno;	      /* set when reading failed */
 	char bad_section[64]; /* the unknown section last reported */
-	char *line;	      /* getline's buffer: any length */
-	size_t cap;
+	char *line; /* the line last read, up to CONFIG_LINE_MAX bytes */
+	size_t cap; /* of line */
 	enum own_section own; /* the section of the line last read */
 };
 
@@ -928,28 +931,6 @@ static void ini_track_section(struct ini_file *r, const char *line)
 		r->own = OWN_DATABASES;
 	else if (n == strlen("users") && strncmp(line + 1, "users", n) == 0)
 		r->own = OWN_USERS;
-}
-
-/* Cuts an inline comment off an entry line: a ';' after a blank, as inih
- * does, but not inside a single-quoted value (where a backslash or a
- * doubled quote escapes a quote), nor escaped by a backslash. */
-static void cut_comment(char *line)
-{
-	bool quoted = false;
-
-	for (char *p = line; *p != '\0'; p++) {
-		if (*p == '\\' && p[1] != '\0')
-			p++;
-		else if (quoted && *p == '\'' && p[1] == '\'')
-			p++;
-		else if (*p == '\'')
-			quoted = !quoted;
-		else if (!quoted && *p == ';' && p > line &&
-			 (p[-1] == ' ' || p[-1] == '\t')) {
-			*p = '\0';
-			return;
-		}
-	}
 }
 
 static char *trim(char *s)
@@ -976,7 +957,7 @@ static void ini_own_line(struct ini_file *r, char *line)
 
 	if (line[0] == ';' || line[0] == '#')
 		return;
-	cut_comment(line);
+	dbconf_cut_comment(line);
 	line = trim(line);
 	if (line[0] == '\0')
 		return;
@@ -997,6 +978,48 @@ static void ini_own_line(struct ini_file *r, char *line)
 		add_user(r, trim(line), trim(eq + 1));
 }
 
+/* Reads one line, its '\n' included, into r->line, growing it up to
+ * CONFIG_LINE_MAX + 1 bytes and skipping the rest of a longer line; *len is
+ * the line's full length. Returns false at the end of the file (or on a
+ * read error) before any byte. */
+static bool read_line(struct ini_file *r, size_t *len)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc(r->f)) != EOF) {
+		if (n + 2 > r->cap && n < CONFIG_LINE_MAX + 1) {
+			size_t cap = r->cap == 0 ? 256 : r->cap * 2;
+			char *grown;
+
+			if (cap > CONFIG_LINE_MAX + 2)
+				cap = CONFIG_LINE_MAX + 2;
+			grown = realloc(r->line, cap);
+			if (grown == NULL)
+				abort();
+			r->line = grown;
+			r->cap = cap;
+		}
+		if (n + 1 < r->cap)
+			r->line[n] = (char)ch;
+		n++;
+		if (ch == '\n')
+			break;
+	}
+	if (n == 0)
+		return false;
+	r->line[n < r->cap ? n : r->cap - 1] = '\0';
+	*len = n;
+	return true;
+}
+
+/* Whether the line read_line read, n bytes, ends with its '\n' (1) or
+ * not (0): the last line of a file may lack it. */
+static size_t line_ends(const struct ini_file *r, size_t n)
+{
+	return n <= CONFIG_LINE_MAX + 1 && r->line[n - 1] == '\n';
+}
+
 /* An fgets for inih that counts lines as inih does and defuses three of its
  * surprises: an indented line would continue the previous setting's value
  * (inih's multi-line values: an indented file would be misread), the rest of
@@ -1007,18 +1030,23 @@ static void ini_own_line(struct ini_file *r, char *line)
 static char *ini_read_line_cb(char *str, int num, void *stream)
 {
 	struct ini_file *r = stream;
-	ssize_t n = getline(&r->line, &r->cap, r->f);
+	size_t n;
 	char *line;
 	size_t len;
 
 	str[0] = '\0';
-	if (n < 0) {
+	if (!read_line(r, &n)) {
 		if (ferror(r->f))
 			r->read_errno = errno;
 		return NULL;
 	}
 	r->lineno++;
-	if (strlen(r->line) != (size_t)n) {
+	if (n - line_ends(r, n) > CONFIG_LINE_MAX) {
+		config_error(r->errs, "%s:%d: line is longer than %d bytes",
+			     r->path, r->lineno, CONFIG_LINE_MAX);
+		return str;
+	}
+	if (strlen(r->line) != n) {
 		config_error(r->errs, "%s:%d: line contains a NUL byte",
 			     r->path, r->lineno);
 		return str;
@@ -1070,7 +1098,7 @@ static void add_db(struct ini_file *r, const char *alias, const char *value)
 			    "the alias is given twice in [databases]");
 		return;
 	}
-	if (c->ndbs >= DBCONF_MAX_ENTRIES + 1u) {
+	if (c->ndbs >= DBCONF_MAX_ENTRIES) {
 		entry_error(r, "databases", alias,
 			    "too many entries in [databases] (at most 512)");
 		return;
@@ -1525,66 +1553,6 @@ void config_setting_info(const struct config *c, unsigned i,
 	out->value = v == NULL ? "" : v;
 }
 
-/* A value as an entry line writes it: quoted when it must be. */
-static void print_value(FILE *out, const char *v)
-{
-	if (v[0] != '\0' && strpbrk(v, " \t'\\;#") == NULL) {
-		fputs(v, out);
-		return;
-	}
-	fputc('\'', out);
-	for (; *v != '\0'; v++) {
-		if (*v == '\'' || *v == '\\')
-			fputc('\\', out);
-		fputc(*v, out);
-	}
-	fputc('\'', out);
-}
-
-static void print_str(FILE *out, const char *key, const char *v)
-{
-	if (v == NULL)
-		return;
-	fprintf(out, " %s=", key);
-	print_value(out, v);
-}
-
-static void print_int(FILE *out, const char *key, int v, int unset)
-{
-	if (v != unset)
-		fprintf(out, " %s=%d", key, v);
-}
-
-/* One [databases] line; the password redacted. */
-static void print_db(FILE *out, const struct db_entry *e)
-{
-	fprintf(out, "%s =", e->alias);
-	print_str(out, "host", e->host);
-	print_str(out, "port", e->port);
-	print_str(out, "dbname", e->dbname);
-	print_str(out, "user", e->user);
-	if (e->password != NULL)
-		fprintf(out, " password=%s", CONFIG_REDACTED);
-	print_int(out, "pool_size", e->pool_size, DBCONF_UNSET);
-	print_int(out, "min_pool_size", e->min_pool_size, DBCONF_UNSET);
-	print_int(out, "reserve_pool", e->reserve_pool, 0);
-	if (e->pool_mode != DBCONF_UNSET)
-		fprintf(out, " pool_mode=%s",
-			dbconf_pool_mode_name(e->pool_mode));
-	print_int(out, "max_db_connections", e->max_db_connections, 0);
-	print_str(out, "connect_query", e->connect_query);
-	if (e->target_session_attrs != DBCONF_TSA_ANY)
-		fprintf(out, " target_session_attrs=%s",
-			dbconf_tsa_name(e->target_session_attrs));
-	if (e->load_balance_random)
-		fputs(" load_balance_hosts=random", out);
-	print_str(out, "application_name", e->application_name);
-	print_str(out, "client_encoding", e->client_encoding);
-	print_str(out, "datestyle", e->datestyle);
-	print_str(out, "timezone", e->timezone);
-	fputc('\n', out);
-}
-
 /* [databases] (the default entry is [pool]) and [users], when given. */
 static void print_entries(const struct config *c, FILE *out)
 {
@@ -1596,21 +1564,12 @@ static void print_entries(const struct config *c, FILE *out)
 		if (!header)
 			fputs("\n[databases]\n", out);
 		header = true;
-		print_db(out, &c->dbs[i]);
+		dbconf_print_entry(out, &c->dbs[i], CONFIG_REDACTED);
 	}
 	if (c->nusers > 0)
 		fputs("\n[users]\n", out);
-	for (unsigned i = 0; i < c->nusers; i++) {
-		const struct user_entry *u = &c->users[i];
-
-		fprintf(out, "%s =", u->name);
-		if (u->pool_mode != DBCONF_UNSET)
-			fprintf(out, " pool_mode=%s",
-				dbconf_pool_mode_name(u->pool_mode));
-		print_int(out, "max_user_connections", u->max_user_connections,
-			  DBCONF_UNSET);
-		fputc('\n', out);
-	}
+	for (unsigned i = 0; i < c->nusers; i++)
+		dbconf_print_user(out, &c->users[i]);
 }
 
 void config_print(const struct config *c, FILE *out)

@@ -585,3 +585,96 @@ const char *dbconf_pool_mode_name(int mode)
 		return NULL;
 	return pool_modes[mode];
 }
+
+/* Cuts an inline comment off an entry line: a ';' after a blank, as inih
+ * does, but not inside a single-quoted value (where a backslash or a
+ * doubled quote escapes a quote), nor escaped by a backslash. */
+void dbconf_cut_comment(char *line)
+{
+	bool quoted = false, blank = false; /* after an unescaped blank */
+
+	for (char *p = line; *p != '\0'; p++) {
+		if (!quoted && blank && *p == ';') {
+			*p = '\0';
+			return;
+		}
+		blank = !quoted && (*p == ' ' || *p == '\t');
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (quoted && *p == '\'' && p[1] == '\'')
+			p++;
+		else if (*p == '\'')
+			quoted = !quoted;
+	}
+}
+
+/* A value as an entry line writes it: quoted when it must be. */
+static void print_value(FILE *out, const char *v)
+{
+	if (v[0] != '\0' && strpbrk(v, " \t'\\;#") == NULL) {
+		fputs(v, out);
+		return;
+	}
+	fputc('\'', out);
+	for (; *v != '\0'; v++) {
+		if (*v == '\'' || *v == '\\')
+			fputc('\\', out);
+		fputc(*v, out);
+	}
+	fputc('\'', out);
+}
+
+static void print_str(FILE *out, const char *key, const char *v)
+{
+	if (v == NULL)
+		return;
+	fprintf(out, " %s=", key);
+	print_value(out, v);
+}
+
+static void print_int(FILE *out, const char *key, int v, int unset)
+{
+	if (v != unset)
+		fprintf(out, " %s=%d", key, v);
+}
+
+void dbconf_print_entry(FILE *out, const struct db_entry *e,
+			const char *redacted)
+{
+	fprintf(out, "%s =", e->alias);
+	print_str(out, "host", e->host);
+	print_str(out, "port", e->port);
+	print_str(out, "dbname", e->dbname);
+	print_str(out, "user", e->user);
+	if (e->password != NULL)
+		fprintf(out, " password=%s", redacted);
+	print_int(out, "pool_size", e->pool_size, DBCONF_UNSET);
+	print_int(out, "min_pool_size", e->min_pool_size, DBCONF_UNSET);
+	print_int(out, "reserve_pool", e->reserve_pool, 0);
+	if (e->pool_mode != DBCONF_UNSET)
+		fprintf(out, " pool_mode=%s",
+			dbconf_pool_mode_name(e->pool_mode));
+	print_int(out, "max_db_connections", e->max_db_connections, 0);
+	print_str(out, "connect_query", e->connect_query);
+	if (e->target_session_attrs != DBCONF_TSA_ANY)
+		fprintf(out, " target_session_attrs=%s",
+			dbconf_tsa_name(e->target_session_attrs));
+	if (e->load_balance_random)
+		fputs(" load_balance_hosts=random", out);
+	print_str(out, "application_name", e->application_name);
+	print_str(out, "client_encoding", e->client_encoding);
+	print_str(out, "datestyle", e->datestyle);
+	print_str(out, "timezone", e->timezone);
+	fputc('\n', out);
+}
+
+void dbconf_print_user(FILE *out, const struct user_entry *u)
+{
+	fprintf(out, "%s =", u->name);
+	if (u->pool_mode != DBCONF_UNSET)
+		fprintf(out, " pool_mode=%s",
+			dbconf_pool_mode_name(u->pool_mode));
+	print_int(out, "max_user_connections", u->max_user_connections,
+		  DBCONF_UNSET);
+	fputc('\n', out);
+}

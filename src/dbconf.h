@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define DBCONF_MAX_ENTRIES 512 /* [databases] lines */
 #define DBCONF_MAX_USERS   512 /* [users] lines */
@@ -89,5 +90,17 @@ const char *dbconf_tsa_name(enum dbconf_tsa tsa);
 
 /* "session", "transaction" or "statement"; NULL for DBCONF_UNSET. */
 const char *dbconf_pool_mode_name(int mode);
+
+/* Cuts an inline comment off a [databases] / [users] line in place: a ';'
+ * after a blank, as inih has it for the other sections, unless it is in a
+ * single-quoted value or escaped by a backslash. */
+void dbconf_cut_comment(char *line);
+
+/* Writes e as its [databases] line would read (values quoted where they
+ * must be, the password as `redacted`), and u as its [users] line: lines
+ * that dbconf_parse_entry / _user read back the same. */
+void dbconf_print_entry(FILE *out, const struct db_entry *e,
+			const char *redacted);
+void dbconf_print_user(FILE *out, const struct user_entry *u);
 
 #endif

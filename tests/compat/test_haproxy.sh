@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# pitlane behind HAProxy (Debian's haproxy, TCP mode, round-robin, TCP
-# health checks) in front of two pitlane processes on their own ports,
+# pitlane behind HAProxy (Debian's haproxy, TCP mode, round-robin, health
+# checks against pitlane's /readyz) in front of two pitlane processes on
+# their own ports,
 # peers of each other for cancels: pgbench at 50 clients through HAProxy
 # with no failed transaction, and 20 cancels out of 20 (psql's Ctrl-C,
 # SIGINT) reaching their query; one pitlane taken away with SIGTERM during
 # a pgbench -C run fails no transaction. Round-robin sends each cancel connection to
-# the other process than its query's, so every cancel is forwarded.
+# the other process than its query's, so every cancel is forwarded. A
+# pitlane paused from its console answers /readyz with 503: HAProxy takes it
+# out of rotation and every new connection is served by the other one.
 # shellcheck disable=SC2317 # check functions are called through check()
 set -euo pipefail
 # shellcheck source=tests/compat/lib.sh
@@ -46,6 +49,41 @@ hap_psql() {
 }
 
 hap_ready() { [ "$(hap_psql -At -c 'select 1' 2>/dev/null)" = 1 ]; }
+
+console() {
+    "$PSQL" -X -w -h 127.0.0.1 -p "${port[$1]}" -U pitlane -d pgbouncer \
+        -c "$2"
+}
+
+readyz_status() {
+    curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${http[$1]}/readyz"
+}
+
+# HAProxy prints each server state change on stderr: "Server
+# pitlane/pitlane2 is DOWN" / "... is UP". The newest one counts.
+hap_says() {
+    [ "$(grep -oE "Server pitlane/$1 is (UP|DOWN)" \
+        "$compat_work/logs/haproxy.log" | tail -n 1)" = \
+        "Server pitlane/$1 is $2" ]
+}
+
+both_up() {
+    curl -sf "http://127.0.0.1:${http[1]}/readyz" >/dev/null &&
+        curl -sf "http://127.0.0.1:${http[2]}/readyz" >/dev/null &&
+        ! hap_says pitlane1 DOWN && ! hap_says pitlane2 DOWN
+}
+
+served_through_hap() {
+    local i n=0
+    for i in $(seq 1 "$1"); do
+        if [ "$(PGCONNECT_TIMEOUT=10 timeout 15 "$PSQL" -X -w -h 127.0.0.1 \
+            -p "$hap_port" -U pitlane -d pitlane -At \
+            -c 'select 1' 2>&1)" = 1 ]; then
+            n=$((n + 1))
+        fi
+    done
+    expect_eq "connections served" "$1" "$n"
+}
 
 sleep_running() {
     [ "$(direct_psql -At -c "select count(*) from pg_stat_activity
@@ -97,9 +135,10 @@ trap hap_cleanup EXIT
 check "pgbench -i straight to PostgreSQL" \
     "$PGBENCH" -i -s 1 -q -h "$TESTPG_SOCKDIR" -p "$TESTPG_PORT" -U pitlane pitlane
 
-declare -A port pl_pid
+declare -A port http pl_pid
 for id in 1 2; do
     port[$id]=$(pg_free_port)
+    http[$id]=$(pg_free_port)
     mkdir -p "$compat_work/p$id"
 done
 # Peer 1 by TCP address (as across hosts), peer 2 by unix socket directory.
@@ -110,6 +149,7 @@ for id in 1 2; do
         DB_NAME=pitlane DB_SSLMODE=disable PITLANE_AUTH_TYPE=trust \
         DB_POOL_MAX=10 DB_CONNECT_TIMEOUT_MS=30000 PITLANE_PEER_ID=$id \
         PITLANE_UNIX_SOCKET_DIR="$compat_work/p$id" PITLANE_PEERS="$peers" \
+        PITLANE_HTTP_PORT="${http[$id]}" PITLANE_ADMIN_USERS=pitlane \
         "$PITLANE_BIN" -a 127.0.0.1 -p "${port[$id]}" 2>"$log" &
     pl_pid[$id]=$!
     bg_pids="$bg_pids $!"
@@ -136,12 +176,16 @@ frontend postgres
 
 backend pitlane
     balance roundrobin
-    server pitlane1 127.0.0.1:${port[1]} check inter 1s
-    server pitlane2 127.0.0.1:${port[2]} check inter 1s
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 2
+    server pitlane1 127.0.0.1:${port[1]} check port ${http[1]}
+    server pitlane2 127.0.0.1:${port[2]} check port ${http[2]}
 CFG
 haproxy -f "$compat_work/haproxy.cfg" -db >"$compat_work/logs/haproxy.log" 2>&1 &
 bg_pids="$bg_pids $!"
 check "HAProxy (port $hap_port) passes connections to pitlane" wait_for 30 hap_ready
+check "HAProxy's /readyz checks find both pitlanes up" wait_for 30 both_up
 check "pgbench through HAProxy: $CLIENTS clients, TPC-B, $XACTS transactions each, none failed" \
     bench50
 check "cancels through HAProxy reach their query $ROUNDS times out of $ROUNDS" \
@@ -154,6 +198,20 @@ for id in 1 2; do
 done
 echo "# cancels forwarded between the two processes: $fwd"
 check "some cancels were forwarded between the processes" test "$fwd" -gt 0
+
+# PAUSE on pitlane 2's console: its /readyz answers 503, HAProxy marks it
+# down, and every new connection through HAProxy is served (a connection
+# sent to the paused process would wait until RESUME and time out here).
+check "PAUSE on pitlane 2's console" console 2 PAUSE
+check "paused pitlane 2 answers /readyz with 503" \
+    expect_eq "/readyz status" 503 "$(readyz_status 2)"
+check "HAProxy marks the paused pitlane 2 down" \
+    wait_for 30 hap_says pitlane2 DOWN
+check "with pitlane 2 paused, 20 connections through HAProxy are all served" \
+    served_through_hap 20
+check "RESUME on pitlane 2's console" console 2 RESUME
+check "HAProxy marks pitlane 2 up again after RESUME" \
+    wait_for 30 hap_says pitlane2 UP
 
 # Taking pitlane 2 away (SIGTERM drain) during a pgbench -C run: its
 # listener closes at once, HAProxy sends new connections to pitlane 1, and

@@ -20,7 +20,7 @@
 
 /* INI files are written to a directory made by the group setup. */
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
-static char paths[32][256];
+static char paths[64][256];
 static unsigned n_paths;
 
 static int make_tmpdir(void **state)
@@ -2044,6 +2044,477 @@ static void test_load_sources(void **state)
 	config_release(c);
 }
 
+/* Loads text as an INI file into c (defaults first); errors into errs. */
+static const char *load_text(struct config *c, const char *text,
+			     struct config_errors *errs)
+{
+	const char *path = write_ini(text);
+
+	config_defaults(c);
+	config_load_file(c, path, errs);
+	return path;
+}
+
+static void test_databases(void **state)
+{
+	struct config c;
+	struct config_errors errs = {0};
+	const struct db_entry *e;
+
+	(void)state;
+	load_text(&c,
+		  "[pool]\n"
+		  "dbname = main\n"
+		  "user = owner\n"
+		  "password = pw\n"
+		  "pool_max = 8\n"
+		  "pool_min = 3\n"
+		  "[databases]\n"
+		  "; a comment\n"
+		  "# another\n"
+		  "\n"
+		  "appdb = host=db1,db2 port=5432 dbname=app "
+		  "target_session_attrs=read-write\n"
+		  "  appdb_ro=host=db1,db2 dbname=app "
+		  "target_session_attrs=prefer-standby pool_size=4\n"
+		  "* = host=db3 min_pool_size=1\n"
+		  "[users]\n"
+		  "alice = pool_mode=session max_user_connections=5\n"
+		  "bob =\n",
+		  &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.ndbs, 3); /* no default entry before finish */
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.ndbs, 4);
+	e = &c.dbs[0];
+	assert_true(e->is_default);
+	assert_string_equal(e->alias, "main");
+	assert_string_equal(e->host, "localhost");
+	assert_string_equal(e->port, "5432");
+	assert_string_equal(e->dbname, "main");
+	assert_string_equal(e->user, "owner");
+	assert_string_equal(e->password, "pw");
+	assert_int_equal(e->pool_size, 8);
+	assert_int_equal(e->min_pool_size, 3);
+	assert_int_equal(e->pool_mode, DBCONF_UNSET);
+
+	e = config_find_db(&c, "appdb");
+	assert_ptr_equal(e, &c.dbs[1]);
+	assert_false(e->is_default);
+	assert_string_equal(e->host, "db1,db2");
+	assert_null(e->user); /* clients log in as themselves */
+	assert_int_equal(e->target_session_attrs, DBCONF_TSA_READ_WRITE);
+	assert_int_equal(e->pool_size, 8); /* pool_max */
+	assert_int_equal(e->min_pool_size, 3);
+	e = config_find_db(&c, "appdb_ro");
+	assert_ptr_equal(e, &c.dbs[2]);
+	assert_int_equal(e->pool_size, 4);
+	assert_int_equal(e->min_pool_size, 3);
+	assert_ptr_equal(config_find_db(&c, "main"), &c.dbs[0]);
+	assert_ptr_equal(config_find_db(&c, "other"), &c.dbs[3]);
+	assert_string_equal(c.dbs[3].alias, "*");
+	assert_int_equal(c.dbs[3].min_pool_size, 1);
+
+	assert_int_equal(c.nusers, 2);
+	assert_int_equal(config_find_user(&c, "alice")->pool_mode,
+			 POOL_MODE_SESSION);
+	assert_int_equal(config_find_user(&c, "alice")->max_user_connections,
+			 5);
+	assert_int_equal(config_find_user(&c, "bob")->max_user_connections,
+			 DBCONF_UNSET);
+	assert_null(config_find_user(&c, "carol"));
+
+	/* Finishing again (SET finishes a copy) keeps one default entry,
+	 * made from the current [pool]. */
+	config_set(&c, "pool", "pool_max", "9", "x", &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.ndbs, 4);
+	assert_int_equal(c.dbs[0].pool_size, 9);
+	assert_false(c.dbs[1].is_default);
+	config_free(&c);
+	assert_int_equal(c.ndbs, 0);
+	assert_null(c.dbs);
+}
+
+/* Without a "*" entry, an unknown name has no entry; without any entry the
+ * default one is all there is. */
+static void test_find_db_default_only(void **state)
+{
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	assert_null(config_find_db(&c, "postgres")); /* before finish */
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.ndbs, 1);
+	assert_ptr_equal(config_find_db(&c, "postgres"), &c.dbs[0]);
+	assert_null(config_find_db(&c, "other"));
+	assert_null(config_find_user(&c, "postgres"));
+	assert_null(c.dbs[0].password);
+	config_free(&c);
+}
+
+/* The default entry follows DB_* from the environment, applied after the
+ * file. */
+static void test_default_db_env(void **state)
+{
+	char *envp[] = {"DB_NAME=fromenv", "DB_HOST=h1,h2", "DB_PORT=6000",
+			NULL};
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	load_text(&c, "[databases]\nx = dbname=y\n", &errs);
+	config_load_env(&c, envp, &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(c.dbs[0].alias, "fromenv");
+	assert_string_equal(c.dbs[0].host, "h1,h2");
+	assert_string_equal(c.dbs[0].port, "6000");
+	assert_string_equal(c.dbs[1].alias, "x");
+	config_free(&c);
+}
+
+/* inih (Debian's: INI_MAX_LINE 200) would cut a line of [databases];
+ * pitlane reads those itself, at any length. */
+static void test_databases_long_line(void **state)
+{
+	size_t n = 3000;
+	char *text = malloc(n + 200), *pw = malloc(n + 1);
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	memset(pw, 'p', n);
+	pw[n] = '\0';
+	snprintf(text, n + 200,
+		 "[databases]\nbig = password='%s' dbname=b\n"
+		 "[pool]\nport = 7\n",
+		 pw);
+	load_text(&c, text, &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.ndbs, 1);
+	assert_int_equal(strlen(c.dbs[0].password), n);
+	assert_string_equal(c.dbs[0].dbname, "b");
+	assert_int_equal(c.port, 7);
+	config_free(&c);
+	free(text);
+	free(pw);
+}
+
+/* " ;" starts a comment as inih has it, except inside a quoted value or
+ * escaped by a backslash; '#' starts a comment only at a line's start. */
+static void test_databases_comments(void **state)
+{
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	load_text(&c,
+		  "[databases]\n"
+		  "a = password='x ;y' dbname=d ; a comment\n"
+		  "b = dbname=d;e\n"
+		  "c = dbname=d ;e=1\n"
+		  "d = password='it''s ;' ;x\n"
+		  "e = password='it\\'s ;' ; x\n"
+		  "f = password=a\\ ;b\n"
+		  "# g = dbname=x\n"
+		  "  ; h = dbname=x\n",
+		  &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.ndbs, 6);
+	assert_string_equal(c.dbs[0].password, "x ;y");
+	assert_string_equal(c.dbs[0].dbname, "d");
+	assert_string_equal(c.dbs[1].dbname, "d;e");
+	assert_string_equal(c.dbs[2].dbname, "d");
+	assert_string_equal(c.dbs[3].password, "it's ;");
+	assert_string_equal(c.dbs[4].password, "it's ;");
+	assert_string_equal(c.dbs[5].password, "a ;b");
+	config_free(&c);
+}
+
+struct entry_error_case {
+	const char *text;
+	const char *msg; /* %1$s: the file */
+};
+
+static const struct entry_error_case entry_errors[] = {
+    {"[databases]\nappdb = pool_mode=fast\n",
+     "%1$s:2: databases.appdb: pool_mode: \"fast\" is not one of session, "
+     "transaction, statement"},
+    {"[databases]\n\nappdb = port=0\n",
+     "%1$s:3: databases.appdb: port: \"0\" is not a comma-separated list of "
+     "ports from 1 to 65535"},
+    {"[databases]\na = dbname=x\nb = dbname=y\na = dbname=z\n",
+     "%1$s:4: databases.a: the alias is given twice in [databases]"},
+    {"[databases]\njust text\n",
+     "%1$s:2: syntax error in [databases]: expected \"alias = "
+     "key=value ...\""},
+    {"[databases]\n= dbname=x\n",
+     "%1$s:2: syntax error in [databases]: expected \"alias = "
+     "key=value ...\""},
+    {"[databases]\n"
+     "a234567890123456789012345678901234567890123456789012345678901234 = "
+     "dbname=x\n",
+     "%1$s:2: databases."
+     "a234567890123456789012345678901234567890123456789012345678901234: the "
+     "alias is longer than 63 bytes"},
+    {"[databases]\nx = dbname=y foo=1 ; comment\n",
+     "%1$s:2: databases.x: unknown key \"foo\": the keys are host, port, "
+     "dbname, user, password, pool_size, min_pool_size, reserve_pool, "
+     "pool_mode, max_db_connections, connect_query, target_session_attrs, "
+     "load_balance_hosts, application_name, client_encoding, datestyle, "
+     "timezone"},
+    {"[databases]\nx = dbname=d #e\n",
+     "%1$s:2: databases.x: #e: expected \"=\" and a value after the key"},
+    {"[databases]\nx = password='x ;y\n",
+     "%1$s:2: databases.x: password: the quoted value has no closing quote "
+     "(write a quote inside it as '' or \\')"},
+    {"[users]\nbob = pool_mode=x\n",
+     "%1$s:2: users.bob: pool_mode: \"x\" is not one of session, "
+     "transaction, statement"},
+    {"[users]\nbob = max_user_connections=1\nbob = pool_mode=session\n",
+     "%1$s:3: users.bob: the user is given twice in [users]"},
+    {"[users]\nbob\n",
+     "%1$s:2: syntax error in [users]: expected \"name = key=value ...\""},
+};
+
+static void test_databases_errors(void **state)
+{
+	char want[CONFIG_ERROR_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(entry_errors); i++) {
+		struct config c;
+		struct config_errors errs = {0};
+		const char *path = load_text(&c, entry_errors[i].text, &errs);
+
+		snprintf(want, sizeof(want), entry_errors[i].msg, path);
+		assert_one_error(&errs, want);
+		config_free(&c);
+	}
+}
+
+/* Checks config_finish makes: the default entry's name, min_pool_size
+ * against the pool_max it falls back to, auth_query. */
+static void test_databases_finish_errors(void **state)
+{
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	load_text(&c, "[pool]\ndbname = app\n[databases]\napp = dbname=x\n",
+		  &errs);
+	assert_no_errors(&errs);
+	config_finish(&c, &errs);
+	assert_one_error(&errs,
+			 "databases.app: the alias is the name of the default "
+			 "database (pool_name \"app\", from [pool] dbname / "
+			 "DB_NAME): rename the [databases] entry or change "
+			 "DB_NAME");
+	config_free(&c);
+
+	errs.n = 0;
+	load_text(&c,
+		  "[pool]\npool_max = 4\npool_min = 1\n"
+		  "[databases]\nx = min_pool_size=5\n",
+		  &errs);
+	config_finish(&c, &errs);
+	assert_one_error(&errs, "databases.x: min_pool_size (5) must not be "
+				"greater than pool_size (4, from pool_max)");
+	config_free(&c);
+
+	errs.n = 0;
+	load_text(&c, "[pitlane]\nauth_user = pgb\nauth_query =\n", &errs);
+	config_finish(&c, &errs);
+	assert_one_error(&errs, "auth_user is set but auth_query is empty: set "
+				"auth_query or unset auth_user");
+	config_free(&c);
+
+	errs.n = 0;
+	load_text(&c,
+		  "[pitlane]\nauth_user = pgb\n"
+		  "auth_query = SELECT usename, passwd FROM pg_shadow\n",
+		  &errs);
+	config_finish(&c, &errs);
+	assert_one_error(&errs,
+			 "auth_query \"SELECT usename, passwd FROM pg_shadow\" "
+			 "has no $1: the user name is passed as parameter $1");
+	config_free(&c);
+
+	/* Without auth_user, auth_query is not used and not checked. */
+	errs.n = 0;
+	load_text(&c, "[pitlane]\nauth_query = SELECT 1\n", &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	config_free(&c);
+}
+
+static void test_multidb_settings(void **state)
+{
+	char *envp[] = {"PITLANE_AUTODB_IDLE_TIMEOUT=60.5",
+			"PITLANE_MAX_DB_CONNECTIONS=40",
+			"PITLANE_MAX_USER_CONNECTIONS=30",
+			"PITLANE_AUTH_USER=pgbouncer",
+			"PITLANE_AUTH_QUERY=SELECT * FROM lookup($1)",
+			"PITLANE_AUTH_DBNAME=authdb",
+			NULL};
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.autodb_idle_timeout_ms, 3600000);
+	assert_int_equal(c.max_db_connections, 0);
+	assert_int_equal(c.max_user_connections, 0);
+	assert_null(c.auth_user);
+	assert_string_equal(c.auth_query, "SELECT usename, passwd FROM "
+					  "pg_shadow WHERE usename=$1");
+	assert_null(c.auth_dbname);
+	config_load_env(&c, envp, &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	assert_int_equal(c.autodb_idle_timeout_ms, 60500);
+	assert_int_equal(c.max_db_connections, 40);
+	assert_int_equal(c.max_user_connections, 30);
+	assert_string_equal(c.auth_user, "pgbouncer");
+	assert_string_equal(c.auth_query, "SELECT * FROM lookup($1)");
+	assert_string_equal(c.auth_dbname, "authdb");
+	config_set(&c, "pitlane", "max_db_connections", "-1", "x", &errs);
+	config_set(&c, "pitlane", "autodb_idle_timeout", "0", "y", &errs);
+	assert_int_equal(errs.n, 2);
+	assert_true(config_changeable("pitlane", "auth_query"));
+	assert_true(config_changeable("pitlane", "autodb_idle_timeout"));
+	config_free(&c);
+}
+
+/* config_print writes [databases] and [users] (password redacted) so that
+ * they read back the same; config_copy copies them. */
+static void test_databases_print_copy(void **state)
+{
+	struct config c, again, copy;
+	struct config_errors errs = {0};
+	char *text, *text2;
+	const char *path;
+
+	(void)state;
+	load_text(&c,
+		  "[databases]\n"
+		  "appdb = host=db1,db2 port=5432,5433 dbname=app user=u "
+		  "password='" SECRET "' reserve_pool=2 pool_mode=statement "
+		  "max_db_connections=9 connect_query='SET a = ''b''' "
+		  "target_session_attrs=read-only load_balance_hosts=random "
+		  "application_name='my app' client_encoding=UTF8 "
+		  "datestyle='ISO, DMY' timezone='Europe/Paris'\n"
+		  "odd = dbname='a\\\\b;c#d'\n"
+		  "[users]\n"
+		  "alice = pool_mode=transaction max_user_connections=0\n"
+		  "bob =\n",
+		  &errs);
+	config_finish(&c, &errs);
+	assert_no_errors(&errs);
+	text = print_config(&c);
+	assert_null(strstr(text, SECRET));
+	assert_non_null(strstr(
+	    text, "\n\n[databases]\n"
+		  "appdb = host=db1,db2 port=5432,5433 dbname=app user=u "
+		  "password=<redacted> pool_size=10 min_pool_size=2 "
+		  "reserve_pool=2 pool_mode=statement max_db_connections=9 "
+		  "connect_query='SET a = \\'b\\'' "
+		  "target_session_attrs=read-only load_balance_hosts=random "
+		  "application_name='my app' client_encoding=UTF8 "
+		  "datestyle='ISO, DMY' timezone=Europe/Paris\n"
+		  "odd = dbname='a\\\\b;c#d' pool_size=10 min_pool_size=2\n"
+		  "\n[users]\n"
+		  "alice = pool_mode=transaction max_user_connections=0\n"
+		  "bob =\n"));
+	path = write_ini(text);
+	config_defaults(&again);
+	config_load_file(&again, path, &errs);
+	config_finish(&again, &errs);
+	assert_no_errors(&errs);
+	assert_string_equal(again.dbs[2].dbname, "a\\b;c#d");
+	assert_string_equal(again.dbs[1].connect_query, "SET a = 'b'");
+	text2 = print_config(&again);
+	assert_string_equal(text, text2);
+	free(text2);
+
+	config_defaults(&copy);
+	config_copy(&copy, &c);
+	assert_int_equal(copy.ndbs, c.ndbs);
+	assert_int_equal(copy.nusers, 2);
+	assert_ptr_not_equal(copy.dbs[1].host, c.dbs[1].host);
+	assert_string_equal(copy.dbs[1].password, SECRET);
+	config_free(&c);
+	config_finish(&copy, &errs);
+	assert_no_errors(&errs);
+	text2 = print_config(&copy);
+	assert_string_equal(text, text2);
+	free(text2);
+	free(text);
+	config_free(&copy);
+	config_free(&again);
+}
+
+/* Lines are read up to 64 kB; a longer one is reported and skipped. At
+ * most 512 [databases] entries. */
+static void test_databases_limits(void **state)
+{
+	size_t n = 70000, cap = n + 20 * 600 + 200, used;
+	char *text = malloc(cap), want[CONFIG_ERROR_LEN];
+	const char *path;
+	struct config c;
+	struct config_errors errs = {0};
+
+	(void)state;
+	used = (size_t)snprintf(text, cap, "[databases]\nbig = dbname=");
+	memset(text + used, 'x', n);
+	used += n;
+	used += (size_t)snprintf(text + used, cap - used,
+				 "\nok = dbname=y\n[pool]\nport = 7\n");
+	path = load_text(&c, text, &errs);
+	snprintf(want, sizeof(want), "%s:2: line is longer than 65536 bytes",
+		 path);
+	assert_one_error(&errs, want);
+	assert_int_equal(c.ndbs, 1);
+	assert_string_equal(c.dbs[0].alias, "ok");
+	assert_int_equal(c.port, 7);
+	config_free(&c);
+
+	/* 65536 bytes and the newline: just fits. */
+	used = (size_t)snprintf(text, cap, "[databases]\n");
+	used += (size_t)snprintf(text + used, cap - used, "big = dbname=");
+	memset(text + used, 'x', 65536 - strlen("big = dbname="));
+	used += 65536 - strlen("big = dbname=");
+	snprintf(text + used, cap - used, "\n");
+	errs.n = 0;
+	load_text(&c, text, &errs);
+	assert_int_equal(errs.n, 1); /* dbname is at most 4096 bytes */
+	assert_non_null(strstr(errs.msg[0], ":2: databases.big: dbname: "));
+	config_free(&c);
+
+	used = (size_t)snprintf(text, cap, "[databases]\n");
+	for (int i = 0; i < 513; i++)
+		used += (size_t)snprintf(text + used, cap - used,
+					 "db%d = dbname=d\n", i);
+	errs.n = 0;
+	path = load_text(&c, text, &errs);
+	snprintf(want, sizeof(want),
+		 "%s:514: databases.db512: too many entries in [databases] (at "
+		 "most 512)",
+		 path);
+	assert_one_error(&errs, want);
+	assert_int_equal(c.ndbs, 512);
+	config_finish(&c, &errs);
+	assert_int_equal(c.ndbs, 513);
+	config_free(&c);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2080,6 +2551,16 @@ int main(void)
 	    cmocka_unit_test(test_user_listed),
 	    cmocka_unit_test(test_setting_equal_copy),
 	    cmocka_unit_test(test_load_sources),
+	    cmocka_unit_test(test_databases),
+	    cmocka_unit_test(test_find_db_default_only),
+	    cmocka_unit_test(test_default_db_env),
+	    cmocka_unit_test(test_databases_long_line),
+	    cmocka_unit_test(test_databases_limits),
+	    cmocka_unit_test(test_databases_comments),
+	    cmocka_unit_test(test_databases_errors),
+	    cmocka_unit_test(test_databases_finish_errors),
+	    cmocka_unit_test(test_multidb_settings),
+	    cmocka_unit_test(test_databases_print_copy),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);

@@ -393,6 +393,89 @@ static void test_bad_users(void **state)
 	}
 }
 
+/* dbconf_print_entry writes what dbconf_parse_entry reads back. */
+static void test_print_round_trip(void **state)
+{
+	static const char *const values[] = {
+	    "",
+	    "dbname=plain",
+	    "dbname='two words'",
+	    "dbname='it''s'",
+	    "dbname='back\\\\slash;#'",
+	    "host=a,b port=1,2 user=u pool_size=3 min_pool_size=1 "
+	    "reserve_pool=2 pool_mode=statement max_db_connections=4 "
+	    "connect_query='SET a = 1' target_session_attrs=standby "
+	    "load_balance_hosts=random application_name=x client_encoding=y "
+	    "datestyle=z timezone=w"};
+	struct db_entry e, back;
+	char err[320], *buf, *eq;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(values); i++) {
+		FILE *f = open_memstream(&buf, &len);
+
+		parse_ok(&e, values[i]);
+		dbconf_print_entry(f, &e, "<redacted>");
+		assert_int_equal(fclose(f), 0);
+		assert_memory_equal(buf, "app =", 5);
+		assert_int_equal(buf[len - 1], '\n');
+		buf[len - 1] = '\0';
+		eq = strchr(buf, '=');
+		if (!dbconf_parse_entry(&back, "app", eq + 1, err, sizeof(err)))
+			fail_msg("%s: %s", buf, err);
+		assert_string_equal(back.dbname ? back.dbname : "",
+				    e.dbname ? e.dbname : "");
+		assert_int_equal(back.pool_mode, e.pool_mode);
+		assert_int_equal(back.target_session_attrs,
+				 e.target_session_attrs);
+		assert_int_equal(back.load_balance_random,
+				 e.load_balance_random);
+		free(buf);
+		dbconf_entry_free(&back);
+		dbconf_entry_free(&e);
+	}
+	/* The password is written as given to redact it. */
+	parse_ok(&e, "password=hunter2");
+	{
+		FILE *f = open_memstream(&buf, &len);
+
+		dbconf_print_entry(f, &e, "<redacted>");
+		assert_int_equal(fclose(f), 0);
+	}
+	assert_string_equal(buf, "app = password=<redacted>\n");
+	free(buf);
+	dbconf_entry_free(&e);
+}
+
+struct comment_case {
+	const char *line, *kept;
+};
+
+static void test_cut_comment(void **state)
+{
+	static const struct comment_case cases[] = {
+	    {"a=1 ; c", "a=1 "},
+	    {"a=1;c", "a=1;c"},
+	    {"a='x ;y' ;z", "a='x ;y' "},
+	    {"a='it''s ;' ;z", "a='it''s ;' "},
+	    {"a='it\\'s ;' ;z", "a='it\\'s ;' "},
+	    {"a=x\\ ;y", "a=x\\ ;y"},
+	    {"a=1 #c", "a=1 #c"},
+	    {"a=1\t;c", "a=1\t"},
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		snprintf(buf, sizeof(buf), "%s", cases[i].line);
+		dbconf_cut_comment(buf);
+		if (strcmp(buf, cases[i].kept) != 0)
+			fail_msg("\"%s\": got \"%s\", want \"%s\"",
+				 cases[i].line, buf, cases[i].kept);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +489,8 @@ int main(void)
 	    cmocka_unit_test(test_copy_resolve),
 	    cmocka_unit_test(test_users),
 	    cmocka_unit_test(test_bad_users),
+	    cmocka_unit_test(test_print_round_trip),
+	    cmocka_unit_test(test_cut_comment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
