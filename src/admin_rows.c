@@ -520,32 +520,50 @@ static void admin_show_sockets(struct admin_reply *r,
 	}
 }
 
-/* One SHOW DATABASES row: the database of pool p (the first of its
- * users' pools); servers counted over all of them. */
-static void admin_databases_pool(struct admin_reply *r,
-				 const struct admin_table *t,
-				 const struct dbpool *p, unsigned servers)
+/* max_connections: the database's max_db_connections, else its pool
+ * size (what one user's pool may open). */
+static int admin_db_max(const struct config *cfg, const struct db_entry *e,
+			int size)
+{
+	if (e != NULL && e->max_db_connections > 0)
+		return e->max_db_connections;
+	return cfg->max_db_connections > 0 ? cfg->max_db_connections : size;
+}
+
+/* One SHOW DATABASES row: database alias name, its entry e (NULL for a
+ * pool made from "*": then the "*" entry) and its first pool p (NULL when
+ * it has none yet); servers counted over all its pools. */
+static void admin_databases_row(struct admin_reply *r,
+				const struct admin_table *t, const char *name,
+				const struct db_entry *e,
+				const struct dbpool *p, unsigned servers)
 {
 	const struct config *cfg = r->c->w->cfg;
-	const struct db_entry *e =
-	    p->db != NULL && !p->db->is_default ? p->db : NULL;
-	const char *host = e != NULL && e->host != NULL ? e->host : cfg->host;
-	int port = e != NULL && e->port != NULL ? atoi(e->port) : cfg->port;
-	bool own_mode = e != NULL && e->pool_mode != DBCONF_UNSET;
+	bool own = e != NULL && !e->is_default;
+	const char *host = own && e->host != NULL ? e->host : cfg->host;
+	int port = own && e->port != NULL ? atoi(e->port) : cfg->port;
+	const char *dbname = p != NULL	 ? p->dbname
+			     : !own	 ? cfg->dbname
+			     : e->dbname ? e->dbname
+					 : name;
+	const char *user = !own ? cfg->user : e->user;
+	int size = own ? e->pool_size : cfg->pool_max;
 	struct admin_val v[13] = {
-	    AV_STR(p->autodb ? p->alias : e != NULL ? e->alias : p->alias),
+	    AV_STR(name),
 	    host[0] == '/' ? AV_NULL : AV_STR(host),
 	    AV_INT(port),
-	    AV_STR(p->dbname),
-	    e != NULL && e->user == NULL ? AV_NULL : AV_STR(p->user),
-	    AV_INT(p->pool.lim.max),
-	    AV_INT(p->pool.lim.min),
-	    AV_INT(0),
-	    own_mode ? AV_STR(p->mode->name) : AV_NULL,
-	    AV_INT(p->pool.lim.max),
+	    AV_STR(dbname),
+	    user != NULL ? AV_STR(user) : AV_NULL,
+	    AV_INT(size),
+	    AV_INT(own ? e->min_pool_size : cfg->pool_min),
+	    AV_INT(own ? e->reserve_pool : 0),
+	    own && e->pool_mode != DBCONF_UNSET
+		? AV_STR(dbconf_pool_mode_name(e->pool_mode))
+		: AV_NULL,
+	    AV_INT(admin_db_max(cfg, own ? e : NULL, size)),
 	    AV_INT(servers),
-	    AV_INT(p->pool.paused),
-	    AV_INT(p->disabled),
+	    AV_INT(p != NULL && p->pool.paused),
+	    AV_INT(p != NULL && p->disabled),
 	};
 	admin_row(r, t, v);
 }
@@ -571,32 +589,77 @@ static void admin_databases_console(struct admin_reply *r,
 	admin_row(r, t, v);
 }
 
-/* SHOW DATABASES: one row per database alias, and the console's. */
+/* A database SHOW DATABASES lists: an entry's alias (not "*"), or the
+ * alias of a pool made from "*". */
+struct admin_db {
+	const char *name;
+	const struct db_entry *e;
+};
+
+static int admin_db_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct admin_db *)a)->name,
+		      ((const struct admin_db *)b)->name);
+}
+
+/* The databases to list, sorted, in a malloc'd array (*n of them; the
+ * caller frees); NULL when out of memory. */
+static struct admin_db *admin_dbs(const struct worker *w, unsigned *n)
+{
+	const struct config *cfg = w->cfg;
+	struct admin_db *v = malloc((cfg->ndbs + w->npools + 1) * sizeof(*v));
+	const struct dbpool *p;
+
+	*n = 0;
+	if (v == NULL)
+		return NULL;
+	for (unsigned i = 0; i < cfg->ndbs; i++)
+		if (strcmp(cfg->dbs[i].alias, "*") != 0)
+			v[(*n)++] =
+			    (struct admin_db){cfg->dbs[i].alias, &cfg->dbs[i]};
+	if (cfg->ndbs == 0)
+		v[(*n)++] = (struct admin_db){cfg->pool_name, NULL};
+	TAILQ_FOREACH(p, &w->pools, link)
+	{
+		bool listed = false;
+		for (unsigned i = 0; i < *n && !listed; i++)
+			listed = strcmp(v[i].name, p->alias) == 0;
+		if (!listed)
+			v[(*n)++] = (struct admin_db){p->alias, p->db};
+	}
+	qsort(v, *n, sizeof(*v), admin_db_cmp);
+	return v;
+}
+
+/* SHOW DATABASES: one row per database, and the console's. */
 static void admin_show_databases(struct admin_reply *r,
 				 const struct admin_table *t)
 {
 	const struct worker *w = r->c->w;
-	struct dbpool **v = admin_sorted_pools(w);
+	unsigned n;
+	struct admin_db *v = admin_dbs(w, &n);
 	bool console = admin_db_row(w);
-	unsigned servers = 0, first = 0;
 
 	if (v == NULL) {
 		r->failed = true;
 		return;
 	}
-	for (unsigned i = 0; i < w->npools; i++) {
-		if (console && admin_console_before(v[i]->alias)) {
+	for (unsigned i = 0; i < n; i++) {
+		const struct dbpool *p, *first = NULL;
+		unsigned servers = 0;
+
+		if (console && admin_console_before(v[i].name)) {
 			admin_databases_console(r, t);
 			console = false;
 		}
-		if (i == 0 || strcmp(v[i - 1]->alias, v[i]->alias) != 0) {
-			servers = 0;
-			first = i;
+		TAILQ_FOREACH(p, &w->pools, link)
+		{
+			if (strcmp(p->alias, v[i].name) != 0)
+				continue;
+			first = first != NULL ? first : p;
+			servers += pool_total(&p->pool);
 		}
-		servers += pool_total(&v[i]->pool);
-		if (i + 1 == w->npools ||
-		    strcmp(v[i + 1]->alias, v[i]->alias) != 0)
-			admin_databases_pool(r, t, v[first], servers);
+		admin_databases_row(r, t, v[i].name, v[i].e, first, servers);
 	}
 	if (console)
 		admin_databases_console(r, t);
@@ -627,17 +690,14 @@ static struct dbpool **admin_sorted_pools(const struct worker *w)
 	return v;
 }
 
-/* How many database aliases the pools serve. */
+/* How many databases SHOW DATABASES lists (the console's aside). */
 static unsigned admin_db_count(const struct worker *w)
 {
-	struct dbpool **v = admin_sorted_pools(w);
-	unsigned n = 0;
+	unsigned n;
+	struct admin_db *v = admin_dbs(w, &n);
 
 	if (v == NULL)
 		return 0;
-	for (unsigned i = 0; i < w->npools; i++)
-		if (i == 0 || strcmp(v[i - 1]->alias, v[i]->alias) != 0)
-			n++;
 	free(v);
 	return n;
 }

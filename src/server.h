@@ -164,9 +164,6 @@ void server_cancel(struct server *s);
  * opens new ones with the current configuration. */
 void server_reconnect(struct dbpool *p);
 
-/* server_reconnect for every pool. */
-void server_reconnect_all(struct worker *w);
-
 /* Failover (docs/deploying.md): evidence that s is read-only, a reported
  * parameter (server_note_param: in_hot_standby, and for read-write
  * default_transaction_read_only, as libpq judges) or SQLSTATE 25006

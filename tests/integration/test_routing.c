@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ALICE_PW "alice-pw-1"
 #define BOB_PW	 "bob-pw-2"
@@ -119,6 +120,46 @@ static bool pools_list(PGconn *console, const char *db, const char *user)
 	return found;
 }
 
+/* The body of GET path from pitlane's HTTP endpoint (malloc'd). */
+static char *http_get(struct h_pitlane *pl, const char *path)
+{
+	char line[4096], req[256];
+	long long port;
+	size_t len = 0, cap = 1 << 16;
+	char *body = calloc(1, cap);
+	int fd;
+
+	assert_true(h_log_record(pl, "http listening", 0, line, sizeof(line)));
+	assert_true(h_json_int(line, "port", &port));
+	fd = h_raw_connect((int)port);
+	assert_true(fd >= 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+	assert_true(h_raw_send(fd, req, strlen(req)));
+	for (int b; (b = h_raw_read_byte(fd, WAIT_MS)) >= 0;) {
+		if (len + 2 > cap)
+			body = realloc(body, cap *= 2);
+		body[len++] = (char)b;
+	}
+	body[len] = '\0';
+	close(fd);
+	return body;
+}
+
+/* SHOW DATABASES's `paused` for db; -1 when db is not listed. */
+static int db_paused(PGconn *console, const char *db)
+{
+	PGresult *r = PQexec(console, "SHOW DATABASES");
+	int paused = -1;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("SHOW DATABASES: %s", PQresultErrorMessage(r));
+	for (int i = 0; i < PQntuples(r); i++)
+		if (strcmp(PQgetvalue(r, i, 0), db) == 0)
+			paused = atoi(PQgetvalue(r, i, PQfnumber(r, "paused")));
+	PQclear(r);
+	return paused;
+}
+
 static PGconn *console(struct h_pitlane *pl)
 {
 	return connect_as(pl, "pgbouncer", "pitlane", "pitlane-pw");
@@ -179,9 +220,10 @@ static int setup(void **state)
 static void test_entries_route(void **state)
 {
 	struct h_pitlane *pl = *state =
-	    start_with("[databases]\n"
+	    start_with("[pitlane]\nhttp_port = 0\n[databases]\n"
 		       "alpha = host=127.0.0.1 dbname=route_a user=pitlane\n"
-		       "beta = dbname=route_b user=pitlane pool_size=3\n");
+		       "beta = dbname=route_b user=pitlane pool_size=3\n"
+		       "unused = dbname=route_b\n");
 	char buf[128];
 
 	PGconn *a = connect_as(pl, "alpha", "alice", ALICE_PW);
@@ -219,6 +261,39 @@ static void test_entries_route(void **state)
 	assert_true(pools_list(con, "alpha", "pitlane"));
 	assert_true(pools_list(con, "beta", "pitlane"));
 	assert_true(pools_list(con, H_DBNAME, "pitlane"));
+	assert_int_equal(db_paused(con, "unused"), 0); /* listed, no pool */
+	/* One `pool metrics` record per pool, in the order they were made. */
+	int n0 = h_log_count(pl, "pool metrics");
+	h_pitlane_signal(pl, SIGUSR1);
+	assert_true(h_log_wait(pl, "pool metrics", n0 + 3, WAIT_MS));
+	assert_true(
+	    h_log_record(pl, "pool metrics", n0 + 1, line, sizeof(line)));
+	assert_true(h_json_str(line, "pool", buf, sizeof(buf)));
+	assert_string_equal(buf, "alpha");
+	assert_true(h_json_str(line, "user", buf, sizeof(buf)));
+	assert_string_equal(buf, "pitlane");
+	assert_true(h_log_record(pl, "pool metrics", -1, line, sizeof(line)));
+	assert_true(h_json_str(line, "pool", buf, sizeof(buf)));
+	assert_string_equal(buf, "beta");
+	/* /metrics: one set of series per pool. */
+	char *prom = http_get(pl, "/metrics");
+	assert_non_null(strstr(prom, "{database=\"alpha\",user=\"pitlane\""));
+	assert_non_null(strstr(prom, "{database=\"beta\",user=\"pitlane\""));
+	assert_non_null(
+	    strstr(prom, "{database=\"" H_DBNAME "\",user=\"pitlane\""));
+	free(prom);
+	/* PAUSE with a database pauses that database's pools only. */
+	h_exec_ok(con, "PAUSE alpha");
+	assert_int_equal(db_paused(con, "alpha"), 1);
+	assert_int_equal(db_paused(con, "beta"), 0);
+	assert_string_equal(
+	    query_str(b, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	h_exec_ok(con, "RESUME alpha");
+	assert_int_equal(db_paused(con, "alpha"), 0);
+	assert_string_equal(
+	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
 	PQfinish(con);
 	PQfinish(a);
 	PQfinish(b);

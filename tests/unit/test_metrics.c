@@ -113,6 +113,7 @@ static void test_log_record(void **state)
 	log_setup(stderr, LOG_FORMAT_JSON, LOG_LEVEL_INFO);
 	assert_non_null(strstr(text, "\"msg\":\"pool metrics\""));
 	assert_non_null(strstr(text, "\"pool\":\"app\""));
+	assert_non_null(strstr(text, "\"user\":\"web\""));
 	assert_non_null(strstr(text, "\"clients_waiting\":1"));
 	assert_non_null(strstr(text, "\"xacts_total\":7"));
 	assert_non_null(strstr(text, "\"xact_p50_us\":1500"));
