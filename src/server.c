@@ -152,7 +152,8 @@ static void server_snapshot_params(struct server *s)
 	}
 	p->have_params = params_copy(&p->params, &s->params);
 	for (size_t i = 0; i < s->params.n; i++)
-		server_note_param(s, s->params.name[i], s->params.value[i]);
+		server_note_param(s, s->params.name[i], s->params.value[i],
+				  true);
 }
 
 static void server_connected_cb(PGconn *conn, const char *error, void *arg)
@@ -332,9 +333,15 @@ bool server_check_if_stale(struct server *s)
 		if (worker_now_ms() - s->slot.since_ms < SERVER_CHECK_FRESH_MS)
 			return false;
 	}
-	if (sql == NULL ||
-	    worker_now_ms() - s->slot.since_ms < cfg->server_check_delay_ms)
+	if (s->must_check) {
+		/* Another server of its host answered 25006 (failover). */
+		s->must_check = false;
+		if (sql == NULL)
+			sql = "SELECT 1";
+	} else if (sql == NULL || worker_now_ms() - s->slot.since_ms <
+				      cfg->server_check_delay_ms) {
 		return false;
+	}
 	s->just_checked = true;
 	server_run_hidden(s, &sql, 1);
 	return true;
@@ -431,7 +438,8 @@ static bool server_wants_primary(const struct server *s)
 	       (strcmp(tsa, "read-write") == 0 || strcmp(tsa, "primary") == 0);
 }
 
-void server_note_param(struct server *s, const char *name, const char *value)
+void server_note_param(struct server *s, const char *name, const char *value,
+		       bool sure)
 {
 	bool standby = strcmp(name, "in_hot_standby") == 0;
 	const char *tsa;
@@ -442,7 +450,7 @@ void server_note_param(struct server *s, const char *name, const char *value)
 		return;
 	tsa = dbpool_target_session_attrs(s->pool);
 	if (standby || (tsa != NULL && strcmp(tsa, "read-write") == 0))
-		server_found_read_only(s, name);
+		server_found_read_only(s, name, standby || sure);
 }
 
 /* Whether a and b are connected to the same host and port. */
@@ -460,16 +468,13 @@ static bool server_same_host(const struct server *a, const struct server *b)
 	       strcmp(ha, hb) == 0 && strcmp(pa, pb) == 0;
 }
 
-void server_found_read_only(struct server *s, const char *why)
+/* Sure: the idle servers of s's pool on its host close and the others are
+ * marked. Not sure: those idle servers run the check query before their
+ * next use, which makes a server whose configuration changed report it. */
+static void server_sweep_host(struct server *s, bool sure)
 {
 	struct server *t, *next;
 
-	if (s->read_only || !server_wants_primary(s))
-		return;
-	s->read_only = true;
-	log_warn("server is read-only, closing the pool's servers on its host",
-		 LF_STR("pool", s->pool->pool.name),
-		 LF_INT("backend_pid", s->backend_pid), LF_STR("reason", why));
 	for (t = TAILQ_FIRST(&s->w->servers); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, link);
 		if (t == s || t->pool != s->pool || t->read_only)
@@ -477,16 +482,32 @@ void server_found_read_only(struct server *s, const char *why)
 		if (t->state == SERVER_CONNECTING) {
 			/* Its host is not known yet; it may have logged in
 			 * before the change: one reconnect at most. */
-			t->read_only = true;
+			t->read_only = t->read_only || sure;
 			continue;
 		}
 		if (!server_same_host(s, t))
 			continue;
-		if (t->state == SERVER_IDLE)
+		if (!sure)
+			t->must_check = t->state == SERVER_IDLE;
+		else if (t->state == SERVER_IDLE)
 			server_close(t, NULL);
 		else
 			t->read_only = true;
 	}
+}
+
+void server_found_read_only(struct server *s, const char *why, bool sure)
+{
+	if (s->read_only || !server_wants_primary(s))
+		return;
+	s->read_only = true;
+	log_warn(sure ? "server is read-only, closing the pool's servers on "
+			"its host"
+		      : "server answered read-only, checking the pool's "
+			"servers on its host",
+		 LF_STR("pool", s->pool->pool.name),
+		 LF_INT("backend_pid", s->backend_pid), LF_STR("reason", why));
+	server_sweep_host(s, sure);
 }
 
 void server_reconnect(struct dbpool *p)

@@ -221,7 +221,7 @@ static bool txn_emit_synth(struct server *s)
 
 static void txn_track_param(struct server *s, struct evbuffer *in,
 			    const struct relay_cursor *cur, uint32_t len,
-			    bool hidden)
+			    bool hidden, enum server_req_kind kind)
 {
 	uint8_t body[1024];
 	size_t n = relay_copy_body(in, cur, len, body, sizeof(body));
@@ -235,7 +235,11 @@ static void txn_track_param(struct server *s, struct evbuffer *in,
 	value = (const char *)body + value_off;
 	if (!params_set(&s->params, name, value))
 		s->broken = true;
-	server_note_param(s, name, value);
+	/* A report during the client's request may be its own SET; during
+	 * the sync of its parameters it is; during pitlane's own queries it
+	 * is the server's configuration. */
+	if (kind != REQ_PARAMS)
+		server_note_param(s, name, value, kind == REQ_HIDDEN);
 	if (!hidden && s->peer.want != NULL && txn_param_tracked(name) &&
 	    !params_set(s->peer.want, name, value))
 		s->broken = true;
@@ -329,7 +333,8 @@ static void txn_note_failure(struct server *s, struct evbuffer *in,
 		 msg >= 0 ? (const char *)body + msg : "unknown error");
 	s->hidden_failed = true;
 	if (strcmp(s->sync_state, TXN_READ_ONLY_SQLSTATE) == 0)
-		server_found_read_only(s, "check query: read-only transaction");
+		server_found_read_only(s, "check query: read-only transaction",
+				       true);
 }
 
 /* A ReadyForQuery the client sees: the query it ends and, at status 'I',
@@ -391,7 +396,8 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 	case 'S':
 		/* After a reset the server reports its own defaults; the
 		 * client is told its startup values instead (txn_restore). */
-		txn_track_param(s, in, cur, len, hidden || s->reset_reports);
+		txn_track_param(s, in, cur, len, hidden || s->reset_reports,
+				kind);
 		return hidden || s->reset_reports || !linked;
 	case 'E':
 		if (hidden)
@@ -529,7 +535,8 @@ static bool txn_note_relayed_error(struct server *s, struct evbuffer *in,
 	code = proto_error_field(body, n, 'C');
 	if (code >= 0 &&
 	    strcmp((const char *)body + code, TXN_READ_ONLY_SQLSTATE) == 0)
-		server_found_read_only(s, "read_only_sql_transaction relayed");
+		server_found_read_only(s, "read_only_sql_transaction relayed",
+				       false);
 	return true;
 }
 

@@ -219,6 +219,34 @@ static void test_read_only_not_reused(void **state)
 	h_pass();
 }
 
+/* A client's own read-only transaction also gets 25006, from a healthy
+ * primary: its server is replaced, but the pool's other servers are only
+ * checked, not closed, and writes go on. */
+static void test_client_read_only_closes_little(void **state)
+{
+	struct h_pitlane *pl = start_appdb("min_pool_size=3");
+	*state = pl;
+	PGconn *c = h_connect(pl, "dbname=appdb");
+	char pids[2048];
+
+	h_exec_ok(c, "INSERT INTO t VALUES (3, 'before')");
+	assert_true(h_wait_backends(3, WAIT_MS));
+	server_pids(pids, sizeof(pids));
+	h_exec_ok(c, "BEGIN READ ONLY");
+	h_exec_expect(c, "INSERT INTO t VALUES (3, 'refused')", "25006");
+	h_exec_ok(c, "ROLLBACK");
+	h_exec_ok(c, "INSERT INTO t VALUES (3, 'after')");
+	/* The one server that answered 25006 went, the others stayed. */
+	assert_int_equal(pids_alive(pids), 2);
+	assert_int_equal(h_log_count(pl, "server is read-only, closing the "
+					 "pool's servers on its host"),
+			 0);
+	assert_true(h_log_count(pl, "server answered read-only, checking "
+				    "the pool's servers on its host") >= 1);
+	PQfinish(c);
+	h_pass();
+}
+
 /* ---- failover under load ------------------------------------------------ */
 
 struct writer {
@@ -449,6 +477,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_routing, h_test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_read_only_not_reused,
+					    h_test_setup, h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_read_only_closes_little,
 					    h_test_setup, h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_failover_under_load,
 					    h_test_setup, h_test_teardown),
