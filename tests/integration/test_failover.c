@@ -133,6 +133,15 @@ static int group_setup(void **state)
 	return h_standby_wait_caught_up(WAIT_MS) ? 0 : -1;
 }
 
+/* h_test_setup, and the primary writable again whatever a failed test
+ * left. */
+static int test_setup(void **state)
+{
+	h_test_setup(state);
+	primary_read_only(false);
+	return 0;
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
 /* Over the same two hosts, target_session_attrs picks the server: appdb
@@ -474,14 +483,14 @@ static void test_failover_under_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_routing, h_test_setup,
+	    cmocka_unit_test_setup_teardown(test_routing, test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_read_only_not_reused,
-					    h_test_setup, h_test_teardown),
+					    test_setup, h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_read_only_closes_little,
-					    h_test_setup, h_test_teardown),
+					    test_setup, h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_failover_under_load,
-					    h_test_setup, h_test_teardown),
+					    test_setup, h_test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, h_group_teardown);
