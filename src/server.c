@@ -334,7 +334,7 @@ bool server_check_if_stale(struct server *s)
 			return false;
 	}
 	if (s->must_check) {
-		/* Another server of its host answered 25006 (failover). */
+		/* Another server of its host answered read-only. */
 		s->must_check = false;
 		if (sql == NULL)
 			sql = "SELECT 1";
@@ -482,17 +482,20 @@ static void server_sweep_host(struct server *s, bool sure)
 		if (t->state == SERVER_CONNECTING) {
 			/* Its host is not known yet; it may have logged in
 			 * before the change: one reconnect at most. */
-			t->read_only = t->read_only || sure;
+			if (sure)
+				t->read_only = true;
 			continue;
 		}
 		if (!server_same_host(s, t))
 			continue;
-		if (!sure)
-			t->must_check = t->state == SERVER_IDLE;
-		else if (t->state == SERVER_IDLE)
+		if (!sure) {
+			if (t->state == SERVER_IDLE)
+				t->must_check = true;
+		} else if (t->state == SERVER_IDLE) {
 			server_close(t, NULL);
-		else
+		} else {
 			t->read_only = true;
+		}
 	}
 }
 

@@ -22,9 +22,8 @@
  * not report: no client ever wants this value, so the next link resets it. */
 #define TXN_UNKNOWN_VALUE "\x01"
 #define TXN_SQL_MAX	  256 /* simple queries read for DEALLOCATE: shorter ones */
-#define TXN_SEVERITY_PEEK                                                      \
-	64 /* ErrorResponse bytes read for the severity                        \
-	    and the SQLSTATE */
+/* ErrorResponse bytes read for the severity and the SQLSTATE. */
+#define TXN_SEVERITY_PEEK      64
 #define TXN_READ_ONLY_SQLSTATE "25006" /* read_only_sql_transaction */
 
 static const uint8_t synth_close_complete[] = {'3', 0, 0, 0, 4};
