@@ -469,8 +469,8 @@ static bool server_same_host(const struct server *a, const struct server *b)
 }
 
 /* Sure: the idle servers of s's pool on its host close and the others are
- * marked. Not sure: those idle servers run the check query before their
- * next use, which makes a server whose configuration changed report it. */
+ * marked. Not sure: those servers run the check query before their next
+ * checkout, which makes a server whose configuration changed report it. */
 static void server_sweep_host(struct server *s, bool sure)
 {
 	struct server *t, *next;
@@ -489,8 +489,7 @@ static void server_sweep_host(struct server *s, bool sure)
 		if (!server_same_host(s, t))
 			continue;
 		if (!sure) {
-			if (t->state == SERVER_IDLE)
-				t->must_check = true;
+			t->must_check = true; /* at its next checkout */
 		} else if (t->state == SERVER_IDLE) {
 			server_close(t, NULL);
 		} else {

@@ -175,7 +175,8 @@ void server_reconnect(struct dbpool *p);
  * closes the pool's idle servers on the same host and marks its busy ones
  * (and those still connecting), so new connects let libpq pick the host
  * that qualifies now. Evidence a client may have caused (its BEGIN READ
- * ONLY, its SET) makes those idle servers run the check query first. */
+ * ONLY, its SET) makes those servers run the check query before their next
+ * checkout. */
 void server_note_param(struct server *s, const char *name, const char *value,
 		       bool sure);
 void server_found_read_only(struct server *s, const char *why, bool sure);
