@@ -65,6 +65,25 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error",
 					 NULL};
 static const char *const sslmodes[] = {
     "disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
+/* libpq's target_session_attrs, in dbconf_tsa order. */
+static const char *const target_session_attrs_words[] = {
+    "any",     "read-write",	 "primary", "read-only",
+    "standby", "prefer-standby", NULL};
+
+_Static_assert(DBCONF_TSA_ANY == 0 && DBCONF_TSA_READ_WRITE == 1 &&
+		   DBCONF_TSA_PRIMARY == 2 && DBCONF_TSA_READ_ONLY == 3 &&
+		   DBCONF_TSA_STANDBY == 4 && DBCONF_TSA_PREFER_STANDBY == 5,
+	       "target_session_attrs_words follows enum dbconf_tsa");
+
+/* [pool] target_session_attrs (checked against the words) as the enum
+ * the default entry holds. */
+static enum dbconf_tsa config_tsa(const char *word)
+{
+	for (int i = 0; word != NULL && target_session_attrs_words[i]; i++)
+		if (strcmp(word, target_session_attrs_words[i]) == 0)
+			return (enum dbconf_tsa)i;
+	return DBCONF_TSA_ANY;
+}
 static const char *const auth_types[] = {"scram-sha-256", "md5", "cert",
 					 "trust", NULL};
 /* tls_mode: the empty string is TLS_AUTO, the index after these. */
@@ -282,6 +301,8 @@ static const struct setting settings[] = {
     PATH("pool", LIVE, sslrootcert, "DB_SSLROOTCERT"),
     PATH("pool", LIVE, sslcert, "DB_SSLCERT"),
     PATH("pool", LIVE, sslkey, "DB_SSLKEY"),
+    STR("pool", LIVE, target_session_attrs, "DB_TARGET_SESSION_ATTRS", "any",
+	FLAG_NONEMPTY, target_session_attrs_words),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -1336,7 +1357,7 @@ static void finish_default_db(struct config *c)
 	    .pool_size = c->pool_max,
 	    .min_pool_size = c->pool_min,
 	    .pool_mode = DBCONF_UNSET,
-	    .target_session_attrs = DBCONF_TSA_ANY,
+	    .target_session_attrs = config_tsa(c->target_session_attrs),
 	    .is_default = true,
 	};
 }
@@ -1591,6 +1612,7 @@ size_t config_conninfo(const struct config *c, const char *hostaddr,
 	    {"sslrootcert", c->sslrootcert},
 	    {"sslcert", c->sslcert},
 	    {"sslkey", c->sslkey},
+	    {"target_session_attrs", c->target_session_attrs},
 	    {"gssencmode", "disable"}, /* Debian's libpq tries GSS first */
 	    {"fallback_application_name", "pitlane"},
 	};

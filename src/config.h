@@ -15,7 +15,7 @@
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
 #define CONFIG_MAX_ERRORS   64
 #define CONFIG_ERROR_LEN    320
-#define CONFIG_CONNINFO_MAX 12		 /* pairs config_conninfo may fill */
+#define CONFIG_CONNINFO_MAX 13		 /* pairs config_conninfo may fill */
 #define CONFIG_REDACTED	    "<redacted>" /* a secret's value, shown */
 
 /* How clients prove who they are (auth_type; an hba_file may choose per
@@ -98,6 +98,7 @@ struct config {
 	char *sslrootcert;	/* NULL: libpq's default */
 	char *sslcert;		/* NULL: libpq's default */
 	char *sslkey;		/* NULL: libpq's default */
+	char *target_session_attrs; /* "any"; libpq's words (failover) */
 
 	/* [databases] / [users] and the settings that go with them (issue
 	 * 14). dbs[0] is the default entry, built by config_finish from the

@@ -38,7 +38,6 @@ struct dbpool {
 	const struct mode_ops *mode;
 	struct params params; /* newest server's, for logins */
 	bool have_params;
-	bool disabled;	   /* DISABLE: new logins refused */
 	bool removed;	   /* its entry left the configuration: no new logins;
 			      dropped when empty */
 	bool autodb;	   /* made on demand from the "*" entry */
@@ -72,6 +71,11 @@ struct dbpool *dbpool_for_login(struct worker *w, const char *db,
  * use them at once (backend_connect_start copies them). */
 void dbpool_target(const struct dbpool *p, struct backend_target *t,
 		   char *opts);
+
+/* libpq's target_session_attrs keyword for p's servers ("read-write",
+ * ...; the default pool's comes from [pool] target_session_attrs); NULL
+ * for any. */
+const char *dbpool_target_session_attrs(const struct dbpool *p);
 
 /* The credentials p's servers log in with, as srvcreds_choose decides
  * (the one place): the entry's password=, else DB_PASSWORD when the user
@@ -109,6 +113,13 @@ void dbpool_free_all(struct worker *w);
 /* The pool for (alias, user), or NULL. Removed pools are not found. */
 struct dbpool *dbpool_find(struct worker *w, const char *alias,
 			   const char *user);
+
+/* DISABLE / ENABLE: whether new logins to database alias are refused, and
+ * setting it (for an alias with or without pools yet). Setting returns
+ * false when out of memory. */
+bool dbpool_db_disabled(const struct worker *w, const char *alias);
+bool dbpool_db_set_disabled(struct worker *w, const char *alias, bool on)
+    __attribute__((warn_unused_result));
 
 /* The default DB_* pool: the first entry. */
 struct dbpool *dbpool_default(const struct worker *w);

@@ -23,7 +23,7 @@
 /* The backend target: a change of any of these replaces every server. */
 static const char *const reload_target_keys[] = {
     "host",    "port",	      "dbname",	 "user",   "password",
-    "sslmode", "sslrootcert", "sslcert", "sslkey",
+    "sslmode", "sslrootcert", "sslcert", "sslkey", "target_session_attrs",
 };
 
 /* A candidate: the configuration and what its files hold, all owned. */

@@ -83,7 +83,8 @@ void server_become_idle(struct server *s)
 	const struct config *cfg = s->w->cfg;
 	int64_t now = worker_now_ms();
 
-	if (s->w->shutting_down || s->broken || s->pool->pool.paused) {
+	if (s->w->shutting_down || s->broken || s->read_only ||
+	    s->pool->pool.paused) {
 		server_close(s, NULL);
 		return;
 	}
@@ -159,6 +160,9 @@ static void server_snapshot_params(struct server *s)
 				 LF_INT("backend_pid", s->backend_pid));
 	}
 	p->have_params = params_copy(&p->params, &s->params);
+	for (size_t i = 0; i < s->params.n; i++)
+		server_note_param(s, s->params.name[i], s->params.value[i],
+				  true);
 }
 
 /* A connect attempt ended: false (server closed) when it failed. */
@@ -414,9 +418,15 @@ bool server_check_if_stale(struct server *s)
 		if (worker_now_ms() - s->slot.since_ms < SERVER_CHECK_FRESH_MS)
 			return false;
 	}
-	if (sql == NULL ||
-	    worker_now_ms() - s->slot.since_ms < cfg->server_check_delay_ms)
+	if (s->must_check) {
+		/* Another server of its host answered read-only. */
+		s->must_check = false;
+		if (sql == NULL)
+			sql = "SELECT 1";
+	} else if (sql == NULL || worker_now_ms() - s->slot.since_ms <
+				      cfg->server_check_delay_ms) {
 		return false;
+	}
 	s->just_checked = true;
 	server_run_hidden(s, &sql, 1);
 	return true;
@@ -512,6 +522,89 @@ void server_close(struct server *s, const char *reason)
 	if (ops != NULL)
 		ops->lost(ctx, reason ? reason : "server closed",
 			  s->told_fatal);
+}
+
+/* Whether the pool of s wants a server that is not read-only. */
+static bool server_wants_primary(const struct server *s)
+{
+	const char *tsa = dbpool_target_session_attrs(s->pool);
+
+	return tsa != NULL &&
+	       (strcmp(tsa, "read-write") == 0 || strcmp(tsa, "primary") == 0);
+}
+
+void server_note_param(struct server *s, const char *name, const char *value,
+		       bool sure)
+{
+	bool standby = strcmp(name, "in_hot_standby") == 0;
+	const char *tsa;
+
+	if (!standby && strcmp(name, "default_transaction_read_only") != 0)
+		return;
+	if (strcmp(value, "on") != 0)
+		return;
+	tsa = dbpool_target_session_attrs(s->pool);
+	if (standby || (tsa != NULL && strcmp(tsa, "read-write") == 0))
+		server_found_read_only(s, name, standby || sure);
+}
+
+/* Whether a and b are connected to the same host and port. */
+static bool server_same_host(const struct server *a, const struct server *b)
+{
+	const char *ha, *hb, *pa, *pb;
+
+	if (a->conn == NULL || b->conn == NULL)
+		return false;
+	ha = PQhostaddr(a->conn);
+	hb = PQhostaddr(b->conn);
+	pa = PQport(a->conn);
+	pb = PQport(b->conn);
+	return ha != NULL && hb != NULL && pa != NULL && pb != NULL &&
+	       strcmp(ha, hb) == 0 && strcmp(pa, pb) == 0;
+}
+
+/* Sure: the idle servers of s's pool on its host close and the others are
+ * marked. Not sure: those servers run the check query before their next
+ * checkout, which makes a server whose configuration changed report it. */
+static void server_sweep_host(struct server *s, bool sure)
+{
+	struct server *t, *next;
+
+	for (t = TAILQ_FIRST(&s->w->servers); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, link);
+		if (t == s || t->pool != s->pool || t->read_only)
+			continue;
+		if (t->state == SERVER_CONNECTING) {
+			/* Its host is not known yet; it may have logged in
+			 * before the change: one reconnect at most. */
+			if (sure)
+				t->read_only = true;
+			continue;
+		}
+		if (!server_same_host(s, t))
+			continue;
+		if (!sure) {
+			t->must_check = true; /* at its next checkout */
+		} else if (t->state == SERVER_IDLE) {
+			server_close(t, NULL);
+		} else {
+			t->read_only = true;
+		}
+	}
+}
+
+void server_found_read_only(struct server *s, const char *why, bool sure)
+{
+	if (s->read_only || !server_wants_primary(s))
+		return;
+	s->read_only = true;
+	log_warn(sure ? "server is read-only, closing the pool's servers on "
+			"its host"
+		      : "server answered read-only, checking the pool's "
+			"servers on its host",
+		 LF_STR("pool", s->pool->pool.name),
+		 LF_INT("backend_pid", s->backend_pid), LF_STR("reason", why));
+	server_sweep_host(s, sure);
 }
 
 void server_reconnect(struct dbpool *p)

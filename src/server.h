@@ -106,8 +106,10 @@ struct server {
 	char seen_value[256]; /* and its value ("\x01": unreadable) */
 	bool seen_default;    /* SET ... TO DEFAULT */
 	bool broken;	      /* state unknown: close instead of reuse */
+	bool read_only;	      /* read-only, its pool wants a primary: close */
 	bool told_fatal;      /* relayed the backend's FATAL to the client */
 	bool just_checked; /* ran server_check_query: next checkout uses it */
+	bool must_check;   /* run it before the next checkout (failover) */
 	bool probing;	   /* running the readiness probe */
 	int64_t probe_idle_since_ms; /* its idle time, restored after it */
 	unsigned cancels;     /* cancel requests in flight: nothing is sent */
@@ -168,6 +170,22 @@ void server_cancel(struct server *s);
  * they are next released (no client loses its transaction); the janitor
  * opens new ones with the current configuration. */
 void server_reconnect(struct dbpool *p);
+
+/* Failover (docs/deploying.md, design.md "Failover"): evidence that s is
+ * read-only, a reported parameter (server_note_param: in_hot_standby, and
+ * for read-write default_transaction_read_only, as libpq judges) or
+ * SQLSTATE 25006 (server_found_read_only). When its pool's
+ * target_session_attrs is read-write or primary, s is closed at release
+ * and never handed out again. Evidence a client cannot cause (sure:
+ * in_hot_standby, or a report at login or in pitlane's own queries) also
+ * closes the pool's idle servers on the same host and marks its busy ones
+ * (and those still connecting), so new connects let libpq pick the host
+ * that qualifies now. Evidence a client may have caused (its BEGIN READ
+ * ONLY, its SET) makes those servers run the check query before their next
+ * checkout. */
+void server_note_param(struct server *s, const char *name, const char *value,
+		       bool sure);
+void server_found_read_only(struct server *s, const char *why, bool sure);
 
 /* Closes the server (deferred free). A linked client is told via lost(). */
 void server_close(struct server *s, const char *reason);

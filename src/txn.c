@@ -22,7 +22,9 @@
  * not report: no client ever wants this value, so the next link resets it. */
 #define TXN_UNKNOWN_VALUE "\x01"
 #define TXN_SQL_MAX	  256 /* simple queries read for DEALLOCATE: shorter ones */
-#define TXN_SEVERITY_PEEK 64 /* ErrorResponse bytes read for the severity */
+/* ErrorResponse bytes read for the severity and the SQLSTATE. */
+#define TXN_SEVERITY_PEEK      64
+#define TXN_READ_ONLY_SQLSTATE "25006" /* read_only_sql_transaction */
 
 static const uint8_t synth_close_complete[] = {'3', 0, 0, 0, 4};
 static const uint8_t synth_deallocate[] = {
@@ -218,7 +220,7 @@ static bool txn_emit_synth(struct server *s)
 
 static void txn_track_param(struct server *s, struct evbuffer *in,
 			    const struct relay_cursor *cur, uint32_t len,
-			    bool hidden)
+			    bool hidden, enum server_req_kind kind)
 {
 	uint8_t body[1024];
 	size_t n = relay_copy_body(in, cur, len, body, sizeof(body));
@@ -232,6 +234,11 @@ static void txn_track_param(struct server *s, struct evbuffer *in,
 	value = (const char *)body + value_off;
 	if (!params_set(&s->params, name, value))
 		s->broken = true;
+	/* A report during the client's request may be its own SET; during
+	 * the sync of its parameters it is; during pitlane's own queries it
+	 * is the server's configuration. */
+	if (kind != REQ_PARAMS)
+		server_note_param(s, name, value, kind == REQ_HIDDEN);
 	if (!hidden && s->peer.want != NULL && txn_param_tracked(name) &&
 	    !params_set(s->peer.want, name, value))
 		s->broken = true;
@@ -324,6 +331,9 @@ static void txn_note_failure(struct server *s, struct evbuffer *in,
 	snprintf(s->sync_error, sizeof(s->sync_error), "%s",
 		 msg >= 0 ? (const char *)body + msg : "unknown error");
 	s->hidden_failed = true;
+	if (strcmp(s->sync_state, TXN_READ_ONLY_SQLSTATE) == 0)
+		server_found_read_only(s, "check query: read-only transaction",
+				       true);
 }
 
 /* A ReadyForQuery the client sees: the query it ends and, at status 'I',
@@ -385,7 +395,8 @@ static bool txn_inspect(struct server *s, struct evbuffer *in,
 	case 'S':
 		/* After a reset the server reports its own defaults; the
 		 * client is told its startup values instead (txn_restore). */
-		txn_track_param(s, in, cur, len, hidden || s->reset_reports);
+		txn_track_param(s, in, cur, len, hidden || s->reset_reports,
+				kind);
 		return hidden || s->reset_reports || !linked;
 	case 'E':
 		if (hidden)
@@ -513,12 +524,18 @@ static bool txn_note_relayed_error(struct server *s, struct evbuffer *in,
 {
 	uint8_t body[TXN_SEVERITY_PEEK];
 	size_t n = len - 4 < sizeof(body) ? len - 4 : sizeof(body);
+	long code;
 
 	if (evbuffer_get_length(in) - cur->pos < PROTO_HEADER_LEN + n)
 		return false;
 	n = relay_copy_body(in, cur, len, body, n);
 	if (txn_error_is_fatal(body, n))
 		s->told_fatal = true;
+	code = proto_error_field(body, n, 'C');
+	if (code >= 0 &&
+	    strcmp((const char *)body + code, TXN_READ_ONLY_SQLSTATE) == 0)
+		server_found_read_only(s, "read_only_sql_transaction relayed",
+				       false);
 	return true;
 }
 

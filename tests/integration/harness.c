@@ -40,11 +40,15 @@ static struct {
 	bool drop;		 /* run PostgreSQL as PG_USER_ROOT */
 	uid_t uid;		 /* its uid and gid when drop */
 	gid_t gid;
-	int port;		 /* PostgreSQL TCP port, 0 before start */
-	pid_t pg_pid;		 /* postmaster, 0 when stopped */
-	int nlogs;		 /* pitlane log files made so far */
-	char last_log[PATH_MAX]; /* log of the last pitlane started */
-	bool passed;		 /* h_pass reached by the current test */
+	int port;		     /* PostgreSQL TCP port, 0 before start */
+	pid_t pg_pid;		     /* postmaster, 0 when stopped */
+	int nlogs;		     /* pitlane log files made so far */
+	char last_log[PATH_MAX];     /* log of the last pitlane started */
+	bool passed;		     /* h_pass reached by the current test */
+	pid_t sb_pid;		     /* standby postmaster, 0 when stopped */
+	bool sb_made;		     /* standby data directory made */
+	bool failed_over;	     /* the standby was promoted */
+	char sb_data[PATH_MAX + 16]; /* standby data directory */
 } g;
 
 static struct {
@@ -414,43 +418,61 @@ static bool run_initdb(void)
 	return true;
 }
 
-/* Starts the postmaster on g.port and waits for PQping to answer OK. */
-static bool pg_launch(void)
+/* Starts a postmaster on data, listening on addr:port (its socket in
+ * sockdir), and waits for PQping to answer OK. Returns its pid, 0 when it
+ * did not start (its log shown). */
+static pid_t pg_launch_at(const char *data, const char *addr, int port,
+			  const char *sockdir, const char *log)
 {
-	char cmd[PATH_MAX + 16], log[PATH_MAX + 16], port[16], conninfo[256];
+	char cmd[PATH_MAX + 16], portstr[16], conninfo[256], listen[64];
 	pg_cmd(cmd, sizeof(cmd), "postgres");
-	snprintf(log, sizeof(log), "%s/postgres.log", g.base);
-	snprintf(port, sizeof(port), "%d", g.port);
-	const char *sock = strlen(g.base) < 80 ? g.base : "";
-	static const char *const settings[] = {
-	    "listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off",
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(listen, sizeof(listen), "listen_addresses=%s", addr);
+	const char *sock = strlen(sockdir) < 80 ? sockdir : "";
+	const char *const settings[] = {
+	    listen, "fsync=off", "synchronous_commit=off",
 	    "full_page_writes=off", "max_connections=200"};
-	char *argv[32] = {cmd, "-D", g.data, "-p", port, "-k", (char *)sock};
+	char *argv[32] = {cmd,	   "-D", (char *)data, "-p",
+			  portstr, "-k", (char *)sock};
 	int n = 7;
 	for (size_t i = 0; i < sizeof(settings) / sizeof(*settings); i++) {
 		argv[n++] = "-c";
 		argv[n++] = (char *)settings[i];
 	}
-	g.pg_pid = spawn(argv, NULL, log, g.drop, SIGQUIT);
+	pid_t pid = spawn(argv, NULL, log, g.drop, SIGQUIT);
 	snprintf(conninfo, sizeof(conninfo),
-		 "host=127.0.0.1 port=%d dbname=postgres user=%s "
-		 "connect_timeout=2",
-		 g.port, H_USER);
+		 "host=%s port=%d dbname=postgres user=%s connect_timeout=2",
+		 addr, port, H_USER);
 	int64_t deadline = h_now_ms() + 60000;
 	while (h_now_ms() < deadline) {
 		if (PQping(conninfo) == PQPING_OK)
-			return true;
-		if (wait_child(g.pg_pid, 0) != -1) {
-			g.pg_pid = 0; /* exited and reaped */
+			return pid;
+		if (wait_child(pid, 0) != -1) {
+			pid = 0; /* exited and reaped */
 			break;
 		}
 		h_sleep_ms(H_POLL_MS);
 	}
-	fprintf(stderr, "harness: PostgreSQL did not start on port %d\n",
-		g.port);
+	fprintf(stderr, "harness: PostgreSQL did not start on %s:%d\n", addr,
+		port);
 	dump_file(log, 30);
-	h_pg_stop();
-	return false;
+	if (pid) {
+		kill(pid, SIGQUIT);
+		if (wait_child(pid, 10000) == -1) {
+			kill(pid, SIGKILL);
+			wait_child(pid, 10000);
+		}
+	}
+	return 0;
+}
+
+/* Starts the primary on g.port. */
+static bool pg_launch(void)
+{
+	char log[PATH_MAX + 16];
+	snprintf(log, sizeof(log), "%s/postgres.log", g.base);
+	g.pg_pid = pg_launch_at(g.data, "127.0.0.1", g.port, g.base, log);
+	return g.pg_pid != 0;
 }
 
 static void create_objects(void)
@@ -514,6 +536,155 @@ const char *h_tmpdir(void)
 
 static void pitlane_end(struct h_pitlane *pl);
 
+/* ---- standby --------------------------------------------------------- */
+
+/* Ends a postmaster with sig (SIGINT: fast, SIGQUIT: immediate). */
+static void pg_end(pid_t pid, int sig)
+{
+	kill(pid, sig);
+	if (wait_child(pid, 30000) == -1) {
+		kill(pid, SIGQUIT);
+		if (wait_child(pid, 10000) == -1) {
+			kill(pid, SIGKILL);
+			wait_child(pid, 10000);
+		}
+	}
+}
+
+/* pg_basebackup -R of the primary: a data directory that starts as a
+ * streaming standby (standby.signal, primary_conninfo). initdb's
+ * pg_hba.conf already lets 127.0.0.1 replicate. */
+static bool standby_make(void)
+{
+	char cmd[PATH_MAX + 16], log[PATH_MAX + 16], port[16];
+	pg_cmd(cmd, sizeof(cmd), "pg_basebackup");
+	snprintf(log, sizeof(log), "%s/basebackup.log", g.base);
+	snprintf(g.sb_data, sizeof(g.sb_data), "%s/standby", g.base);
+	snprintf(port, sizeof(port), "%d", g.port);
+	char *argv[] = {cmd,  "-D",	      g.sb_data,   "-R",
+			"-X", "stream",	      "-c",	   "fast",
+			"-h", "127.0.0.1",    "-p",	   port,
+			"-U", (char *)H_USER, "--no-sync", NULL};
+	int st = wait_child(spawn(argv, NULL, log, g.drop, SIGKILL), 120000);
+	if (st != 0) {
+		fprintf(stderr, "harness: pg_basebackup failed (status %d)\n",
+			st);
+		dump_file(log, 40);
+		return false;
+	}
+	return true;
+}
+
+void h_standby_start(void)
+{
+	char log[PATH_MAX + 16];
+	if (g.sb_pid)
+		return;
+	if (!g.pg_pid)
+		fail_msg("h_standby_start: the primary is not running");
+	if (!g.sb_made && !(g.sb_made = standby_make()))
+		fail_msg("cannot make the standby");
+	snprintf(log, sizeof(log), "%s/standby.log", g.base);
+	g.sb_pid =
+	    pg_launch_at(g.sb_data, H_STANDBY_ADDR, g.port, g.sb_data, log);
+	if (!g.sb_pid)
+		fail_msg("cannot start the standby");
+}
+
+void h_standby_stop(void)
+{
+	if (g.sb_pid)
+		pg_end(g.sb_pid, SIGINT);
+	g.sb_pid = 0;
+}
+
+void h_pg_crash(void)
+{
+	h_admin_close();
+	if (g.pg_pid)
+		pg_end(g.pg_pid, SIGQUIT);
+	g.pg_pid = 0;
+}
+
+PGconn *h_standby_direct(const char *dbname)
+{
+	char ci[512];
+	snprintf(ci, sizeof(ci),
+		 "host=" H_STANDBY_ADDR " port=%d dbname=%s user=%s "
+		 "sslmode=disable application_name=" H_DIRECT_APP
+		 " connect_timeout=10",
+		 g.port, dbname, H_USER);
+	PGconn *c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
+		PQfinish(c);
+		fail_msg("standby connection to %s: %s", dbname, msg);
+	}
+	return c;
+}
+
+/* Whether query (one boolean) answers true on conn. */
+static bool query_true(PGconn *conn, const char *sql)
+{
+	PGresult *r = PQexec(conn, sql);
+	bool yes = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		   strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return yes;
+}
+
+/* Polls query on conn until it answers true, for timeout_ms. */
+static bool poll_true(PGconn *conn, const char *sql, int timeout_ms)
+{
+	int64_t deadline = h_now_ms() + timeout_ms;
+	for (;;) {
+		if (query_true(conn, sql))
+			return true;
+		if (h_now_ms() >= deadline)
+			return false;
+		h_sleep_ms(H_POLL_MS);
+	}
+}
+
+bool h_standby_wait_streaming(int timeout_ms)
+{
+	return poll_true(h_admin(),
+			 "SELECT count(*) > 0 FROM pg_stat_replication "
+			 "WHERE state = 'streaming'",
+			 timeout_ms);
+}
+
+bool h_standby_wait_caught_up(int timeout_ms)
+{
+	char sql[256];
+	PGresult *r = PQexec(h_admin(), "SELECT pg_current_wal_lsn()");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return false;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn",
+		 PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PGconn *sb = h_standby_direct("postgres");
+	bool ok = poll_true(sb, sql, timeout_ms);
+	PQfinish(sb);
+	return ok;
+}
+
+bool h_standby_promote(int timeout_ms)
+{
+	PGconn *sb = h_standby_direct("postgres");
+	PGresult *r = PQexec(sb, "SELECT pg_promote(false)");
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	g.failed_over = true;
+	ok = ok && poll_true(sb, "SELECT NOT pg_is_in_recovery()", timeout_ms);
+	PQfinish(sb);
+	return ok;
+}
+
 /* ---- fixtures -------------------------------------------------------- */
 
 int h_group_setup(void **state)
@@ -526,6 +697,7 @@ int h_group_setup(void **state)
 int h_group_teardown(void **state)
 {
 	(void)state;
+	h_standby_stop();
 	h_pg_stop();
 	return 0;
 }
@@ -535,7 +707,7 @@ int h_test_setup(void **state)
 	*state = NULL;
 	g.passed = false;
 	alarm(TEST_TIMEOUT_S);
-	if (g.initdb_done && !g.pg_pid)
+	if (g.initdb_done && !g.pg_pid && !g.failed_over)
 		h_pg_start(); /* a failed test left it stopped */
 	return 0;
 }

@@ -50,6 +50,24 @@ void h_pg_start(void);
 void h_pg_stop(void);
 int h_pg_port(void);
 
+/* A streaming standby of that server (pg_basebackup -R), listening on
+ * H_STANDBY_ADDR at the primary's port (another loopback address, so one
+ * port serves a two-host list). h_standby_wait_streaming polls the
+ * primary's pg_stat_replication, h_standby_wait_caught_up the standby's
+ * replay position against the primary's current WAL position.
+ * h_pg_crash stops the primary as a crash would (immediate shutdown);
+ * h_standby_promote promotes the standby and waits until it leaves
+ * recovery. After a promotion the old primary is not restarted by the
+ * per-test fixture: a failover test is the last of its binary. */
+#define H_STANDBY_ADDR "127.0.0.2"
+void h_standby_start(void);
+void h_standby_stop(void);
+bool h_standby_wait_streaming(int timeout_ms);
+bool h_standby_wait_caught_up(int timeout_ms);
+void h_pg_crash(void);
+bool h_standby_promote(int timeout_ms);
+PGconn *h_standby_direct(const char *dbname);
+
 /* The per-run temporary directory (removed at exit) for test files. */
 const char *h_tmpdir(void);
 

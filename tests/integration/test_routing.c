@@ -4,8 +4,9 @@
  * applying), per-pool limits and the max_db_connections /
  * max_user_connections caps under 100 concurrent clients, an unknown
  * database refused with 3D000, connect_query, the "*" entry's pools made
- * on demand and dropped when unused, SHOW POOLS listing every pool, and a
- * reload that changes, removes and adds entries. */
+ * on demand and dropped when unused, SHOW POOLS and /metrics listing every
+ * pool, a reload that changes, removes and adds entries, and a takeover
+ * that hands each client into its own pool. */
 #include "harness.h"
 
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ALICE_PW "alice-pw-1"
@@ -47,13 +49,13 @@ static void write_file(const char *path, const char *fmt, ...)
 /* Starts pitlane with ini as its file (the auth file lists alice and bob
  * with their plaintext passwords) and SCRAM client authentication. */
 static char ini_path[PATH_MAX];
+static const char *const start_env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+					"DB_PASSWORD=pitlane-pw",
+					"DB_CONNECT_TIMEOUT_MS=30000", NULL};
 
 static struct h_pitlane *start_with(const char *ini)
 {
 	static char users_path[PATH_MAX];
-	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
-			     "DB_PASSWORD=pitlane-pw",
-			     "DB_CONNECT_TIMEOUT_MS=30000", NULL};
 	const char *args[] = {"-c", ini_path, NULL};
 
 	tmp_path("users.txt", users_path, sizeof(users_path));
@@ -63,7 +65,7 @@ static struct h_pitlane *start_with(const char *ini)
 	write_file(ini_path,
 		   "[pitlane]\nauth_file = %s\nadmin_users = pitlane\n%s",
 		   users_path, ini);
-	return h_pitlane_start(env, args);
+	return h_pitlane_start(start_env, args);
 }
 
 /* A connection through pitlane to database db as user with password. */
@@ -214,6 +216,26 @@ static int setup(void **state)
 	return 0;
 }
 
+/* The database a new connection to alias lands on, or "" when refused
+ * (sqlstate then in st). */
+static const char *db_of(struct h_pitlane *pl, const char *alias, char *buf,
+			 size_t cap, char st[6])
+{
+	char extra[256];
+	PGconn *c;
+
+	snprintf(extra, sizeof(extra),
+		 "dbname=%s user=alice password=" ALICE_PW, alias);
+	c = h_connect_try(pl, extra);
+	buf[0] = st[0] = '\0';
+	if (PQstatus(c) == CONNECTION_OK)
+		query_str(c, "SELECT current_database()", buf, cap);
+	else if (strstr(PQerrorMessage(c), "no such database") != NULL)
+		snprintf(st, 6, "3D000");
+	PQfinish(c);
+	return buf;
+}
+
 /* ---- tests ------------------------------------------------------------ */
 
 /* Two entries, two databases; an unknown name is refused after login. */
@@ -291,6 +313,14 @@ static void test_entries_route(void **state)
 	    "route_b");
 	h_exec_ok(con, "RESUME alpha");
 	assert_int_equal(db_paused(con, "alpha"), 0);
+	/* DISABLE works on an entry that has no pool yet. */
+	h_exec_ok(con, "DISABLE unused");
+	char dst[6];
+	db_of(pl, "unused", buf, sizeof(buf), dst);
+	assert_string_equal(buf, "");
+	h_exec_ok(con, "ENABLE unused");
+	assert_string_equal(db_of(pl, "unused", buf, sizeof(buf), dst),
+			    "route_b");
 	assert_string_equal(
 	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
 	    "route_a");
@@ -482,26 +512,6 @@ static void test_star_entry(void **state)
 	h_pass();
 }
 
-/* The database a new connection to alias lands on, or "" when refused
- * (sqlstate then in st). */
-static const char *db_of(struct h_pitlane *pl, const char *alias, char *buf,
-			 size_t cap, char st[6])
-{
-	char extra[256];
-	PGconn *c;
-
-	snprintf(extra, sizeof(extra),
-		 "dbname=%s user=alice password=" ALICE_PW, alias);
-	c = h_connect_try(pl, extra);
-	buf[0] = st[0] = '\0';
-	if (PQstatus(c) == CONNECTION_OK)
-		query_str(c, "SELECT current_database()", buf, cap);
-	else if (strstr(PQerrorMessage(c), "no such database") != NULL)
-		snprintf(st, 6, "3D000");
-	PQfinish(c);
-	return buf;
-}
-
 /* A reload: a changed entry's servers are replaced (its client, still
  * connected, lands on the new database), a removed entry's pool takes no
  * new login but serves its client until it leaves, then goes; a new entry
@@ -554,6 +564,57 @@ static void test_reload_entries(void **state)
 	h_pass();
 }
 
+/* A takeover (pitlane -R) hands each client over into the pool of its
+ * database and user: a forced-user entry's client and an own-user entry's
+ * client go on in the new process on their databases, as themselves. */
+static void test_takeover_routed(void **state)
+{
+	char dir[PATH_MAX], ini[PATH_MAX + 256], buf[128];
+
+	snprintf(dir, sizeof(dir), "%s/tk", h_tmpdir());
+	mkdir(dir, 0700);
+	snprintf(ini, sizeof(ini),
+		 "[pitlane]\nunix_socket_dir = %s\n[databases]\n"
+		 "alpha = dbname=route_a user=pitlane\n"
+		 "shared = dbname=route_b\n",
+		 dir);
+	struct h_pitlane *old = *state = start_with(ini);
+	assert_true(h_log_wait(old, "takeover socket listening", 1, WAIT_MS));
+	PGconn *a = connect_as(old, "alpha", "alice", ALICE_PW);
+	PGconn *b = connect_as(old, "shared", "bob", BOB_PW);
+	assert_string_equal(
+	    query_str(b, "SELECT current_user", buf, sizeof(buf)), "bob");
+	assert_string_equal(
+	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+
+	const char *args[] = {"-c", ini_path, "-R", NULL};
+	struct h_pitlane *new = h_pitlane_start(start_env, args);
+	int rc = h_pitlane_wait_exit(old, 30000);
+	if (rc != 0)
+		h_pitlane_dump_log(old, 80);
+	assert_int_equal(rc, 0);
+	h_pitlane_stop(old);
+	*state = new;
+	assert_true(h_log_wait(new, "takeover complete: the old process let go",
+			       1, WAIT_MS));
+	assert_string_equal(
+	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	assert_string_equal(
+	    query_str(b, "SELECT current_user", buf, sizeof(buf)), "bob");
+	assert_string_equal(
+	    query_str(b, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	PGconn *con = console(new);
+	assert_true(pools_list(con, "alpha", "pitlane"));
+	assert_true(pools_list(con, "shared", "bob"));
+	PQfinish(con);
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,6 +629,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_star_entry, h_test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_entries, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_takeover_routed, h_test_setup,
 					    h_test_teardown),
 	};
 

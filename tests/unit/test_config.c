@@ -207,7 +207,8 @@ static void test_defaults(void **state)
 				  "sslmode = prefer\n"
 				  "; sslrootcert not set\n"
 				  "; sslcert not set\n"
-				  "; sslkey not set\n");
+				  "; sslkey not set\n"
+				  "target_session_attrs = any\n");
 	free(text);
 	config_free(&c);
 	config_free(&c); /* idempotent */
@@ -372,6 +373,9 @@ static const struct bad_value bad_values[] = {
     {"pool", "sslmode", "", "DB_SSLMODE",
      "DB_SSLMODE must be one of disable, allow, prefer, require, "
      "verify-ca, verify-full, got \"\""},
+    {"pool", "target_session_attrs", "master", "DB_TARGET_SESSION_ATTRS",
+     "DB_TARGET_SESSION_ATTRS must be one of any, read-write, primary, "
+     "read-only, standby, prefer-standby, got \"master\""},
     {"pool", "pool_max",
      "1234567890123456789012345678901234567890123456789012345678901234567890",
      "DB_POOL_MAX",
@@ -452,6 +456,8 @@ static const struct good_value good_values[] = {
     {"pool", "connect_timeout_ms", "600000", "connect_timeout_ms = 600000"},
     {"pool", "sslmode", "verify-full", "sslmode = verify-full"},
     {"pool", "sslmode", "disable", "sslmode = disable"},
+    {"pool", "target_session_attrs", "prefer-standby",
+     "target_session_attrs = prefer-standby"},
     {"pitlane", "auth_type", "scram-sha-256", "auth_type = scram-sha-256"},
     {"pitlane", "auth_type", "md5", "auth_type = md5"},
     {"pitlane", "auth_type", "cert", "auth_type = cert"},
@@ -1619,10 +1625,19 @@ static void test_password_never_shown(void **state)
 
 static void test_conninfo(void **state)
 {
-	static const char *const want_keys[] = {
-	    "host",    "hostaddr", "port",	 "dbname",
-	    "user",    "password", "sslmode",	 "sslrootcert",
-	    "sslcert", "sslkey",   "gssencmode", "fallback_application_name"};
+	static const char *const want_keys[] = {"host",
+						"hostaddr",
+						"port",
+						"dbname",
+						"user",
+						"password",
+						"sslmode",
+						"sslrootcert",
+						"sslcert",
+						"sslkey",
+						"target_session_attrs",
+						"gssencmode",
+						"fallback_application_name"};
 	static const char *const want_values[] = {"db1,db2",
 						  "10.0.0.1,10.0.0.2",
 						  "5433",
@@ -1633,6 +1648,7 @@ static void test_conninfo(void **state)
 						  "/etc/ssl/root.crt",
 						  "/etc/ssl/client.crt",
 						  "/etc/ssl/client.key",
+						  "read-write",
 						  "disable",
 						  "pitlane"};
 	const char *keys[CONFIG_CONNINFO_MAX + 1],
@@ -1645,7 +1661,7 @@ static void test_conninfo(void **state)
 	config_defaults(&c);
 	config_finish(&c, &errs);
 	n = config_conninfo(&c, NULL, keys, values, ARRAY_LEN(keys));
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 8);
 	assert_string_equal(keys[0], "host");
 	assert_string_equal(values[0], "localhost");
 	assert_string_equal(keys[1], "port");
@@ -1654,12 +1670,14 @@ static void test_conninfo(void **state)
 	assert_string_equal(keys[3], "user");
 	assert_string_equal(keys[4], "sslmode");
 	assert_string_equal(values[4], "prefer");
-	assert_string_equal(keys[5], "gssencmode");
-	assert_string_equal(values[5], "disable");
-	assert_string_equal(keys[6], "fallback_application_name");
-	assert_string_equal(values[6], "pitlane");
-	assert_null(keys[7]);
-	assert_null(values[7]);
+	assert_string_equal(keys[5], "target_session_attrs");
+	assert_string_equal(values[5], "any");
+	assert_string_equal(keys[6], "gssencmode");
+	assert_string_equal(values[6], "disable");
+	assert_string_equal(keys[7], "fallback_application_name");
+	assert_string_equal(values[7], "pitlane");
+	assert_null(keys[8]);
+	assert_null(values[8]);
 
 	config_set(&c, "pool", "host", "db1,db2", "x", &errs);
 	config_set(&c, "pool", "port", "5433", "x", &errs);
@@ -1670,6 +1688,8 @@ static void test_conninfo(void **state)
 	config_set(&c, "pool", "sslrootcert", "/etc/ssl/root.crt", "x", &errs);
 	config_set(&c, "pool", "sslcert", "/etc/ssl/client.crt", "x", &errs);
 	config_set(&c, "pool", "sslkey", "/etc/ssl/client.key", "x", &errs);
+	config_set(&c, "pool", "target_session_attrs", "read-write", "x",
+		   &errs);
 	config_finish(&c, &errs);
 	assert_no_errors(&errs);
 	n = config_conninfo(&c, "10.0.0.1,10.0.0.2", keys, values,
@@ -1693,12 +1713,13 @@ static void test_conninfo(void **state)
 	config_set(&c, "pool", "sslkey", "", "x", &errs);
 	assert_no_errors(&errs);
 	n = config_conninfo(&c, NULL, keys, values, ARRAY_LEN(keys));
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 10);
 	assert_string_equal(keys[4], "password");
 	assert_string_equal(keys[5], "sslmode");
 	assert_string_equal(keys[6], "sslcert");
 	assert_string_equal(values[6], "/etc/ssl/client.crt");
-	assert_string_equal(keys[7], "gssencmode");
+	assert_string_equal(keys[7], "target_session_attrs");
+	assert_string_equal(keys[8], "gssencmode");
 	config_free(&c);
 }
 
@@ -1878,7 +1899,8 @@ static void test_changeable(void **state)
 					   "sslmode",
 					   "sslrootcert",
 					   "sslcert",
-					   "sslkey"};
+					   "sslkey",
+					   "target_session_attrs"};
 
 	(void)state;
 	assert_int_equal(ARRAY_LEN(fixed) + ARRAY_LEN(live),
