@@ -13,7 +13,7 @@
 #include "listener.h"
 #include "worker.h"
 
-#define TAKEOVER_PROTO	   1  /* bump on any change of the messages */
+#define TAKEOVER_PROTO	   2  /* bump on any change of the messages */
 #define TAKEOVER_TIMEOUT_S 10 /* the new process's handshake, per step */
 #define TAKEOVER_SWEEP_MS  20 /* how often idle clients are looked at */
 #define TAKEOVER_PATH_MAX  108

@@ -83,6 +83,9 @@ struct worker {
 	/* Live takeover (takeover.c): an idle client may leave now; true
 	 * when it was taken (handed over, or closed). NULL: no takeover. */
 	bool (*handoff)(struct client *c);
+	/* A linked server is back at rest (ReadyForQuery, nothing in
+	 * flight): in session mode its client may leave with it now. */
+	void (*at_rest)(struct server *s);
 	/* A CancelRequest whose key no client here holds (takeover.c passes
 	 * it to the old process during a takeover). */
 	void (*cancel_unknown)(struct worker *w, uint32_t pid, uint32_t secret);
