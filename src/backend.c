@@ -435,8 +435,10 @@ void backend_connect_abort(struct backend_connect *bc)
  * when the pid it holds is the connection's own, so a libpq with another
  * layout is refused, never misread. */
 struct backend_cancel_head {
-	struct sockaddr_storage addr;
-	socklen_t salen;
+	struct {
+		struct sockaddr_storage addr;
+		socklen_t salen;
+	} raddr; /* libpq's SockAddr, padding included */
 	int be_pid;
 	int be_key;
 };

@@ -207,6 +207,7 @@ static void tk_give_up(struct takeover *t, const char *why)
 
 	t->w->handoff = NULL;
 	t->w->at_rest = NULL;
+	t->w->takeover_busy = false;
 	event_del(t->sweep);
 	tk_close_conn(t);
 	t->st = TK_IDLE;
@@ -316,6 +317,7 @@ static void tk_start_giving(struct takeover *t)
 		event_del(t->lev);
 	t->w->handoff = tk_handoff;
 	t->w->at_rest = tk_at_rest;
+	t->w->takeover_busy = true;
 	for (c = TAILQ_FIRST(&t->w->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
 		if (c->state == CLIENT_CONSOLE)
@@ -353,11 +355,13 @@ static unsigned tk_give_servers_left(struct takeover *t)
 {
 	struct server *s, *next;
 	unsigned left = 0;
+	/* No client left: pools count theirs until the reaper frees them. */
+	bool none = TAILQ_EMPTY(&t->w->clients);
 
 	for (s = TAILQ_FIRST(&t->w->servers); s != NULL && t->st == TK_GIVING;
 	     s = next) {
 		next = TAILQ_NEXT(s, link);
-		if (s->moving || s->pool->nclients > 0 ||
+		if (s->moving || (!none && s->pool->nclients > 0) ||
 		    !server_handoff_plain(s))
 			continue;
 		if (s->state == SERVER_RESETTING) {
@@ -758,6 +762,7 @@ static void tk_received_all(struct takeover *t, bool done)
 			 "handed everything over");
 	tk_close_conn(t);
 	t->w->cancel_unknown = NULL;
+	t->w->takeover_busy = false;
 	t->st = TK_IDLE;
 	if (t->lev != NULL)
 		event_add(t->lev, NULL);
@@ -1050,6 +1055,7 @@ bool takeover_confirm(struct takeover *t, char *err, size_t errlen)
 		return false;
 	}
 	t->w->cancel_unknown = tk_cancel_unknown;
+	t->w->takeover_busy = true;
 	log_info("takeover: accepting, taking clients over",
 		 LF_STR("path", t->path));
 	return true;

@@ -68,7 +68,9 @@ struct worker {
 	struct event *reap_ev;	   /* deferred frees */
 	struct event *stats_ev;	   /* stats_period timer, or NULL */
 	bool shutting_down;
-	bool stopped; /* shutdown complete */
+	bool takeover_busy; /* a takeover runs: pools are not refilled to
+			       their minimum (servers cross instead) */
+	bool stopped;	    /* shutdown complete */
 	int64_t shutdown_deadline_ms;
 	struct listener *listener; /* not owned; the console's SHUTDOWN */
 	struct metrics_counters console_stats; /* the console's own commands */
