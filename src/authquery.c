@@ -35,7 +35,7 @@ struct authquery_req {
 	void *arg;
 	bool running, cancelled;
 	bool ready;	   /* answered from the cache, delivery pending */
-	bool starting;	   /* inside backend_connect_start_as */
+	bool starting;	   /* inside backend_connect_start */
 	bool start_failed; /* it failed before returning */
 	struct backend_connect *bc;
 	PGconn *conn;

@@ -42,18 +42,6 @@ struct backend_connect *backend_connect_start(
     struct event_base *base, struct evdns_base *dns, const struct config *cfg,
     const struct backend_target *target, backend_done_cb done, void *arg);
 
-/* Who an attempt logs in as, when not the configuration's DB_USER on
- * DB_NAME: NULL fields keep the configuration's value. */
-struct backend_login {
-	const char *user, *dbname, *password;
-};
-
-/* backend_connect_start with the login as (copied). NULL when out of
- * memory. */
-struct backend_connect *backend_connect_start_as(
-    struct event_base *base, struct evdns_base *dns, const struct config *cfg,
-    const struct backend_login *as, backend_done_cb done, void *arg);
-
 /* Abandons an attempt in progress without calling its callback. */
 void backend_connect_abort(struct backend_connect *bc);
 

@@ -19,7 +19,9 @@
 #define server_of_slot(sl)                                                     \
 	((struct server *)((char *)(sl)-offsetof(struct server, slot)))
 
-bool dbpool_set_str(char **field, const char *v)
+/* Replaces one owned string with a copy of v; false (unchanged) when out
+ * of memory. */
+static bool dbpool_set_str(char **field, const char *v)
 {
 	char *copy = strdup(v != NULL ? v : "");
 
@@ -30,11 +32,13 @@ bool dbpool_set_str(char **field, const char *v)
 	return true;
 }
 
-/* The L0 pool's labels point at the strings p owns. */
+/* The L0 pool's labels point at the strings p owns. Its database label
+ * is the alias, as SHOW POOLS has it: (alias, user) is the pool's key, so
+ * /metrics never has two series with the same labels. */
 static void dbpool_labels(struct dbpool *p)
 {
 	p->pool.name = p->alias;
-	p->pool.database = p->dbname;
+	p->pool.database = p->alias;
 	p->pool.user = p->user;
 }
 
@@ -121,7 +125,8 @@ struct dbpool *dbpool_default(const struct worker *w)
 	return TAILQ_FIRST(&w->pools);
 }
 
-bool dbpool_empty(const struct dbpool *p)
+/* Whether a pool may be dropped: nobody uses it and no server is left. */
+static bool dbpool_empty(const struct dbpool *p)
 {
 	const struct server *s;
 
@@ -385,6 +390,26 @@ static void dbpool_follow(struct dbpool *p, const struct db_entry *e)
 	p->pool.next_connect_ms = 0;
 }
 
+/* The default pool after a reload: the [pool] names (a new dbname is
+ * also the name clients ask for) and limits. */
+static void dbpool_follow_default(struct dbpool *p)
+{
+	const struct config *cfg = p->w->cfg;
+	struct route r;
+
+	route_default(cfg, &r);
+	config_release(p->cfg);
+	p->cfg = config_hold(cfg);
+	p->db = r.db;
+	if (!dbpool_set_str(&p->alias, r.alias) ||
+	    !dbpool_set_str(&p->dbname, r.dbname) ||
+	    !dbpool_set_str(&p->user, r.user))
+		log_error("out of memory renaming the pool",
+			  LF_STR("pool", p->alias));
+	dbpool_labels(p);
+	dbpool_limits(cfg, &r, &p->pool.lim);
+}
+
 void dbpool_reload(struct worker *w)
 {
 	struct dbpool *p;
@@ -403,10 +428,7 @@ void dbpool_reload(struct worker *w)
 		else
 			dbpool_follow(p, e);
 	}
-	p = dbpool_default(w);
-	config_release(p->cfg);
-	p->cfg = config_hold(w->cfg);
-	p->db = w->cfg->ndbs > 0 ? &w->cfg->dbs[0] : NULL;
+	dbpool_follow_default(dbpool_default(w));
 }
 
 /* A pool on its way out keeps no idle server (min 0, idle ones closed),

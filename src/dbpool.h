@@ -93,10 +93,10 @@ unsigned dbpool_connect_room(const struct dbpool *p);
  * sharing it, so the room goes where clients wait. true when one closed. */
 bool dbpool_evict_for(struct dbpool *p);
 
-/* A reload swapped w->cfg: each pool follows its entry (limits, caps; a
- * changed entry reconnects its servers), a pool whose entry is gone (or
- * whose user the entry no longer matches) takes no new logins and goes
- * once empty. */
+/* A reload swapped w->cfg: the default pool takes the [pool] names and
+ * limits; each other pool follows its entry (limits, caps; a changed entry
+ * reconnects its servers), and one whose entry is gone (or whose user the
+ * entry no longer matches) takes no new logins and goes once empty. */
 void dbpool_reload(struct worker *w);
 
 /* Drops pools no longer wanted: removed ones once empty, "*" ones empty
@@ -112,13 +112,5 @@ struct dbpool *dbpool_find(struct worker *w, const char *alias,
 
 /* The default DB_* pool: the first entry. */
 struct dbpool *dbpool_default(const struct worker *w);
-
-/* Whether a pool may be dropped: nobody uses it and no server is left. */
-bool dbpool_empty(const struct dbpool *p);
-
-/* Replaces one owned string of p (alias, dbname or user) with a copy of
- * v; false (unchanged) when out of memory. */
-bool dbpool_set_str(char **field, const char *v)
-    __attribute__((warn_unused_result));
 
 #endif

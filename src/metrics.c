@@ -96,7 +96,6 @@ void metrics_log(const struct metrics_snapshot *s)
 	const struct metrics_histos *h = &s->h;
 
 	log_info("pool metrics", LF_STR("pool", s->pool),
-		 LF_STR("database", s->database ? s->database : ""),
 		 LF_STR("user", s->user ? s->user : ""),
 		 LF_INT("servers_total", s->servers_total),
 		 LF_INT("servers_idle", s->servers_idle),

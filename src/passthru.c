@@ -152,7 +152,7 @@ static void passthru_consume(struct passthru_connect *pc)
 	size_t off = 0;
 
 	while (pc->in_len - off >= PROTO_HEADER_LEN) {
-		uint8_t type, out[1024];
+		uint8_t type, out[3 * AUTH_SCRAM_MSG_MAX];
 		uint32_t len;
 		struct proto_writer w;
 		enum srvlogin_result r;

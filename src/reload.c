@@ -155,25 +155,6 @@ static unsigned reload_log_changes(const struct config *old,
 	return changed;
 }
 
-/* The default pool's limits and names as the configuration gives them. */
-static void reload_pool_limits(struct worker *w, const struct config *cfg)
-{
-	struct dbpool *p = dbpool_default(w);
-
-	if (!dbpool_set_str(&p->alias, cfg->pool_name) ||
-	    !dbpool_set_str(&p->dbname, cfg->dbname) ||
-	    !dbpool_set_str(&p->user, cfg->user))
-		log_error("out of memory renaming the pool",
-			  LF_STR("pool", p->alias));
-	p->pool.name = p->alias;
-	p->pool.database = p->dbname;
-	p->pool.user = p->user;
-	p->pool.lim.max = (unsigned)cfg->pool_max;
-	p->pool.lim.min = (unsigned)cfg->pool_min;
-	p->pool.lim.idle_timeout_ms = cfg->idle_timeout_ms;
-	p->pool.lim.connect_timeout_ms = cfg->connect_timeout_ms;
-}
-
 /* A new stats_period starts a new period at once. */
 static void reload_stats_period(struct worker *w)
 {
@@ -200,7 +181,6 @@ static void reload_apply(struct worker *w, struct reload_next *n,
 	w->tls = n->tls;
 	memset(n, 0, sizeof(*n));
 	log_setup(stderr, w->cfg->log_format, w->cfg->log_level);
-	reload_pool_limits(w, w->cfg);
 	dbpool_reload(w);
 	if (w->cfg->stats_period_ms != old.cfg->stats_period_ms)
 		reload_stats_period(w);

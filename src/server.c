@@ -17,8 +17,6 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
-#include "login.h"
-#include "srvcreds.h"
 #include "net.h"
 #include "relay.h"
 #include "txn.h"
@@ -79,7 +77,7 @@ static void server_set_state(struct server *s, enum server_state st)
 /* A clean server goes back to the pool and the waiters get their turn. It
  * is closed instead during shutdown, when its state is unknown, while the
  * pool is paused (PAUSE), when it belongs to a backend target replaced
- * since (server_reconnect_all: RECONNECT, reload), when the pool holds
+ * since (server_reconnect: RECONNECT, reload), when the pool holds
  * more than a lowered max, or when it has outlived
  * server_lifetime (the janitor refills the pool). */
 void server_become_idle(struct server *s)
@@ -529,14 +527,6 @@ void server_reconnect(struct dbpool *p)
 		    (s->state == SERVER_IDLE || s->state == SERVER_CONNECTING))
 			server_close(s, NULL);
 	}
-}
-
-void server_reconnect_all(struct worker *w)
-{
-	struct dbpool *p;
-
-	TAILQ_FOREACH(p, &w->pools, link)
-	server_reconnect(p);
 }
 
 /* Closes a closed server's connection, at once even while a cancel request

@@ -172,9 +172,6 @@ void server_cancel(struct server *s);
  * opens new ones with the current configuration. */
 void server_reconnect(struct dbpool *p);
 
-/* server_reconnect for every pool. */
-void server_reconnect_all(struct worker *w);
-
 /* Closes the server (deferred free). A linked client is told via lost(). */
 void server_close(struct server *s, const char *reason);
 

@@ -429,6 +429,40 @@ static void test_auth_query_db_down(void **state)
 	h_pass();
 }
 
+/* The auth database's server is down (nothing listens on the port of the
+ * entry asked for): the lookup's connect fails, the client gets 08006. */
+static void test_auth_query_server_down(void **state)
+{
+	char ini[PATH_MAX], err[1024];
+	const char *af =
+	    write_authfile("down.txt", AQ_AUTH, AQ_AUTH_PW, (const char *)NULL);
+	snprintf(ini, sizeof(ini), "%s/down.ini", h_tmpdir());
+	FILE *f = fopen(ini, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"[pitlane]\nauth_file = %s\nauth_user = " AQ_AUTH
+		"\nauth_query = " LOOKUP_QUERY "\n"
+		"[databases]\ndown = dbname=" H_DBNAME " port=%d\n",
+		af, h_free_port());
+	fclose(f);
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+			     "DB_CONNECT_TIMEOUT_MS=3000", NULL};
+	const char *args[] = {"-c", ini, NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+	int64_t t0 = h_now_ms();
+
+	PGconn *c = login_db(pl, "down", AQ_USER, AQ_PW);
+	snprintf(err, sizeof(err), "%s", PQerrorMessage(c));
+	assert_int_not_equal(PQstatus(c), CONNECTION_OK);
+	PQfinish(c);
+	assert_non_null(strstr(err, "08006"));
+	assert_true(h_now_ms() - t0 < 15000);
+	assert_true(h_log_wait(pl, "auth_query lookup failed", 1, 5000));
+	/* the default database's server is up: lookups there still work */
+	login_as(pl, AQ_USER, AQ_PW, H_USER);
+	h_pass();
+}
+
 /* Per-user pools: a [databases] entry without user= serves each client as
  * itself. pt_user (its pg_authid secret in the auth file) and aq_user
  * (only in PostgreSQL, found by auth_query) both get servers that log in
@@ -468,6 +502,71 @@ static void test_own_user_pools(void **state)
 	h_pass();
 }
 
+/* A burst of logins at once, known and unknown users mixed, the unknown
+ * ones each under its own name so the cache cannot answer them: more than
+ * the 4 lookups that run at once, so the others queue. Every known user gets
+ * in, every unknown one gets 28P01, none hangs. */
+#define BURST 12
+static void test_auth_query_burst(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    h_pitlane_start(aq_env(NULL, NULL, NULL), NULL);
+	PGconn *c[BURST];
+	PostgresPollingStatusType st[BURST];
+	char port[16], users[BURST][32];
+	snprintf(port, sizeof(port), "%d", pl->port);
+
+	for (int i = 0; i < BURST; i++) {
+		if (i % 2 == 0)
+			snprintf(users[i], sizeof(users[i]), "%s", AQ_USER);
+		else
+			snprintf(users[i], sizeof(users[i]), "ghost_%d", i);
+		const char *keys[] = {"host",	    "port",	"dbname",
+				      "user",	    "password", "sslmode",
+				      "gssencmode", NULL};
+		const char *vals[] = {"127.0.0.1", port,  H_DBNAME,
+				      users[i],	   AQ_PW, "disable",
+				      "disable",   NULL};
+		c[i] = PQconnectStartParams(keys, vals, 0);
+		assert_non_null(c[i]);
+		PQsetErrorVerbosity(c[i], PQERRORS_VERBOSE);
+		st[i] = PGRES_POLLING_WRITING;
+	}
+	int64_t deadline = h_now_ms() + 30000;
+	for (int pending = BURST; pending > 0 && h_now_ms() < deadline;) {
+		struct pollfd pfd[BURST];
+		int idx[BURST], n = 0;
+		for (int i = 0; i < BURST; i++) {
+			if (st[i] == PGRES_POLLING_OK ||
+			    st[i] == PGRES_POLLING_FAILED)
+				continue;
+			pfd[n].fd = PQsocket(c[i]);
+			pfd[n].events =
+			    st[i] == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+			idx[n++] = i;
+		}
+		pending = n;
+		if (n == 0)
+			break;
+		poll(pfd, (nfds_t)n, 200);
+		for (int k = 0; k < n; k++)
+			if (pfd[k].revents != 0)
+				st[idx[k]] = PQconnectPoll(c[idx[k]]);
+	}
+	for (int i = 0; i < BURST; i++) {
+		if (i % 2 == 0) {
+			if (st[i] != PGRES_POLLING_OK)
+				fail_msg("%s: %s", users[i],
+					 PQerrorMessage(c[i]));
+		} else {
+			assert_int_equal(st[i], PGRES_POLLING_FAILED);
+			assert_non_null(strstr(PQerrorMessage(c[i]), "28P01"));
+		}
+		PQfinish(c[i]);
+	}
+	h_pass();
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -480,7 +579,9 @@ int main(void)
 	    TEST(test_auth_query_passthru),
 	    TEST(test_auth_query_hostile_name),
 	    TEST(test_auth_query_db_down),
+	    TEST(test_auth_query_server_down),
 	    TEST(test_own_user_pools),
+	    TEST(test_auth_query_burst),
 	};
 	return cmocka_run_group_tests(tests, group_setup, h_group_teardown);
 }

@@ -4,8 +4,9 @@
  * applying), per-pool limits and the max_db_connections /
  * max_user_connections caps under 100 concurrent clients, an unknown
  * database refused with 3D000, connect_query, the "*" entry's pools made
- * on demand and dropped when unused, SHOW POOLS listing every pool, and a
- * reload that changes, removes and adds entries. */
+ * on demand and dropped when unused, SHOW POOLS and /metrics listing every
+ * pool, a reload that changes, removes and adds entries, and a takeover
+ * that hands each client into its own pool. */
 #include "harness.h"
 
 #include <limits.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define ALICE_PW "alice-pw-1"
 #define BOB_PW	 "bob-pw-2"
@@ -46,13 +49,13 @@ static void write_file(const char *path, const char *fmt, ...)
 /* Starts pitlane with ini as its file (the auth file lists alice and bob
  * with their plaintext passwords) and SCRAM client authentication. */
 static char ini_path[PATH_MAX];
+static const char *const start_env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+					"DB_PASSWORD=pitlane-pw",
+					"DB_CONNECT_TIMEOUT_MS=30000", NULL};
 
 static struct h_pitlane *start_with(const char *ini)
 {
 	static char users_path[PATH_MAX];
-	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
-			     "DB_PASSWORD=pitlane-pw",
-			     "DB_CONNECT_TIMEOUT_MS=30000", NULL};
 	const char *args[] = {"-c", ini_path, NULL};
 
 	tmp_path("users.txt", users_path, sizeof(users_path));
@@ -62,7 +65,7 @@ static struct h_pitlane *start_with(const char *ini)
 	write_file(ini_path,
 		   "[pitlane]\nauth_file = %s\nadmin_users = pitlane\n%s",
 		   users_path, ini);
-	return h_pitlane_start(env, args);
+	return h_pitlane_start(start_env, args);
 }
 
 /* A connection through pitlane to database db as user with password. */
@@ -117,6 +120,31 @@ static bool pools_list(PGconn *console, const char *db, const char *user)
 			 strcmp(PQgetvalue(r, i, 1), user) == 0;
 	PQclear(r);
 	return found;
+}
+
+/* The body of GET path from pitlane's HTTP endpoint (malloc'd). */
+static char *http_get(struct h_pitlane *pl, const char *path)
+{
+	char line[4096], req[256];
+	long long port;
+	size_t len = 0, cap = 1 << 16;
+	char *body = calloc(1, cap);
+	int fd;
+
+	assert_true(h_log_record(pl, "http listening", 0, line, sizeof(line)));
+	assert_true(h_json_int(line, "port", &port));
+	fd = h_raw_connect((int)port);
+	assert_true(fd >= 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+	assert_true(h_raw_send(fd, req, strlen(req)));
+	for (int b; (b = h_raw_read_byte(fd, WAIT_MS)) >= 0;) {
+		if (len + 2 > cap)
+			body = realloc(body, cap *= 2);
+		body[len++] = (char)b;
+	}
+	body[len] = '\0';
+	close(fd);
+	return body;
 }
 
 /* SHOW DATABASES's `paused` for db; -1 when db is not listed. */
@@ -194,7 +222,7 @@ static int setup(void **state)
 static void test_entries_route(void **state)
 {
 	struct h_pitlane *pl = *state =
-	    start_with("[databases]\n"
+	    start_with("[pitlane]\nhttp_port = 0\n[databases]\n"
 		       "alpha = host=127.0.0.1 dbname=route_a user=pitlane\n"
 		       "beta = dbname=route_b user=pitlane pool_size=3\n"
 		       "unused = dbname=route_b\n");
@@ -244,11 +272,18 @@ static void test_entries_route(void **state)
 	    h_log_record(pl, "pool metrics", n0 + 1, line, sizeof(line)));
 	assert_true(h_json_str(line, "pool", buf, sizeof(buf)));
 	assert_string_equal(buf, "alpha");
-	assert_true(h_json_str(line, "database", buf, sizeof(buf)));
-	assert_string_equal(buf, "route_a");
+	assert_true(h_json_str(line, "user", buf, sizeof(buf)));
+	assert_string_equal(buf, "pitlane");
 	assert_true(h_log_record(pl, "pool metrics", -1, line, sizeof(line)));
 	assert_true(h_json_str(line, "pool", buf, sizeof(buf)));
 	assert_string_equal(buf, "beta");
+	/* /metrics: one set of series per pool. */
+	char *prom = http_get(pl, "/metrics");
+	assert_non_null(strstr(prom, "{database=\"alpha\",user=\"pitlane\""));
+	assert_non_null(strstr(prom, "{database=\"beta\",user=\"pitlane\""));
+	assert_non_null(
+	    strstr(prom, "{database=\"" H_DBNAME "\",user=\"pitlane\""));
+	free(prom);
 	/* PAUSE with a database pauses that database's pools only. */
 	h_exec_ok(con, "PAUSE alpha");
 	assert_int_equal(db_paused(con, "alpha"), 1);
@@ -521,6 +556,57 @@ static void test_reload_entries(void **state)
 	h_pass();
 }
 
+/* A takeover (pitlane -R) hands each client over into the pool of its
+ * database and user: a forced-user entry's client and an own-user entry's
+ * client go on in the new process on their databases, as themselves. */
+static void test_takeover_routed(void **state)
+{
+	char dir[PATH_MAX], ini[PATH_MAX + 256], buf[128];
+
+	snprintf(dir, sizeof(dir), "%s/tk", h_tmpdir());
+	mkdir(dir, 0700);
+	snprintf(ini, sizeof(ini),
+		 "[pitlane]\nunix_socket_dir = %s\n[databases]\n"
+		 "alpha = dbname=route_a user=pitlane\n"
+		 "shared = dbname=route_b\n",
+		 dir);
+	struct h_pitlane *old = *state = start_with(ini);
+	assert_true(h_log_wait(old, "takeover socket listening", 1, WAIT_MS));
+	PGconn *a = connect_as(old, "alpha", "alice", ALICE_PW);
+	PGconn *b = connect_as(old, "shared", "bob", BOB_PW);
+	assert_string_equal(
+	    query_str(b, "SELECT current_user", buf, sizeof(buf)), "bob");
+	assert_string_equal(
+	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+
+	const char *args[] = {"-c", ini_path, "-R", NULL};
+	struct h_pitlane *new = h_pitlane_start(start_env, args);
+	int rc = h_pitlane_wait_exit(old, 30000);
+	if (rc != 0)
+		h_pitlane_dump_log(old, 80);
+	assert_int_equal(rc, 0);
+	h_pitlane_stop(old);
+	*state = new;
+	assert_true(h_log_wait(new, "takeover complete: the old process let go",
+			       1, WAIT_MS));
+	assert_string_equal(
+	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	assert_string_equal(
+	    query_str(b, "SELECT current_user", buf, sizeof(buf)), "bob");
+	assert_string_equal(
+	    query_str(b, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	PGconn *con = console(new);
+	assert_true(pools_list(con, "alpha", "pitlane"));
+	assert_true(pools_list(con, "shared", "bob"));
+	PQfinish(con);
+	PQfinish(a);
+	PQfinish(b);
+	h_pass();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +621,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_star_entry, h_test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_entries, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_takeover_routed, h_test_setup,
 					    h_test_teardown),
 	};
 
