@@ -504,44 +504,55 @@ static void test_session_pgbench(void **state)
 	bench = bench_start(old->port);
 	new = spawn_new(NULL, true);
 	expect_handed_over(state, old, new);
+	/* every client moved between two transactions, not when it left */
+	assert_int_equal(waitpid(bench, NULL, WNOHANG), 0);
 	bench_check(bench);
 	pool_mode = NULL;
 	pool_max = "DB_POOL_MAX=8";
 	h_pass();
 }
 
-/* Session mode, the new process killed half-way: a client inside a
- * transaction (it cannot move) stays with the old process on its backend,
- * commits there; the backends are those there were before (the pool's
- * minimum of two, none duplicated, none leaked), and a new client is
- * served by one of them. */
+static bool pid_gone(void *arg)
+{
+	char pids[256];
+
+	backend_pids(pids, sizeof(pids));
+	return !pid_in(pids, *(long long *)arg);
+}
+
+/* Session mode, the new process killed half-way: an idle client has moved
+ * with its server (both die with the new process: its backend exits, the
+ * old process kept no copy of it), a client inside a transaction (it
+ * cannot move) stays with the old process on its backend and commits
+ * there, and a new client is served by the old process's idle server:
+ * every backend is held by one process only. */
 static void test_session_new_killed(void **state)
 {
 	struct h_pitlane *old, *new;
-	PGconn *busy;
-	long long pid;
+	PGconn *busy, *idle;
+	long long pid, idle_pid;
 
 	pool_mode = "PITLANE_POOL_MODE=session";
 	old = start_old(state, "sesskilled");
 	busy = h_connect(old, NULL);
+	idle = h_connect(old, NULL);
 	pid = h_query_int(busy, "SELECT pg_backend_pid()");
+	idle_pid = h_query_int(idle, "SELECT pg_backend_pid()");
 	h_exec_ok(busy, "BEGIN");
 	h_exec_ok(busy, "INSERT INTO t VALUES (4, 'session kept')");
-	assert_true(h_wait_backends(2, 10000));
-	new = spawn_new(NULL, true);
-	assert_true(h_log_wait(old, "takeover started: handing clients over", 1,
-			       10000));
+	new = spawn_new("PITLANE_LOG_LEVEL=debug", true);
+	assert_true(h_log_wait(new, "client taken over", 1, 10000));
 	h_pitlane_signal(new, SIGKILL);
 	h_pitlane_wait_exit(new, 10000);
 	h_pitlane_stop(new);
 	assert_true(h_log_wait(old, "takeover failed: serving on", 1, 10000));
 	h_exec_ok(busy, "COMMIT");
 	assert_int_equal(h_query_int(busy, "SELECT pg_backend_pid()"), pid);
+	assert_true(h_poll(pid_gone, &idle_pid, 10000));
 	PGconn *other = h_connect(old, NULL);
 	h_exec_ok(other, "SELECT 1");
-	assert_true(h_wait_backends(2, 10000));
-	assert_int_equal(h_backends(), 2);
 	PQfinish(other);
+	PQfinish(idle);
 	PQfinish(busy);
 	pool_mode = NULL;
 	h_pass();
