@@ -224,7 +224,7 @@ static bool admin_pool_match(const struct admin_cmd *cmd,
 
 /* Checks the optional database argument of PAUSE, RESUME, RECONNECT,
  * KILL, DISABLE and ENABLE: the console's own database cannot be named,
- * any other must have a pool (or an entry that will make one). */
+ * any other must have a pool (DISABLE and ENABLE: or an entry). */
 static bool admin_db_arg(struct client *c, const struct admin_cmd *cmd,
 			 const char *verb, bool required)
 {
@@ -242,6 +242,9 @@ static bool admin_db_arg(struct client *c, const struct admin_cmd *cmd,
 	TAILQ_FOREACH(p, &c->w->pools, link)
 	if (admin_pool_match(cmd, p))
 		return true;
+	if (required && strcmp(cmd->arg, "*") != 0 &&
+	    route_entry(c->w->cfg, cmd->arg) != NULL)
+		return true; /* DISABLE / ENABLE an entry with no pool yet */
 	admin_errorf(c, "no such database: %s", cmd->arg);
 	return false;
 }
@@ -457,13 +460,12 @@ static void admin_kill_client(struct client *c, const struct admin_cmd *cmd)
 static void admin_enable(struct client *c, const struct admin_cmd *cmd,
 			 bool enable)
 {
-	struct dbpool *p;
-
 	if (!admin_db_arg(c, cmd, "disable", true))
 		return;
-	TAILQ_FOREACH(p, &c->w->pools, link)
-	if (admin_pool_match(cmd, p))
-		p->disabled = !enable;
+	if (!dbpool_db_set_disabled(c->w, cmd->arg, !enable)) {
+		admin_error(c, "out of memory");
+		return;
+	}
 	log_info(enable ? "database enabled" : "database disabled",
 		 LF_STR("database", cmd->arg), LF_STR("by", c->user));
 	admin_done(c, enable ? "ENABLE" : "DISABLE");

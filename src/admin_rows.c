@@ -563,7 +563,7 @@ static void admin_databases_row(struct admin_reply *r,
 	    AV_INT(admin_db_max(cfg, own ? e : NULL, size)),
 	    AV_INT(servers),
 	    AV_INT(p != NULL && p->pool.paused),
-	    AV_INT(p != NULL && p->disabled),
+	    AV_INT(dbpool_db_disabled(r->c->w, name)),
 	};
 	admin_row(r, t, v);
 }

@@ -104,6 +104,10 @@ void dbpool_free_all(struct worker *w)
 
 	while ((p = TAILQ_FIRST(&w->pools)) != NULL)
 		dbpool_free(p);
+	while (w->ndisabled_dbs > 0)
+		free(w->disabled_dbs[--w->ndisabled_dbs]);
+	free(w->disabled_dbs);
+	w->disabled_dbs = NULL;
 }
 
 struct dbpool *dbpool_find(struct worker *w, const char *alias,
@@ -139,15 +143,40 @@ static bool dbpool_empty(const struct dbpool *p)
 	return true;
 }
 
-/* Whether DISABLE holds for database alias (any of its pools). */
-static bool dbpool_alias_disabled(struct worker *w, const char *alias)
+/* The index of alias in the DISABLE list, or -1. */
+static int dbpool_disabled_index(const struct worker *w, const char *alias)
 {
-	const struct dbpool *p;
+	for (unsigned i = 0; i < w->ndisabled_dbs; i++)
+		if (strcmp(w->disabled_dbs[i], alias) == 0)
+			return (int)i;
+	return -1;
+}
 
-	TAILQ_FOREACH(p, &w->pools, link)
-	if (p->disabled && strcmp(p->alias, alias) == 0)
+bool dbpool_db_disabled(const struct worker *w, const char *alias)
+{
+	return dbpool_disabled_index(w, alias) >= 0;
+}
+
+bool dbpool_db_set_disabled(struct worker *w, const char *alias, bool on)
+{
+	int i = dbpool_disabled_index(w, alias);
+	char **v;
+
+	if (!on && i >= 0) {
+		free(w->disabled_dbs[i]);
+		w->disabled_dbs[i] = w->disabled_dbs[--w->ndisabled_dbs];
+	}
+	if (!on || i >= 0)
 		return true;
-	return false;
+	v = realloc(w->disabled_dbs, (w->ndisabled_dbs + 1) * sizeof(*v));
+	if (v == NULL)
+		return false;
+	w->disabled_dbs = v;
+	v[w->ndisabled_dbs] = strdup(alias);
+	if (v[w->ndisabled_dbs] == NULL)
+		return false;
+	w->ndisabled_dbs++;
+	return true;
 }
 
 struct dbpool *dbpool_for_login(struct worker *w, const char *db,
@@ -161,7 +190,7 @@ struct dbpool *dbpool_for_login(struct worker *w, const char *db,
 		*sqlstate = "3D000";
 		return NULL;
 	}
-	if (dbpool_alias_disabled(w, r.alias)) {
+	if (dbpool_db_disabled(w, r.alias)) {
 		*sqlstate = "08P01";
 		snprintf(msg, len, "database \"%s\" is disabled", db);
 		return NULL;

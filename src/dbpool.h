@@ -38,7 +38,6 @@ struct dbpool {
 	const struct mode_ops *mode;
 	struct params params; /* newest server's, for logins */
 	bool have_params;
-	bool disabled;	   /* DISABLE: new logins refused */
 	bool removed;	   /* its entry left the configuration: no new logins;
 			      dropped when empty */
 	bool autodb;	   /* made on demand from the "*" entry */
@@ -109,6 +108,13 @@ void dbpool_free_all(struct worker *w);
 /* The pool for (alias, user), or NULL. Removed pools are not found. */
 struct dbpool *dbpool_find(struct worker *w, const char *alias,
 			   const char *user);
+
+/* DISABLE / ENABLE: whether new logins to database alias are refused, and
+ * setting it (for an alias with or without pools yet). Setting returns
+ * false when out of memory. */
+bool dbpool_db_disabled(const struct worker *w, const char *alias);
+bool dbpool_db_set_disabled(struct worker *w, const char *alias, bool on)
+    __attribute__((warn_unused_result));
 
 /* The default DB_* pool: the first entry. */
 struct dbpool *dbpool_default(const struct worker *w);

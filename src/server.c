@@ -739,7 +739,7 @@ struct server *server_adopt(struct worker *w, int fd,
 	struct dbpool *p = server_adopt_pool(w, hs);
 	struct server *s;
 
-	if (p == NULL || p->pool.paused || p->disabled ||
+	if (p == NULL || p->pool.paused || dbpool_db_disabled(w, p->alias) ||
 	    pool_total(&p->pool) >= p->pool.lim.max ||
 	    (s = calloc(1, sizeof(*s))) == NULL) {
 		close(fd);

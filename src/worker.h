@@ -48,6 +48,8 @@ struct worker {
 	const struct config_sources *sources; /* what a reload re-reads */
 	struct dbpool_list pools; /* the pool table; the DB_* pool first */
 	unsigned npools;
+	char **disabled_dbs; /* DISABLE: aliases refusing new logins; owned */
+	unsigned ndisabled_dbs;
 	struct stmt_registry *stmts;   /* prepared statements by content, shared
 					  by every pool (see docs/design.md) */
 	struct creds *creds;	       /* client authentication; owned */

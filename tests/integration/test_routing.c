@@ -216,6 +216,26 @@ static int setup(void **state)
 	return 0;
 }
 
+/* The database a new connection to alias lands on, or "" when refused
+ * (sqlstate then in st). */
+static const char *db_of(struct h_pitlane *pl, const char *alias, char *buf,
+			 size_t cap, char st[6])
+{
+	char extra[256];
+	PGconn *c;
+
+	snprintf(extra, sizeof(extra),
+		 "dbname=%s user=alice password=" ALICE_PW, alias);
+	c = h_connect_try(pl, extra);
+	buf[0] = st[0] = '\0';
+	if (PQstatus(c) == CONNECTION_OK)
+		query_str(c, "SELECT current_database()", buf, cap);
+	else if (strstr(PQerrorMessage(c), "no such database") != NULL)
+		snprintf(st, 6, "3D000");
+	PQfinish(c);
+	return buf;
+}
+
 /* ---- tests ------------------------------------------------------------ */
 
 /* Two entries, two databases; an unknown name is refused after login. */
@@ -293,6 +313,14 @@ static void test_entries_route(void **state)
 	    "route_b");
 	h_exec_ok(con, "RESUME alpha");
 	assert_int_equal(db_paused(con, "alpha"), 0);
+	/* DISABLE works on an entry that has no pool yet. */
+	h_exec_ok(con, "DISABLE unused");
+	char dst[6];
+	db_of(pl, "unused", buf, sizeof(buf), dst);
+	assert_string_equal(buf, "");
+	h_exec_ok(con, "ENABLE unused");
+	assert_string_equal(db_of(pl, "unused", buf, sizeof(buf), dst),
+			    "route_b");
 	assert_string_equal(
 	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
 	    "route_a");
@@ -482,26 +510,6 @@ static void test_star_entry(void **state)
 	    "route_a");
 	PQfinish(c);
 	h_pass();
-}
-
-/* The database a new connection to alias lands on, or "" when refused
- * (sqlstate then in st). */
-static const char *db_of(struct h_pitlane *pl, const char *alias, char *buf,
-			 size_t cap, char st[6])
-{
-	char extra[256];
-	PGconn *c;
-
-	snprintf(extra, sizeof(extra),
-		 "dbname=%s user=alice password=" ALICE_PW, alias);
-	c = h_connect_try(pl, extra);
-	buf[0] = st[0] = '\0';
-	if (PQstatus(c) == CONNECTION_OK)
-		query_str(c, "SELECT current_database()", buf, cap);
-	else if (strstr(PQerrorMessage(c), "no such database") != NULL)
-		snprintf(st, 6, "3D000");
-	PQfinish(c);
-	return buf;
 }
 
 /* A reload: a changed entry's servers are replaced (its client, still
