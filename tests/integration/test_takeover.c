@@ -412,7 +412,7 @@ static bool pid_in(const char *pids, long long pid)
 
 /* Idle servers pass: three servers opened through the old process are
  * the new one's after the takeover (the same backends, no other opened),
- * and serve the clients there. */
+ * listed by SHOW SERVERS there, and serve the clients there. */
 static void test_idle_servers_move(void **state)
 {
 	struct h_pitlane *old = start_old(state, "servers"), *new;
@@ -428,10 +428,21 @@ static void test_idle_servers_move(void **state)
 		h_exec_ok(c[i], "COMMIT");
 	assert_true(h_wait_backends(3, 10000));
 	backend_pids(before, sizeof(before));
-	new = spawn_new(NULL, true);
+	new = spawn_new("PITLANE_ADMIN_USERS=" H_USER, true);
 	expect_handed_over(state, old, new);
 	backend_pids(after, sizeof(after));
 	assert_string_equal(before, after);
+	/* the new console lists them, with their backend pids */
+	PGconn *con = h_connect(new, "dbname=pgbouncer");
+	PGresult *r = PQexec(con, "SHOW SERVERS");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 3);
+	int col = PQfnumber(r, "remote_pid");
+	assert_true(col >= 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(pid_in(before, atoll(PQgetvalue(r, i, col))));
+	PQclear(r);
+	PQfinish(con);
 	for (int i = 0; i < 3; i++) {
 		h_exec_ok(c[i], "BEGIN");
 		assert_true(
