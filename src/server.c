@@ -109,6 +109,7 @@ void server_become_idle(struct server *s)
 
 static void server_run_hidden(struct server *s, const char *const *sql,
 			      unsigned n);
+static void server_let_go(struct server *s);
 static void server_read_cb(void *arg);
 static void server_drained_cb(void *arg);
 static void server_failed_cb(void *arg, bool eof, const char *reason);
@@ -498,6 +499,15 @@ void server_close(struct server *s, const char *reason)
 
 	if (s->state == SERVER_CLOSED)
 		return;
+	if (s->moving) {
+		/* In transit: the other process may hold it already, so this
+		 * copy goes without a Terminate (the backend ends when the
+		 * last copy closes). */
+		if (s->io != NULL)
+			io_detach(s->io);
+		server_let_go(s);
+		s->moving = false;
+	}
 	backend_connect_abort(s->connecting);
 	s->connecting = NULL;
 	passthru_connect_abort(s->connecting_raw);
@@ -613,6 +623,13 @@ bool server_handoff_begin(struct server *s, struct handoff_buf *b)
 		return false;
 	if (getpeername(server_fd(s), (struct sockaddr *)&sa, &salen) != 0)
 		return false;
+	if (s->conn != NULL) {
+		/* Made now, so letting go later cannot fail for want of it. */
+		s->handoff_spare =
+		    socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s->handoff_spare < 0)
+			return false;
+	}
 	hs.unix_socket = sa.ss_family == AF_UNIX;
 	if (hs.age_ms < 0)
 		hs.age_ms = 0;
@@ -620,8 +637,11 @@ bool server_handoff_begin(struct server *s, struct handoff_buf *b)
 	snprintf(hs.user, sizeof(hs.user), "%s", s->pool->user);
 	hs.params = s->params; /* borrowed: only read */
 	handoff_put_server(b, &hs);
-	if (b->failed)
+	if (b->failed) {
+		if (s->conn != NULL)
+			close(s->handoff_spare);
 		return false;
+	}
 	io_read(s->io, false);
 	s->moving = true;
 	s->handoff_secret = hs.secret;
@@ -630,29 +650,24 @@ bool server_handoff_begin(struct server *s, struct handoff_buf *b)
 	return true;
 }
 
-/* Closes the server's socket without a Terminate: another socket (an
- * unconnected one) takes its descriptor number, so what libpq or
- * passthru_close writes at close goes nowhere. */
+/* Closes the server's socket without a Terminate: for libpq, the spare
+ * unconnected socket takes its descriptor number (dup2 closes the real
+ * one), so what PQfinish writes at close goes nowhere; passthru_close
+ * writes nothing to a closed descriptor. */
 static void server_let_go(struct server *s)
 {
 	int fd = server_fd(s);
-	int z;
 
 	if (s->raw != NULL) {
 		close(s->raw->fd);
 		s->raw->fd = -1;
 		return;
 	}
-	if (fd < 0)
+	if (s->conn == NULL)
 		return;
-	z = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (z < 0 || dup2(z, fd) < 0) {
-		/* Cannot swap it out: make sure nothing reaches the peer. */
-		log_warn("takeover: cannot detach a server socket",
-			 LF_INT("backend_pid", s->backend_pid));
-	}
-	if (z >= 0)
-		close(z);
+	while (dup2(s->handoff_spare, fd) < 0 && errno == EINTR)
+		;
+	close(s->handoff_spare);
 }
 
 void server_handoff_done(struct server *s)
@@ -660,11 +675,7 @@ void server_handoff_done(struct server *s)
 	if (!s->moving || s->state == SERVER_CLOSED)
 		return;
 	server_forget_peer(s);
-	if (s->io != NULL)
-		io_detach(s->io);
-	server_let_go(s);
-	s->moving = false;
-	server_close(s, NULL);
+	server_close(s, NULL); /* lets go: it is moving */
 }
 
 void server_handoff_back(struct server *s)
@@ -672,6 +683,8 @@ void server_handoff_back(struct server *s)
 	if (!s->moving)
 		return;
 	s->moving = false;
+	if (s->conn != NULL)
+		close(s->handoff_spare);
 	if (s->state == SERVER_CLOSED)
 		return;
 	io_read(s->io, true);
@@ -787,13 +800,6 @@ void server_adopted_start(struct server *s)
 
 void server_handoff_drop(struct server *s)
 {
-	if (s->io != NULL)
-		io_detach(s->io);
 	server_forget_peer(s);
-	if (s->raw != NULL) {
-		close(s->raw->fd);
-		s->raw->fd = -1;
-	}
-	s->moving = false;
-	server_close(s, NULL);
+	server_close(s, NULL); /* lets go: it is moving */
 }

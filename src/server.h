@@ -116,6 +116,8 @@ struct server {
 	char sync_error[256]; /* its message */
 	bool moving;	      /* being handed to a new process (takeover) */
 	uint32_t handoff_secret; /* its cancel secret, while moving */
+	int handoff_spare; /* libpq's, while moving: an unconnected socket that
+			      takes its descriptor number when it has gone */
 };
 
 /* Starts a new backend connection for pool p; it joins the pool as
@@ -172,7 +174,8 @@ void server_cancel(struct server *s);
  * opens new ones with the current configuration. */
 void server_reconnect(struct dbpool *p);
 
-/* Closes the server (deferred free). A linked client is told via lost(). */
+/* Closes the server (deferred free). A linked client is told via lost().
+ * A server in transit (takeover) goes without a Terminate. */
 void server_close(struct server *s, const char *reason);
 
 /* Frees a closed server; called by the worker's deferred reaper. Returns
