@@ -1,8 +1,10 @@
 /* The session state that crosses the takeover socket with a client's file
  * descriptor (design.md §7: takeover moves sessions, not bytes): who logged
  * in, its session parameters, its prepared statements by text, its cancel
- * key and the bytes already read from it. Pure module: encode to and decode
- * from one self-contained byte string, bounded, never trusting its input. */
+ * key and the bytes already read from it; and a server's record (its pool,
+ * parameters, cancel key, age) that crosses with a server's descriptor.
+ * Pure module: encode to and decode from one self-contained byte string,
+ * bounded, never trusting its input. */
 #ifndef PITLANE_HANDOFF_H
 #define PITLANE_HANDOFF_H
 

@@ -1,8 +1,10 @@
 /* Live takeover (pitlane -R): a new process connects to the running one
  * over a unix socket, receives its listening sockets, then each client at
- * its own idle boundary (socket with SCM_RIGHTS, session with handoff.h).
- * The old process exits once it holds nothing; if the new one goes away
- * half-way, the old one serves on as before. */
+ * its own idle boundary (socket with SCM_RIGHTS, session with handoff.h;
+ * in session mode with its linked server), then the idle servers of pools
+ * the old process no longer serves. The old process exits once it holds
+ * nothing; if the new one goes away half-way, the old one serves on as
+ * before. */
 #ifndef PITLANE_TAKEOVER_H
 #define PITLANE_TAKEOVER_H
 
