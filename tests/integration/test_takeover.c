@@ -571,6 +571,8 @@ static void test_session_new_killed(void **state)
 
 int main(void)
 {
+	/* TEST_FILTER=test_name runs one test (cmocka's filter), for
+	 * debugging */
 	if (getenv("TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	const struct CMUnitTest tests[] = {
