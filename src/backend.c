@@ -429,3 +429,32 @@ void backend_connect_abort(struct backend_connect *bc)
 		if (bc->lookup[i].req != NULL)
 			evdns_getaddrinfo_cancel(bc->lookup[i].req);
 }
+
+/* The head of libpq's struct pg_cancel (libpq-int.h, PostgreSQL 12 to
+ * 17): the server's address, then the backend's pid and key. Read only
+ * when the pid it holds is the connection's own, so a libpq with another
+ * layout is refused, never misread. */
+struct backend_cancel_head {
+	struct {
+		struct sockaddr_storage addr;
+		socklen_t salen;
+	} raddr; /* libpq's SockAddr, padding included */
+	int be_pid;
+	int be_key;
+};
+
+bool backend_cancel_secret(PGconn *conn, uint32_t *secret)
+{
+	PGcancel *pc = PQgetCancel(conn);
+	const struct backend_cancel_head *h = (const void *)pc;
+	bool ok;
+
+	if (pc == NULL)
+		return false;
+	ok = PQlibVersion() < 180000 && h->be_pid == PQbackendPID(conn) &&
+	     h->be_pid != 0;
+	if (ok)
+		*secret = (uint32_t)h->be_key;
+	PQfreeCancel(pc);
+	return ok;
+}

@@ -5,6 +5,7 @@
 #define PITLANE_BACKEND_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -43,5 +44,11 @@ struct backend_connect *backend_connect_start(
 
 /* Abandons an attempt in progress without calling its callback. */
 void backend_connect_abort(struct backend_connect *bc);
+
+/* The cancel secret of conn's BackendKeyData, which libpq keeps but does
+ * not show (a takeover hands it to the new process). false when it cannot
+ * be read with confidence. */
+bool backend_cancel_secret(PGconn *conn, uint32_t *secret)
+    __attribute__((warn_unused_result));
 
 #endif

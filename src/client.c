@@ -1619,8 +1619,12 @@ bool client_handoff_begin(struct client *c, struct handoff_buf *b)
 	    .unix_socket = c->unix_socket,
 	};
 
-	if (c->state != CLIENT_IDLE || c->server != NULL || c->tls ||
-	    c->discard_until_sync || io_unsent(c->io) != 0 ||
+	bool linked = c->state == CLIENT_ACTIVE && c->server != NULL &&
+		      c->pool->mode->server_at_login &&
+		      server_handoff_ready(c->server);
+
+	if ((!linked && (c->state != CLIENT_IDLE || c->server != NULL)) ||
+	    c->tls || c->discard_until_sync || io_unsent(c->io) != 0 ||
 	    pending > HANDOFF_MAX / 2)
 		return false;
 	memcpy(hs.peer, c->peer, sizeof(hs.peer));
@@ -1646,8 +1650,15 @@ bool client_handoff_begin(struct client *c, struct handoff_buf *b)
 
 void client_handoff_done(struct client *c)
 {
+	struct server *s = c->server;
+
 	if (c->state != CLIENT_MOVING)
 		return;
+	if (s != NULL) { /* session mode: its server went with it */
+		c->server = NULL;
+		c->w->clients_active--;
+		server_handoff_done(s);
+	}
 	io_release_fd(c->io);
 	client_set_state(c, CLIENT_CLOSING);
 	client_bury(c);
@@ -1657,6 +1668,14 @@ void client_handoff_back(struct client *c, bool serve)
 {
 	if (c->state != CLIENT_MOVING)
 		return;
+	if (c->server != NULL) { /* session mode: linked again */
+		server_handoff_back(c->server);
+		client_set_state(c, CLIENT_ACTIVE);
+		io_read(c->io, true);
+		if (serve)
+			client_forward(c);
+		return;
+	}
 	client_set_state(c, CLIENT_IDLE);
 	io_read(c->io, true);
 	if (serve)
@@ -1666,6 +1685,13 @@ void client_handoff_back(struct client *c, bool serve)
 void client_handoff_drop(struct client *c)
 {
 	int fd = io_fd(c->io);
+
+	if (c->server != NULL) {
+		struct server *s = c->server;
+		c->server = NULL;
+		c->w->clients_active--;
+		server_handoff_drop(s);
+	}
 
 	io_release_fd(c->io); /* io_free would read from the socket */
 	TAILQ_REMOVE(&c->w->clients, c, link);
@@ -1774,10 +1800,37 @@ struct client *client_adopt(struct worker *w, int fd,
 	return c;
 }
 
+bool client_adopt_link(struct client *c, struct server *s)
+{
+	struct server_peer peer = {
+	    .io = c->io,
+	    .ops = &client_server_ops,
+	    .ctx = c,
+	    .names = NULL, /* session mode: names pass through */
+	    .want = &c->want,
+	    .startup = &c->startup,
+	};
+
+	if (!c->pool->mode->server_at_login || s->pool != c->pool)
+		return false;
+	c->server = s;
+	c->w->clients_active++;
+	server_link(s, &peer);
+	client_set_state(c, CLIENT_ACTIVE);
+	return true;
+}
+
 void client_adopted_start(struct client *c)
 {
 	log_debug("client taken over", LF_STR("client", c->addr),
-		  LF_INT("key_pid", c->key_pid));
+		  LF_INT("key_pid", c->key_pid),
+		  LF_INT("backend_pid",
+			 c->server != NULL ? c->server->backend_pid : 0));
 	io_read(c->io, true);
+	if (c->server != NULL) {
+		server_adopted_start(c->server);
+		client_forward(c);
+		return;
+	}
 	client_request(c);
 }

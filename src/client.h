@@ -102,13 +102,16 @@ void client_check_timeouts(struct client *c, int64_t now);
 void client_close(struct client *c, const char *sqlstate, const char *message);
 
 /* Live takeover, giving side. Encodes an idle client's session (pending
- * input included) into b and stops reading it (CLIENT_MOVING). false, with
- * nothing changed, when the client is not at a boundary it can leave at:
- * not idle, output still unsent, skipping to a Sync, or too much state. */
+ * input included) into b and stops reading it (CLIENT_MOVING). In session
+ * mode a linked client whose server can cross (server_handoff_ready)
+ * qualifies too: the caller appends the server's record
+ * (server_handoff_begin) and moves both. false, with nothing changed, when
+ * the client is not at a boundary it can leave at: not idle, output still
+ * unsent, skipping to a Sync, or too much state. */
 bool client_handoff_begin(struct client *c, struct handoff_buf *b)
     __attribute__((warn_unused_result));
-/* The new process holds the client: let go of it without a word (the
- * socket stays open there). */
+/* The new process holds the client (and its linked server): let go of
+ * them without a word (the sockets stay open there). */
 void client_handoff_done(struct client *c);
 /* The handoff failed: the client is served here again, as if nothing had
  * happened; serve: handle what it sent meanwhile now (else the caller
@@ -121,6 +124,11 @@ void client_handoff_back(struct client *c, bool serve);
 struct client *client_adopt(struct worker *w, int fd,
 			    const struct handoff_session *hs);
 void client_adopted_start(struct client *c);
+/* Session mode: links an adopted client to the server adopted with it
+ * (server_adopt), as it was in the old process; no parameter is applied,
+ * the backend has them already. false when its pool does not link. */
+bool client_adopt_link(struct client *c, struct server *s)
+    __attribute__((warn_unused_result));
 /* An adopted client the old process still holds after all: frees this copy
  * without touching the connection. */
 void client_handoff_drop(struct client *c);

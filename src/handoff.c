@@ -273,3 +273,56 @@ void handoff_session_clear(struct handoff_session *s)
 	free(s->stmts);
 	memset(s, 0, sizeof(*s));
 }
+
+/* Server records: pid, secret, age (two halves), flags, alias, user, the
+ * parameter set. */
+
+void handoff_put_server(struct handoff_buf *b, const struct handoff_server *s)
+{
+	uint8_t flags = s->unix_socket ? 1 : 0;
+
+	put_u32(b, s->pid);
+	put_u32(b, s->secret);
+	put_u32(b, (uint32_t)((uint64_t)s->age_ms >> 32));
+	put_u32(b, (uint32_t)s->age_ms);
+	put(b, &flags, 1);
+	put_str(b, s->alias);
+	put_str(b, s->user);
+	handoff_put_params(b, &s->params);
+}
+
+bool handoff_decode_server(const uint8_t *buf, size_t len,
+			   struct handoff_server *s)
+{
+	struct cur c = {.p = buf, .left = len};
+	uint64_t hi;
+	const uint8_t *x;
+
+	memset(s, 0, sizeof(*s));
+	if (len > HANDOFF_MAX)
+		return false;
+	s->pid = get_u32(&c);
+	s->secret = get_u32(&c);
+	hi = get_u32(&c);
+	s->age_ms = (int64_t)(hi << 32 | get_u32(&c));
+	x = take(&c, 1);
+	if (x != NULL && (x[0] & ~1u) != 0)
+		c.bad = true; /* flags not defined */
+	s->unix_socket = x != NULL && (x[0] & 1);
+	get_fixed_str(&c, s->alias);
+	get_fixed_str(&c, s->user);
+	get_params(&c, &s->params);
+	if (!c.bad && (s->age_ms < 0 || c.left != 0))
+		c.bad = true;
+	if (c.bad) {
+		handoff_server_clear(s);
+		return false;
+	}
+	return true;
+}
+
+void handoff_server_clear(struct handoff_server *s)
+{
+	params_clear(&s->params);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,8 +1,10 @@
 /* The session state that crosses the takeover socket with a client's file
  * descriptor (design.md §7: takeover moves sessions, not bytes): who logged
  * in, its session parameters, its prepared statements by text, its cancel
- * key and the bytes already read from it. Pure module: encode to and decode
- * from one self-contained byte string, bounded, never trusting its input. */
+ * key and the bytes already read from it; and a server's record (its pool,
+ * parameters, cancel key, age) that crosses with a server's descriptor.
+ * Pure module: encode to and decode from one self-contained byte string,
+ * bounded, never trusting its input. */
 #ifndef PITLANE_HANDOFF_H
 #define PITLANE_HANDOFF_H
 
@@ -73,5 +75,30 @@ bool handoff_decode(const uint8_t *buf, size_t len, struct handoff_session *s)
 
 /* Frees what a decode allocated; s is empty and reusable. */
 void handoff_session_clear(struct handoff_session *s);
+
+/* An idle server connection (plain TCP or unix socket toward PostgreSQL)
+ * that crosses with its socket: the pool it belongs to, what the backend
+ * reported, its cancel key and its age. Its prepared statements do not
+ * cross: the giving process deallocates them first (docs/design.md). */
+struct handoff_server {
+	uint32_t pid, secret; /* BackendKeyData: cancels */
+	int64_t age_ms;	      /* connected this long ago (server_lifetime) */
+	bool unix_socket;     /* toward PostgreSQL's unix socket */
+	char alias[HANDOFF_STR_MAX]; /* the pool: database alias */
+	char user[HANDOFF_STR_MAX];  /* and server login user */
+	struct params params;	     /* ParameterStatus as now; owned */
+};
+
+/* Appends a server record to b (check b->failed at the end). */
+void handoff_put_server(struct handoff_buf *b, const struct handoff_server *s);
+
+/* Decodes exactly one server record from buf. false on any malformed or
+ * oversized input, s then cleared. */
+bool handoff_decode_server(const uint8_t *buf, size_t len,
+			   struct handoff_server *s)
+    __attribute__((warn_unused_result));
+
+/* Frees what a server decode allocated; s is empty and reusable. */
+void handoff_server_clear(struct handoff_server *s);
 
 #endif

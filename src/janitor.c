@@ -144,6 +144,9 @@ static void janitor_pool(struct dbpool *p, int64_t now)
 		server_close(s, NULL);
 	}
 	unsigned want = pool_connects_wanted(&p->pool, now);
+
+	if (p->w->takeover_busy && p->pool.nwaiting == 0)
+		want = 0; /* idle servers come from the old process */
 	unsigned room = want > 0 ? dbpool_connect_room(p) : 0;
 
 	/* max_db_connections / max_user_connections: waiters get room

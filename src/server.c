@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 
@@ -108,6 +110,7 @@ void server_become_idle(struct server *s)
 
 static void server_run_hidden(struct server *s, const char *const *sql,
 			      unsigned n);
+static void server_let_go(struct server *s);
 static void server_read_cb(void *arg);
 static void server_drained_cb(void *arg);
 static void server_failed_cb(void *arg, bool eof, const char *reason);
@@ -506,6 +509,15 @@ void server_close(struct server *s, const char *reason)
 
 	if (s->state == SERVER_CLOSED)
 		return;
+	if (s->moving) {
+		/* In transit: the other process may hold it already, so this
+		 * copy goes without a Terminate (the backend ends when the
+		 * last copy closes). */
+		if (s->io != NULL)
+			io_detach(s->io);
+		server_let_go(s);
+		s->moving = false;
+	}
 	backend_connect_abort(s->connecting);
 	s->connecting = NULL;
 	passthru_connect_abort(s->connecting_raw);
@@ -652,4 +664,235 @@ void server_pause(struct server *s, bool pause)
 {
 	if (s->io != NULL && s->state != SERVER_CLOSED)
 		io_read(s->io, !pause);
+}
+
+/* Live takeover. */
+
+bool server_handoff_plain(const struct server *s)
+{
+	if (s->raw != NULL)
+		return true;
+	return s->conn != NULL && !PQsslInUse(s->conn);
+}
+
+bool server_handoff_ready(const struct server *s)
+{
+	bool linked = s->state == SERVER_ACTIVE && s->peer.io != NULL;
+
+	if (s->moving || !server_handoff_plain(s) || s->io == NULL ||
+	    (s->state != SERVER_IDLE && !linked))
+		return false;
+	return server_at_rest(s) && !s->resync && !s->sync_report &&
+	       !s->broken && stmt_cache_count(&s->stmts) == 0 &&
+	       io_unsent(s->io) == 0 &&
+	       evbuffer_get_length(io_input(s->io)) == 0;
+}
+
+bool server_handoff_clean(struct server *s)
+{
+	static const char *const sql = "DEALLOCATE ALL";
+
+	if (s->state != SERVER_IDLE || stmt_cache_count(&s->stmts) == 0)
+		return false;
+	stmt_cache_clear(&s->stmts, s->w->stmts);
+	server_run_hidden(s, &sql, 1);
+	return true;
+}
+
+bool server_handoff_begin(struct server *s, struct handoff_buf *b)
+{
+	struct handoff_server hs = {
+	    .pid = (uint32_t)s->backend_pid,
+	    .age_ms = worker_now_ms() - s->created_ms,
+	};
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+
+	if (!server_handoff_ready(s))
+		return false;
+	if (s->raw != NULL)
+		hs.secret = s->raw->key;
+	else if (!backend_cancel_secret(s->conn, &hs.secret))
+		return false;
+	if (getpeername(server_fd(s), (struct sockaddr *)&sa, &salen) != 0)
+		return false;
+	if (s->conn != NULL) {
+		/* Made now, so letting go later cannot fail for want of it. */
+		s->handoff_spare =
+		    socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s->handoff_spare < 0)
+			return false;
+	}
+	hs.unix_socket = sa.ss_family == AF_UNIX;
+	if (hs.age_ms < 0)
+		hs.age_ms = 0;
+	snprintf(hs.alias, sizeof(hs.alias), "%s", s->pool->alias);
+	snprintf(hs.user, sizeof(hs.user), "%s", s->pool->user);
+	hs.params = s->params; /* borrowed: only read */
+	handoff_put_server(b, &hs);
+	if (b->failed) {
+		if (s->conn != NULL)
+			close(s->handoff_spare);
+		return false;
+	}
+	io_read(s->io, false);
+	s->moving = true;
+	s->handoff_secret = hs.secret;
+	if (s->state == SERVER_IDLE)
+		server_set_state(s, SERVER_RESETTING); /* out of the pool */
+	return true;
+}
+
+/* Closes the server's socket without a Terminate: for libpq, the spare
+ * unconnected socket takes its descriptor number (dup2 closes the real
+ * one), so what PQfinish writes at close goes nowhere; passthru_close
+ * writes nothing to a closed descriptor. */
+static void server_let_go(struct server *s)
+{
+	int fd = server_fd(s);
+
+	if (s->raw != NULL) {
+		close(s->raw->fd);
+		s->raw->fd = -1;
+		return;
+	}
+	if (s->conn == NULL)
+		return;
+	while (dup2(s->handoff_spare, fd) < 0 && errno == EINTR)
+		;
+	close(s->handoff_spare);
+}
+
+void server_handoff_done(struct server *s)
+{
+	if (!s->moving || s->state == SERVER_CLOSED)
+		return;
+	server_forget_peer(s);
+	server_close(s, NULL); /* lets go: it is moving */
+}
+
+void server_handoff_back(struct server *s)
+{
+	if (!s->moving)
+		return;
+	s->moving = false;
+	if (s->conn != NULL)
+		close(s->handoff_spare);
+	if (s->state == SERVER_CLOSED)
+		return;
+	io_read(s->io, true);
+	if (s->peer.io == NULL)
+		server_become_idle(s);
+}
+
+struct server *server_moving_by_key(struct worker *w, uint32_t pid,
+				    uint32_t secret)
+{
+	struct server *s;
+
+	TAILQ_FOREACH(s, &w->servers, link)
+	{
+		if (s->moving && (uint32_t)s->backend_pid == pid &&
+		    s->handoff_secret == secret)
+			return s;
+	}
+	return NULL;
+}
+
+/* The pool a handed-over server belongs to here: found, or made the way a
+ * login to its database as its user would make it. */
+static struct dbpool *server_adopt_pool(struct worker *w,
+					const struct handoff_server *hs)
+{
+	struct dbpool *p = dbpool_find(w, hs->alias, hs->user);
+	const char *why;
+	char msg[256];
+
+	if (p == NULL)
+		p = dbpool_for_login(w, hs->alias, hs->user, &why, msg,
+				     sizeof(msg));
+	if (p == NULL || strcmp(p->alias, hs->alias) != 0 ||
+	    strcmp(p->user, hs->user) != 0)
+		return NULL;
+	return p;
+}
+
+/* The pass-through connection an adopted server talks through. */
+static struct passthru_conn *server_adopt_conn(int fd,
+					       const struct handoff_server *hs)
+{
+	struct passthru_conn *raw = calloc(1, sizeof(*raw));
+
+	if (raw == NULL)
+		return NULL;
+	raw->fd = fd;
+	raw->pid = hs->pid;
+	raw->key = hs->secret;
+	raw->addr_len = sizeof(raw->addr);
+	if (getpeername(fd, (struct sockaddr *)&raw->addr, &raw->addr_len) !=
+		0 ||
+	    !params_copy(&raw->params, &hs->params)) {
+		params_clear(&raw->params);
+		free(raw);
+		return NULL;
+	}
+	return raw;
+}
+
+struct server *server_adopt(struct worker *w, int fd,
+			    const struct handoff_server *hs)
+{
+	struct dbpool *p = server_adopt_pool(w, hs);
+	struct server *s;
+
+	if (p == NULL || p->pool.paused || dbpool_db_disabled(w, p->alias) ||
+	    pool_total(&p->pool) >= p->pool.lim.max ||
+	    (s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	s->w = w;
+	s->pool = p;
+	s->gen = p->gen;
+	stmt_cache_init(&s->stmts,
+			w->cfg->max_prepared_statements > 0
+			    ? (unsigned)w->cfg->max_prepared_statements
+			    : 1);
+	TAILQ_INSERT_TAIL(&w->servers, s, link);
+	pool_slot_set(&p->pool, &s->slot, POOL_SLOT_ACTIVE, worker_now_ms());
+	s->state = SERVER_RESETTING; /* not handed out before the ack */
+	s->moving = true;
+	s->raw = server_adopt_conn(fd, hs);
+	if (s->raw == NULL) {
+		close(fd);
+		server_close(s, NULL);
+		return NULL;
+	}
+	s->backend_pid = (int)hs->pid;
+	s->xact = 'I';
+	s->created_ms = worker_now_ms() - hs->age_ms;
+	if (server_attach(s) != 0 || !params_copy(&s->params, &hs->params)) {
+		server_handoff_drop(s);
+		return NULL;
+	}
+	io_read(s->io, false);
+	if (!p->have_params)
+		p->have_params = params_copy(&p->params, &s->params);
+	return s;
+}
+
+void server_adopted_start(struct server *s)
+{
+	s->moving = false;
+	log_debug("server taken over", LF_STR("pool", s->pool->pool.name),
+		  LF_INT("backend_pid", s->backend_pid));
+	io_read(s->io, true);
+	if (s->peer.io == NULL)
+		server_become_idle(s);
+}
+
+void server_handoff_drop(struct server *s)
+{
+	server_forget_peer(s);
+	server_close(s, NULL); /* lets go: it is moving */
 }

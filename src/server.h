@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "backend.h"
+#include "handoff.h"
 #include "passthru.h"
 #include "stmt.h"
 #include "params.h"
@@ -115,6 +116,10 @@ struct server {
 	unsigned cancels;     /* cancel requests in flight: nothing is sent */
 	char sync_state[6];   /* SQLSTATE of a failed parameter sync */
 	char sync_error[256]; /* its message */
+	bool moving;	      /* being handed to a new process (takeover) */
+	uint32_t handoff_secret; /* its cancel secret, while moving */
+	int handoff_spare; /* libpq's, while moving: an unconnected socket that
+			      takes its descriptor number when it has gone */
 };
 
 /* Starts a new backend connection for pool p; it joins the pool as
@@ -187,7 +192,8 @@ void server_note_param(struct server *s, const char *name, const char *value,
 		       bool sure);
 void server_found_read_only(struct server *s, const char *why, bool sure);
 
-/* Closes the server (deferred free). A linked client is told via lost(). */
+/* Closes the server (deferred free). A linked client is told via lost().
+ * A server in transit (takeover) goes without a Terminate. */
 void server_close(struct server *s, const char *reason);
 
 /* Frees a closed server; called by the worker's deferred reaper. Returns
@@ -196,5 +202,40 @@ bool server_free(struct server *s);
 
 /* Pauses or resumes reading from the backend (backpressure). */
 void server_pause(struct server *s, bool pause);
+
+/* Live takeover, giving side. Whether s can cross to a new process now:
+ * a plain socket toward PostgreSQL (TLS state cannot move), its cancel
+ * key known, idle (or, linked, at rest: session mode), nothing in flight,
+ * buffered or being cancelled, no prepared statement of pitlane's. */
+bool server_handoff_ready(const struct server *s);
+/* Whether s could ever cross (plain socket, cancel key known). */
+bool server_handoff_plain(const struct server *s);
+/* An idle s holding pitlane's prepared statements: DEALLOCATE ALL runs
+ * first (the new process's statement cache starts empty); s comes back
+ * idle. false when there is nothing to clean. */
+bool server_handoff_clean(struct server *s);
+/* Appends s's record (handoff.h) to b and stops reading it (s->moving);
+ * false, nothing changed, when it cannot go now. */
+bool server_handoff_begin(struct server *s, struct handoff_buf *b)
+    __attribute__((warn_unused_result));
+/* The new process holds s: this copy closes without a Terminate (the
+ * connection lives on there). A linked client must have let go first. */
+void server_handoff_done(struct server *s);
+/* The handoff failed: s serves here again (idle, or its linked client). */
+void server_handoff_back(struct server *s);
+/* The moving server with this backend key, or NULL. */
+struct server *server_moving_by_key(struct worker *w, uint32_t pid,
+				    uint32_t secret);
+
+/* Receiving side: the server on socket fd (owned from here, closed on
+ * failure), a pass-through connection (no PGconn) in the pool of hs (made
+ * when needed), not yet read nor handed out. NULL when its pool is full,
+ * paused or unknown here, or out of memory. */
+struct server *server_adopt(struct worker *w, int fd,
+			    const struct handoff_server *hs);
+/* The old process let go: an unlinked s becomes idle, a linked one reads. */
+void server_adopted_start(struct server *s);
+/* The old process keeps s after all: this copy goes without a word. */
+void server_handoff_drop(struct server *s);
 
 #endif

@@ -6,13 +6,20 @@
  *   old -> new  'L' mask(u8) unix_path\0        + listening sockets
  *   new -> old  'l'                             the new one accepts now
  *   old -> new  'C' session (handoff.h)         + the client's socket
+ *   old -> new  'B' len(u32) session server     + client's, server's socket
  *   new -> old  'c' pid secret | 'r' pid secret client adopted | refused
+ *   old -> new  'S' server (handoff.h)          + an idle server's socket
+ *   new -> old  's' pid secret | 'q' pid secret server adopted | refused
  *   new -> old  'K' pid secret                  a cancel for a key it lacks
  *   old -> new  'D'                             the old one holds nothing
  *
- * The old process keeps a client (not reading it) until 'c' says the new
- * one has it; stream order means an 'c' sent is read before the EOF of a
- * new process that died, so a client is never lost nor served twice. */
+ * 'B' is a session-mode client with the server linked to it (len: the
+ * session's bytes), acknowledged by the client's key; 'S' an idle server,
+ * acknowledged by its backend key. The old process keeps a client or
+ * server (not reading it) until 'c' or 's' says the new one has it;
+ * stream order means an ack sent is read before the EOF of a new process
+ * that died, so nothing is lost nor served twice. A server the new one
+ * holds is closed here without a Terminate. */
 #include "takeover.h"
 
 #include <errno.h>
@@ -33,6 +40,7 @@
 #include "janitor.h"
 #include "log.h"
 #include "net.h"
+#include "server.h"
 
 #ifndef PITLANE_VERSION
 #define PITLANE_VERSION "0.0.0"
@@ -69,8 +77,9 @@ struct takeover {
 	int cfd;	     /* the one connection, -1: none */
 	struct event *cev;   /* reads cfd */
 	struct event *sweep; /* old: idle clients, every TAKEOVER_SWEEP_MS */
+	struct event *rest;  /* old: a linked server came to rest */
 	enum tk_state st;
-	unsigned moving; /* old: clients sent, not yet acknowledged */
+	unsigned moving; /* old: clients and servers sent, not acknowledged */
 	uint8_t buf[TK_MSG_MAX];
 };
 
@@ -182,6 +191,8 @@ static void tk_close_conn(struct takeover *t)
 /* Giving side. */
 
 static bool tk_handoff(struct client *c);
+static void tk_at_rest(struct server *s);
+static void tk_give_servers(struct takeover *t);
 static void tk_cancel_unknown(struct worker *w, uint32_t pid, uint32_t secret);
 
 /* The takeover is off: whatever moved stays moved, the rest is served here
@@ -192,7 +203,11 @@ static void tk_give_up(struct takeover *t, const char *why)
 
 	log_warn("takeover failed: serving on", LF_STR("reason", why),
 		 LF_INT("clients", t->w->nclients));
+	struct server *s, *snext;
+
 	t->w->handoff = NULL;
+	t->w->at_rest = NULL;
+	t->w->takeover_busy = false;
 	event_del(t->sweep);
 	tk_close_conn(t);
 	t->st = TK_IDLE;
@@ -201,6 +216,11 @@ static void tk_give_up(struct takeover *t, const char *why)
 		next = TAILQ_NEXT(c, link);
 		if (c->state == CLIENT_MOVING)
 			client_handoff_back(c, true);
+	}
+	for (s = TAILQ_FIRST(&t->w->servers); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, link);
+		if (s->moving)
+			server_handoff_back(s);
 	}
 	t->given = false;
 	if (t->l != NULL) {
@@ -296,6 +316,8 @@ static void tk_start_giving(struct takeover *t)
 	if (t->lev != NULL)
 		event_del(t->lev);
 	t->w->handoff = tk_handoff;
+	t->w->at_rest = tk_at_rest;
+	t->w->takeover_busy = true;
 	for (c = TAILQ_FIRST(&t->w->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
 		if (c->state == CLIENT_CONSOLE)
@@ -304,6 +326,7 @@ static void tk_start_giving(struct takeover *t)
 				     "process: reconnect");
 	}
 	event_add(t->sweep, &tv);
+	tk_give_servers(t);
 }
 
 /* Nothing left here: tell the new process and shut down. */
@@ -315,6 +338,7 @@ static void tk_finish(struct takeover *t)
 	(void)tk_send(t->cfd, &done, 1, NULL, 0);
 	t->st = TK_DONE;
 	t->w->handoff = NULL;
+	t->w->at_rest = NULL;
 	event_del(t->sweep);
 	if (t->l != NULL)
 		listener_disable(t->l);
@@ -323,9 +347,57 @@ static void tk_finish(struct takeover *t)
 	janitor_shutdown(t->w);
 }
 
+/* Idle servers of pools no client here uses any more go to the new
+ * process (those of pools still in use serve the clients left here).
+ * Returns how many are still to go: being cleaned (DEALLOCATE ALL) or not
+ * yet at rest; TLS ones never go, and those that cannot go now wait. */
+static unsigned tk_give_servers_left(struct takeover *t)
+{
+	struct server *s, *next;
+	unsigned left = 0;
+	/* No client left: pools count theirs until the reaper frees them. */
+	bool none = TAILQ_EMPTY(&t->w->clients);
+
+	for (s = TAILQ_FIRST(&t->w->servers); s != NULL && t->st == TK_GIVING;
+	     s = next) {
+		next = TAILQ_NEXT(s, link);
+		if (s->moving || (!none && s->pool->nclients > 0) ||
+		    !server_handoff_plain(s))
+			continue;
+		if (s->state == SERVER_RESETTING) {
+			left++;
+			continue;
+		}
+		if (s->state != SERVER_IDLE)
+			continue;
+		if (server_handoff_clean(s)) {
+			left++;
+			continue;
+		}
+		struct handoff_buf b = {0};
+		int fd = server_fd(s);
+		handoff_put_byte(&b, 'S');
+		if (server_handoff_begin(s, &b)) {
+			if (tk_send(t->cfd, b.p, b.len, &fd, 1))
+				t->moving++;
+			else
+				server_handoff_back(s);
+		}
+		handoff_buf_free(&b);
+	}
+	return left;
+}
+
+static void tk_give_servers(struct takeover *t)
+{
+	(void)tk_give_servers_left(t);
+}
+
 static void tk_check_finish(struct takeover *t)
 {
-	if (t->st == TK_GIVING && t->moving == 0 && TAILQ_EMPTY(&t->w->clients))
+	if (t->st != TK_GIVING || !TAILQ_EMPTY(&t->w->clients))
+		return;
+	if (tk_give_servers_left(t) == 0 && t->moving == 0)
 		tk_finish(t);
 }
 
@@ -337,13 +409,38 @@ static void tk_ack(struct takeover *t, size_t n, bool taken)
 	if (n < 9)
 		return;
 	c = client_by_key(t->w, tk_u32(t->buf + 1), tk_u32(t->buf + 5));
-	if (c == NULL || c->state != CLIENT_MOVING)
-		return; /* it hung up meanwhile */
+	if (c == NULL || c->state != CLIENT_MOVING) {
+		if (t->moving > 0)
+			t->moving--; /* it went meanwhile */
+		return;
+	}
 	t->moving--;
 	if (taken)
 		client_handoff_done(c);
 	else
 		client_handoff_back(c, true);
+}
+
+/* 's' or 'q' for an idle server in transit: gone over, or closed here
+ * (the new process has no room for it: its pool is full there). */
+static void tk_server_ack(struct takeover *t, size_t n, bool taken)
+{
+	struct server *s;
+
+	if (n < 9)
+		return;
+	if (t->moving > 0)
+		t->moving--;
+	s = server_moving_by_key(t->w, tk_u32(t->buf + 1), tk_u32(t->buf + 5));
+	if (s == NULL)
+		return;
+	if (taken) {
+		server_handoff_done(s);
+		return;
+	}
+	server_handoff_back(s);
+	if (s->state == SERVER_IDLE)
+		server_close(s, NULL);
 }
 
 static void tk_old_read(struct takeover *t)
@@ -380,6 +477,12 @@ static void tk_old_read(struct takeover *t)
 		tk_ack(t, (size_t)n, t->buf[0] == 'c');
 		tk_check_finish(t);
 		break;
+	case 's':
+	case 'q':
+		tk_server_ack(t, (size_t)n, t->buf[0] == 's');
+		tk_give_servers(t);
+		tk_check_finish(t);
+		break;
 	case 'K':
 		if (n >= 9)
 			(void)client_cancel_local(t->w, tk_u32(t->buf + 1),
@@ -388,6 +491,81 @@ static void tk_old_read(struct takeover *t)
 	default:
 		break;
 	}
+}
+
+/* A session-mode client at rest with its server: both leave in one 'B'
+ * message (the session's length first), or neither. TLS on either side
+ * keeps them here until the client leaves. */
+static bool tk_handoff_linked(struct takeover *t, struct client *c)
+{
+	struct handoff_buf b = {0};
+	struct server *s = c->server;
+	int fds[2];
+	size_t start;
+	bool sent;
+
+	if (c->tls || !server_handoff_ready(s))
+		return false;
+	handoff_put_byte(&b, 'B');
+	for (int i = 0; i < 4; i++)
+		handoff_put_byte(&b, 0);
+	start = b.len;
+	if (!client_handoff_begin(c, &b)) {
+		handoff_buf_free(&b);
+		return false;
+	}
+	if (!b.failed) {
+		size_t n = b.len - start;
+		b.p[1] = (uint8_t)(n >> 24), b.p[2] = (uint8_t)(n >> 16);
+		b.p[3] = (uint8_t)(n >> 8), b.p[4] = (uint8_t)n;
+	}
+	if (!server_handoff_begin(s, &b)) {
+		handoff_buf_free(&b);
+		client_handoff_back(c, false);
+		return false;
+	}
+	fds[0] = io_fd(c->io);
+	fds[1] = server_fd(s);
+	sent = tk_send(t->cfd, b.p, b.len, fds, 2);
+	handoff_buf_free(&b);
+	if (!sent) {
+		client_handoff_back(c, true); /* the server comes back too */
+		return false;
+	}
+	t->moving++;
+	return true;
+}
+
+/* The worker's at_rest hook: look at the linked clients once the current
+ * callbacks have unwound (the ReadyForQuery has reached the client). */
+static void tk_at_rest(struct server *s)
+{
+	struct takeover *t = tk_of_worker;
+
+	(void)s;
+	if (t != NULL && t->st == TK_GIVING)
+		event_active(t->rest, EV_TIMEOUT, 1);
+}
+
+/* Linked clients at rest leave with their servers. */
+static void tk_give_linked(struct takeover *t)
+{
+	struct client *c, *next;
+
+	for (c = TAILQ_FIRST(&t->w->clients); c != NULL && t->st == TK_GIVING;
+	     c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == CLIENT_ACTIVE && c->server != NULL &&
+		    c->pool->mode->server_at_login)
+			(void)tk_handoff_linked(t, c);
+	}
+}
+
+static void tk_rest_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tk_give_linked(arg);
 }
 
 /* The worker's handoff hook: an idle client leaves now if it can. */
@@ -400,6 +578,8 @@ static bool tk_handoff(struct client *c)
 
 	if (t == NULL || t->st != TK_GIVING)
 		return false;
+	if (c->server != NULL)
+		return tk_handoff_linked(t, c);
 	if (c->tls) {
 		client_close(c, "57P01",
 			     "pitlane is being taken over by a new process: "
@@ -449,6 +629,8 @@ static void tk_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->state == CLIENT_IDLE)
 			(void)tk_handoff(c);
 	}
+	tk_give_linked(t);
+	tk_give_servers(t);
 	tk_check_finish(t);
 	if (t->st == TK_GIVING)
 		event_add(t->sweep, &tv);
@@ -488,6 +670,85 @@ static void tk_adopt(struct takeover *t, size_t n, int fd)
 	client_adopted_start(c);
 }
 
+/* An idle server: adopted into its pool, or refused (closed here). */
+static void tk_adopt_server(struct takeover *t, size_t n, int fd)
+{
+	struct handoff_server hs;
+	struct server *s;
+	uint32_t pid = n >= 9 ? tk_u32(t->buf + 1) : 0;
+	uint32_t secret = n >= 9 ? tk_u32(t->buf + 5) : 0;
+
+	if (fd < 0) {
+		(void)tk_send_key(t->cfd, 'q', pid, secret);
+		return;
+	}
+	if (!handoff_decode_server(t->buf + 1, n - 1, &hs)) {
+		log_warn("takeover: bad server record refused");
+		close(fd);
+		(void)tk_send_key(t->cfd, 'q', pid, secret);
+		return;
+	}
+	s = server_adopt(t->w, fd, &hs);
+	handoff_server_clear(&hs);
+	if (s == NULL) {
+		(void)tk_send_key(t->cfd, 'q', pid, secret);
+		return;
+	}
+	if (!tk_send_key(t->cfd, 's', pid, secret)) {
+		server_handoff_drop(s);
+		return;
+	}
+	server_adopted_start(s);
+}
+
+/* A session-mode client and its server: both adopted and linked, or both
+ * refused. */
+static void tk_adopt_linked(struct takeover *t, size_t n, const int *fds,
+			    unsigned nfds)
+{
+	struct handoff_session hs;
+	struct handoff_server hsv;
+	struct client *c;
+	struct server *s;
+	uint32_t len = n >= 5 ? tk_u32(t->buf + 1) : 0;
+	const uint8_t *sess = t->buf + 5;
+	uint32_t pid = n >= 13 ? tk_u32(sess) : 0;
+	uint32_t secret = n >= 13 ? tk_u32(sess + 4) : 0;
+	bool ok = nfds == 2 && n >= 5 && len <= n - 5 &&
+		  handoff_decode(sess, len, &hs);
+
+	if (ok && !handoff_decode_server(sess + len, n - 5 - len, &hsv)) {
+		handoff_session_clear(&hs);
+		ok = false;
+	}
+	if (!ok) {
+		log_warn("takeover: bad session and server refused");
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		(void)tk_send_key(t->cfd, 'r', pid, secret);
+		return;
+	}
+	c = client_adopt(t->w, fds[0], &hs);
+	s = c != NULL ? server_adopt(t->w, fds[1], &hsv) : NULL;
+	handoff_session_clear(&hs);
+	handoff_server_clear(&hsv);
+	if (c == NULL)
+		close(fds[1]);
+	else if (s == NULL)
+		client_handoff_drop(c);
+	else if (!client_adopt_link(c, s)) {
+		server_handoff_drop(s);
+		client_handoff_drop(c);
+	} else if (!tk_send_key(t->cfd, 'c', pid, secret)) {
+		client_handoff_drop(c); /* its server too */
+		return;
+	} else {
+		client_adopted_start(c);
+		return;
+	}
+	(void)tk_send_key(t->cfd, 'r', pid, secret);
+}
+
 static void tk_accept_cb(evutil_socket_t fd, short what, void *arg);
 
 /* The old process is gone or done: this one is the running one now, and
@@ -501,6 +762,7 @@ static void tk_received_all(struct takeover *t, bool done)
 			 "handed everything over");
 	tk_close_conn(t);
 	t->w->cancel_unknown = NULL;
+	t->w->takeover_busy = false;
 	t->st = TK_IDLE;
 	if (t->lev != NULL)
 		event_add(t->lev, NULL);
@@ -518,10 +780,16 @@ static void tk_new_read(struct takeover *t)
 		tk_received_all(t, false);
 		return;
 	}
+	if (t->buf[0] == 'B') {
+		tk_adopt_linked(t, (size_t)n, fds, nfds);
+		return;
+	}
 	for (unsigned i = 1; i < nfds; i++)
 		close(fds[i]);
 	if (t->buf[0] == 'C')
 		tk_adopt(t, (size_t)n, nfds > 0 ? fds[0] : -1);
+	else if (t->buf[0] == 'S')
+		tk_adopt_server(t, (size_t)n, nfds > 0 ? fds[0] : -1);
 	else if (nfds > 0)
 		close(fds[0]);
 	if (t->buf[0] == 'D')
@@ -587,7 +855,10 @@ static struct takeover *tk_new(struct worker *w, const char *path)
 	t->lfd = t->cfd = -1;
 	snprintf(t->path, sizeof(t->path), "%s", path);
 	t->sweep = evtimer_new(w->base, tk_sweep_cb, t);
-	if (t->sweep == NULL) {
+	t->rest = event_new(w->base, -1, 0, tk_rest_cb, t);
+	if (t->sweep == NULL || t->rest == NULL) {
+		if (t->sweep != NULL)
+			event_free(t->sweep);
 		free(t);
 		return NULL;
 	}
@@ -784,6 +1055,7 @@ bool takeover_confirm(struct takeover *t, char *err, size_t errlen)
 		return false;
 	}
 	t->w->cancel_unknown = tk_cancel_unknown;
+	t->w->takeover_busy = true;
 	log_info("takeover: accepting, taking clients over",
 		 LF_STR("path", t->path));
 	return true;
@@ -795,12 +1067,15 @@ void takeover_free(struct takeover *t)
 		return;
 	if (tk_of_worker == t) {
 		t->w->handoff = NULL;
+		t->w->at_rest = NULL;
 		t->w->cancel_unknown = NULL;
 		tk_of_worker = NULL;
 	}
 	tk_close_conn(t);
 	if (t->sweep != NULL)
 		event_free(t->sweep);
+	if (t->rest != NULL)
+		event_free(t->rest);
 	if (t->lev != NULL)
 		event_free(t->lev);
 	if (t->lfd >= 0) {

@@ -1,8 +1,10 @@
 /* Live takeover (pitlane -R): a new process connects to the running one
  * over a unix socket, receives its listening sockets, then each client at
- * its own idle boundary (socket with SCM_RIGHTS, session with handoff.h).
- * The old process exits once it holds nothing; if the new one goes away
- * half-way, the old one serves on as before. */
+ * its own idle boundary (socket with SCM_RIGHTS, session with handoff.h;
+ * in session mode with its linked server), then the idle servers of pools
+ * the old process no longer serves. The old process exits once it holds
+ * nothing; if the new one goes away half-way, the old one serves on as
+ * before. */
 #ifndef PITLANE_TAKEOVER_H
 #define PITLANE_TAKEOVER_H
 
@@ -13,7 +15,7 @@
 #include "listener.h"
 #include "worker.h"
 
-#define TAKEOVER_PROTO	   1  /* bump on any change of the messages */
+#define TAKEOVER_PROTO	   2  /* bump on any change of the messages */
 #define TAKEOVER_TIMEOUT_S 10 /* the new process's handshake, per step */
 #define TAKEOVER_SWEEP_MS  20 /* how often idle clients are looked at */
 #define TAKEOVER_PATH_MAX  108

@@ -476,6 +476,8 @@ static void txn_after_stop(struct server *s)
 			txn_refuse_block(s);
 		} else if (server_may_release(s)) {
 			server_release(s);
+		} else if (s->w->at_rest != NULL && server_at_rest(s)) {
+			s->w->at_rest(s);
 		}
 		break;
 	case SERVER_RESETTING:

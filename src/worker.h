@@ -70,7 +70,9 @@ struct worker {
 	struct event *reap_ev;	   /* deferred frees */
 	struct event *stats_ev;	   /* stats_period timer, or NULL */
 	bool shutting_down;
-	bool stopped; /* shutdown complete */
+	bool takeover_busy; /* a takeover runs: pools are not refilled to
+			       their minimum (servers cross instead) */
+	bool stopped;	    /* shutdown complete */
 	int64_t shutdown_deadline_ms;
 	struct listener *listener; /* not owned; the console's SHUTDOWN */
 	struct metrics_counters console_stats; /* the console's own commands */
@@ -85,6 +87,9 @@ struct worker {
 	/* Live takeover (takeover.c): an idle client may leave now; true
 	 * when it was taken (handed over, or closed). NULL: no takeover. */
 	bool (*handoff)(struct client *c);
+	/* A linked server is back at rest (ReadyForQuery, nothing in
+	 * flight): in session mode its client may leave with it now. */
+	void (*at_rest)(struct server *s);
 	/* A CancelRequest whose key no client here holds (takeover.c passes
 	 * it to the old process during a takeover). */
 	void (*cancel_unknown)(struct worker *w, uint32_t pid, uint32_t secret);

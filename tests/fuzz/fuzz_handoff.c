@@ -1,6 +1,7 @@
-/* libFuzzer target: a handed-over session (handoff.h) as the new process
- * reads it from the takeover socket. A decoded one must re-encode to the
- * same bytes (the format has one spelling per value). */
+/* libFuzzer target: a handed-over session and a handed-over server
+ * (handoff.h) as the new process reads them from the takeover socket; each
+ * input is tried as both. A decoded one must re-encode to no more bytes
+ * than it came in (a repeated parameter name keeps its last value). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void fuzz_server(const uint8_t *data, size_t size)
+{
+	struct handoff_server s;
+	struct handoff_buf b = {0};
+
+	if (!handoff_decode_server(data, size, &s))
+		return;
+	handoff_put_server(&b, &s);
+	if (b.failed || b.len > size)
+		abort();
+	handoff_buf_free(&b);
+	handoff_server_clear(&s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct handoff_session s;
 	struct handoff_buf b = {0};
 
+	fuzz_server(data, size);
 	if (!handoff_decode(data, size, &s))
 		return 0;
 	handoff_begin(&b, &s);

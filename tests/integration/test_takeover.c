@@ -5,7 +5,10 @@
  * prepared statement and a cancel work across it (and across a second
  * takeover); a cancel for a client the old process still holds reaches it;
  * a refused version and a new process killed half-way leave the old one
- * serving; two peers on one port are restarted in turn under pgbench. */
+ * serving; two peers on one port are restarted in turn under pgbench.
+ * Idle servers pass too: the same backends serve after a takeover, none is
+ * opened; in session mode a client keeps its backend (temp table, SET,
+ * prepared statements) and pgbench runs through without a failure. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -25,11 +28,14 @@
 
 static char sock_dir[512];
 static char env_dir[600];
+static const char *pool_max = "DB_POOL_MAX=8"; /* of both processes */
+static const char *pool_mode;		       /* NULL: transaction */
 
 /* The old process: the fixture's *state, with its own socket directory. */
 static struct h_pitlane *start_old(void **state, const char *name)
 {
-	const char *env[] = {env_dir, "DB_POOL_MAX=8", CONNECT_TIMEOUT, NULL};
+	const char *env[] = {env_dir, pool_max, CONNECT_TIMEOUT, pool_mode,
+			     NULL};
 	struct h_pitlane *pl;
 
 	snprintf(sock_dir, sizeof(sock_dir), "%s/%s", h_tmpdir(), name);
@@ -45,9 +51,13 @@ static struct h_pitlane *start_old(void **state, const char *name)
 /* pitlane -R with the same configuration; extra: one more env entry. */
 static struct h_pitlane *spawn_new(const char *extra, bool wait)
 {
-	const char *env[] = {env_dir, "DB_POOL_MAX=8", CONNECT_TIMEOUT, extra,
-			     NULL};
+	const char *env[6] = {env_dir, pool_max, CONNECT_TIMEOUT};
 	const char *args[] = {"-R", NULL};
+	int n = 3;
+
+	if (pool_mode != NULL)
+		env[n++] = pool_mode;
+	env[n] = extra; /* the last, or the end */
 
 	return wait ? h_pitlane_start(env, args) : h_pitlane_spawn(env, args);
 }
@@ -367,8 +377,204 @@ static void test_new_killed(void **state)
 	h_pass();
 }
 
+/* The backend pids of the pool database (direct connections excluded),
+ * sorted, comma-separated, into buf. */
+static void backend_pids(char *buf, size_t cap)
+{
+	PGresult *r =
+	    PQexec(h_admin(),
+		   "SELECT coalesce(string_agg(pid::text, ',' ORDER BY "
+		   "pid), '') FROM pg_stat_activity WHERE datname = '" H_DBNAME
+		   "' AND backend_type = 'client backend' AND "
+		   "application_name IS DISTINCT FROM '" H_DIRECT_APP "'");
+
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	snprintf(buf, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+/* Whether pid (decimal) is one of the comma-separated pids. */
+static bool pid_in(const char *pids, long long pid)
+{
+	char one[32];
+	size_t n;
+
+	snprintf(one, sizeof(one), "%lld", pid);
+	n = strlen(one);
+	for (const char *p = pids; p != NULL && *p != '\0';) {
+		if (strncmp(p, one, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+		p = strchr(p, ',');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	return false;
+}
+
+/* Idle servers pass: three servers opened through the old process are
+ * the new one's after the takeover (the same backends, no other opened),
+ * listed by SHOW SERVERS there, and serve the clients there. */
+static void test_idle_servers_move(void **state)
+{
+	struct h_pitlane *old = start_old(state, "servers"), *new;
+	PGconn *c[3];
+	char before[256], after[256];
+
+	for (int i = 0; i < 3; i++) {
+		c[i] = h_connect(old, NULL);
+		h_exec_ok(c[i], "BEGIN");
+		h_exec_ok(c[i], "SELECT 1");
+	}
+	for (int i = 0; i < 3; i++)
+		h_exec_ok(c[i], "COMMIT");
+	assert_true(h_wait_backends(3, 10000));
+	backend_pids(before, sizeof(before));
+	new = spawn_new("PITLANE_ADMIN_USERS=" H_USER, true);
+	expect_handed_over(state, old, new);
+	backend_pids(after, sizeof(after));
+	assert_string_equal(before, after);
+	/* the new console lists them, with their backend pids */
+	PGconn *con = h_connect(new, "dbname=pgbouncer");
+	PGresult *r = PQexec(con, "SHOW SERVERS");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 3);
+	int col = PQfnumber(r, "remote_pid");
+	assert_true(col >= 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(pid_in(before, atoll(PQgetvalue(r, i, col))));
+	PQclear(r);
+	PQfinish(con);
+	for (int i = 0; i < 3; i++) {
+		h_exec_ok(c[i], "BEGIN");
+		assert_true(
+		    pid_in(before, h_query_int(c[i], "SELECT "
+						     "pg_backend_pid()")));
+	}
+	for (int i = 0; i < 3; i++) {
+		h_exec_ok(c[i], "COMMIT");
+		PQfinish(c[i]);
+	}
+	backend_pids(after, sizeof(after));
+	assert_string_equal(before, after);
+	h_pass();
+}
+
+/* Session mode: a client's backend moves with it. Its pid, a temp table,
+ * a SET, an SQL PREPARE and a protocol-level prepared statement are all
+ * there after a takeover, and after a second one. */
+static void test_session_state_kept(void **state)
+{
+	struct h_pitlane *old, *new;
+	PGconn *c;
+	long long pid;
+	const char *v[1] = {"41"};
+	PGresult *r;
+
+	pool_mode = "PITLANE_POOL_MODE=session";
+	old = start_old(state, "session");
+	c = h_connect(old, NULL);
+	pid = h_query_int(c, "SELECT pg_backend_pid()");
+	h_exec_ok(c, "CREATE TEMP TABLE tt AS SELECT 7 AS x");
+	h_exec_ok(c, "SET application_name = 'kept'");
+	h_exec_ok(c, "PREPARE sq AS SELECT 5");
+	r = PQprepare(c, "plus1", "SELECT $1::int + 1", 1, NULL);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	for (int round = 0; round < 2; round++) {
+		new = spawn_new(NULL, true);
+		expect_handed_over(state, old, new);
+		old = new;
+		assert_int_equal(h_query_int(c, "SELECT pg_backend_pid()"),
+				 pid);
+		assert_int_equal(h_query_int(c, "SELECT x FROM tt"), 7);
+		assert_int_equal(
+		    h_query_int(c, "SELECT count(*) FROM pg_stat_activity "
+				   "WHERE application_name = 'kept' AND pid = "
+				   "pg_backend_pid()"),
+		    1);
+		assert_int_equal(h_query_int(c, "EXECUTE sq"), 5);
+		r = PQexecPrepared(c, "plus1", 1, v, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(r, 0, 0), "42");
+		PQclear(r);
+	}
+	PQfinish(c);
+	pool_mode = NULL;
+	h_pass();
+}
+
+/* Session mode under pgbench -c 20 (pool 24): every client moves with its
+ * server between two transactions, none fails. */
+static void test_session_pgbench(void **state)
+{
+	struct h_pitlane *old, *new;
+	pid_t bench;
+
+	pool_mode = "PITLANE_POOL_MODE=session";
+	pool_max = "DB_POOL_MAX=24";
+	old = start_old(state, "sessbench");
+	bench = bench_start(old->port);
+	new = spawn_new(NULL, true);
+	expect_handed_over(state, old, new);
+	/* every client moved between two transactions, not when it left */
+	assert_int_equal(waitpid(bench, NULL, WNOHANG), 0);
+	bench_check(bench);
+	pool_mode = NULL;
+	pool_max = "DB_POOL_MAX=8";
+	h_pass();
+}
+
+static bool pid_gone(void *arg)
+{
+	char pids[256];
+
+	backend_pids(pids, sizeof(pids));
+	return !pid_in(pids, *(long long *)arg);
+}
+
+/* Session mode, the new process killed half-way: an idle client has moved
+ * with its server (both die with the new process: its backend exits, the
+ * old process kept no copy of it), a client inside a transaction (it
+ * cannot move) stays with the old process on its backend and commits
+ * there, and a new client is served by the old process's idle server:
+ * every backend is held by one process only. */
+static void test_session_new_killed(void **state)
+{
+	struct h_pitlane *old, *new;
+	PGconn *busy, *idle;
+	long long pid, idle_pid;
+
+	pool_mode = "PITLANE_POOL_MODE=session";
+	old = start_old(state, "sesskilled");
+	busy = h_connect(old, NULL);
+	idle = h_connect(old, NULL);
+	pid = h_query_int(busy, "SELECT pg_backend_pid()");
+	idle_pid = h_query_int(idle, "SELECT pg_backend_pid()");
+	h_exec_ok(busy, "BEGIN");
+	h_exec_ok(busy, "INSERT INTO t VALUES (4, 'session kept')");
+	new = spawn_new("PITLANE_LOG_LEVEL=debug", true);
+	assert_true(h_log_wait(new, "client taken over", 1, 10000));
+	h_pitlane_signal(new, SIGKILL);
+	h_pitlane_wait_exit(new, 10000);
+	h_pitlane_stop(new);
+	assert_true(h_log_wait(old, "takeover failed: serving on", 1, 10000));
+	h_exec_ok(busy, "COMMIT");
+	assert_int_equal(h_query_int(busy, "SELECT pg_backend_pid()"), pid);
+	assert_true(h_poll(pid_gone, &idle_pid, 10000));
+	PGconn *other = h_connect(old, NULL);
+	h_exec_ok(other, "SELECT 1");
+	PQfinish(other);
+	PQfinish(idle);
+	PQfinish(busy);
+	pool_mode = NULL;
+	h_pass();
+}
+
 int main(void)
 {
+	/* TEST_FILTER=test_name runs one test (cmocka's filter), for
+	 * debugging */
+	if (getenv("TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_pgbench_through_takeover,
 					    h_test_setup, h_test_teardown),
@@ -384,6 +590,14 @@ int main(void)
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_new_killed, h_test_setup,
 					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_servers_move,
+					    h_test_setup, h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_state_kept,
+					    h_test_setup, h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_pgbench, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_new_killed,
+					    h_test_setup, h_test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);

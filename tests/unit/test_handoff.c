@@ -142,6 +142,60 @@ static void test_too_big(void **state)
 	free(big);
 }
 
+/* A server record: the same values back; every prefix, a trailing byte
+ * and an unknown flag are refused. */
+static void test_server_round_trip(void **state)
+{
+	struct handoff_server s = {
+	    .pid = 4242,
+	    .secret = 0xdeadbeef,
+	    .age_ms = 5000000001LL,
+	    .unix_socket = true,
+	    .alias = "appdb",
+	    .user = "app",
+	};
+	struct handoff_server d;
+	struct handoff_buf b = {0};
+
+	(void)state;
+	assert_true(params_set(&s.params, "server_version", "16.4"));
+	assert_true(params_set(&s.params, "TimeZone", "UTC"));
+	handoff_put_server(&b, &s);
+	assert_false(b.failed);
+	assert_true(handoff_decode_server(b.p, b.len, &d));
+	assert_int_equal(d.pid, 4242);
+	assert_int_equal(d.secret, 0xdeadbeef);
+	assert_true(d.age_ms == 5000000001LL);
+	assert_true(d.unix_socket);
+	assert_string_equal(d.alias, "appdb");
+	assert_string_equal(d.user, "app");
+	assert_string_equal(params_get(&d.params, "server_version"), "16.4");
+	assert_string_equal(params_get(&d.params, "TimeZone"), "UTC");
+	handoff_server_clear(&d);
+	for (size_t n = 0; n < b.len; n++)
+		assert_false(handoff_decode_server(b.p, n, &d));
+	b.p[16] = 3; /* flags: an undefined bit */
+	assert_false(handoff_decode_server(b.p, b.len, &d));
+	b.p[16] = 1;
+	handoff_put_byte(&b, 0);
+	assert_false(handoff_decode_server(b.p, b.len, &d));
+	params_clear(&s.params);
+	handoff_buf_free(&b);
+}
+
+/* A negative age (a server from the future) is refused. */
+static void test_server_bad_age(void **state)
+{
+	struct handoff_server s = {.age_ms = -1, .alias = "a", .user = "u"};
+	struct handoff_server d;
+	struct handoff_buf b = {0};
+
+	(void)state;
+	handoff_put_server(&b, &s);
+	assert_false(handoff_decode_server(b.p, b.len, &d));
+	handoff_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +203,8 @@ int main(void)
 	    cmocka_unit_test(test_truncated_and_trailing),
 	    cmocka_unit_test(test_bad_fields),
 	    cmocka_unit_test(test_too_big),
+	    cmocka_unit_test(test_server_round_trip),
+	    cmocka_unit_test(test_server_bad_age),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
