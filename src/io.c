@@ -24,7 +24,7 @@ struct io {
 	int fd;
 	bool close_fd;
 	bool reading;	   /* EV_READ wanted */
-	bool read_armed;   /* rev is added (plain sockets) */
+	bool read_armed;   /* rev is added */
 	bool write_armed;  /* a write waits: the socket was full (or TLS
 			      wants to read first) */
 	bool wev_added;	   /* wev is added */
@@ -32,8 +32,8 @@ struct io {
 	size_t read_limit; /* 0: none */
 	struct evbuffer_cb_entry *in_cb; /* while read_limit holds reading */
 	size_t low_water;
-	int err;		 /* errno of a failed write, reported later */
-	struct event *rev, *wev; /* plain sockets */
+	int err; /* errno of a failed write, reported later */
+	struct event *rev, *wev;
 	struct evbuffer *in, *out;
 	void (*peek)(void *ctx, int byte); /* once, before the first read */
 	SSL *ssl;			   /* TLS; NULL for plain sockets */
