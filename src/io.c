@@ -32,8 +32,8 @@ struct io {
 	size_t read_limit; /* 0: none */
 	struct evbuffer_cb_entry *in_cb; /* while read_limit holds reading */
 	size_t low_water;
-	int err; /* errno of a failed write, reported later */
-	struct event *rev, *wev;
+	int err;		 /* errno of a failed write, reported later */
+	struct event *rev, *wev; /* wev made when first needed */
 	struct evbuffer *in, *out;
 	void (*peek)(void *ctx, int byte); /* once, before the first read */
 	SSL *ssl;			   /* TLS; NULL for plain sockets */
@@ -110,8 +110,19 @@ static void io_update_read(struct io *io)
 		event_active(io->rev, EV_READ, 1);
 }
 
+static void io_write_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Reports err (set) from the loop, through the read event: the owner's
+ * call that met it must not call back. */
+static void io_fail_later(struct io *io)
+{
+	event_active(io->rev, EV_READ, 1);
+}
+
 /* Adds or deletes the write event: wanted while a write waits for room in
- * the socket, or a TLS read does. */
+ * the socket, or a TLS read does. The event is made the first time: most
+ * connections never fill their socket, and an idle client should not
+ * carry one. */
 static void io_update_write(struct io *io)
 {
 	bool on = !io->dead && ((io->write_armed && !io->wr_wants_read) ||
@@ -119,6 +130,15 @@ static void io_update_write(struct io *io)
 
 	if (on == io->wev_added)
 		return;
+	if (on && io->wev == NULL) {
+		io->wev = event_new(event_get_base(io->rev), io->fd,
+				    EV_WRITE | EV_PERSIST, io_write_cb, io);
+		if (io->wev == NULL) {
+			io->err = ENOMEM;
+			io_fail_later(io);
+			return;
+		}
+	}
 	if ((on ? event_add(io->wev, NULL) : event_del(io->wev)) == 0)
 		io->wev_added = on;
 }
@@ -217,6 +237,10 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (io->err != 0) {
+		io_fail(io, false, io->err); /* a write's, or no memory */
+		return;
+	}
 	if (io->peek != NULL) {
 		io_peek_cb(io);
 		return; /* the data, still there, wakes us again */
@@ -406,7 +430,7 @@ void io_flush(struct io *io)
 	 * loop. */
 	io->write_armed = true;
 	if (io->err != 0) {
-		event_active(io->wev, EV_WRITE, 1);
+		io_fail_later(io);
 		return;
 	}
 	io_update_write(io);
@@ -460,6 +484,10 @@ static void io_tls_read_cb(struct io *io)
 
 	if (io->dead)
 		return;
+	if (io->err != 0) {
+		io_fail(io, false, io->err); /* a write's, or no memory */
+		return;
+	}
 	if (io->wr_wants_read) {
 		io->wr_wants_read = false;
 		io_write_resume(io);
@@ -524,10 +552,8 @@ static bool io_start(struct io *io, struct event_base *base)
 	io->rev =
 	    event_new(base, io->fd, EV_READ | EV_PERSIST,
 		      io->ssl != NULL ? io_read_event_cb : io_read_cb, io);
-	io->wev =
-	    event_new(base, io->fd, EV_WRITE | EV_PERSIST, io_write_cb, io);
 	if (io->in == NULL || io->out == NULL || io->rev == NULL ||
-	    io->wev == NULL || !io_arm_read(io, true))
+	    !io_arm_read(io, true))
 		return false;
 	io_update_read(io);
 	return true;
