@@ -441,9 +441,9 @@ void io_flush(struct io *io)
 /* One block filled by SSL_read, record after record, and appended to the
  * input without a copy. Stops when the block is full, when OpenSSL holds
  * nothing more (with read-ahead it read what the socket had: the next
- * bytes wake the socket again) or on a failure, whose SSL_get_error code
- * goes to *status (0: none). Returns the bytes appended, -1 with no
- * memory. */
+ * bytes wake the socket again) or when SSL_read fails; the last
+ * SSL_read's return goes to *ret (above 0: no failure). Returns the bytes
+ * appended, -1 with no memory. */
 static ssize_t io_tls_read_block(struct io *io, int *ret)
 {
 	char *block = io_block_get();
