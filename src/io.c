@@ -631,6 +631,7 @@ struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
 	io_tls_setup(ssl);
 	SSL_set_accept_state(ssl);
 	if (!io_start(io, base)) {
+		io->close_fd = false; /* the caller's plain io still owns it */
 		io_free(io);
 		return NULL;
 	}
