@@ -1,16 +1,17 @@
-/* Connection byte streams: raw events on plain sockets (persistent
- * EV_READ, EV_WRITE only while the kernel buffer is full) or a
- * bufferevent_openssl for TLS, behind one small interface. */
+/* Connection byte streams on raw events (persistent EV_READ, EV_WRITE only
+ * while the kernel buffer is full): plain sockets through read/writev, TLS
+ * through SSL_read/SSL_write on the same non-blocking socket, behind one
+ * small interface. */
 #include "io.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
 
 #define IO_READ_CHUNK	    16384 /* bytes asked of each read */
 #define IO_READS_PER_WAKEUP 8	  /* reads per wakeup before yielding */
@@ -23,18 +24,26 @@ struct io {
 	int fd;
 	bool close_fd;
 	bool reading;	   /* EV_READ wanted */
-	bool read_armed;   /* rev is added (plain sockets) */
-	bool write_armed;  /* EV_WRITE pending: the socket was full */
+	bool read_armed;   /* rev is added */
+	bool write_armed;  /* a write waits: the socket was full (or TLS
+			      wants to read first) */
+	bool wev_added;	   /* wev is added */
 	bool dead;	   /* failed: report once */
 	size_t read_limit; /* 0: none */
 	struct evbuffer_cb_entry *in_cb; /* while read_limit holds reading */
 	size_t low_water;
 	int err;		 /* errno of a failed write, reported later */
-	struct event *rev, *wev; /* plain sockets */
+	struct event *rev, *wev; /* wev made when first needed */
 	struct evbuffer *in, *out;
-	struct bufferevent *bev;	   /* TLS: everything goes through it */
-	struct bufferevent *under;	   /* TLS filter: the socket beneath */
 	void (*peek)(void *ctx, int byte); /* once, before the first read */
+	SSL *ssl;			   /* TLS; NULL for plain sockets */
+	bool own_ssl;	     /* io_free shuts it down and frees it */
+	bool ssl_fatal;	     /* OpenSSL failed: no close_notify */
+	bool rd_wants_write; /* SSL_read needs the socket writable */
+	bool wr_wants_read;  /* SSL_write needs the socket readable */
+	bool ssl_starved;    /* SSL_read wants the socket: what OpenSSL
+				holds is a partial record */
+	int wpend;	     /* length of an SSL_write to repeat; 0: none */
 };
 
 void io_detach(struct io *io);
@@ -90,20 +99,48 @@ static void io_watch_input(struct io *io, bool on)
 
 static void io_update_read(struct io *io)
 {
-	if (io->bev != NULL) {
-		if (io->reading)
-			bufferevent_enable(io->bev, EV_READ);
-		else
-			bufferevent_disable(io->bev, EV_READ);
+	bool want = io_want_read(io);
+
+	/* A TLS write waiting for the peer's bytes needs reading too. */
+	io_arm_read(io, want || (io->wr_wants_read && !io->dead));
+	io_watch_input(io, !want && io->reading && !io->dead);
+	/* Plaintext OpenSSL holds already never wakes the socket. */
+	if (want && io->ssl != NULL && !io->ssl_starved &&
+	    SSL_has_pending(io->ssl))
+		event_active(io->rev, EV_READ, 1);
+}
+
+static void io_write_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Reports err (set) from the loop, through the read event: the owner's
+ * call that met it must not call back. */
+static void io_fail_later(struct io *io)
+{
+	event_active(io->rev, EV_READ, 1);
+}
+
+/* Adds or deletes the write event: wanted while a write waits for room in
+ * the socket, or a TLS read does. The event is made the first time: most
+ * connections never fill their socket, and an idle client should not
+ * carry one. */
+static void io_update_write(struct io *io)
+{
+	bool on = !io->dead && ((io->write_armed && !io->wr_wants_read) ||
+				io->rd_wants_write);
+
+	if (on == io->wev_added)
 		return;
+	if (on && io->wev == NULL) {
+		io->wev = event_new(event_get_base(io->rev), io->fd,
+				    EV_WRITE | EV_PERSIST, io_write_cb, io);
+		if (io->wev == NULL) {
+			io->err = ENOMEM;
+			io_fail_later(io);
+			return;
+		}
 	}
-	if (io_want_read(io)) {
-		io_watch_input(io, false);
-		io_arm_read(io, true);
-	} else {
-		io_arm_read(io, false);
-		io_watch_input(io, io->reading && !io->dead);
-	}
+	if ((on ? event_add(io->wev, NULL) : event_del(io->wev)) == 0)
+		io->wev_added = on;
 }
 
 /* Read blocks: a read lands in a block that the input buffer references
@@ -200,6 +237,10 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (io->err != 0) {
+		io_fail(io, false, io->err); /* a write's, or no memory */
+		return;
+	}
 	if (io->peek != NULL) {
 		io_peek_cb(io);
 		return; /* the data, still there, wakes us again */
@@ -236,13 +277,13 @@ static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	if (info->n_deleted > 0 && io_want_read(io)) {
 		/* Removing this callback from within it is safe: libevent
 		 * takes the next entry before calling one. */
-		io_watch_input(io, false);
-		io_arm_read(io, true);
+		io_update_read(io);
 	}
 }
 
-/* Writes as much as the socket takes; true when the output is empty. */
-static bool io_write_some(struct io *io)
+/* Writes as much as the socket takes with writev; true when the output is
+ * empty. A failure is kept in err. */
+static bool io_plain_write_some(struct io *io)
 {
 	while (evbuffer_get_length(io->out) > 0) {
 		int n = evbuffer_write(io->out, io->fd);
@@ -259,42 +300,234 @@ static bool io_write_some(struct io *io)
 	return true;
 }
 
-static void io_write_cb(evutil_socket_t fd, short what, void *arg)
+/* Empties the thread's OpenSSL error queue before an SSL call, whose
+ * failure SSL_get_error reads from it: an error left by someone else would
+ * pass for this connection's. Peeking first costs a fifth of clearing an
+ * empty queue (ERR_clear_error walks all its slots), and the queue is
+ * nearly always empty. */
+static void io_tls_clear_errors(void)
 {
-	struct io *io = arg;
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
+/* What an SSL call's failure means for the io: false with err set when the
+ * connection is lost, true when it only has to wait (want_* set). */
+static bool io_tls_wait(struct io *io, int ret, bool *want_read,
+			bool *want_write)
+{
+	int e = SSL_get_error(io->ssl, ret);
+
+	if (e == SSL_ERROR_WANT_READ) {
+		*want_read = true;
+		return true;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		*want_write = true;
+		return true;
+	}
+	/* A peer's end (close_notify or, with SSL_OP_IGNORE_UNEXPECTED_EOF,
+	 * none) leaves err 0. */
+	io->err = e == SSL_ERROR_ZERO_RETURN ? 0
+		  : e == SSL_ERROR_SYSCALL   ? errno
+					     : EPROTO;
+	if (e != SSL_ERROR_ZERO_RETURN)
+		io->ssl_fatal = true;
+	ERR_clear_error();
+	return false;
+}
+
+/* SSL_write of the output's first chain by chain, each drained when
+ * OpenSSL took it; true when the output is empty. A write that OpenSSL
+ * could not finish is repeated with the same length (its record is
+ * already built), from wherever the chain now lies. */
+static bool io_tls_write_some(struct io *io)
+{
+	bool want_read = false, want_write = false;
+
+	if (evbuffer_get_length(io->out) == 0)
+		return true;
+	io_tls_clear_errors();
+	while (evbuffer_get_length(io->out) > 0) {
+		struct evbuffer_iovec v;
+		evbuffer_peek(io->out, -1, NULL, &v, 1);
+		int len = io->wpend != 0	? io->wpend
+			  : v.iov_len > INT_MAX ? INT_MAX
+						: (int)v.iov_len;
+		int n = SSL_write(io->ssl, v.iov_base, len);
+		if (n > 0) {
+			io->wpend = 0;
+			evbuffer_drain(io->out, (size_t)n);
+			continue;
+		}
+		io->wpend = len;
+		if (io_tls_wait(io, n, &want_read, &want_write))
+			io->wr_wants_read = want_read;
+		else if (io->err == 0)
+			io->err = EPIPE; /* the peer ended the session */
+		return false;
+	}
+	return true;
+}
+
+static bool io_write_some(struct io *io)
+{
+	return io->ssl != NULL ? io_tls_write_some(io)
+			       : io_plain_write_some(io);
+}
+
+/* Writes on once the socket took bytes again (or, for TLS, delivered what
+ * SSL_write waited for): stops waiting when the output is empty, reports
+ * drained() at the low mark, a failure as failed(). */
+static void io_write_resume(struct io *io)
+{
 	bool empty;
 
-	(void)fd;
-	(void)what;
+	if (io->err == 0) {
+		empty = io_write_some(io);
+		if (empty)
+			io->write_armed = false;
+	}
 	if (io->err != 0) {
 		io_fail(io, false, io->err);
 		return;
 	}
-	empty = io_write_some(io);
-	if (io->err != 0) {
-		io_fail(io, false, io->err);
-		return;
-	}
-	if (empty) {
-		io->write_armed = false;
-		event_del(io->wev);
-	}
+	io_update_write(io);
+	if (io->ssl != NULL)
+		io_update_read(io);
 	if (evbuffer_get_length(io->out) <= io->low_water)
 		io->ops->drained(io->ctx);
 }
 
+static void io_tls_read_cb(struct io *io);
+
+static void io_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io *io = arg;
+
+	(void)fd;
+	(void)what;
+	if (io->rd_wants_write) {
+		io->rd_wants_write = false;
+		io_tls_read_cb(io);
+		if (io->dead)
+			return;
+		if (!io->write_armed) {
+			io_update_write(io);
+			return;
+		}
+	}
+	io_write_resume(io);
+}
+
 void io_flush(struct io *io)
 {
-	if (io->bev != NULL || io->dead || io->write_armed)
+	if (io->dead || io->write_armed)
 		return;
 	if (io_write_some(io))
 		return;
-	/* Full socket, or an error reported from the loop. */
+	/* Full socket, TLS waiting to read, or an error reported from the
+	 * loop. */
 	io->write_armed = true;
-	if (io->err != 0)
-		event_active(io->wev, EV_WRITE, 1);
+	if (io->err != 0) {
+		io_fail_later(io);
+		return;
+	}
+	io_update_write(io);
+	if (io->wr_wants_read)
+		io_update_read(io);
+}
+
+/* One block filled by SSL_read, record after record, and appended to the
+ * input without a copy. Stops when the block is full, when OpenSSL holds
+ * nothing more (with read-ahead it read what the socket had: the next
+ * bytes wake the socket again) or when SSL_read fails; the last
+ * SSL_read's return goes to *ret (above 0: no failure). Returns the bytes
+ * appended, -1 with no memory. */
+static ssize_t io_tls_read_block(struct io *io, int *ret)
+{
+	char *block = io_block_get();
+	int off = 0;
+
+	*ret = 1;
+	if (block == NULL)
+		return -1;
+	while (off < IO_READ_CHUNK) {
+		*ret = SSL_read(io->ssl, block + off, IO_READ_CHUNK - off);
+		if (*ret <= 0)
+			break;
+		off += *ret;
+		if (!SSL_has_pending(io->ssl))
+			break;
+	}
+	if (off == 0) {
+		io_block_put(NULL, 0, block);
+		return 0;
+	}
+	if (evbuffer_add_reference(io->in, block, (size_t)off, io_block_put,
+				   block) != 0) {
+		io_block_put(NULL, 0, block);
+		return -1;
+	}
+	return off;
+}
+
+/* The TLS read side: first a write that waited for the peer's bytes, then
+ * plaintext as far as OpenSSL and the socket hold it, bounded per wakeup
+ * like plain reads; plaintext left inside OpenSSL at the bound is read on
+ * the next loop turn without waiting for the socket. */
+static void io_tls_read_cb(struct io *io)
+{
+	bool want_read = false, want_write = false, lost = false;
+	size_t total = 0;
+	int ret = 1;
+
+	if (io->dead)
+		return;
+	if (io->err != 0) {
+		io_fail(io, false, io->err); /* a write's, or no memory */
+		return;
+	}
+	if (io->wr_wants_read) {
+		io->wr_wants_read = false;
+		io_write_resume(io);
+		if (io->dead)
+			return;
+	}
+	io_tls_clear_errors();
+	for (int i = 0; i < IO_READS_PER_WAKEUP && io_want_read(io); i++) {
+		ssize_t r = io_tls_read_block(io, &ret);
+		if (r < 0) {
+			io->err = ENOMEM;
+			lost = true;
+			break;
+		}
+		total += (size_t)r;
+		if (ret <= 0) {
+			lost = !io_tls_wait(io, ret, &want_read, &want_write);
+			break;
+		}
+		if (r < IO_READ_CHUNK && !SSL_has_pending(io->ssl))
+			break;
+	}
+	io->rd_wants_write = want_write;
+	io->ssl_starved = want_read;
+	io_update_read(io);
+	io_update_write(io);
+	if (total > 0)
+		io->ops->read(io->ctx); /* what came before an end */
+	if (lost)
+		io_fail(io, io->err == 0, io->err);
+}
+
+static void io_read_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io *io = arg;
+
+	if (io->ssl != NULL)
+		io_tls_read_cb(io);
 	else
-		event_add(io->wev, NULL);
+		io_read_cb(fd, what, io);
 }
 
 /* A new io for fd, reading on, no buffers yet. */
@@ -311,6 +544,21 @@ static struct io *io_alloc(int fd, const struct io_ops *ops, void *ctx)
 	return io;
 }
 
+/* Buffers and events for an allocated io; reading starts. */
+static bool io_start(struct io *io, struct event_base *base)
+{
+	io->in = evbuffer_new();
+	io->out = evbuffer_new();
+	io->rev =
+	    event_new(base, io->fd, EV_READ | EV_PERSIST,
+		      io->ssl != NULL ? io_read_event_cb : io_read_cb, io);
+	if (io->in == NULL || io->out == NULL || io->rev == NULL ||
+	    !io_arm_read(io, true))
+		return false;
+	io_update_read(io);
+	return true;
+}
+
 struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
 			 const struct io_ops *ops, void *ctx)
 {
@@ -319,12 +567,7 @@ struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
 	if (io == NULL)
 		return NULL;
 	io->close_fd = close_fd;
-	io->in = evbuffer_new();
-	io->out = evbuffer_new();
-	io->rev = event_new(base, fd, EV_READ | EV_PERSIST, io_read_cb, io);
-	io->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, io_write_cb, io);
-	if (io->in == NULL || io->out == NULL || io->rev == NULL ||
-	    io->wev == NULL || !io_arm_read(io, true)) {
+	if (!io_start(io, base)) {
 		io->close_fd = false;
 		io_free(io);
 		return NULL;
@@ -332,63 +575,15 @@ struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
 	return io;
 }
 
-static void io_bev_read_cb(struct bufferevent *bev, void *arg)
+/* How pitlane drives an SSL: read-ahead (one read of the socket brings
+ * whole records instead of a header and then a body), a write repeated
+ * from wherever the output chain now lies, and a peer's close without
+ * close_notify read as an end of stream. */
+static void io_tls_setup(SSL *ssl)
 {
-	struct io *io = arg;
-
-	(void)bev;
-	io->ops->read(io->ctx);
-}
-
-/* Output counts as drained once the socket beneath a TLS filter has
- * sent it too: a final error must not be cut off by closing early. */
-static bool io_bev_pending(const struct io *io)
-{
-	return io->under != NULL &&
-	       evbuffer_get_length(bufferevent_get_output(io->under)) > 0;
-}
-
-static void io_bev_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct io *io = arg;
-
-	(void)bev;
-	if (!io_bev_pending(io))
-		io->ops->drained(io->ctx);
-}
-
-static void io_under_out_cb(struct evbuffer *buf,
-			    const struct evbuffer_cb_info *info, void *arg)
-{
-	struct io *io = arg;
-
-	if (info->n_deleted > 0 && evbuffer_get_length(buf) == 0 && !io->dead &&
-	    evbuffer_get_length(io->out) <= io->low_water)
-		io->ops->drained(io->ctx);
-}
-
-static void io_bev_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct io *io = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_EOF)
-		io_fail(io, true, 0);
-	else if (what & BEV_EVENT_ERROR && io->bev != NULL &&
-		 bufferevent_get_openssl_error(io->bev) != 0)
-		io_fail(io, false, EPROTO);
-	else if (what & BEV_EVENT_ERROR)
-		io_fail(io, false, EVUTIL_SOCKET_ERROR());
-}
-
-/* Wires a TLS io's bufferevent to the io callbacks and starts it. */
-static void io_bev_start(struct io *io)
-{
-	io->in = bufferevent_get_input(io->bev);
-	io->out = bufferevent_get_output(io->bev);
-	bufferevent_setcb(io->bev, io_bev_read_cb, io_bev_write_cb,
-			  io_bev_event_cb, io);
-	bufferevent_enable(io->bev, EV_READ | EV_WRITE);
+	SSL_set_read_ahead(ssl, 1);
+	SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
 struct io *io_new_ssl_open(struct event_base *base, int fd, SSL *ssl,
@@ -398,65 +593,54 @@ struct io *io_new_ssl_open(struct event_base *base, int fd, SSL *ssl,
 
 	if (io == NULL)
 		return NULL;
-	io->bev = bufferevent_openssl_socket_new(base, fd, ssl,
-						 BUFFEREVENT_SSL_OPEN, 0);
-	if (io->bev == NULL) {
-		free(io);
+	io->ssl = ssl;
+	io_tls_setup(ssl);
+	if (!io_start(io, base)) {
+		io_free(io);
 		return NULL;
 	}
-	io_bev_start(io);
 	return io;
 }
 
 void io_detach(struct io *io)
 {
 	io->dead = true;
-	if (io->bev != NULL) {
-		bufferevent_disable(io->bev, EV_READ | EV_WRITE);
-		bufferevent_setcb(io->bev, NULL, NULL, NULL, NULL);
-		return;
-	}
 	io_arm_read(io, false);
-	event_del(io->wev);
+	io_update_write(io);
 }
 
 struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
 			     struct evbuffer *early, const struct io_ops *ops,
 			     void *ctx)
 {
-	struct io *io = io_alloc(fd, ops, ctx);
-	struct bufferevent *under;
+	struct io *io;
 
-	if (io == NULL)
-		return NULL;
-	under = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (under == NULL) {
-		free(io);
-		return NULL;
+	if (early != NULL && evbuffer_get_length(early) > 0) {
+		SSL_free(ssl);
+		return NULL; /* OpenSSL reads the socket itself */
 	}
-	if (early != NULL)
-		evbuffer_add_buffer(bufferevent_get_input(under), early);
-	/* A filter reads through the socket bufferevent, so bytes already
-	 * read (a direct ClientHello) reach OpenSSL like later ones. */
-	io->bev = bufferevent_openssl_filter_new(
-	    base, under, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (io->bev == NULL) {
-		bufferevent_free(under);
+	io = io_alloc(fd, ops, ctx);
+	if (io == NULL || SSL_set_fd(ssl, fd) != 1) {
 		SSL_free(ssl);
 		free(io);
 		return NULL;
 	}
-	io->under = under;
-	io_bev_start(io);
-	evbuffer_add_cb(bufferevent_get_output(under), io_under_out_cb, io);
-	if (evbuffer_get_length(bufferevent_get_input(under)) > 0)
-		bufferevent_trigger(under, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+	io->ssl = ssl;
+	io->own_ssl = true;
+	io->close_fd = true;
+	io_tls_setup(ssl);
+	SSL_set_accept_state(ssl);
+	if (!io_start(io, base)) {
+		io->close_fd = false; /* the caller's plain io still owns it */
+		io_free(io);
+		return NULL;
+	}
 	return io;
 }
 
 SSL *io_ssl(struct io *io)
 {
-	return io->bev != NULL ? bufferevent_openssl_get_ssl(io->bev) : NULL;
+	return io->ssl;
 }
 
 int io_fd(const struct io *io)
@@ -492,36 +676,46 @@ static void io_end_stream(int fd)
 			return;
 }
 
+/* A TLS session of pitlane's own ends with close_notify when the socket
+ * takes it at once; the peer's answer is not waited for (one that never
+ * sends it cannot hold the close), and a session OpenSSL gave up on sends
+ * none. */
+static void io_tls_close(struct io *io)
+{
+	if (!io->ssl_fatal && SSL_is_init_finished(io->ssl)) {
+		ERR_clear_error();
+		(void)SSL_shutdown(io->ssl);
+		ERR_clear_error();
+	}
+	SSL_free(io->ssl);
+}
+
 void io_free(struct io *io)
 {
 	if (io == NULL)
 		return;
-	if (io->close_fd || io->under != NULL)
+	if (io->own_ssl && io->close_fd)
+		io_tls_close(io);
+	else if (io->own_ssl)
+		SSL_free(io->ssl);
+	if (io->close_fd)
 		io_end_stream(io->fd);
-	if (io->bev != NULL) {
-		bufferevent_free(io->bev);
-	} else {
-		if (io->rev != NULL)
-			event_free(io->rev);
-		if (io->wev != NULL)
-			event_free(io->wev);
-		if (io->in != NULL)
-			evbuffer_free(io->in);
-		if (io->out != NULL)
-			evbuffer_free(io->out);
-		if (io->close_fd)
-			close(io->fd);
-	}
+	if (io->rev != NULL)
+		event_free(io->rev);
+	if (io->wev != NULL)
+		event_free(io->wev);
+	if (io->in != NULL)
+		evbuffer_free(io->in);
+	if (io->out != NULL)
+		evbuffer_free(io->out);
+	if (io->close_fd)
+		close(io->fd);
 	free(io);
 }
 
 size_t io_unsent(struct io *io)
 {
-	size_t n = evbuffer_get_length(io->out);
-
-	if (io->under != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(io->under));
-	return n;
+	return evbuffer_get_length(io->out);
 }
 
 struct evbuffer *io_input(struct io *io)
@@ -543,15 +737,10 @@ void io_read(struct io *io, bool on)
 void io_set_read_limit(struct io *io, size_t limit)
 {
 	io->read_limit = limit;
-	if (io->bev != NULL)
-		bufferevent_setwatermark(io->bev, EV_READ, 0, limit);
-	else
-		io_update_read(io);
+	io_update_read(io);
 }
 
 void io_set_low_water(struct io *io, size_t low)
 {
 	io->low_water = low;
-	if (io->bev != NULL)
-		bufferevent_setwatermark(io->bev, EV_WRITE, low, 0);
 }

@@ -1,9 +1,8 @@
 /* A connection's byte stream for the relay: input and output evbuffers
- * over a socket. Plain sockets are read as far as the socket holds per
- * wakeup and written inline, with EV_WRITE armed only while the socket is
- * full, so a relayed message costs one read and one write and no epoll_ctl.
- * TLS connections run through a bufferevent_openssl underneath, behind the
- * same calls. */
+ * over a socket. A socket is read as far as it holds per wakeup and
+ * written inline, with EV_WRITE armed only while it is full, so a relayed
+ * message costs one read and one write and no epoll_ctl. TLS connections
+ * do the same through SSL_read/SSL_write, behind the same calls. */
 #ifndef PITLANE_IO_H
 #define PITLANE_IO_H
 
@@ -39,9 +38,10 @@ struct io *io_new_ssl_open(struct event_base *base, int fd, SSL *ssl,
  * buffers stay until io_free, which the owner calls from a deferred point. */
 void io_detach(struct io *io);
 
-/* Starts the server side of a TLS handshake on a client socket. `early`
- * holds bytes already read from it (a ClientHello sent without SSLRequest)
- * and is emptied. The io owns the socket and the SSL from here on. */
+/* Starts the server side of a TLS handshake on a client socket. OpenSSL
+ * reads the socket itself, so `early` (bytes already read from it) must be
+ * NULL or empty: io_peek_first leaves a direct ClientHello unread. The io
+ * owns the socket and the SSL from here on (the SSL even on failure). */
 struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
 			     struct evbuffer *early, const struct io_ops *ops,
 			     void *ctx);
@@ -66,7 +66,7 @@ struct evbuffer *io_input(struct io *io);
 struct evbuffer *io_output(struct io *io);
 
 /* Bytes written to the io that have not reached the socket yet (for TLS,
- * encrypted ones still queued beneath included). */
+ * the plaintext of a record OpenSSL could not finish writing included). */
 size_t io_unsent(struct io *io);
 
 /* Writes what the output holds now, as far as the socket takes it. Never

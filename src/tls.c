@@ -9,6 +9,16 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+/* Kernel TLS when OpenSSL was built with it and the kernel offers the "tls"
+ * ULP: after the handshake the kernel encrypts (and, where OpenSSL
+ * supports it, decrypts) and SSL_write/SSL_read become plain socket calls.
+ * OpenSSL falls back to its own record layer when the kernel refuses. */
+#ifdef SSL_OP_ENABLE_KTLS
+#define TLS_KTLS SSL_OP_ENABLE_KTLS
+#else
+#define TLS_KTLS 0
+#endif
+
 #include "auth.h"
 
 static const unsigned char tls_alpn_pg[] = "postgresql";
@@ -66,7 +76,8 @@ struct tls_server *tls_server_new(const struct config *cfg, char *err,
 	}
 	SSL_CTX_set_min_proto_version(t->ctx, min);
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
-					SSL_OP_CIPHER_SERVER_PREFERENCE);
+					SSL_OP_CIPHER_SERVER_PREFERENCE |
+					TLS_KTLS);
 	if (SSL_CTX_set_cipher_list(t->ctx, cfg->tls_ciphers) != 1) {
 		tls_error(err, errlen, "tls_ciphers", cfg->tls_ciphers);
 		goto fail;

@@ -3,7 +3,8 @@
  * auth_file entry made by `pitlane --hash-password`, hba rejection, TLS by
  * SSLRequest and by PostgreSQL 17's direct negotiation (ALPN), tls_mode
  * require and verify-full, channel binding, client certificates, and the
- * max_packet_size and client_login_timeout limits. The certificates (a CA,
+ * max_packet_size and client_login_timeout limits, and bulk data (large
+ * messages, pipelined queries) through TLS. The certificates (a CA,
  * a server certificate for localhost and 127.0.0.1, client certificates
  * for CN pitlane and CN other) are made with the openssl command at run
  * time. */
@@ -782,6 +783,66 @@ static void test_direct_tls(void **state)
 	h_pass();
 }
 
+/* Bulk through TLS: a 3 MB parameter (records arrive faster than the relay
+ * takes them, so reading pauses at its limit with plaintext left inside
+ * OpenSSL, which must be read without a new socket event), a 4 MB result,
+ * and 300 pipelined queries whose many small messages share records. */
+static void test_tls_bulk(void **state)
+{
+	const char *env[] = {tls_cert_env(), tls_key_env(), NULL};
+	struct h_pitlane *pl = *state = h_pitlane_start(env, NULL);
+	PGconn *c = login_ok(pl, ssl_opts("require", NULL));
+	size_t n = 3u << 20;
+	char *big = malloc(n + 1);
+
+	assert_int_equal(PQsslInUse(c), 1);
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = "ab"[i % 2];
+	big[n] = '\0';
+	const char *params[] = {big};
+	PGresult *r = PQexecParams(
+	    c, "SELECT length($1::text), $1::text = repeat('ab', 1572864)", 1,
+	    NULL, params, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(r, 0, 0), "3145728");
+	assert_string_equal(PQgetvalue(r, 0, 1), "t");
+	PQclear(r);
+	free(big);
+
+	r = PQexec(c, "SELECT repeat('xy', 2097152)");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQgetlength(r, 0, 0), 4194304);
+	const char *v = PQgetvalue(r, 0, 0);
+	assert_true(v[0] == 'x' && v[4194302] == 'x' && v[4194303] == 'y');
+	PQclear(r);
+
+	assert_int_equal(PQenterPipelineMode(c), 1);
+	for (int i = 0; i < 300; i++) {
+		char num[16];
+		const char *p[] = {num};
+		snprintf(num, sizeof(num), "%d", i);
+		assert_int_equal(PQsendQueryParams(c, "SELECT $1::int + 1", 1,
+						   NULL, p, NULL, NULL, 0),
+				 1);
+	}
+	assert_int_equal(PQpipelineSync(c), 1);
+	for (int i = 0; i < 300; i++) {
+		r = PQgetResult(c);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_int_equal(atoi(PQgetvalue(r, 0, 0)), i + 1);
+		PQclear(r);
+		assert_null(PQgetResult(c));
+	}
+	r = PQgetResult(c);
+	assert_int_equal(PQresultStatus(r), PGRES_PIPELINE_SYNC);
+	PQclear(r);
+	assert_int_equal(PQexitPipelineMode(c), 1);
+	assert_int_equal(h_query_int(c, "SELECT 41 + 1"), 42);
+	PQfinish(c);
+	h_pass();
+}
+
 /* ---- limits ----------------------------------------------------------- */
 
 static void test_max_packet_size(void **state)
@@ -907,6 +968,7 @@ int main(void)
 	    TEST(test_tls_verify_full_host_name),
 	    TEST(test_client_certificate),
 	    TEST(test_direct_tls),
+	    TEST(test_tls_bulk),
 	    TEST(test_max_packet_size),
 	    TEST(test_client_login_timeout),
 	};
