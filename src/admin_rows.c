@@ -556,7 +556,8 @@ static void admin_databases_row(struct admin_reply *r,
 	    user != NULL ? AV_STR(user) : AV_NULL,
 	    AV_INT(size),
 	    AV_INT(own ? e->min_pool_size : cfg->pool_min),
-	    AV_INT(own ? e->reserve_pool : 0),
+	    AV_INT(own && e->reserve_pool != DBCONF_UNSET ? e->reserve_pool
+							  : cfg->reserve_pool),
 	    own && e->pool_mode != DBCONF_UNSET
 		? AV_STR(dbconf_pool_mode_name(e->pool_mode))
 		: AV_NULL,

@@ -108,10 +108,13 @@ struct config {
 	unsigned ndbs;
 	struct user_entry *users; /* [users] lines, in file order */
 	unsigned nusers;
-	int autodb_idle_timeout_ms; /* 3600 s: "*" pools unused this long go */
-	int max_db_connections;	    /* 0: no cap; servers per database */
-	int max_user_connections;   /* 0: no cap; servers per user */
-	char *auth_user;	    /* NULL: no auth_query */
+	int autodb_idle_timeout_ms;  /* 3600 s: "*" pools unused this long go */
+	int max_db_connections;	     /* 0: no cap; servers per database */
+	int max_user_connections;    /* 0: no cap; servers per user */
+	int reserve_pool;	     /* 0: servers a pool may add beyond its
+					size for a client waiting long */
+	int reserve_pool_timeout_ms; /* 5 s: how long, first */
+	char *auth_user;	     /* NULL: no auth_query */
 	char *auth_query;  /* "SELECT usename, passwd FROM pg_shadow WHERE
 			      usename=$1" */
 	char *auth_dbname; /* NULL: the database the client asked for */

@@ -474,6 +474,7 @@ bool dbconf_parse_entry(struct db_entry *e, const char *alias,
 	memset(e, 0, sizeof(*e));
 	e->pool_size = DBCONF_UNSET;
 	e->min_pool_size = DBCONF_UNSET;
+	e->reserve_pool = DBCONF_UNSET;
 	e->pool_mode = DBCONF_UNSET;
 	e->target_session_attrs = DBCONF_TSA_ANY;
 	if (!set_name(&e->alias, alias, err, errlen) ||
@@ -650,7 +651,7 @@ void dbconf_print_entry(FILE *out, const struct db_entry *e,
 		fprintf(out, " password=%s", redacted);
 	print_int(out, "pool_size", e->pool_size, DBCONF_UNSET);
 	print_int(out, "min_pool_size", e->min_pool_size, DBCONF_UNSET);
-	print_int(out, "reserve_pool", e->reserve_pool, 0);
+	print_int(out, "reserve_pool", e->reserve_pool, DBCONF_UNSET);
 	if (e->pool_mode != DBCONF_UNSET)
 		fprintf(out, " pool_mode=%s",
 			dbconf_pool_mode_name(e->pool_mode));

@@ -43,7 +43,7 @@ struct db_entry {
 	char *password; /* NULL: from the auth file / SCRAM pass-through */
 	int pool_size;	/* DBCONF_UNSET: [pool] pool_max */
 	int min_pool_size;	/* DBCONF_UNSET: [pool] pool_min */
-	int reserve_pool;	/* 0 */
+	int reserve_pool;	/* DBCONF_UNSET: [pitlane] reserve_pool */
 	int pool_mode;		/* DBCONF_UNSET or an enum pool_mode */
 	int max_db_connections; /* 0: no cap */
 	char *connect_query;	/* run once on each new server; NULL: none */

@@ -51,6 +51,8 @@ static void dbpool_limits(const struct config *cfg, const struct route *r,
 	    .min = r->min,
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	    .reserve = r->reserve,
+	    .reserve_timeout_ms = cfg->reserve_pool_timeout_ms,
 	};
 }
 

@@ -38,21 +38,40 @@ void pool_slot_set(struct pool *p, struct pool_slot *slot,
 	}
 }
 
+unsigned pool_cap(const struct pool *p, int64_t now)
+{
+	const struct pool_waiter *w = TAILQ_FIRST(&p->waiters);
+
+	if (p->lim.reserve == 0 || w == NULL ||
+	    now - w->since_ms < p->lim.reserve_timeout_ms)
+		return p->lim.max;
+	return p->lim.max + p->lim.reserve;
+}
+
+bool pool_over_cap(const struct pool *p, int64_t now)
+{
+	unsigned total = pool_total(p);
+
+	return total > p->lim.max &&
+	       (p->nwaiting == 0 || total > pool_cap(p, now));
+}
+
 unsigned pool_connects_wanted(const struct pool *p, int64_t now)
 {
+	unsigned cap = pool_cap(p, now);
 	unsigned total = pool_total(p) + p->closing;
 	unsigned connecting = p->count[POOL_SLOT_CONNECTING];
 	unsigned covered = p->count[POOL_SLOT_IDLE] + connecting;
 	unsigned want = 0;
 
-	if (p->paused || now < p->next_connect_ms || total >= p->lim.max)
+	if (p->paused || now < p->next_connect_ms || total >= cap)
 		return 0;
 	if (total < p->lim.min)
 		want = p->lim.min - total;
 	if (p->nwaiting > covered && p->nwaiting - covered > want)
 		want = p->nwaiting - covered;
-	if (want > p->lim.max - total)
-		want = p->lim.max - total;
+	if (want > cap - total)
+		want = cap - total;
 	if (connecting >= POOL_CONNECTS_IN_FLIGHT)
 		return 0;
 	if (want > POOL_CONNECTS_IN_FLIGHT - connecting)
@@ -94,8 +113,9 @@ struct pool_slot *pool_reapable(const struct pool *p, int64_t now)
 
 	if (oldest == NULL || pool_total(p) <= p->lim.min)
 		return NULL;
-	if (pool_total(p) > p->lim.max)
-		return oldest; /* max was lowered: surplus goes at once */
+	if (pool_over_cap(p, now))
+		return oldest; /* reserve servers nobody waits for, or max was
+				  lowered: the surplus goes at once */
 	if (now - oldest->since_ms < p->lim.idle_timeout_ms)
 		return NULL;
 	return oldest;

@@ -46,6 +46,9 @@ struct pool_limits {
 	unsigned min; /* kept open, refilled after losses */
 	int64_t idle_timeout_ms; /* idle servers above min closed after this */
 	int64_t connect_timeout_ms; /* bounds a connect and a client's wait */
+	unsigned reserve; /* servers allowed beyond max for a client that has
+			     waited reserve_timeout_ms (reserve_pool) */
+	int64_t reserve_timeout_ms;
 };
 
 struct pool {
@@ -80,11 +83,20 @@ unsigned pool_total(const struct pool *p);
 void pool_slot_set(struct pool *p, struct pool_slot *slot,
 		   enum pool_slot_state state, int64_t now);
 
+/* The most servers the pool may hold now: max, plus the reserve once the
+ * first waiter has waited the reserve timeout (PgBouncer's reserve_pool). */
+unsigned pool_cap(const struct pool *p, int64_t now);
+
+/* Whether the pool holds more servers than it may keep now: more than max
+ * while nobody waits (reserve servers, or a max a reload lowered), or more
+ * than pool_cap. A server that turns idle then is closed. */
+bool pool_over_cap(const struct pool *p, int64_t now);
+
 /* How many new connections to start now: enough to reach min and to serve
- * the waiters not covered by idle or connecting servers, never past max
- * (closing servers included: a new connection never opens before the one it
- * replaces is closed), never more than POOL_CONNECTS_IN_FLIGHT at once, none
- * while backing off. */
+ * the waiters not covered by idle or connecting servers, never past
+ * pool_cap (closing servers included: a new connection never opens before
+ * the one it replaces is closed), never more than POOL_CONNECTS_IN_FLIGHT
+ * at once, none while backing off. */
 unsigned pool_connects_wanted(const struct pool *p, int64_t now);
 
 /* A connect attempt ended: success resets the backoff; failure doubles it
@@ -97,9 +109,9 @@ struct pool_slot *pool_checkout(struct pool *p, int64_t now)
     __attribute__((warn_unused_result));
 
 /* The idle server to close now (idle longer than the idle timeout while the
- * pool holds more than min, or any idle one while it holds more than max,
- * which a reload may have lowered), or NULL. The caller closes it and
- * removes it. */
+ * pool holds more than min, or any idle one while it holds more than max:
+ * reserve servers nobody waits for, or a max a reload lowered), or NULL. The
+ * caller closes it and removes it. */
 struct pool_slot *pool_reapable(const struct pool *p, int64_t now);
 
 /* PAUSE: no connect starts and no waiter times out until pool_resume; the

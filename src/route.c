@@ -62,6 +62,9 @@ static void route_limits(const struct config *c, const struct db_entry *e,
 				: c->pool_min);
 	if (r->min > r->max)
 		r->min = r->max;
+	r->reserve = (unsigned)(own && e->reserve_pool != DBCONF_UNSET
+				    ? e->reserve_pool
+				    : c->reserve_pool);
 	route_caps(c, e, r->user, &r->max_db_connections,
 		   &r->max_user_connections);
 }

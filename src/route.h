@@ -22,6 +22,7 @@ struct route {
 	enum pool_mode mode;	     /* [users] pool_mode > entry > [pitlane] */
 	unsigned max, min; /* entry pool_size / min_pool_size, else [pool]
 			      pool_max / pool_min */
+	unsigned reserve;  /* entry reserve_pool, else [pitlane]'s */
 	unsigned max_db_connections;   /* 0: no cap; entry's, else global */
 	unsigned max_user_connections; /* 0: no cap; [users] line's, else
 					  global */

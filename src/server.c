@@ -90,8 +90,7 @@ void server_become_idle(struct server *s)
 		server_close(s, NULL);
 		return;
 	}
-	if (s->gen != s->pool->gen ||
-	    pool_total(&s->pool->pool) > s->pool->pool.lim.max) {
+	if (s->gen != s->pool->gen || pool_over_cap(&s->pool->pool, now)) {
 		log_debug("closing server after reconfiguration",
 			  LF_INT("backend_pid", s->backend_pid));
 		server_close(s, NULL);

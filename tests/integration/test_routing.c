@@ -615,6 +615,106 @@ static void test_takeover_routed(void **state)
 	h_pass();
 }
 
+/* SHOW POOLS's column col for (db, user); -1 when not listed. */
+static int pool_col(PGconn *console, const char *db, const char *user,
+		    const char *col)
+{
+	PGresult *r = PQexec(console, "SHOW POOLS");
+	int v = -1;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("SHOW POOLS: %s", PQresultErrorMessage(r));
+	for (int i = 0; i < PQntuples(r); i++)
+		if (strcmp(PQgetvalue(r, i, 0), db) == 0 &&
+		    strcmp(PQgetvalue(r, i, 1), user) == 0)
+			v = atoi(PQgetvalue(r, i, PQfnumber(r, col)));
+	PQclear(r);
+	return v;
+}
+
+/* Polls until route_a holds n backends of user pitlane. */
+static bool reserve_backends_are(void *arg)
+{
+	return backends_of("route_a", "pitlane") == *(int *)arg;
+}
+
+static bool wait_reserve_backends(int n)
+{
+	return h_poll(reserve_backends_are, &n, WAIT_MS);
+}
+
+/* Whether the query sent on c has not been answered yet. */
+static bool still_busy(PGconn *c)
+{
+	assert_int_equal(PQconsumeInput(c), 1);
+	return PQisBusy(c) == 1;
+}
+
+/* Reads the answers to a query sent on c; fails on an error. */
+static void finish_query(PGconn *c)
+{
+	PGresult *r;
+
+	while ((r = PQgetResult(c)) != NULL) {
+		if (PQresultStatus(r) == PGRES_FATAL_ERROR)
+			fail_msg("%s", PQresultErrorMessage(r));
+		PQclear(r);
+	}
+}
+
+/* reserve_pool: with pool_size=2 reserve_pool=1, a third client holding a
+ * transaction gets a third server once it has waited reserve_pool_timeout,
+ * a fourth waits (the reserve is spent), and once the transactions end the
+ * reserve server is closed, back to pool_size. */
+static void test_reserve_pool(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[pitlane]\nreserve_pool_timeout = 0.5\n"
+		       "[databases]\n"
+		       "res = dbname=route_a user=pitlane pool_size=2 "
+		       "min_pool_size=0 reserve_pool=1\n");
+	PGconn *c[4], *con;
+	PGresult *r;
+
+	for (int i = 0; i < 4; i++)
+		c[i] = connect_as(pl, "res", "alice", ALICE_PW);
+	con = console(pl);
+	r = PQexec(con, "SHOW DATABASES");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	for (int i = 0; i < PQntuples(r); i++)
+		if (strcmp(PQgetvalue(r, i, 0), "res") == 0)
+			assert_string_equal(
+			    PQgetvalue(r, i, PQfnumber(r, "reserve_pool")),
+			    "1");
+	PQclear(r);
+	for (int i = 0; i < 2; i++)
+		h_exec_ok(c[i], "BEGIN; SELECT 1");
+	assert_true(wait_reserve_backends(2));
+	int64_t t0 = h_now_ms();
+	assert_int_equal(PQsendQuery(c[2], "BEGIN; SELECT 1"), 1);
+	finish_query(c[2]); /* after the reserve timeout */
+	assert_true(h_now_ms() - t0 >= 400);
+	assert_true(wait_reserve_backends(3));
+	/* The fourth waits past the reserve timeout and gets nothing. */
+	assert_int_equal(PQsendQuery(c[3], "BEGIN; SELECT 1"), 1);
+	while (pool_col(con, "res", "pitlane", "maxwait") < 1)
+		assert_true(still_busy(c[3]) && h_now_ms() - t0 < WAIT_MS);
+	assert_true(still_busy(c[3]));
+	assert_int_equal(backends_of("route_a", "pitlane"), 3);
+	assert_int_equal(pool_col(con, "res", "pitlane", "cl_waiting"), 1);
+	/* A release serves it; after every release, the reserve goes. */
+	h_exec_ok(c[0], "COMMIT");
+	finish_query(c[3]);
+	for (int i = 1; i < 4; i++)
+		h_exec_ok(c[i], "COMMIT");
+	assert_true(wait_reserve_backends(2));
+	assert_int_equal(pool_col(con, "res", "pitlane", "sv_idle"), 2);
+	for (int i = 0; i < 4; i++)
+		PQfinish(c[i]);
+	PQfinish(con);
+	h_pass();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +731,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reload_entries, h_test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_takeover_routed, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_reserve_pool, h_test_setup,
 					    h_test_teardown),
 	};
 

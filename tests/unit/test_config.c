@@ -187,6 +187,8 @@ static void test_defaults(void **state)
 				  "autodb_idle_timeout = 3600\n"
 				  "max_db_connections = 0\n"
 				  "max_user_connections = 0\n"
+				  "reserve_pool = 0\n"
+				  "reserve_pool_timeout = 5\n"
 				  "; auth_user not set\n"
 				  "auth_query = SELECT usename, passwd FROM "
 				  "pg_shadow WHERE usename=$1\n"
@@ -1884,6 +1886,8 @@ static void test_changeable(void **state)
 					   "autodb_idle_timeout",
 					   "max_db_connections",
 					   "max_user_connections",
+					   "reserve_pool",
+					   "reserve_pool_timeout",
 					   "auth_user",
 					   "auth_query",
 					   "auth_dbname",

@@ -37,7 +37,7 @@ static void test_defaults(void **state)
 	assert_null(e.password);
 	assert_int_equal(e.pool_size, DBCONF_UNSET);
 	assert_int_equal(e.min_pool_size, DBCONF_UNSET);
-	assert_int_equal(e.reserve_pool, 0);
+	assert_int_equal(e.reserve_pool, DBCONF_UNSET);
 	assert_int_equal(e.pool_mode, DBCONF_UNSET);
 	assert_int_equal(e.max_db_connections, 0);
 	assert_null(e.connect_query);

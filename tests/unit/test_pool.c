@@ -332,6 +332,57 @@ static void test_reapable_over_max(void **state)
 	assert_null(pool_reapable(&fx.p, fx.now));
 }
 
+/* reserve_pool: a waiter that has waited the reserve timeout lets the pool
+ * open up to reserve servers beyond max, never more; they are reaped first
+ * once idle and nobody waits, back down to max. */
+static void test_reserve(void **state)
+{
+	(void)state;
+	fx_init(0, 2);
+	fx.p.lim.reserve = 1;
+	fx.p.lim.reserve_timeout_ms = 500;
+	fx_add(POOL_SLOT_ACTIVE, 2);
+	fx_wait(2);
+	assert_int_equal(pool_cap(&fx.p, fx.now), 2);
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now), 0);
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now + 499), 0);
+	assert_int_equal(pool_cap(&fx.p, fx.now + 500), 3);
+	/* Two waiters, one reserve server: only one connect. */
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now + 500), 1);
+	fx.now += 500;
+	size_t r = fx_add(POOL_SLOT_CONNECTING, 1);
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now + 10000), 0);
+	pool_slot_set(&fx.p, &fx.slot[r], POOL_SLOT_ACTIVE, fx.now);
+	pool_wait_remove(&fx.p, &fx.waiter[0]);
+	/* The other waiter has waited long too: the reserve is spent. */
+	assert_int_equal(pool_connects_wanted(&fx.p, fx.now + 10000), 0);
+	pool_wait_remove(&fx.p, &fx.waiter[1]);
+	/* Released while nobody waits: the surplus idle server goes at once,
+	 * the ones within max wait for the idle timeout. */
+	pool_slot_set(&fx.p, &fx.slot[0], POOL_SLOT_IDLE, fx.now);
+	assert_ptr_equal(pool_reapable(&fx.p, fx.now), &fx.slot[0]);
+	pool_slot_set(&fx.p, &fx.slot[0], POOL_SLOT_NONE, fx.now);
+	pool_slot_set(&fx.p, &fx.slot[1], POOL_SLOT_IDLE, fx.now);
+	assert_null(pool_reapable(&fx.p, fx.now));
+	/* With a waiter queued past the reserve timeout, an idle surplus
+	 * server is kept for it (not before: the reserve is not open yet). */
+	pool_slot_set(&fx.p, &fx.slot[0], POOL_SLOT_ACTIVE, fx.now);
+	pool_slot_set(&fx.p, &fx.slot[2], POOL_SLOT_IDLE, fx.now);
+	fx_wait(1);
+	assert_true(pool_over_cap(&fx.p, fx.now + 499));
+	assert_false(pool_over_cap(&fx.p, fx.now + 500));
+	assert_null(pool_reapable(&fx.p, fx.now + 500));
+	/* Past the cap (a reload lowered max), it goes even so. */
+	fx.p.lim.max = 1;
+	assert_true(pool_over_cap(&fx.p, fx.now + 500));
+	assert_ptr_equal(pool_reapable(&fx.p, fx.now + 500), &fx.slot[1]);
+	/* No reserve configured: the cap stays max however long one waits. */
+	fx_init(0, 2);
+	fx.p.lim.reserve_timeout_ms = 0;
+	fx_wait(1);
+	assert_int_equal(pool_cap(&fx.p, fx.now + 100000), 2);
+}
+
 /* Removing servers (lost backends, reaped ones) below min asks for more. */
 static void test_min_refill(void **state)
 {
@@ -482,6 +533,7 @@ int main(void)
 	    cmocka_unit_test(test_wait_expired),
 	    cmocka_unit_test(test_wait_max_ms),
 	    cmocka_unit_test(test_pause_resume),
+	    cmocka_unit_test(test_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
