@@ -224,7 +224,9 @@ static bool admin_pool_match(const struct admin_cmd *cmd,
 
 /* Checks the optional database argument of PAUSE, RESUME, RECONNECT,
  * KILL, DISABLE and ENABLE: the console's own database cannot be named,
- * any other must have a pool (DISABLE and ENABLE: or an entry). */
+ * any other must have a pool or a [databases] entry (one without a pool
+ * yet: the command applies to the pools it makes later, as PgBouncer's
+ * database objects have it). */
 static bool admin_db_arg(struct client *c, const struct admin_cmd *cmd,
 			 const char *verb, bool required)
 {
@@ -242,9 +244,9 @@ static bool admin_db_arg(struct client *c, const struct admin_cmd *cmd,
 	TAILQ_FOREACH(p, &c->w->pools, link)
 	if (admin_pool_match(cmd, p))
 		return true;
-	if (required && strcmp(cmd->arg, "*") != 0 &&
+	if (strcmp(cmd->arg, "*") != 0 &&
 	    route_entry(c->w->cfg, cmd->arg) != NULL)
-		return true; /* DISABLE / ENABLE an entry with no pool yet */
+		return true; /* an entry with no pool yet */
 	admin_errorf(c, "no such database: %s", cmd->arg);
 	return false;
 }
@@ -304,10 +306,18 @@ static void admin_pause(struct client *c, const struct admin_cmd *cmd)
 	TAILQ_FOREACH(p, &w->pools, link)
 	if (admin_pool_match(cmd, p) && !p->pool.paused)
 		n++;
-	if (n == 0) {
+	if (n == 0 && dbpool_db_paused(w, cmd->has_arg ? cmd->arg : NULL)) {
 		admin_error(c, "already suspended/paused");
 		return;
 	}
+	if (!dbpool_db_set_paused(w, cmd->has_arg ? cmd->arg : NULL, true)) {
+		admin_error(c, "out of memory");
+		return;
+	}
+	if (n == 0)
+		log_info("database paused: its pools start paused",
+			 LF_STR("database", cmd->has_arg ? cmd->arg : "*"),
+			 LF_STR("by", c->user));
 	TAILQ_FOREACH(p, &w->pools, link)
 	if (admin_pool_match(cmd, p) && !p->pool.paused)
 		admin_pause_pool(w, p, c->user);
@@ -320,12 +330,20 @@ static void admin_resume(struct client *c, const struct admin_cmd *cmd)
 {
 	struct worker *w = c->w;
 	struct dbpool *p;
+	const char *db = cmd->has_arg ? cmd->arg : NULL;
 	unsigned n = 0;
 
 	if (cmd->has_arg && !admin_db_arg(c, cmd, "resume", false))
 		return;
 	if (w->shutting_down || w->console_shutdown != ADMIN_SHUTDOWN_NONE) {
 		admin_error(c, "pooler is shutting down");
+		return;
+	}
+	if (db != NULL ? dbpool_db_paused(w, db) && !w->paused_all
+		       : w->paused_all || w->npaused_dbs > 0)
+		n++; /* an entry paused before it had a pool */
+	if (!dbpool_db_set_paused(w, db, false)) {
+		admin_error(c, "out of memory");
 		return;
 	}
 	TAILQ_FOREACH(p, &w->pools, link)
@@ -408,6 +426,10 @@ static void admin_kill(struct client *c, const struct admin_cmd *cmd)
 
 	if (!admin_db_arg(c, cmd, "kill", false))
 		return;
+	if (!dbpool_db_set_paused(w, cmd->has_arg ? cmd->arg : NULL, true)) {
+		admin_error(c, "out of memory");
+		return;
+	}
 	TAILQ_FOREACH(p, &w->pools, link)
 	{
 		if (!admin_pool_match(cmd, p))
@@ -689,11 +711,13 @@ static void admin_read(struct client *c)
 	}
 }
 
-/* Whether any pool is paused. */
+/* Whether any pool or database is paused. */
 static bool admin_any_paused(const struct worker *w)
 {
 	const struct dbpool *p;
 
+	if (w->paused_all || w->npaused_dbs > 0)
+		return true;
 	TAILQ_FOREACH(p, &w->pools, link)
 	if (p->pool.paused)
 		return true;
@@ -796,6 +820,8 @@ static void admin_cancel(struct client *c)
 		return;
 	log_info("console cancel: resuming the pool",
 		 LF_STR("client", c->addr));
+	if (!dbpool_db_set_paused(w, NULL, false))
+		return; /* never: clearing cannot fail */
 	TAILQ_FOREACH(p, &w->pools, link)
 	if (p->pool.paused)
 		pool_resume(&p->pool, worker_now_ms());

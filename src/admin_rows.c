@@ -563,7 +563,8 @@ static void admin_databases_row(struct admin_reply *r,
 		: AV_NULL,
 	    AV_INT(admin_db_max(cfg, own ? e : NULL, size)),
 	    AV_INT(servers),
-	    AV_INT(p != NULL && p->pool.paused),
+	    AV_INT((p != NULL && p->pool.paused) ||
+		   dbpool_db_paused(r->c->w, name)),
 	    AV_INT(dbpool_db_disabled(r->c->w, name)),
 	};
 	admin_row(r, t, v);

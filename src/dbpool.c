@@ -81,6 +81,8 @@ struct dbpool *dbpool_new(struct worker *w, const struct route *r)
 	p->autodb = r->autodb;
 	p->mode = client_mode_ops(r->mode);
 	p->last_used_ms = worker_now_ms();
+	if (dbpool_db_paused(w, p->alias))
+		pool_pause(&p->pool); /* PAUSE db came before its first pool */
 	TAILQ_INSERT_TAIL(&w->pools, p, link);
 	w->npools++;
 	return p;
@@ -100,16 +102,24 @@ void dbpool_free(struct dbpool *p)
 	free(p);
 }
 
+/* Empties and frees a set of aliases (DISABLE, PAUSE). */
+static void dbpool_set_free(char ***v, unsigned *n)
+{
+	while (*n > 0)
+		free((*v)[--*n]);
+	free(*v);
+	*v = NULL;
+}
+
 void dbpool_free_all(struct worker *w)
 {
 	struct dbpool *p;
 
 	while ((p = TAILQ_FIRST(&w->pools)) != NULL)
 		dbpool_free(p);
-	while (w->ndisabled_dbs > 0)
-		free(w->disabled_dbs[--w->ndisabled_dbs]);
-	free(w->disabled_dbs);
-	w->disabled_dbs = NULL;
+	dbpool_set_free(&w->disabled_dbs, &w->ndisabled_dbs);
+	dbpool_set_free(&w->paused_dbs, &w->npaused_dbs);
+	w->paused_all = false;
 }
 
 struct dbpool *dbpool_find(struct worker *w, const char *alias,
@@ -145,40 +155,65 @@ static bool dbpool_empty(const struct dbpool *p)
 	return true;
 }
 
-/* The index of alias in the DISABLE list, or -1. */
-static int dbpool_disabled_index(const struct worker *w, const char *alias)
+/* The index of alias in the set v of n aliases, or -1. */
+static int dbpool_set_index(char *const *v, unsigned n, const char *alias)
 {
-	for (unsigned i = 0; i < w->ndisabled_dbs; i++)
-		if (strcmp(w->disabled_dbs[i], alias) == 0)
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(v[i], alias) == 0)
 			return (int)i;
 	return -1;
 }
 
+/* Adds alias to (on) or removes it from the set *v of *n aliases; false
+ * when out of memory. */
+static bool dbpool_set_put(char ***v, unsigned *n, const char *alias, bool on)
+{
+	int i = dbpool_set_index(*v, *n, alias);
+	char **nv;
+
+	if (!on && i >= 0) {
+		free((*v)[i]);
+		(*v)[i] = (*v)[--*n];
+	}
+	if (!on || i >= 0)
+		return true;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (nv == NULL)
+		return false;
+	*v = nv;
+	nv[*n] = strdup(alias);
+	if (nv[*n] == NULL)
+		return false;
+	(*n)++;
+	return true;
+}
+
 bool dbpool_db_disabled(const struct worker *w, const char *alias)
 {
-	return dbpool_disabled_index(w, alias) >= 0;
+	return dbpool_set_index(w->disabled_dbs, w->ndisabled_dbs, alias) >= 0;
 }
 
 bool dbpool_db_set_disabled(struct worker *w, const char *alias, bool on)
 {
-	int i = dbpool_disabled_index(w, alias);
-	char **v;
+	return dbpool_set_put(&w->disabled_dbs, &w->ndisabled_dbs, alias, on);
+}
 
-	if (!on && i >= 0) {
-		free(w->disabled_dbs[i]);
-		w->disabled_dbs[i] = w->disabled_dbs[--w->ndisabled_dbs];
-	}
-	if (!on || i >= 0)
+bool dbpool_db_paused(const struct worker *w, const char *alias)
+{
+	return w->paused_all ||
+	       (alias != NULL &&
+		dbpool_set_index(w->paused_dbs, w->npaused_dbs, alias) >= 0);
+}
+
+bool dbpool_db_set_paused(struct worker *w, const char *alias, bool on)
+{
+	if (alias == NULL) {
+		w->paused_all = on;
+		if (!on)
+			dbpool_set_free(&w->paused_dbs, &w->npaused_dbs);
 		return true;
-	v = realloc(w->disabled_dbs, (w->ndisabled_dbs + 1) * sizeof(*v));
-	if (v == NULL)
-		return false;
-	w->disabled_dbs = v;
-	v[w->ndisabled_dbs] = strdup(alias);
-	if (v[w->ndisabled_dbs] == NULL)
-		return false;
-	w->ndisabled_dbs++;
-	return true;
+	}
+	return dbpool_set_put(&w->paused_dbs, &w->npaused_dbs, alias, on);
 }
 
 struct dbpool *dbpool_for_login(struct worker *w, const char *db,

@@ -121,6 +121,14 @@ bool dbpool_db_disabled(const struct worker *w, const char *alias);
 bool dbpool_db_set_disabled(struct worker *w, const char *alias, bool on)
     __attribute__((warn_unused_result));
 
+/* PAUSE / KILL db and RESUME: whether database alias is paused (its pools
+ * made from now on start paused), and setting it (alias NULL: every
+ * database, PAUSE without one; clearing that also clears each alias's).
+ * Setting returns false when out of memory; clearing never fails. */
+bool dbpool_db_paused(const struct worker *w, const char *alias);
+bool dbpool_db_set_paused(struct worker *w, const char *alias, bool on)
+    __attribute__((warn_unused_result));
+
 /* The default DB_* pool: the first entry. */
 struct dbpool *dbpool_default(const struct worker *w);
 

@@ -50,6 +50,10 @@ struct worker {
 	unsigned npools;
 	char **disabled_dbs; /* DISABLE: aliases refusing new logins; owned */
 	unsigned ndisabled_dbs;
+	char **paused_dbs; /* PAUSE / KILL db: aliases whose pools, those
+			      made later too, are paused; owned */
+	unsigned npaused_dbs;
+	bool paused_all; /* PAUSE / KILL without a database: new pools too */
 	struct stmt_registry *stmts;   /* prepared statements by content, shared
 					  by every pool (see docs/design.md) */
 	struct creds *creds;	       /* client authentication; owned */

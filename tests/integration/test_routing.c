@@ -715,6 +715,122 @@ static void test_reserve_pool(void **state)
 	h_pass();
 }
 
+/* A console command that fails with msg in its error. */
+static void console_error(PGconn *con, const char *cmd, const char *msg)
+{
+	PGresult *r = PQexec(con, cmd);
+
+	if (PQresultStatus(r) != PGRES_FATAL_ERROR ||
+	    strstr(PQresultErrorMessage(r), msg) == NULL)
+		fail_msg("%s: expected \"%s\", got %s %s", cmd, msg,
+			 PQresStatus(PQresultStatus(r)),
+			 PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* What the login in progress waits for (login_step). */
+static PostgresPollingStatusType login_st;
+
+/* Starts a login of alice to db without waiting for it. */
+static PGconn *login_start(struct h_pitlane *pl, const char *db)
+{
+	char port[16];
+	const char *keys[] = {"host",	  "port",    "dbname",	   "user",
+			      "password", "sslmode", "gssencmode", NULL};
+	const char *vals[] = {"127.0.0.1", port,      db,	 "alice",
+			      ALICE_PW,	   "disable", "disable", NULL};
+	PGconn *c;
+
+	snprintf(port, sizeof(port), "%d", pl->port);
+	c = PQconnectStartParams(keys, vals, 0);
+	assert_non_null(c);
+	assert_int_not_equal(PQstatus(c), CONNECTION_BAD);
+	login_st = PGRES_POLLING_WRITING;
+	return c;
+}
+
+/* Drives the login c for up to ms: true once it is logged in. One login
+ * at a time (login_st). */
+static bool login_step(PGconn *c, int ms)
+{
+	PostgresPollingStatusType st = login_st;
+	int64_t deadline = h_now_ms() + ms;
+
+	if (PQstatus(c) == CONNECTION_OK)
+		return true;
+	for (;;) {
+		struct pollfd pfd = {
+		    .fd = PQsocket(c),
+		    .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		int left = (int)(deadline - h_now_ms());
+
+		if (pfd.fd < 0 || left <= 0)
+			return false;
+		if (poll(&pfd, 1, left) == 0)
+			return false;
+		login_st = st = PQconnectPoll(c);
+		if (st == PGRES_POLLING_OK)
+			return true;
+		if (st == PGRES_POLLING_FAILED)
+			fail_msg("login: %s", PQerrorMessage(c));
+	}
+}
+
+/* PAUSE, RESUME, KILL and RECONNECT on a [databases] entry that has no
+ * pool yet apply to the entry: a pool made while it is paused starts
+ * paused (its client waits) until RESUME; a name that is no entry is
+ * refused. */
+static void test_pause_entry(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[databases]\n"
+		       "later = dbname=route_a user=pitlane min_pool_size=0\n"
+		       "other = dbname=route_b user=pitlane\n");
+	PGconn *con = console(pl), *c;
+	char buf[128];
+
+	h_exec_ok(con, "PAUSE later");
+	assert_int_equal(db_paused(con, "later"), 1);
+	assert_int_equal(db_paused(con, "other"), 0);
+	console_error(con, "PAUSE later", "already");
+	console_error(con, "PAUSE nosuchdb", "no such database: nosuchdb");
+	console_error(con, "RESUME nosuchdb", "no such database: nosuchdb");
+	console_error(con, "KILL nosuchdb", "no such database: nosuchdb");
+	console_error(con, "RECONNECT nosuchdb", "no such database: nosuchdb");
+	h_exec_ok(con, "RECONNECT later");
+	/* A login to it makes its pool, paused: no server, the client waits. */
+	c = login_start(pl, "later");
+	while (!pools_list(con, "later", "pitlane"))
+		assert_false(login_step(c, 50));
+	assert_int_equal(pool_col(con, "later", "pitlane", "sv_idle") +
+			     pool_col(con, "later", "pitlane", "sv_active") +
+			     pool_col(con, "later", "pitlane", "sv_login"),
+			 0);
+	assert_false(login_step(c, 200));
+	h_exec_ok(con, "RESUME later");
+	assert_int_equal(db_paused(con, "later"), 0);
+	assert_true(login_step(c, WAIT_MS));
+	assert_string_equal(
+	    query_str(c, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	console_error(con, "RESUME later", "not paused");
+	PQfinish(c);
+	/* KILL of an entry with no pool pauses it too; RESUME lets it in. */
+	h_exec_ok(con, "KILL other");
+	assert_int_equal(db_paused(con, "other"), 1);
+	c = login_start(pl, "other");
+	while (!pools_list(con, "other", "pitlane"))
+		assert_false(login_step(c, 50));
+	h_exec_ok(con, "RESUME other");
+	assert_true(login_step(c, WAIT_MS));
+	assert_string_equal(
+	    query_str(c, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_b");
+	PQfinish(c);
+	PQfinish(con);
+	h_pass();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -733,6 +849,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_takeover_routed, h_test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_reserve_pool, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_pause_entry, h_test_setup,
 					    h_test_teardown),
 	};
 
