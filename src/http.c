@@ -213,14 +213,15 @@ static void http_metrics(struct http_server *h, struct evhttp_request *req,
 		   "text/plain; charset=utf-8", body);
 }
 
-/* GET /readyz: 200 when a new client would be served now, else 503 with
- * the reason as one line of JSON. */
+/* GET /readyz: 200 when a new client of the default pool would be served
+ * now and some pool is not paused (stats_ready_any), else 503 with the
+ * reason as one line of JSON. */
 static void http_readyz(struct http_server *h, struct evhttp_request *req,
 			struct evbuffer *body)
 {
 	const char *why;
 
-	if (stats_ready(h->w, &dbpool_default(h->w)->pool, &why)) {
+	if (stats_ready_any(h->w, &why)) {
 		evbuffer_add_printf(body, "{\"ready\":true}\n");
 		http_reply(req, HTTP_OK, "OK", "application/json", body);
 		return;

@@ -131,6 +131,33 @@ void metrics_log(const struct metrics_snapshot *s)
 		 LF_INT("logins", c->logins), LF_BOOL("paused", s->paused));
 }
 
+const char *metrics_status_line_all(const struct metrics_snapshot *v, size_t n,
+				    char *buf, size_t size)
+{
+	struct metrics_snapshot t = {0};
+	unsigned paused = 0;
+
+	if (n == 1)
+		return metrics_status_line(v, buf, size);
+	for (size_t i = 0; i < n; i++) {
+		t.clients_active += v[i].clients_active;
+		t.clients_waiting += v[i].clients_waiting;
+		t.clients_total += v[i].clients_total;
+		t.servers_active += v[i].servers_active;
+		t.servers_idle += v[i].servers_idle;
+		t.servers_connecting += v[i].servers_connecting;
+		t.max += v[i].max;
+		paused += v[i].paused;
+	}
+	snprintf(buf, size,
+		 "pools %zu, %u paused: clients %u active, %u waiting, %u "
+		 "total; servers %u active, %u idle, %u connecting (max %d)",
+		 n, paused, t.clients_active, t.clients_waiting,
+		 t.clients_total, t.servers_active, t.servers_idle,
+		 t.servers_connecting, t.max);
+	return buf;
+}
+
 const char *metrics_status_line(const struct metrics_snapshot *s, char *buf,
 				size_t size)
 {

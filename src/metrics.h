@@ -142,4 +142,10 @@ void metrics_log(const struct metrics_snapshot *s);
 const char *metrics_status_line(const struct metrics_snapshot *s, char *buf,
 				size_t size);
 
+/* The STATUS= line of n pools (v, n > 0): for one, metrics_status_line;
+ * for more, their clients and servers summed ("pools 3, 1 paused:
+ * clients …"). Returns buf. */
+const char *metrics_status_line_all(const struct metrics_snapshot *v, size_t n,
+				    char *buf, size_t size);
+
 #endif

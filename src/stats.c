@@ -95,6 +95,19 @@ bool stats_ready(const struct worker *w, const struct pool *p, const char **why)
 	return *why == NULL;
 }
 
+bool stats_ready_any(const struct worker *w, const char **why)
+{
+	const struct dbpool *p;
+
+	if (!stats_ready(w, &dbpool_default(w)->pool, why))
+		return false;
+	TAILQ_FOREACH(p, &w->pools, link)
+	if (!p->pool.paused && !p->removed)
+		return true;
+	*why = "every pool is paused";
+	return false;
+}
+
 struct metrics_snapshot *stats_snapshot_all(struct worker *w, size_t *n)
 {
 	struct metrics_snapshot *v = calloc(w->npools, sizeof(*v));
@@ -121,13 +134,22 @@ void stats_log(struct worker *w)
 	}
 }
 
-/* The default pool's state: systemd's status line has room for one. */
+/* Every pool's state in one line: systemd's status line has room for
+ * one (the default pool's alone when it is the only one). */
 void stats_notify_status(struct worker *w)
 {
-	struct metrics_snapshot snap;
+	struct metrics_snapshot snap, *v;
 	char line[256];
+	size_t n;
 
-	stats_snapshot(w, dbpool_default(w), &snap);
+	v = stats_snapshot_all(w, &n);
+	if (v != NULL) {
+		notify_status(
+		    metrics_status_line_all(v, n, line, sizeof(line)));
+		free(v);
+		return;
+	}
+	stats_snapshot(w, dbpool_default(w), &snap); /* out of memory */
 	notify_status(metrics_status_line(&snap, line, sizeof(line)));
 }
 

@@ -25,10 +25,15 @@ struct metrics_snapshot *stats_snapshot_all(struct worker *w, size_t *n);
 bool stats_ready(const struct worker *w, const struct pool *p,
 		 const char **why);
 
+/* What /readyz answers: whether the default pool is ready (stats_ready)
+ * and some pool (not paused, not removed by a reload) takes clients; *why
+ * as for stats_ready ("every pool is paused"). */
+bool stats_ready_any(const struct worker *w, const char **why);
+
 /* Logs one `pool metrics` record per pool (startup, SIGUSR1). */
 void stats_log(struct worker *w);
 
-/* Sends the pool's state as systemd's one-line STATUS=. */
+/* Sends the state of every pool as systemd's one-line STATUS=. */
 void stats_notify_status(struct worker *w);
 
 /* Starts the first period and, when stats_period is set, its timer.

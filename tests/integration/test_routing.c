@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define ALICE_PW "alice-pw-1"
@@ -53,10 +55,17 @@ static const char *const start_env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
 					"DB_PASSWORD=pitlane-pw",
 					"DB_CONNECT_TIMEOUT_MS=30000", NULL};
 
-static struct h_pitlane *start_with(const char *ini)
+static struct h_pitlane *start_with_env(const char *ini, const char *extra)
 {
 	static char users_path[PATH_MAX];
 	const char *args[] = {"-c", ini_path, NULL};
+	const char *env[8];
+	size_t n = 0;
+
+	for (; start_env[n] != NULL; n++)
+		env[n] = start_env[n];
+	env[n++] = extra;
+	env[n] = NULL;
 
 	tmp_path("users.txt", users_path, sizeof(users_path));
 	write_file(users_path, "\"alice\" \"" ALICE_PW "\"\n"
@@ -65,7 +74,12 @@ static struct h_pitlane *start_with(const char *ini)
 	write_file(ini_path,
 		   "[pitlane]\nauth_file = %s\nadmin_users = pitlane\n%s",
 		   users_path, ini);
-	return h_pitlane_start(start_env, args);
+	return h_pitlane_start(env, args);
+}
+
+static struct h_pitlane *start_with(const char *ini)
+{
+	return start_with_env(ini, NULL);
 }
 
 /* A connection through pitlane to database db as user with password. */
@@ -831,6 +845,89 @@ static void test_pause_entry(void **state)
 	h_pass();
 }
 
+/* A datagram socket at path, as systemd's NOTIFY_SOCKET. */
+static int notify_listen(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(a.sun_path));
+	strcpy(a.sun_path, path);
+	unlink(path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Reads notifications from fd until one starts with want (true) or
+ * WAIT_MS pass; the last STATUS= line seen goes to last. */
+static bool notify_wait(int fd, const char *want, char *last, size_t cap)
+{
+	int64_t deadline = h_now_ms() + WAIT_MS;
+	char msg[1024];
+
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int left = (int)(deadline - h_now_ms());
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return false;
+		n = recv(fd, msg, sizeof(msg) - 1, 0);
+		if (n <= 0)
+			continue;
+		msg[n] = '\0';
+		if (strncmp(msg, "STATUS=", 7) == 0)
+			snprintf(last, cap, "%s", msg);
+		if (strncmp(msg, want, strlen(want)) == 0)
+			return true;
+	}
+}
+
+/* With many pools, the systemd STATUS= line sums them all, and /readyz
+ * is 200 while the default pool is ready and some pool takes clients:
+ * pausing another database leaves it ready, a PAUSE of everything (the
+ * default pool with it) makes it 503. */
+static void test_status_all_pools(void **state)
+{
+	char path[PATH_MAX], env[PATH_MAX + 16], last[1024] = "", buf[64];
+	int fd = notify_listen(tmp_path("notify.sock", path, sizeof(path)));
+
+	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", path);
+	struct h_pitlane *pl = *state =
+	    start_with_env("[pitlane]\nhttp_port = 0\nstats_period = 0.2\n"
+			   "[databases]\n"
+			   "alpha = dbname=route_a user=pitlane\n",
+			   env);
+	PGconn *a = connect_as(pl, "alpha", "alice", ALICE_PW);
+	assert_string_equal(
+	    query_str(a, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	/* Two pools (the default and alpha's), one client of alpha. */
+	if (!notify_wait(fd, "STATUS=pools 2, 0 paused: clients ", last,
+			 sizeof(last)))
+		fail_msg("no STATUS= for two pools; last: %s", last);
+	assert_non_null(strstr(last, "total; servers "));
+	PGconn *con = console(pl);
+	h_exec_ok(con, "PAUSE alpha");
+	char *body = http_get(pl, "/readyz");
+	assert_non_null(strstr(body, "\"ready\":true"));
+	free(body);
+	assert_true(
+	    notify_wait(fd, "STATUS=pools 2, 1 paused: ", last, sizeof(last)));
+	h_exec_ok(con, "RESUME alpha");
+	h_exec_ok(con, "PAUSE");
+	body = http_get(pl, "/readyz");
+	assert_non_null(strstr(body, "\"ready\":false"));
+	assert_non_null(strstr(body, "paused"));
+	free(body);
+	h_exec_ok(con, "RESUME");
+	PQfinish(con);
+	PQfinish(a);
+	close(fd);
+	h_pass();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -851,6 +948,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reserve_pool, h_test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_pause_entry, h_test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_status_all_pools, h_test_setup,
 					    h_test_teardown),
 	};
 

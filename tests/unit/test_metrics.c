@@ -139,6 +139,25 @@ static void test_status_line(void **state)
 	    strstr(metrics_status_line(&s, buf, sizeof(buf)), "; paused"));
 }
 
+/* Many pools: one line with their clients and servers summed. */
+static void test_status_line_all(void **state)
+{
+	struct metrics_snapshot v[3] = {fixed_snapshot(), fixed_snapshot(),
+					fixed_snapshot()};
+	char buf[256];
+
+	(void)state;
+	assert_string_equal(metrics_status_line_all(v, 1, buf, sizeof(buf)),
+			    "pool app: clients 2 active, 1 waiting, 5 total; "
+			    "servers 2 active, 1 idle, 0 connecting (max 10)");
+	v[1].paused = true;
+	v[2].servers_connecting = 4;
+	assert_string_equal(metrics_status_line_all(v, 3, buf, sizeof(buf)),
+			    "pools 3, 1 paused: clients 6 active, 3 waiting, "
+			    "15 total; servers 6 active, 3 idle, 4 connecting "
+			    "(max 30)");
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -147,6 +166,7 @@ int main(void)
 	    cmocka_unit_test(test_elapsed_clamps),
 	    cmocka_unit_test(test_log_record),
 	    cmocka_unit_test(test_status_line),
+	    cmocka_unit_test(test_status_line_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
