@@ -34,6 +34,8 @@ enum backend_field {
 
 struct backend_connect {
 	struct event_base *base;
+	struct evdns_base *dns;
+	struct event *kick; /* the first step, from the loop; NULL once run */
 	const struct config *cfg; /* held until the attempt is freed */
 	backend_done_cb done;
 	void *arg;
@@ -375,6 +377,22 @@ static void backend_resolve(struct backend_connect *bc, struct evdns_base *dns)
 	backend_dns_done(bc);
 }
 
+/* The attempt's first step runs from the loop, never inside
+ * backend_connect_start: a connect that fails at once (every host an IP
+ * literal, libpq refusing the options or the connect right away) would
+ * otherwise call back, and free the attempt, before its caller has even
+ * stored it. */
+static void backend_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct backend_connect *bc = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(bc->kick);
+	bc->kick = NULL;
+	backend_resolve(bc, bc->dns);
+}
+
 struct backend_connect *backend_connect_start(
     struct event_base *base, struct evdns_base *dns, const struct config *cfg,
     const struct backend_target *target, backend_done_cb done, void *arg)
@@ -383,10 +401,12 @@ struct backend_connect *backend_connect_start(
 	struct timeval tv = {.tv_sec = cfg->connect_timeout_ms / 1000,
 			     .tv_usec =
 				 (cfg->connect_timeout_ms % 1000) * 1000};
+	struct timeval now = {0, 0};
 
 	if (bc == NULL)
 		return NULL;
 	bc->base = base;
+	bc->dns = dns;
 	bc->cfg = config_hold(cfg);
 	bc->done = done;
 	bc->arg = arg;
@@ -396,13 +416,12 @@ struct backend_connect *backend_connect_start(
 		return NULL;
 	}
 	bc->timer = evtimer_new(base, backend_timeout_cb, bc);
-	if (bc->timer == NULL || evtimer_add(bc->timer, &tv) != 0) {
-		if (bc->timer)
-			event_free(bc->timer);
-		backend_free(bc);
+	bc->kick = evtimer_new(base, backend_kick_cb, bc);
+	if (bc->timer == NULL || evtimer_add(bc->timer, &tv) != 0 ||
+	    bc->kick == NULL || evtimer_add(bc->kick, &now) != 0) {
+		backend_connect_abort(bc);
 		return NULL;
 	}
-	backend_resolve(bc, dns);
 	return bc;
 }
 
@@ -412,6 +431,9 @@ void backend_connect_abort(struct backend_connect *bc)
 {
 	if (bc == NULL)
 		return;
+	if (bc->kick != NULL)
+		event_free(bc->kick);
+	bc->kick = NULL;
 	if (bc->io != NULL)
 		event_free(bc->io);
 	if (bc->timer != NULL)

@@ -37,7 +37,8 @@ struct backend_target {
  * password. */
 typedef void (*backend_done_cb)(PGconn *conn, const char *error, void *arg);
 
-/* Starts one connect attempt to target. NULL when out of memory. */
+/* Starts one connect attempt to target. NULL when out of memory. done is
+ * never called before this returns: the first step runs from the loop. */
 struct backend_connect *backend_connect_start(
     struct event_base *base, struct evdns_base *dns, const struct config *cfg,
     const struct backend_target *target, backend_done_cb done, void *arg);

@@ -312,6 +312,8 @@ struct server *server_connect(struct dbpool *p)
 		server_close(s, NULL);
 		return NULL;
 	}
+	/* the attempt never ends before its start returns (backend.h) */
+	assert(s->state == SERVER_CONNECTING);
 	return s;
 }
 

@@ -928,6 +928,45 @@ static void test_status_all_pools(void **state)
 	h_pass();
 }
 
+/* A connect that fails inside libpq's start (a socket directory that
+ * does not exist: connect() fails at once, before PQconnectStartParams
+ * returns) is reported from the loop, never before backend_connect_start
+ * has returned: the pool backs off and retries, a RECONNECT and the
+ * client's leaving abort what is in flight, and pitlane goes on serving
+ * (under the sanitizer build a use of the freed attempt would abort). */
+static void test_connect_fails_at_once(void **state)
+{
+	struct h_pitlane *pl = *state =
+	    start_with("[databases]\n"
+		       "dead = host=/nonexistent-pitlane-dir port=5432 "
+		       "dbname=route_a user=pitlane min_pool_size=1\n"
+		       "live = dbname=route_a user=pitlane\n");
+	PGconn *con = console(pl), *c, *d;
+	char buf[64];
+
+	c = login_start(pl, "dead");
+	assert_false(login_step(c, 100));
+	assert_true(h_log_wait(pl, "server connect failed", 3, WAIT_MS));
+	h_exec_ok(con, "RECONNECT dead");
+	assert_true(h_log_wait(pl, "server connect failed", 4, WAIT_MS));
+	assert_false(login_step(c, 10));
+	PQfinish(c);
+	h_exec_ok(con, "KILL dead");
+	h_exec_ok(con, "RESUME dead");
+	assert_true(h_pitlane_alive(pl));
+	d = connect_as(pl, "live", "alice", ALICE_PW);
+	assert_string_equal(
+	    query_str(d, "SELECT current_database()", buf, sizeof(buf)),
+	    "route_a");
+	char line[4096];
+	assert_true(
+	    h_log_record(pl, "server connect failed", 0, line, sizeof(line)));
+	assert_non_null(strstr(line, "nonexistent-pitlane-dir"));
+	PQfinish(d);
+	PQfinish(con);
+	h_pass();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -951,6 +990,8 @@ int main(void)
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_status_all_pools, h_test_setup,
 					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_fails_at_once,
+					    h_test_setup, h_test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, h_group_teardown);
