@@ -28,9 +28,11 @@ static void fx_init(bool star)
 	cfg.user = (char *)"appuser";
 	cfg.max_db_connections = 50;
 	cfg.max_user_connections = 0;
+	cfg.reserve_pool = 2;
 	for (unsigned i = 0; i < 4; i++) {
 		dbs[i].pool_size = DBCONF_UNSET;
 		dbs[i].min_pool_size = DBCONF_UNSET;
+		dbs[i].reserve_pool = DBCONF_UNSET;
 		dbs[i].pool_mode = DBCONF_UNSET;
 	}
 	dbs[0].alias = (char *)"app";
@@ -43,6 +45,7 @@ static void fx_init(bool star)
 	dbs[1].min_pool_size = 9; /* above the size: clamped */
 	dbs[1].pool_mode = POOL_MODE_SESSION;
 	dbs[1].max_db_connections = 3;
+	dbs[1].reserve_pool = 1;
 	dbs[2].alias = (char *)"reports";
 	dbs[3].alias = (char *)"*";
 	users[0].name = (char *)"alice";
@@ -69,6 +72,7 @@ static void test_default_entry(void **state)
 	assert_int_equal(r.mode, POOL_MODE_TRANSACTION);
 	assert_int_equal(r.max, 10);
 	assert_int_equal(r.min, 2);
+	assert_int_equal(r.reserve, 2); /* [pitlane] reserve_pool */
 	assert_int_equal(r.max_db_connections, 50);
 	assert_false(r.autodb);
 }
@@ -87,6 +91,7 @@ static void test_forced_user_entry(void **state)
 	assert_int_equal(r.mode, POOL_MODE_SESSION);
 	assert_int_equal(r.max, 4);
 	assert_int_equal(r.min, 4);
+	assert_int_equal(r.reserve, 1); /* the entry's own */
 	assert_int_equal(r.max_db_connections, 3);
 }
 
@@ -101,6 +106,7 @@ static void test_own_user_entry(void **state)
 	assert_string_equal(r.dbname, "reports");
 	assert_string_equal(r.user, "bob");
 	assert_int_equal(r.max, 10);
+	assert_int_equal(r.reserve, 2);
 	assert_int_equal(r.max_user_connections, 0);
 	/* alice has a [users] line: its mode beats the global one. */
 	assert_true(
