@@ -15,7 +15,6 @@
 #define CONFIG_EXIT_INVALID 78 /* EX_CONFIG */
 #define CONFIG_MAX_ERRORS   64
 #define CONFIG_ERROR_LEN    320
-#define CONFIG_CONNINFO_MAX 13		 /* pairs config_conninfo may fill */
 #define CONFIG_REDACTED	    "<redacted>" /* a secret's value, shown */
 
 /* How clients prove who they are (auth_type; an hba_file may choose per
@@ -120,7 +119,7 @@ struct config {
 	char *auth_dbname; /* NULL: the database the client asked for */
 
 	char *pool_name;  /* "<dbname>": derived by config_finish */
-	char port_str[8]; /* port as text for config_conninfo: derived by
+	char port_str[8]; /* port as text for backend targets: derived by
 			     config_finish */
 	unsigned refs;	  /* holders of a config_new one; see config_hold */
 };
@@ -257,14 +256,5 @@ const char *config_auth_type_name(enum auth_type t);
 /* "auto" for TLS_AUTO (before config_finish). */
 const char *config_tls_mode_name(enum tls_mode m);
 const char *config_tls_version_name(enum tls_version v);
-
-/* Fills NULL-terminated libpq keyword/value arrays for one backend
- * connection (PQconnectStartParams with expand_dbname 0): at most
- * CONFIG_CONNINFO_MAX pairs, then the NULLs. hostaddr, when not
- * NULL, is the resolved address list matching c->host. The values point into
- * c and hostaddr: keep both alive while the arrays are used. Returns the
- * number of pairs, or 0 when cap is too small. */
-size_t config_conninfo(const struct config *c, const char *hostaddr,
-		       const char **keys, const char **values, size_t cap);
 
 #endif

@@ -46,6 +46,12 @@ static void put_u32(struct handoff_buf *b, uint32_t v)
 	put(b, x, 4);
 }
 
+static void put_i64(struct handoff_buf *b, int64_t v)
+{
+	put_u32(b, (uint32_t)((uint64_t)v >> 32));
+	put_u32(b, (uint32_t)v);
+}
+
 static void put_u16(struct handoff_buf *b, uint16_t v)
 {
 	uint8_t x[2] = {v >> 8, v};
@@ -72,8 +78,7 @@ void handoff_begin(struct handoff_buf *b, const struct handoff_session *s)
 
 	put_u32(b, s->key_pid);
 	put_u32(b, s->key_secret);
-	put_u32(b, (uint32_t)((uint64_t)s->connect_wall_s >> 32));
-	put_u32(b, (uint32_t)s->connect_wall_s);
+	put_i64(b, s->connect_wall_s);
 	put_u32(b, (uint32_t)s->port);
 	put(b, &s->family, 1);
 	put(b, s->peer, sizeof(s->peer));
@@ -154,6 +159,13 @@ static uint32_t get_u32(struct cur *c)
 			       (uint32_t)x[2] << 8 | x[3];
 }
 
+static int64_t get_i64(struct cur *c)
+{
+	uint64_t hi = get_u32(c);
+
+	return (int64_t)(hi << 32 | get_u32(c));
+}
+
 static uint16_t get_u16(struct cur *c)
 {
 	const uint8_t *x = take(c, 2);
@@ -229,7 +241,6 @@ static void get_stmts(struct cur *c, struct handoff_session *s)
 bool handoff_decode(const uint8_t *buf, size_t len, struct handoff_session *s)
 {
 	struct cur c = {.p = buf, .left = len};
-	uint64_t hi;
 	const uint8_t *x;
 
 	memset(s, 0, sizeof(*s));
@@ -237,8 +248,7 @@ bool handoff_decode(const uint8_t *buf, size_t len, struct handoff_session *s)
 		return false;
 	s->key_pid = get_u32(&c);
 	s->key_secret = get_u32(&c);
-	hi = get_u32(&c);
-	s->connect_wall_s = (int64_t)(hi << 32 | get_u32(&c));
+	s->connect_wall_s = get_i64(&c);
 	s->port = (int32_t)get_u32(&c);
 	x = take(&c, 1);
 	s->family = x != NULL ? x[0] : 0;
@@ -283,8 +293,7 @@ void handoff_put_server(struct handoff_buf *b, const struct handoff_server *s)
 
 	put_u32(b, s->pid);
 	put_u32(b, s->secret);
-	put_u32(b, (uint32_t)((uint64_t)s->age_ms >> 32));
-	put_u32(b, (uint32_t)s->age_ms);
+	put_i64(b, s->age_ms);
 	put(b, &flags, 1);
 	put_str(b, s->alias);
 	put_str(b, s->user);
@@ -295,7 +304,6 @@ bool handoff_decode_server(const uint8_t *buf, size_t len,
 			   struct handoff_server *s)
 {
 	struct cur c = {.p = buf, .left = len};
-	uint64_t hi;
 	const uint8_t *x;
 
 	memset(s, 0, sizeof(*s));
@@ -303,8 +311,7 @@ bool handoff_decode_server(const uint8_t *buf, size_t len,
 		return false;
 	s->pid = get_u32(&c);
 	s->secret = get_u32(&c);
-	hi = get_u32(&c);
-	s->age_ms = (int64_t)(hi << 32 | get_u32(&c));
+	s->age_ms = get_i64(&c);
 	x = take(&c, 1);
 	if (x != NULL && (x[0] & ~1u) != 0)
 		c.bad = true; /* flags not defined */

@@ -73,13 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!memchr(errs.msg[i], '\0', CONFIG_ERROR_LEN))
 			abort();
 	config_print(&c, devnull);
-	if (errs.n == 0) {
-		const char *keys[CONFIG_CONNINFO_MAX + 1],
-		    *vals[CONFIG_CONNINFO_MAX + 1];
-		if (config_conninfo(&c, NULL, keys, vals,
-				    CONFIG_CONNINFO_MAX + 1) == 0)
-			abort();
-	}
 	config_free(&c);
 	return 0;
 }

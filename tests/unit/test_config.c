@@ -1,6 +1,6 @@
 /* Unit tests for config: defaults, every setting's validation and exact
  * error text, the INI file, the environment, precedence, cross-setting
- * checks, redaction of the password and the libpq conninfo arrays. */
+ * checks, redaction of the password. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1593,12 +1593,9 @@ static void test_password_never_shown(void **state)
 				     "password = " SECRET "\n" SECRET "\n"
 				     "pool_max = abc\n");
 	char *const envp[] = {"DB_PASSWORD=" SECRET, "DB_POOL_MAX=x", NULL};
-	const char *keys[16], *values[16];
 	struct config c;
 	struct config_errors errs = {0};
 	char *text;
-	size_t n;
-	bool passed = false;
 
 	(void)state;
 	config_defaults(&c);
@@ -1617,111 +1614,7 @@ static void test_password_never_shown(void **state)
 	assert_non_null(strstr(text, "\npassword = <redacted>\n"));
 	free(text);
 
-	n = config_conninfo(&c, NULL, keys, values, ARRAY_LEN(keys));
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(keys[i], "password") == 0)
-			passed = strcmp(values[i], SECRET) == 0;
-	assert_true(passed);
-	config_free(&c);
-}
-
-static void test_conninfo(void **state)
-{
-	static const char *const want_keys[] = {"host",
-						"hostaddr",
-						"port",
-						"dbname",
-						"user",
-						"password",
-						"sslmode",
-						"sslrootcert",
-						"sslcert",
-						"sslkey",
-						"target_session_attrs",
-						"gssencmode",
-						"fallback_application_name"};
-	static const char *const want_values[] = {"db1,db2",
-						  "10.0.0.1,10.0.0.2",
-						  "5433",
-						  "app",
-						  "appuser",
-						  SECRET,
-						  "verify-full",
-						  "/etc/ssl/root.crt",
-						  "/etc/ssl/client.crt",
-						  "/etc/ssl/client.key",
-						  "read-write",
-						  "disable",
-						  "pitlane"};
-	const char *keys[CONFIG_CONNINFO_MAX + 1],
-	    *values[CONFIG_CONNINFO_MAX + 1];
-	struct config c;
-	struct config_errors errs = {0};
-	size_t n;
-
-	(void)state;
-	config_defaults(&c);
-	config_finish(&c, &errs);
-	n = config_conninfo(&c, NULL, keys, values, ARRAY_LEN(keys));
-	assert_int_equal(n, 8);
-	assert_string_equal(keys[0], "host");
-	assert_string_equal(values[0], "localhost");
-	assert_string_equal(keys[1], "port");
-	assert_string_equal(values[1], "5432");
-	assert_string_equal(keys[2], "dbname");
-	assert_string_equal(keys[3], "user");
-	assert_string_equal(keys[4], "sslmode");
-	assert_string_equal(values[4], "prefer");
-	assert_string_equal(keys[5], "target_session_attrs");
-	assert_string_equal(values[5], "any");
-	assert_string_equal(keys[6], "gssencmode");
-	assert_string_equal(values[6], "disable");
-	assert_string_equal(keys[7], "fallback_application_name");
-	assert_string_equal(values[7], "pitlane");
-	assert_null(keys[8]);
-	assert_null(values[8]);
-
-	config_set(&c, "pool", "host", "db1,db2", "x", &errs);
-	config_set(&c, "pool", "port", "5433", "x", &errs);
-	config_set(&c, "pool", "dbname", "app", "x", &errs);
-	config_set(&c, "pool", "user", "appuser", "x", &errs);
-	config_set(&c, "pool", "password", SECRET, "x", &errs);
-	config_set(&c, "pool", "sslmode", "verify-full", "x", &errs);
-	config_set(&c, "pool", "sslrootcert", "/etc/ssl/root.crt", "x", &errs);
-	config_set(&c, "pool", "sslcert", "/etc/ssl/client.crt", "x", &errs);
-	config_set(&c, "pool", "sslkey", "/etc/ssl/client.key", "x", &errs);
-	config_set(&c, "pool", "target_session_attrs", "read-write", "x",
-		   &errs);
-	config_finish(&c, &errs);
-	assert_no_errors(&errs);
-	n = config_conninfo(&c, "10.0.0.1,10.0.0.2", keys, values,
-			    ARRAY_LEN(keys));
-	assert_int_equal(n, ARRAY_LEN(want_keys));
-	assert_int_equal(n, CONFIG_CONNINFO_MAX);
-	for (size_t i = 0; i < n; i++) {
-		assert_string_equal(keys[i], want_keys[i]);
-		assert_string_equal(values[i], want_values[i]);
-	}
-	assert_null(keys[n]);
-	assert_null(values[n]);
-
-	/* Room for the pairs but not the terminating NULL. */
-	assert_int_equal(config_conninfo(&c, "10.0.0.1,10.0.0.2", keys, values,
-					 ARRAY_LEN(want_keys)),
-			 0);
-
-	/* Each of the three is passed on its own, and unset again. */
-	config_set(&c, "pool", "sslrootcert", "", "x", &errs);
-	config_set(&c, "pool", "sslkey", "", "x", &errs);
-	assert_no_errors(&errs);
-	n = config_conninfo(&c, NULL, keys, values, ARRAY_LEN(keys));
-	assert_int_equal(n, 10);
-	assert_string_equal(keys[4], "password");
-	assert_string_equal(keys[5], "sslmode");
-	assert_string_equal(keys[6], "sslcert");
-	assert_string_equal(values[6], "/etc/ssl/client.crt");
-	assert_string_equal(keys[7], "target_session_attrs");
-	assert_string_equal(keys[8], "gssencmode");
+	assert_string_equal(c.password, SECRET); /* kept for the server */
 	config_free(&c);
 }
 
@@ -2546,7 +2439,6 @@ int main(void)
 	    cmocka_unit_test(test_max_packet_size),
 	    cmocka_unit_test(test_finish_unix_socket_dir),
 	    cmocka_unit_test(test_password_never_shown),
-	    cmocka_unit_test(test_conninfo),
 	    cmocka_unit_test(test_error_overflow),
 	    cmocka_unit_test(test_pool_mode_name),
 	    cmocka_unit_test(test_enum_names),
