@@ -1601,4 +1601,3 @@ void config_print(const struct config *c, FILE *out)
 	}
 	print_entries(c, out);
 }
-
