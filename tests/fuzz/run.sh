@@ -36,7 +36,7 @@ sources_of() {
     saslprep) echo src/saslprep.c ;;
     authfile) echo src/authfile.c src/errlist.c ;;
     hba) echo src/hba.c src/errlist.c ;;
-    config) echo src/config.c src/dbconf.c ;;
+    config) echo src/config.c src/config_ini.c src/dbconf.c ;;
     dbconf) echo src/dbconf.c ;;
     admin_parse) echo src/admin_parse.c ;;
     peer) echo src/peer.c ;;
