@@ -1222,6 +1222,7 @@ static bool client_start_tls(struct client *c, struct evbuffer *early)
 				&client_io_ops, c);
 	if (tio == NULL)
 		return false;
+	io_set_lean(tio);
 	io_detach(c->io);
 	io_release_fd(c->io);
 	c->plain_io = c->io; /* freed with the client, outside callbacks */
@@ -1465,6 +1466,8 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 	}
 	c->w = w;
 	c->io = io_new_socket(w->base, fd, true, &client_io_ops, c);
+	if (c->io != NULL)
+		io_set_lean(c->io); /* an idle client holds no buffers */
 	c->login_timer = evtimer_new(w->base, client_login_timeout_cb, c);
 	if (c->io == NULL || c->login_timer == NULL) {
 		if (c->io != NULL)
@@ -1762,6 +1765,7 @@ struct client *client_adopt(struct worker *w, int fd,
 		free(c);
 		return NULL;
 	}
+	io_set_lean(c->io);
 	io_read(c->io, false);
 	c->key_pid = hs->key_pid;
 	c->key_secret = hs->key_secret;
