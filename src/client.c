@@ -345,6 +345,19 @@ static void client_forward(struct client *c)
 	}
 }
 
+/* Fixes the client's startup set: its parameters as they are now, shared
+ * with the clients that logged in alike. */
+static bool client_set_startup(struct client *c)
+{
+	struct params_shared *sh = params_share(&c->want);
+
+	if (sh == NULL)
+		return false;
+	params_unshare(c->startup);
+	c->startup = sh;
+	return true;
+}
+
 /* Ends a login that needed a server: the server now holds the client's
  * parameters as PostgreSQL normalised them, which the client is told and
  * keeps as its startup state. */
@@ -362,10 +375,11 @@ static void client_login_done(struct client *c)
 			return;
 		}
 	}
-	if (!params_copy(&c->startup, &c->want)) {
+	if (!client_set_startup(c)) {
 		client_disconnect(c, "53200", "out of memory", NULL);
 		return;
 	}
+	s->peer.startup = params_shared_get(c->startup);
 	client_send_welcome(c, &s->params);
 	if (c->state == CLIENT_CLOSING)
 		return;
@@ -399,7 +413,7 @@ static void client_attach(struct client *c, struct server *s)
 		    ? &c->names
 		    : NULL,
 	    .want = &c->want,
-	    .startup = &c->startup,
+	    .startup = params_shared_get(c->startup),
 	};
 	bool syncing;
 
@@ -926,7 +940,7 @@ static void client_login_finish(struct client *c, const char *db)
 		client_acquire(c);
 		return;
 	}
-	if (!params_copy(&c->startup, &c->want)) {
+	if (!client_set_startup(c)) {
 		client_disconnect(c, "53200", "out of memory", NULL);
 		return;
 	}
@@ -1544,7 +1558,7 @@ void client_free(struct client *c)
 	authquery_cancel(c->lookup);
 	login_free(c->login);
 	params_clear(&c->want);
-	params_clear(&c->startup);
+	params_unshare(c->startup);
 	stmt_names_clear(&c->names, c->w->stmts);
 	free(c);
 }
@@ -1639,7 +1653,7 @@ bool client_handoff_begin(struct client *c, struct handoff_buf *b)
 		 c->auth_method != NULL ? c->auth_method : "");
 	handoff_begin(b, &hs);
 	handoff_put_params(b, &c->want);
-	handoff_put_params(b, &c->startup);
+	handoff_put_params(b, params_shared_get(c->startup));
 	handoff_put_stmt_count(b, stmt_names_count(&c->names));
 	stmt_names_each(&c->names, client_handoff_stmt_cb, b);
 	handoff_end(b, pending > 0 ? evbuffer_pullup(in, -1) : NULL,
@@ -1747,6 +1761,21 @@ static void client_copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+/* The adopted session's startup set, shared like a login's. */
+static bool client_adopt_startup(struct client *c,
+				 const struct handoff_session *hs)
+{
+	struct params tmp = {0};
+	bool ok = params_copy(&tmp, &hs->startup);
+
+	if (ok) {
+		c->startup = params_share(&tmp);
+		ok = c->startup != NULL;
+	}
+	params_clear(&tmp);
+	return ok;
+}
+
 struct client *client_adopt(struct worker *w, int fd,
 			    const struct handoff_session *hs)
 {
@@ -1791,8 +1820,7 @@ struct client *client_adopt(struct worker *w, int fd,
 		return NULL;
 	}
 	c->pool->nclients++;
-	if (!params_copy(&c->want, &hs->want) ||
-	    !params_copy(&c->startup, &hs->startup) ||
+	if (!params_copy(&c->want, &hs->want) || !client_adopt_startup(c, hs) ||
 	    !client_adopt_stmts(c, hs) ||
 	    evbuffer_add(io_input(c->io), hs->pending, hs->pending_len) != 0) {
 		client_handoff_drop(c);
@@ -1812,7 +1840,7 @@ bool client_adopt_link(struct client *c, struct server *s)
 	    .ctx = c,
 	    .names = NULL, /* session mode: names pass through */
 	    .want = &c->want,
-	    .startup = &c->startup,
+	    .startup = params_shared_get(c->startup),
 	};
 
 	if (!c->pool->mode->server_at_login || s->pool != c->pool)

@@ -48,13 +48,14 @@ struct client {
 	struct event *login_timer; /* startup or final-flush deadline */
 	uint32_t key_pid;	   /* BackendKeyData pitlane gave it */
 	uint32_t key_secret;
-	bool discard_until_sync; /* a refused batch: skip to its Sync */
-	bool buried;		 /* on the dead list, freed soon */
-	struct params want;	 /* session parameters it set */
-	struct params startup;	 /* as after login: what RESET ALL restores */
-	struct stmt_names names; /* its named prepared statements */
-	int64_t last_active_ms;	 /* last read from it */
-	int64_t wait_since_us;	 /* when it asked for a server (metrics) */
+	bool discard_until_sync;       /* a refused batch: skip to its Sync */
+	bool buried;		       /* on the dead list, freed soon */
+	struct params want;	       /* session parameters it set */
+	struct params_shared *startup; /* as after login: what RESET ALL
+					  restores; NULL before */
+	struct stmt_names names;       /* its named prepared statements */
+	int64_t last_active_ms;	       /* last read from it */
+	int64_t wait_since_us; /* when it asked for a server (metrics) */
 	char addr[64];
 	char user[64];		 /* as authenticated, for logs */
 	char ip[48];		 /* peer address without port, "[local]" */

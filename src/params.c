@@ -298,3 +298,76 @@ uint64_t params_fingerprint(struct params *p)
 	p->fp_gen = p->gen + 1;
 	return fp;
 }
+
+/* Shared sets: a hash table by fingerprint of sets nobody changes any
+ * more. The event loop is single-threaded: the table needs no lock. */
+#define PARAMS_SHARED_BUCKETS 256
+
+struct params_shared {
+	struct params_shared *next; /* in its bucket */
+	unsigned refs;
+	uint64_t fp;
+	struct params set;
+};
+
+static struct params_shared *params_shared_table[PARAMS_SHARED_BUCKETS];
+static const struct params params_none;
+
+/* Whether a and b hold the same names (in any case) with the same
+ * values. */
+static bool params_equal(const struct params *a, const struct params *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (unsigned i = 0; i < a->n; i++) {
+		const char *v = params_get(b, a->name[i]);
+		if (v == NULL || strcmp(v, a->value[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+struct params_shared *params_share(struct params *p)
+{
+	uint64_t fp = params_fingerprint(p);
+	struct params_shared **head =
+	    &params_shared_table[fp % PARAMS_SHARED_BUCKETS];
+	struct params_shared *s;
+
+	for (s = *head; s != NULL; s = s->next)
+		if (s->fp == fp && params_equal(&s->set, p)) {
+			s->refs++;
+			return s;
+		}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	if (!params_copy(&s->set, p)) {
+		free(s);
+		return NULL;
+	}
+	s->refs = 1;
+	s->fp = fp;
+	s->next = *head;
+	*head = s;
+	return s;
+}
+
+void params_unshare(struct params_shared *s)
+{
+	struct params_shared **pp;
+
+	if (s == NULL || --s->refs > 0)
+		return;
+	pp = &params_shared_table[s->fp % PARAMS_SHARED_BUCKETS];
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	params_clear(&s->set);
+	free(s);
+}
+
+const struct params *params_shared_get(const struct params_shared *s)
+{
+	return s != NULL ? &s->set : &params_none;
+}
