@@ -56,11 +56,15 @@ struct client {
 	struct stmt_names names;       /* its named prepared statements */
 	int64_t last_active_ms;	       /* last read from it */
 	int64_t wait_since_us; /* when it asked for a server (metrics) */
-	char addr[64];
-	char user[64];		 /* as authenticated, for logs */
-	char ip[48];		 /* peer address without port, "[local]" */
+	/* Names for logs and SHOW, each cut as PostgreSQL cuts names (63
+	 * bytes, 47 for ip); they point into name_block, one block sized to
+	 * them (client_set_names), or to "" before it. */
+	const char *addr;	 /* peer address and port */
+	const char *user;	 /* as authenticated */
+	const char *ip;		 /* peer address without port, "[local]" */
+	const char *db;		 /* database asked for */
+	char *name_block;	 /* owned */
 	const char *auth_method; /* static name, for logs */
-	char db[64];		 /* database asked for */
 	struct io *plain_io;	 /* before STARTTLS; freed with the client */
 	struct login *login;	 /* the exchange in progress, CLIENT_AUTH */
 	struct authquery_req *lookup; /* auth_query running for this login;
