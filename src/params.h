@@ -17,8 +17,9 @@
  * a client that sets nothing costs nothing. */
 struct params {
 	unsigned n, cap;
-	char **name;	 /* owned, cap entries */
-	char **value;	 /* owned, cap entries */
+	char **name;	 /* cap entries; owns the block value is in and
+			    each entry's "name\0value" string */
+	char **value;	 /* cap entries, = name + cap; into the strings */
 	unsigned gen;	 /* bumped by every change */
 	unsigned fp_gen; /* gen + 1 when fp is current */
 	uint64_t fp;	 /* params_fingerprint cache */
