@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/event_struct.h>
 #include <openssl/err.h>
 
 #define IO_READ_CHUNK	    16384 /* bytes asked of each read */
@@ -19,32 +20,36 @@
 #define IO_DISCARD_READS    64	  /* reads of unread input before a close */
 #define IO_BUFS_KEPT	    256	  /* empty evbuffers kept for lending */
 
+/* Laid out for size (an idle client holds one): the read event is part
+ * of it, pointers first, the small fields packed after them. */
 struct io {
+	struct event rev; /* EV_READ | EV_PERSIST, made by io_start */
 	const struct io_ops *ops;
 	void *ctx;
-	int fd;
-	bool close_fd;
-	bool reading;	   /* EV_READ wanted */
-	bool read_armed;   /* rev is added */
-	bool write_armed;  /* a write waits: the socket was full (or TLS
-			      wants to read first) */
-	bool wev_added;	   /* wev is added */
-	bool dead;	   /* failed: report once */
-	size_t read_limit; /* 0: none */
-	struct evbuffer_cb_entry *in_cb; /* while read_limit holds reading */
-	size_t low_water;
-	int err;		 /* errno of a failed write, reported later */
-	struct event *rev, *wev; /* wev made when first needed */
+	struct event *wev; /* made when first needed */
 	struct evbuffer *in, *out;
+	struct evbuffer_cb_entry *in_cb;   /* while read_limit holds reading */
 	void (*peek)(void *ctx, int byte); /* once, before the first read */
 	SSL *ssl;			   /* TLS; NULL for plain sockets */
+	size_t read_limit;		   /* 0: none */
+	size_t low_water;
+	int fd;
+	int err;       /* errno of a failed write, reported later */
+	int wpend;     /* length of an SSL_write to repeat; 0: none */
+	bool rev_made; /* rev is assigned */
+	bool close_fd;
+	bool reading;	     /* EV_READ wanted */
+	bool read_armed;     /* rev is added */
+	bool write_armed;    /* a write waits: the socket was full (or TLS
+				wants to read first) */
+	bool wev_added;	     /* wev is added */
+	bool dead;	     /* failed: report once */
 	bool own_ssl;	     /* io_free shuts it down and frees it */
 	bool ssl_fatal;	     /* OpenSSL failed: no close_notify */
 	bool rd_wants_write; /* SSL_read needs the socket writable */
 	bool wr_wants_read;  /* SSL_write needs the socket readable */
 	bool ssl_starved;    /* SSL_read wants the socket: what OpenSSL
 				holds is a partial record */
-	int wpend;	     /* length of an SSL_write to repeat; 0: none */
 	bool lean;	     /* lends its buffers back when they are empty */
 	bool shed_queued;    /* a deferred io_shed is on the loop */
 };
@@ -140,7 +145,7 @@ static void io_shed(struct io *io)
 static bool io_arm_read(struct io *io, bool on)
 {
 	if (on != io->read_armed) {
-		if ((on ? event_add(io->rev, NULL) : event_del(io->rev)) != 0)
+		if ((on ? event_add(&io->rev, NULL) : event_del(&io->rev)) != 0)
 			return false;
 		io->read_armed = on;
 	}
@@ -174,7 +179,7 @@ static void io_update_read(struct io *io)
 	/* Plaintext OpenSSL holds already never wakes the socket. */
 	if (want && io->ssl != NULL && !io->ssl_starved &&
 	    SSL_has_pending(io->ssl))
-		event_active(io->rev, EV_READ, 1);
+		event_active(&io->rev, EV_READ, 1);
 }
 
 static void io_write_cb(evutil_socket_t fd, short what, void *arg);
@@ -183,7 +188,7 @@ static void io_write_cb(evutil_socket_t fd, short what, void *arg);
  * call that met it must not call back. */
 static void io_fail_later(struct io *io)
 {
-	event_active(io->rev, EV_READ, 1);
+	event_active(&io->rev, EV_READ, 1);
 }
 
 /* Adds or deletes the write event: wanted while a write waits for room in
@@ -198,7 +203,7 @@ static void io_update_write(struct io *io)
 	if (on == io->wev_added)
 		return;
 	if (on && io->wev == NULL) {
-		io->wev = event_new(event_get_base(io->rev), io->fd,
+		io->wev = event_new(event_get_base(&io->rev), io->fd,
 				    EV_WRITE | EV_PERSIST, io_write_cb, io);
 		if (io->wev == NULL) {
 			io->err = ENOMEM;
@@ -501,9 +506,9 @@ static void io_write_cb(evutil_socket_t fd, short what, void *arg)
  * EV_TIMEOUT (which no read sets), does it from the loop. */
 static void io_shed_later(struct io *io)
 {
-	if (io->lean && !io->shed_queued && io->rev != NULL) {
+	if (io->lean && !io->shed_queued && io->rev_made) {
 		io->shed_queued = true;
-		event_active(io->rev, EV_TIMEOUT, 1);
+		event_active(&io->rev, EV_TIMEOUT, 1);
 	}
 }
 
@@ -649,11 +654,12 @@ static bool io_start(struct io *io, struct event_base *base)
 		io_scratch = evbuffer_new();
 	io->in = io_buf_get();
 	io->out = io_buf_get();
-	io->rev =
-	    event_new(base, io->fd, EV_READ | EV_PERSIST,
-		      io->ssl != NULL ? io_read_event_cb : io_read_cb, io);
+	io->rev_made =
+	    event_assign(&io->rev, base, io->fd, EV_READ | EV_PERSIST,
+			 io->ssl != NULL ? io_read_event_cb : io_read_cb,
+			 io) == 0;
 	if (io_scratch == NULL || io->in == NULL || io->out == NULL ||
-	    io->rev == NULL || !io_arm_read(io, true))
+	    !io->rev_made || !io_arm_read(io, true))
 		return false;
 	io_update_read(io);
 	return true;
@@ -800,8 +806,8 @@ void io_free(struct io *io)
 		SSL_free(io->ssl);
 	if (io->close_fd)
 		io_end_stream(io->fd);
-	if (io->rev != NULL)
-		event_free(io->rev);
+	if (io->rev_made)
+		event_del(&io->rev); /* pending, active or not */
 	if (io->wev != NULL)
 		event_free(io->wev);
 	if (io->in != NULL && io->in_cb != NULL)
