@@ -1542,7 +1542,7 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 		return;
 	}
 	c->port = net_port(sa);
-	c->connect_wall_s = (int64_t)time(NULL);
+	c->connect_wall_s = (uint32_t)time(NULL);
 	c->unix_socket = sa == NULL || sa->sa_family == AF_UNIX;
 	c->family = net_addr_bytes(sa, c->peer);
 	net_set_nodelay(fd);
@@ -1837,7 +1837,7 @@ struct client *client_adopt(struct worker *w, int fd,
 	io_read(c->io, false);
 	c->key_pid = hs->key_pid;
 	c->key_secret = hs->key_secret;
-	c->connect_wall_s = hs->connect_wall_s;
+	c->connect_wall_s = (uint32_t)hs->connect_wall_s;
 	c->port = hs->port;
 	c->family = hs->family;
 	memcpy(c->peer, hs->peer, sizeof(c->peer));

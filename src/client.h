@@ -52,8 +52,7 @@ struct client {
 					  restores; NULL before */
 	struct stmt_names names;       /* its named prepared statements */
 	int64_t last_active_ms;	       /* last read from it */
-	int64_t wait_since_us;	/* when it asked for a server (metrics) */
-	int64_t connect_wall_s; /* wall-clock time of accept, for SHOW */
+	int64_t wait_since_us; /* when it asked for a server (metrics) */
 	/* Names for logs and SHOW, each cut as PostgreSQL cuts names (63
 	 * bytes, 47 for ip); they point into name_block, one block sized to
 	 * them (client_set_names), or to "" before it. */
@@ -68,11 +67,13 @@ struct client {
 	struct authquery_req *lookup; /* auth_query running for this login;
 					 CLIENT_AUTH with login NULL */
 	uint8_t peer[16];	      /* peer address, for hba */
-	enum client_state state;
-	uint32_t key_pid; /* BackendKeyData pitlane gave it */
+	uint32_t key_pid;	      /* BackendKeyData pitlane gave it */
 	uint32_t key_secret;
-	int family;		 /* of peer */
-	int port;		 /* peer's port; 0 on the unix socket */
+	uint32_t connect_wall_s; /* wall-clock time of accept, for SHOW
+				    (seconds since 1970, to 2106) */
+	uint16_t port;		 /* peer's port; 0 on the unix socket */
+	uint8_t family;		 /* of peer (AF_*) */
+	uint8_t state;		 /* enum client_state */
 	bool discard_until_sync; /* a refused batch: skip to its Sync */
 	bool buried;		 /* on the dead list, freed soon */
 	bool unix_socket;	 /* accepted on the unix socket */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,8 +32,8 @@ struct io {
 	struct evbuffer_cb_entry *in_cb;   /* while read_limit holds reading */
 	void (*peek)(void *ctx, int byte); /* once, before the first read */
 	SSL *ssl;			   /* TLS; NULL for plain sockets */
-	size_t read_limit;		   /* 0: none */
-	size_t low_water;
+	uint32_t read_limit;		   /* 0: none */
+	uint32_t low_water;
 	int fd;
 	int err;       /* errno of a failed write, reported later */
 	int wpend;     /* length of an SSL_write to repeat; 0: none */
@@ -866,11 +867,11 @@ void io_read(struct io *io, bool on)
 
 void io_set_read_limit(struct io *io, size_t limit)
 {
-	io->read_limit = limit;
+	io->read_limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
 	io_update_read(io);
 }
 
 void io_set_low_water(struct io *io, size_t low)
 {
-	io->low_water = low;
+	io->low_water = low > UINT32_MAX ? UINT32_MAX : (uint32_t)low;
 }
