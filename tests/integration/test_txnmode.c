@@ -974,7 +974,8 @@ static long idle_answer(int fd)
  * answer in order. */
 static void test_idle_busy_idle_pieces(void **state)
 {
-	struct h_pitlane *pl = *state = start_pool("1", NULL);
+	/* Two servers: a client holds one from its first byte on. */
+	struct h_pitlane *pl = *state = start_pool("2", NULL);
 	static const char *const kv[] = {"user", H_USER, "database", H_DBNAME,
 					 NULL};
 	unsigned char msg[256], b[256];
@@ -998,8 +999,7 @@ static void test_idle_busy_idle_pieces(void **state)
 		/* Cut anywhere, the header and the second message included. */
 		size_t cut = 1 + (size_t)r * 7 % (len - 1);
 		assert_true(h_raw_send(fd[0], msg, cut));
-		/* A whole transaction of the other client meanwhile, on the
-		 * only server. */
+		/* A whole transaction of the other client meanwhile. */
 		size_t other = idle_query(b, sizeof(b), "SELECT 7");
 		assert_true(h_raw_send(fd[1], b, other));
 		assert_int_equal(idle_answer(fd[1]), 7);
