@@ -126,7 +126,7 @@ static struct evbuffer *io_buf(struct evbuffer **slot)
  * with an evbuffer callback on it (the read limit) is kept. */
 static void io_shed(struct io *io)
 {
-	if (!io->lean || io->dead)
+	if (!io->lean)
 		return;
 	if (io->in != NULL && io->in_cb == NULL &&
 	    evbuffer_get_length(io->in) == 0) {
