@@ -414,7 +414,7 @@ static void admin_client_sock(struct admin_reply *r, struct client *c,
 	k->link = c->server;
 	admin_tls_text(c->tls ? io_ssl(c->io) : NULL, k->tls, sizeof(k->tls));
 	k->app = app != NULL ? app : "";
-	k->recv = evbuffer_get_length(io_input(c->io));
+	k->recv = io_input_length(c->io);
 	k->send = io_unsent(c->io);
 }
 

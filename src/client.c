@@ -86,6 +86,38 @@ static void client_set_state(struct client *c, enum client_state st)
 static void client_request(struct client *c);
 static void client_forward(struct client *c);
 
+/* Sets the client's names in one block sized to them (an idle client
+ * should not carry 240 bytes of fixed arrays), each cut as before: 63
+ * bytes, 47 for ip. The arguments may point into the old block. false
+ * when out of memory (the names are unchanged). */
+static bool client_set_names(struct client *c, const char *addr, const char *ip,
+			     const char *user, const char *db)
+{
+	const char *src[4] = {addr, ip, user, db};
+	const size_t cap[4] = {63, 47, 63, 63};
+	size_t len[4], total = 0;
+	char *b;
+
+	for (int i = 0; i < 4; i++) {
+		len[i] = strnlen(src[i], cap[i]);
+		total += len[i] + 1;
+	}
+	b = malloc(total);
+	if (b == NULL)
+		return false;
+	const char **dst[4] = {&c->addr, &c->ip, &c->user, &c->db};
+	char *p = b;
+	for (int i = 0; i < 4; i++) {
+		memcpy(p, src[i], len[i]);
+		p[len[i]] = '\0';
+		*dst[i] = p;
+		p += len[i] + 1;
+	}
+	free(c->name_block);
+	c->name_block = b;
+	return true;
+}
+
 /* Queues bytes pitlane writes itself and sends them. */
 static void client_write(struct client *c, const void *p, size_t n)
 {
@@ -345,6 +377,19 @@ static void client_forward(struct client *c)
 	}
 }
 
+/* Fixes the client's startup set: its parameters as they are now, shared
+ * with the clients that logged in alike. */
+static bool client_set_startup(struct client *c)
+{
+	struct params_shared *sh = params_share(&c->want);
+
+	if (sh == NULL)
+		return false;
+	params_unshare(c->startup);
+	c->startup = sh;
+	return true;
+}
+
 /* Ends a login that needed a server: the server now holds the client's
  * parameters as PostgreSQL normalised them, which the client is told and
  * keeps as its startup state. */
@@ -362,10 +407,11 @@ static void client_login_done(struct client *c)
 			return;
 		}
 	}
-	if (!params_copy(&c->startup, &c->want)) {
+	if (!client_set_startup(c)) {
 		client_disconnect(c, "53200", "out of memory", NULL);
 		return;
 	}
+	s->peer.startup = params_shared_get(c->startup);
 	client_send_welcome(c, &s->params);
 	if (c->state == CLIENT_CLOSING)
 		return;
@@ -399,7 +445,7 @@ static void client_attach(struct client *c, struct server *s)
 		    ? &c->names
 		    : NULL,
 	    .want = &c->want,
-	    .startup = &c->startup,
+	    .startup = params_shared_get(c->startup),
 	};
 	bool syncing;
 
@@ -795,7 +841,10 @@ static bool client_check_login(struct client *c, const uint8_t *pkt,
 		return false;
 	}
 	(void)cfg;
-	snprintf(c->user, sizeof(c->user), "%s", user);
+	if (!client_set_names(c, c->addr, c->ip, user, c->db)) {
+		client_disconnect(c, "53200", "out of memory", NULL);
+		return false;
+	}
 	return true;
 }
 
@@ -926,7 +975,7 @@ static void client_login_finish(struct client *c, const char *db)
 		client_acquire(c);
 		return;
 	}
-	if (!params_copy(&c->startup, &c->want)) {
+	if (!client_set_startup(c)) {
 		client_disconnect(c, "53200", "out of memory", NULL);
 		return;
 	}
@@ -1136,11 +1185,19 @@ static void client_login(struct client *c, const uint8_t *pkt,
 		return;
 	}
 	db = proto_startup_get(pkt, st, "database");
-	snprintf(c->db, sizeof(c->db), "%s", db && db[0] ? db : c->user);
+	if (!client_set_names(c, c->addr, c->ip, c->user,
+			      db && db[0] ? db : c->user)) {
+		client_disconnect(c, "53200", "out of memory", NULL);
+		return;
+	}
 	c->console_db = client_is_console_db(c->w->cfg, c->db);
 	if (c->console_db) {
 		/* One name for hba rules and SHOW, whichever alias. */
-		snprintf(c->db, sizeof(c->db), "pgbouncer");
+		if (!client_set_names(c, c->addr, c->ip, c->user,
+				      "pgbouncer")) {
+			client_disconnect(c, "53200", "out of memory", NULL);
+			return;
+		}
 		if (!client_console_params(c, pkt, st))
 			return;
 	} else {
@@ -1222,6 +1279,7 @@ static bool client_start_tls(struct client *c, struct evbuffer *early)
 				&client_io_ops, c);
 	if (tio == NULL)
 		return false;
+	io_set_lean(tio);
 	io_detach(c->io);
 	io_release_fd(c->io);
 	c->plain_io = c->io; /* freed with the client, outside callbacks */
@@ -1458,15 +1516,22 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 	struct timeval login = {
 	    .tv_sec = w->cfg->client_login_timeout_ms / 1000,
 	    .tv_usec = (w->cfg->client_login_timeout_ms % 1000) * 1000};
+	char addr[64], ip[48];
 
 	if (c == NULL) {
 		evutil_closesocket(fd);
 		return;
 	}
+	c->addr = c->ip = c->user = c->db = "";
 	c->w = w;
 	c->io = io_new_socket(w->base, fd, true, &client_io_ops, c);
+	if (c->io != NULL)
+		io_set_lean(c->io); /* an idle client holds no buffers */
 	c->login_timer = evtimer_new(w->base, client_login_timeout_cb, c);
-	if (c->io == NULL || c->login_timer == NULL) {
+	net_format_addr(sa, addr, sizeof(addr));
+	net_format_ip(sa, ip, sizeof(ip));
+	if (c->io == NULL || c->login_timer == NULL ||
+	    !client_set_names(c, addr, ip, "", "")) {
 		if (c->io != NULL)
 			io_free(c->io);
 		else
@@ -1476,10 +1541,8 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa)
 		free(c);
 		return;
 	}
-	net_format_addr(sa, c->addr, sizeof(c->addr));
-	net_format_ip(sa, c->ip, sizeof(c->ip));
 	c->port = net_port(sa);
-	c->connect_wall_s = (int64_t)time(NULL);
+	c->connect_wall_s = (uint32_t)time(NULL);
 	c->unix_socket = sa == NULL || sa->sa_family == AF_UNIX;
 	c->family = net_addr_bytes(sa, c->peer);
 	net_set_nodelay(fd);
@@ -1541,7 +1604,8 @@ void client_free(struct client *c)
 	authquery_cancel(c->lookup);
 	login_free(c->login);
 	params_clear(&c->want);
-	params_clear(&c->startup);
+	params_unshare(c->startup);
+	free(c->name_block);
 	stmt_names_clear(&c->names, c->w->stmts);
 	free(c);
 }
@@ -1636,7 +1700,7 @@ bool client_handoff_begin(struct client *c, struct handoff_buf *b)
 		 c->auth_method != NULL ? c->auth_method : "");
 	handoff_begin(b, &hs);
 	handoff_put_params(b, &c->want);
-	handoff_put_params(b, &c->startup);
+	handoff_put_params(b, params_shared_get(c->startup));
 	handoff_put_stmt_count(b, stmt_names_count(&c->names));
 	stmt_names_each(&c->names, client_handoff_stmt_cb, b);
 	handoff_end(b, pending > 0 ? evbuffer_pullup(in, -1) : NULL,
@@ -1735,13 +1799,19 @@ static bool client_adopt_stmts(struct client *c,
 	return true;
 }
 
-/* Copies a string, cut to fit. */
-static void client_copy_str(char *dst, size_t size, const char *src)
+/* The adopted session's startup set, shared like a login's. */
+static bool client_adopt_startup(struct client *c,
+				 const struct handoff_session *hs)
 {
-	size_t n = strnlen(src, size - 1);
+	struct params tmp = {0};
+	bool ok = params_copy(&tmp, &hs->startup);
 
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	if (ok) {
+		c->startup = params_share(&tmp);
+		ok = c->startup != NULL;
+	}
+	params_clear(&tmp);
+	return ok;
 }
 
 struct client *client_adopt(struct worker *w, int fd,
@@ -1755,6 +1825,7 @@ struct client *client_adopt(struct worker *w, int fd,
 		close(fd);
 		return NULL;
 	}
+	c->addr = c->ip = c->user = c->db = "";
 	c->w = w;
 	c->io = io_new_socket(w->base, fd, true, &client_io_ops, c);
 	if (c->io == NULL) {
@@ -1762,23 +1833,24 @@ struct client *client_adopt(struct worker *w, int fd,
 		free(c);
 		return NULL;
 	}
+	io_set_lean(c->io);
 	io_read(c->io, false);
 	c->key_pid = hs->key_pid;
 	c->key_secret = hs->key_secret;
-	c->connect_wall_s = hs->connect_wall_s;
+	c->connect_wall_s = (uint32_t)hs->connect_wall_s;
 	c->port = hs->port;
 	c->family = hs->family;
 	memcpy(c->peer, hs->peer, sizeof(c->peer));
 	c->unix_socket = hs->unix_socket;
-	client_copy_str(c->user, sizeof(c->user), hs->user);
-	client_copy_str(c->db, sizeof(c->db), hs->db);
-	client_copy_str(c->addr, sizeof(c->addr), hs->addr);
-	client_copy_str(c->ip, sizeof(c->ip), hs->ip);
 	c->auth_method = client_auth_method_of(hs->auth_method);
 	c->last_active_ms = worker_now_ms();
 	c->state = CLIENT_IDLE;
 	TAILQ_INSERT_TAIL(&w->clients, c, link);
 	w->nclients++;
+	if (!client_set_names(c, hs->addr, hs->ip, hs->user, hs->db)) {
+		client_handoff_drop(c);
+		return NULL;
+	}
 	c->pool = dbpool_for_login(w, c->db, c->user, &why, msg, sizeof(msg));
 	if (c->pool == NULL) {
 		log_warn("taken-over client has no pool here",
@@ -1787,8 +1859,7 @@ struct client *client_adopt(struct worker *w, int fd,
 		return NULL;
 	}
 	c->pool->nclients++;
-	if (!params_copy(&c->want, &hs->want) ||
-	    !params_copy(&c->startup, &hs->startup) ||
+	if (!params_copy(&c->want, &hs->want) || !client_adopt_startup(c, hs) ||
 	    !client_adopt_stmts(c, hs) ||
 	    evbuffer_add(io_input(c->io), hs->pending, hs->pending_len) != 0) {
 		client_handoff_drop(c);
@@ -1808,7 +1879,7 @@ bool client_adopt_link(struct client *c, struct server *s)
 	    .ctx = c,
 	    .names = NULL, /* session mode: names pass through */
 	    .want = &c->want,
-	    .startup = &c->startup,
+	    .startup = params_shared_get(c->startup),
 	};
 
 	if (!c->pool->mode->server_at_login || s->pool != c->pool)

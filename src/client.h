@@ -36,44 +36,52 @@ enum client_state {
 	CLIENT_NSTATES,
 };
 
+/* Laid out for size (10,000 idle clients hold one each): pointers and
+ * 64-bit fields first, the small fields packed after them. */
 struct client {
 	TAILQ_ENTRY(client) link; /* worker's clients or dead_clients */
 	struct pool_waiter waiter;
 	struct worker *w;
-	struct dbpool *pool; /* its pool once logged in; NULL before, and for
-				the console */
-	enum client_state state;
-	struct io *io;		   /* its connection */
-	struct server *server;	   /* linked server, or NULL */
-	struct event *login_timer; /* startup or final-flush deadline */
-	uint32_t key_pid;	   /* BackendKeyData pitlane gave it */
-	uint32_t key_secret;
-	bool discard_until_sync; /* a refused batch: skip to its Sync */
-	bool buried;		 /* on the dead list, freed soon */
-	struct params want;	 /* session parameters it set */
-	struct params startup;	 /* as after login: what RESET ALL restores */
-	struct stmt_names names; /* its named prepared statements */
-	int64_t last_active_ms;	 /* last read from it */
-	int64_t wait_since_us;	 /* when it asked for a server (metrics) */
-	char addr[64];
-	char user[64];		 /* as authenticated, for logs */
-	char ip[48];		 /* peer address without port, "[local]" */
+	struct dbpool *pool;   /* its pool once logged in; NULL before, and for
+				  the console */
+	struct io *io;	       /* its connection */
+	struct server *server; /* linked server, or NULL */
+	struct event *login_timer;     /* startup or final-flush deadline */
+	struct params want;	       /* session parameters it set */
+	struct params_shared *startup; /* as after login: what RESET ALL
+					  restores; NULL before */
+	struct stmt_names names;       /* its named prepared statements */
+	int64_t last_active_ms;	       /* last read from it */
+	int64_t wait_since_us; /* when it asked for a server (metrics) */
+	/* Names for logs and SHOW, each cut as PostgreSQL cuts names (63
+	 * bytes, 47 for ip); they point into name_block, one block sized to
+	 * them (client_set_names), or to "" before it. */
+	const char *addr;	 /* peer address and port */
+	const char *user;	 /* as authenticated */
+	const char *ip;		 /* peer address without port, "[local]" */
+	const char *db;		 /* database asked for */
+	char *name_block;	 /* owned */
 	const char *auth_method; /* static name, for logs */
-	char db[64];		 /* database asked for */
 	struct io *plain_io;	 /* before STARTTLS; freed with the client */
 	struct login *login;	 /* the exchange in progress, CLIENT_AUTH */
 	struct authquery_req *lookup; /* auth_query running for this login;
 					 CLIENT_AUTH with login NULL */
-	bool unix_socket;	      /* accepted on the unix socket */
-	bool tls;		      /* the connection is encrypted */
-	bool direct_tls;	      /* TLS began without SSLRequest */
-	int family;		      /* peer address, for hba */
-	uint8_t peer[16];
-	int port;		/* peer's port; 0 on the unix socket */
-	int64_t connect_wall_s; /* wall-clock time of accept, for SHOW */
-	bool console_db;	/* asked for the database pgbouncer/pitlane */
-	uint8_t console;	/* enum client_console */
-	uint8_t console_wait;	/* a console command waits (admin.c) */
+	uint8_t peer[16];	      /* peer address, for hba */
+	uint32_t key_pid;	      /* BackendKeyData pitlane gave it */
+	uint32_t key_secret;
+	uint32_t connect_wall_s; /* wall-clock time of accept, for SHOW
+				    (seconds since 1970, to 2106) */
+	uint16_t port;		 /* peer's port; 0 on the unix socket */
+	uint8_t family;		 /* of peer (AF_*) */
+	uint8_t state;		 /* enum client_state */
+	bool discard_until_sync; /* a refused batch: skip to its Sync */
+	bool buried;		 /* on the dead list, freed soon */
+	bool unix_socket;	 /* accepted on the unix socket */
+	bool tls;		 /* the connection is encrypted */
+	bool direct_tls;	 /* TLS began without SSLRequest */
+	bool console_db;	 /* asked for the database pgbouncer/pitlane */
+	uint8_t console;	 /* enum client_console */
+	uint8_t console_wait;	 /* a console command waits (admin.c) */
 };
 
 /* The pool-mode table for a configured mode. */

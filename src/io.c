@@ -6,44 +6,53 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/event_struct.h>
 #include <openssl/err.h>
 
 #define IO_READ_CHUNK	    16384 /* bytes asked of each read */
 #define IO_READS_PER_WAKEUP 8	  /* reads per wakeup before yielding */
 #define IO_BLOCKS_KEPT	    64	  /* free read blocks kept for reuse */
 #define IO_DISCARD_READS    64	  /* reads of unread input before a close */
+#define IO_BUFS_KEPT	    256	  /* empty evbuffers kept for lending */
 
+/* Laid out for size (an idle client holds one): the read event is part
+ * of it, pointers first, the small fields packed after them. */
 struct io {
+	struct event rev; /* EV_READ | EV_PERSIST, made by io_start */
 	const struct io_ops *ops;
 	void *ctx;
-	int fd;
-	bool close_fd;
-	bool reading;	   /* EV_READ wanted */
-	bool read_armed;   /* rev is added */
-	bool write_armed;  /* a write waits: the socket was full (or TLS
-			      wants to read first) */
-	bool wev_added;	   /* wev is added */
-	bool dead;	   /* failed: report once */
-	size_t read_limit; /* 0: none */
-	struct evbuffer_cb_entry *in_cb; /* while read_limit holds reading */
-	size_t low_water;
-	int err;		 /* errno of a failed write, reported later */
-	struct event *rev, *wev; /* wev made when first needed */
+	struct event *wev; /* made when first needed */
 	struct evbuffer *in, *out;
+	struct evbuffer_cb_entry *in_cb;   /* while read_limit holds reading */
 	void (*peek)(void *ctx, int byte); /* once, before the first read */
 	SSL *ssl;			   /* TLS; NULL for plain sockets */
+	uint32_t read_limit;		   /* 0: none */
+	uint32_t low_water;
+	int fd;
+	int err;       /* errno of a failed write, reported later */
+	int wpend;     /* length of an SSL_write to repeat; 0: none */
+	bool rev_made; /* rev is assigned */
+	bool close_fd;
+	bool reading;	     /* EV_READ wanted */
+	bool read_armed;     /* rev is added */
+	bool write_armed;    /* a write waits: the socket was full (or TLS
+				wants to read first) */
+	bool wev_added;	     /* wev is added */
+	bool dead;	     /* failed: report once */
 	bool own_ssl;	     /* io_free shuts it down and frees it */
 	bool ssl_fatal;	     /* OpenSSL failed: no close_notify */
 	bool rd_wants_write; /* SSL_read needs the socket writable */
 	bool wr_wants_read;  /* SSL_write needs the socket readable */
 	bool ssl_starved;    /* SSL_read wants the socket: what OpenSSL
 				holds is a partial record */
-	int wpend;	     /* length of an SSL_write to repeat; 0: none */
+	bool lean;	     /* lends its buffers back when they are empty */
+	bool shed_queued;    /* a deferred io_shed is on the loop */
 };
 
 void io_detach(struct io *io);
@@ -62,12 +71,74 @@ static void io_fail(struct io *io, bool eof, int err)
 static bool io_want_read(const struct io *io)
 {
 	return io->reading && !io->dead &&
-	       (io->read_limit == 0 ||
-		evbuffer_get_length(io->in) < io->read_limit);
+	       (io->read_limit == 0 || io_input_length(io) < io->read_limit);
 }
 
 static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		     void *arg);
+
+/* Lent buffers: a lean io (a client's) holds its evbuffers only while
+ * something is in them, so that an idle client costs none. Empty ones
+ * wait here for the next io that needs one; lending and returning happen
+ * once per idle-busy transition, not per message, and cost a pointer
+ * move. Single-threaded like the read blocks. */
+static struct evbuffer *io_bufs[IO_BUFS_KEPT];
+static unsigned io_nbufs;
+/* Stands in for a buffer that could not be had (out of memory): bytes
+ * added to it are dropped, and the io fails from the loop. */
+static struct evbuffer *io_scratch;
+
+static struct evbuffer *io_buf_get(void)
+{
+	if (io_nbufs > 0)
+		return io_bufs[--io_nbufs];
+	return evbuffer_new();
+}
+
+static void io_buf_put(struct evbuffer *b)
+{
+	if (io_nbufs < IO_BUFS_KEPT)
+		io_bufs[io_nbufs++] = b;
+	else
+		evbuffer_free(b);
+}
+
+/* A buffer of an io being freed: kept for lending when empty. */
+static void io_buf_drop(struct evbuffer *b)
+{
+	if (evbuffer_get_length(b) == 0)
+		io_buf_put(b);
+	else
+		evbuffer_free(b);
+}
+
+/* The io's buffer in *slot, lent now if it has none; NULL when out of
+ * memory. */
+static struct evbuffer *io_buf(struct evbuffer **slot)
+{
+	if (*slot == NULL)
+		*slot = io_buf_get();
+	return *slot;
+}
+
+/* Returns a lean io's empty buffers. Only from the loop (the io's own
+ * callbacks): a caller up the stack may hold a buffer's pointer. Input
+ * with an evbuffer callback on it (the read limit) is kept. */
+static void io_shed(struct io *io)
+{
+	if (!io->lean)
+		return;
+	if (io->in != NULL && io->in_cb == NULL &&
+	    evbuffer_get_length(io->in) == 0) {
+		io_buf_put(io->in);
+		io->in = NULL;
+	}
+	if (io->out != NULL && !io->write_armed && io->wpend == 0 &&
+	    evbuffer_get_length(io->out) == 0) {
+		io_buf_put(io->out);
+		io->out = NULL;
+	}
+}
 
 /* Adds or deletes the read event only when that changes something: the
  * relay asks for reading again at every transaction. False when libevent
@@ -75,7 +146,7 @@ static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 static bool io_arm_read(struct io *io, bool on)
 {
 	if (on != io->read_armed) {
-		if ((on ? event_add(io->rev, NULL) : event_del(io->rev)) != 0)
+		if ((on ? event_add(&io->rev, NULL) : event_del(&io->rev)) != 0)
 			return false;
 		io->read_armed = on;
 	}
@@ -88,7 +159,9 @@ static bool io_arm_read(struct io *io, bool on)
 static void io_watch_input(struct io *io, bool on)
 {
 	if (on && io->in_cb == NULL) {
-		io->in_cb = evbuffer_add_cb(io->in, io_in_cb, io);
+		io->in_cb = io_buf(&io->in) != NULL
+				? evbuffer_add_cb(io->in, io_in_cb, io)
+				: NULL;
 		if (io->in_cb == NULL)
 			io_arm_read(io, true);
 	} else if (!on && io->in_cb != NULL) {
@@ -107,7 +180,7 @@ static void io_update_read(struct io *io)
 	/* Plaintext OpenSSL holds already never wakes the socket. */
 	if (want && io->ssl != NULL && !io->ssl_starved &&
 	    SSL_has_pending(io->ssl))
-		event_active(io->rev, EV_READ, 1);
+		event_active(&io->rev, EV_READ, 1);
 }
 
 static void io_write_cb(evutil_socket_t fd, short what, void *arg);
@@ -116,7 +189,7 @@ static void io_write_cb(evutil_socket_t fd, short what, void *arg);
  * call that met it must not call back. */
 static void io_fail_later(struct io *io)
 {
-	event_active(io->rev, EV_READ, 1);
+	event_active(&io->rev, EV_READ, 1);
 }
 
 /* Adds or deletes the write event: wanted while a write waits for room in
@@ -131,7 +204,7 @@ static void io_update_write(struct io *io)
 	if (on == io->wev_added)
 		return;
 	if (on && io->wev == NULL) {
-		io->wev = event_new(event_get_base(io->rev), io->fd,
+		io->wev = event_new(event_get_base(&io->rev), io->fd,
 				    EV_WRITE | EV_PERSIST, io_write_cb, io);
 		if (io->wev == NULL) {
 			io->err = ENOMEM;
@@ -191,7 +264,9 @@ static ssize_t io_read_once(struct io *io)
 	void *block = io_block_get();
 	ssize_t r;
 
-	if (block == NULL) {
+	if (block == NULL || io_buf(&io->in) == NULL) {
+		if (block != NULL)
+			io_block_put(NULL, 0, block);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -236,9 +311,14 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 	int err = 0;
 
 	(void)fd;
-	(void)what;
 	if (io->err != 0) {
 		io_fail(io, false, io->err); /* a write's, or no memory */
+		return;
+	}
+	if (what & EV_TIMEOUT)
+		io->shed_queued = false; /* io_shed_later's */
+	if (what == EV_TIMEOUT) {
+		io_shed(io); /* nothing to read */
 		return;
 	}
 	if (io->peek != NULL) {
@@ -265,6 +345,7 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 		io->ops->read(io->ctx); /* what came before an end */
 	if (eof || failed)
 		io_fail(io, eof, err);
+	io_shed(io);
 }
 
 /* Resumes reading once the consumer took input below the limit. */
@@ -285,7 +366,7 @@ static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
  * empty. A failure is kept in err. */
 static bool io_plain_write_some(struct io *io)
 {
-	while (evbuffer_get_length(io->out) > 0) {
+	while (io_unsent(io) > 0) {
 		int n = evbuffer_write(io->out, io->fd);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -345,7 +426,7 @@ static bool io_tls_write_some(struct io *io)
 {
 	bool want_read = false, want_write = false;
 
-	if (evbuffer_get_length(io->out) == 0)
+	if (io_unsent(io) == 0)
 		return true;
 	io_tls_clear_errors();
 	while (evbuffer_get_length(io->out) > 0) {
@@ -395,8 +476,9 @@ static void io_write_resume(struct io *io)
 	io_update_write(io);
 	if (io->ssl != NULL)
 		io_update_read(io);
-	if (evbuffer_get_length(io->out) <= io->low_water)
+	if (io_unsent(io) <= io->low_water)
 		io->ops->drained(io->ctx);
+	io_shed(io);
 }
 
 static void io_tls_read_cb(struct io *io);
@@ -420,12 +502,25 @@ static void io_write_cb(evutil_socket_t fd, short what, void *arg)
 	io_write_resume(io);
 }
 
+/* An io_flush that emptied a lean io's output cannot return the buffer
+ * there (its caller may still hold it): the read event, made active with
+ * EV_TIMEOUT (which no read sets), does it from the loop. */
+static void io_shed_later(struct io *io)
+{
+	if (io->lean && !io->shed_queued && io->rev_made) {
+		io->shed_queued = true;
+		event_active(&io->rev, EV_TIMEOUT, 1);
+	}
+}
+
 void io_flush(struct io *io)
 {
 	if (io->dead || io->write_armed)
 		return;
-	if (io_write_some(io))
+	if (io_write_some(io)) {
+		io_shed_later(io);
 		return;
+	}
 	/* Full socket, TLS waiting to read, or an error reported from the
 	 * loop. */
 	io->write_armed = true;
@@ -452,6 +547,10 @@ static ssize_t io_tls_read_block(struct io *io, int *ret)
 	*ret = 1;
 	if (block == NULL)
 		return -1;
+	if (io_buf(&io->in) == NULL) {
+		io_block_put(NULL, 0, block);
+		return -1;
+	}
 	while (off < IO_READ_CHUNK) {
 		*ret = SSL_read(io->ssl, block + off, IO_READ_CHUNK - off);
 		if (*ret <= 0)
@@ -518,13 +617,18 @@ static void io_tls_read_cb(struct io *io)
 		io->ops->read(io->ctx); /* what came before an end */
 	if (lost)
 		io_fail(io, io->err == 0, io->err);
+	io_shed(io);
 }
 
 static void io_read_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct io *io = arg;
 
-	if (io->ssl != NULL)
+	if (what & EV_TIMEOUT)
+		io->shed_queued = false; /* io_shed_later's */
+	if (what == EV_TIMEOUT)
+		io_shed(io); /* nothing to read */
+	else if (io->ssl != NULL)
 		io_tls_read_cb(io);
 	else
 		io_read_cb(fd, what, io);
@@ -547,13 +651,16 @@ static struct io *io_alloc(int fd, const struct io_ops *ops, void *ctx)
 /* Buffers and events for an allocated io; reading starts. */
 static bool io_start(struct io *io, struct event_base *base)
 {
-	io->in = evbuffer_new();
-	io->out = evbuffer_new();
-	io->rev =
-	    event_new(base, io->fd, EV_READ | EV_PERSIST,
-		      io->ssl != NULL ? io_read_event_cb : io_read_cb, io);
-	if (io->in == NULL || io->out == NULL || io->rev == NULL ||
-	    !io_arm_read(io, true))
+	if (io_scratch == NULL)
+		io_scratch = evbuffer_new();
+	io->in = io_buf_get();
+	io->out = io_buf_get();
+	io->rev_made =
+	    event_assign(&io->rev, base, io->fd, EV_READ | EV_PERSIST,
+			 io->ssl != NULL ? io_read_event_cb : io_read_cb,
+			 io) == 0;
+	if (io_scratch == NULL || io->in == NULL || io->out == NULL ||
+	    !io->rev_made || !io_arm_read(io, true))
 		return false;
 	io_update_read(io);
 	return true;
@@ -700,32 +807,56 @@ void io_free(struct io *io)
 		SSL_free(io->ssl);
 	if (io->close_fd)
 		io_end_stream(io->fd);
-	if (io->rev != NULL)
-		event_free(io->rev);
+	if (io->rev_made)
+		event_del(&io->rev); /* pending, active or not */
 	if (io->wev != NULL)
 		event_free(io->wev);
+	if (io->in != NULL && io->in_cb != NULL)
+		evbuffer_remove_cb_entry(io->in, io->in_cb);
 	if (io->in != NULL)
-		evbuffer_free(io->in);
+		io_buf_drop(io->in);
 	if (io->out != NULL)
-		evbuffer_free(io->out);
+		io_buf_drop(io->out);
 	if (io->close_fd)
 		close(io->fd);
 	free(io);
 }
 
-size_t io_unsent(struct io *io)
+size_t io_unsent(const struct io *io)
 {
-	return evbuffer_get_length(io->out);
+	return io->out != NULL ? evbuffer_get_length(io->out) : 0;
+}
+
+size_t io_input_length(const struct io *io)
+{
+	return io->in != NULL ? evbuffer_get_length(io->in) : 0;
+}
+
+/* A buffer that could not be lent: the io fails from the loop, and the
+ * caller writes into the scratch buffer, emptied here. */
+static struct evbuffer *io_buf_missing(struct io *io)
+{
+	if (io->err == 0)
+		io->err = ENOMEM;
+	io_fail_later(io);
+	evbuffer_drain(io_scratch, evbuffer_get_length(io_scratch));
+	return io_scratch;
 }
 
 struct evbuffer *io_input(struct io *io)
 {
-	return io->in;
+	return io_buf(&io->in) != NULL ? io->in : io_buf_missing(io);
 }
 
 struct evbuffer *io_output(struct io *io)
 {
-	return io->out;
+	return io_buf(&io->out) != NULL ? io->out : io_buf_missing(io);
+}
+
+void io_set_lean(struct io *io)
+{
+	io->lean = true;
+	io_shed(io);
 }
 
 void io_read(struct io *io, bool on)
@@ -736,11 +867,11 @@ void io_read(struct io *io, bool on)
 
 void io_set_read_limit(struct io *io, size_t limit)
 {
-	io->read_limit = limit;
+	io->read_limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
 	io_update_read(io);
 }
 
 void io_set_low_water(struct io *io, size_t low)
 {
-	io->low_water = low;
+	io->low_water = low > UINT32_MAX ? UINT32_MAX : (uint32_t)low;
 }

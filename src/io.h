@@ -62,12 +62,23 @@ void io_release_fd(struct io *io);
 
 void io_free(struct io *io); /* NULL-safe */
 
+/* The buffers; never NULL (out of memory, a scratch buffer stands in and
+ * the io fails from the loop). */
 struct evbuffer *io_input(struct io *io);
 struct evbuffer *io_output(struct io *io);
 
 /* Bytes written to the io that have not reached the socket yet (for TLS,
  * the plaintext of a record OpenSSL could not finish writing included). */
-size_t io_unsent(struct io *io);
+size_t io_unsent(const struct io *io);
+
+/* Bytes in the input buffer (without lending the io one). */
+size_t io_input_length(const struct io *io);
+
+/* Makes the io lean: its buffers are lent only while they hold something
+ * and returned from the loop once empty (an idle client's io holds none).
+ * io_input and io_output lend one when called; a buffer they return is
+ * valid until the caller returns to the loop. */
+void io_set_lean(struct io *io);
 
 /* Writes what the output holds now, as far as the socket takes it. Never
  * calls back: a failure is reported from the loop. */

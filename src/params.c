@@ -16,49 +16,73 @@ static int params_find(const struct params *p, const char *name)
 	return -1;
 }
 
+/* The name and value arrays share one block (value = name + cap), and
+ * an entry's name and value one string ("name\0value"): a client holds
+ * a set for its whole session, so a small one costs two allocations. */
 static bool params_grow(struct params *p)
 {
-	unsigned cap = p->cap ? p->cap * 2 : 4;
-	char **n, **v;
+	unsigned cap = p->cap ? p->cap * 2 : 2;
+	char **b;
 
 	if (p->cap >= PARAMS_MAX)
 		return false;
-	n = realloc(p->name, cap * sizeof(*n));
-	if (n == NULL)
+	b = malloc(2 * (size_t)cap * sizeof(*b));
+	if (b == NULL)
 		return false;
-	p->name = n;
-	v = realloc(p->value, cap * sizeof(*v));
-	if (v == NULL)
-		return false;
-	p->value = v;
+	if (p->n > 0) {
+		memcpy(b, p->name, p->n * sizeof(*b));
+		memcpy(b + cap, p->value, p->n * sizeof(*b));
+	}
+	free(p->name);
+	p->name = b;
+	p->value = b + cap;
 	p->cap = cap;
 	return true;
+}
+
+/* "name\0value" in one allocation; NULL when out of memory. */
+static char *params_entry(const char *name, const char *value)
+{
+	size_t n = strlen(name) + 1, v = strlen(value) + 1;
+	char *e = malloc(n + v);
+
+	if (e != NULL) {
+		memcpy(e, name, n);
+		memcpy(e + n, value, v);
+	}
+	return e;
+}
+
+/* Puts entry e (params_entry) in slot i. */
+static void params_put(struct params *p, unsigned i, char *e)
+{
+	p->name[i] = e;
+	p->value[i] = e + strlen(e) + 1;
 }
 
 bool params_set(struct params *p, const char *name, const char *value)
 {
 	int i = params_find(p, name);
-	char *v = strdup(value);
+	char *e;
 
-	if (v == NULL)
-		return false;
 	if (i >= 0) {
-		if (strcmp(p->value[i], v) != 0)
+		/* The old entry may hold name or value: copy, then free. */
+		e = params_entry(p->name[i], value);
+		if (e == NULL)
+			return false;
+		if (strcmp(p->value[i], value) != 0)
 			p->gen++;
-		free(p->value[i]);
-		p->value[i] = v;
+		free(p->name[i]);
+		params_put(p, (unsigned)i, e);
 		return true;
 	}
 	p->gen++;
-	if (p->n == p->cap && !params_grow(p)) {
-		free(v);
+	if (p->n == p->cap && !params_grow(p))
 		return false;
-	}
-	if ((p->name[p->n] = strdup(name)) == NULL) {
-		free(v);
+	e = params_entry(name, value);
+	if (e == NULL)
 		return false;
-	}
-	p->value[p->n++] = v;
+	params_put(p, p->n++, e);
 	return true;
 }
 
@@ -83,12 +107,9 @@ bool params_copy(struct params *dst, const struct params *src)
 
 void params_clear(struct params *p)
 {
-	for (unsigned i = 0; i < p->n; i++) {
-		free(p->name[i]);
-		free(p->value[i]);
-	}
-	free(p->name);
-	free(p->value);
+	for (unsigned i = 0; i < p->n; i++)
+		free(p->name[i]); /* and its value */
+	free(p->name);		  /* and the value array */
 	*p = (struct params){.gen = p->gen + 1};
 }
 
@@ -104,8 +125,7 @@ void params_unset(struct params *p, const char *name)
 
 	if (i < 0)
 		return;
-	free(p->name[i]);
-	free(p->value[i]);
+	free(p->name[i]); /* and its value */
 	p->gen++;
 	p->n--;
 	p->name[i] = p->name[p->n];
@@ -297,4 +317,77 @@ uint64_t params_fingerprint(struct params *p)
 	p->fp = fp;
 	p->fp_gen = p->gen + 1;
 	return fp;
+}
+
+/* Shared sets: a hash table by fingerprint of sets nobody changes any
+ * more. The event loop is single-threaded: the table needs no lock. */
+#define PARAMS_SHARED_BUCKETS 256
+
+struct params_shared {
+	struct params_shared *next; /* in its bucket */
+	unsigned refs;
+	uint64_t fp;
+	struct params set;
+};
+
+static struct params_shared *params_shared_table[PARAMS_SHARED_BUCKETS];
+static const struct params params_none;
+
+/* Whether a and b hold the same names (in any case) with the same
+ * values. */
+static bool params_equal(const struct params *a, const struct params *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (unsigned i = 0; i < a->n; i++) {
+		const char *v = params_get(b, a->name[i]);
+		if (v == NULL || strcmp(v, a->value[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+struct params_shared *params_share(struct params *p)
+{
+	uint64_t fp = params_fingerprint(p);
+	struct params_shared **head =
+	    &params_shared_table[fp % PARAMS_SHARED_BUCKETS];
+	struct params_shared *s;
+
+	for (s = *head; s != NULL; s = s->next)
+		if (s->fp == fp && params_equal(&s->set, p)) {
+			s->refs++;
+			return s;
+		}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	if (!params_copy(&s->set, p)) {
+		free(s);
+		return NULL;
+	}
+	s->refs = 1;
+	s->fp = fp;
+	s->next = *head;
+	*head = s;
+	return s;
+}
+
+void params_unshare(struct params_shared *s)
+{
+	struct params_shared **pp;
+
+	if (s == NULL || --s->refs > 0)
+		return;
+	pp = &params_shared_table[s->fp % PARAMS_SHARED_BUCKETS];
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	params_clear(&s->set);
+	free(s);
+}
+
+const struct params *params_shared_get(const struct params_shared *s)
+{
+	return s != NULL ? &s->set : &params_none;
 }

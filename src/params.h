@@ -17,8 +17,9 @@
  * a client that sets nothing costs nothing. */
 struct params {
 	unsigned n, cap;
-	char **name;	 /* owned, cap entries */
-	char **value;	 /* owned, cap entries */
+	char **name;	 /* cap entries; owns the block value is in and
+			    each entry's "name\0value" string */
+	char **value;	 /* cap entries, = name + cap; into the strings */
 	unsigned gen;	 /* bumped by every change */
 	unsigned fp_gen; /* gen + 1 when fp is current */
 	uint64_t fp;	 /* params_fingerprint cache */
@@ -62,5 +63,21 @@ const char *params_from_startup(struct params *out, const uint8_t *pkt,
  * the server does not report and for reported ones whose value differs,
  * except an application_name PostgreSQL would keep as it is. */
 bool params_need_server(const struct params *want, const struct params *base);
+
+/* An immutable set held by several owners: clients that logged in alike
+ * (the same application_name, the same options) share one copy of their
+ * startup set instead of holding one each. */
+struct params_shared;
+
+/* The shared set equal to p, a reference taken (made when there is none
+ * yet); NULL when out of memory. */
+struct params_shared *params_share(struct params *p)
+    __attribute__((warn_unused_result));
+
+/* Drops a reference; the last frees the set. NULL-safe. */
+void params_unshare(struct params_shared *s);
+
+/* The set; an empty one for NULL. */
+const struct params *params_shared_get(const struct params_shared *s);
 
 #endif

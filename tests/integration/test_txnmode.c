@@ -6,7 +6,8 @@
  * startup options (-c statement_timeout) honoured for their client only,
  * and for each of many consecutive clients on one server in every pool
  * mode; a client pipelining past the per-client read limit while it
- * waits. */
+ * waits; a client going idle -> busy -> idle over and over with pipelined
+ * input arriving in pieces (its buffers are lent only while in use). */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -928,6 +929,88 @@ static void test_pipeline_past_read_limit_while_waiting(void **state)
 	free(out);
 }
 
+/* A simple Query message for sql in buf; its length. */
+static size_t idle_query(unsigned char *buf, size_t cap, const char *sql)
+{
+	size_t n = strlen(sql) + 1;
+	uint32_t be = htonl((uint32_t)(4 + n));
+	assert_true(1 + 4 + n <= cap);
+	buf[0] = 'Q';
+	memcpy(buf + 1, &be, 4);
+	memcpy(buf + 5, sql, n);
+	return 1 + 4 + n;
+}
+
+/* Reads one query's answer up to ReadyForQuery; the value of its single
+ * row, or -1. */
+static long idle_answer(int fd)
+{
+	unsigned char b[256];
+	char type;
+	long v = -1;
+	int n;
+	while ((n = h_raw_read_msg(fd, &type, b, sizeof(b), 10000)) >= 0 &&
+	       type != 'Z') {
+		assert_int_not_equal(type, 'E');
+		if (type == 'D' && n >= 6) {
+			uint32_t len = h_be32(b + 2);
+			char text[32];
+			assert_true(len < sizeof(text) &&
+				    6 + len <= (uint32_t)n);
+			memcpy(text, b + 6, len);
+			text[len] = '\0';
+			v = strtol(text, NULL, 10);
+		}
+	}
+	assert_true(n >= 0);
+	return v;
+}
+
+/* A client's buffers are lent only while something is in them (an idle
+ * client holds none): one that goes idle -> busy -> idle over and over,
+ * with two pipelined queries arriving in pieces, and another client's
+ * whole transaction run between the pieces (the partial message must stay
+ * buffered meanwhile, the next round must find fresh buffers), gets every
+ * answer in order. */
+static void test_idle_busy_idle_pieces(void **state)
+{
+	/* Two servers: a client holds one from its first byte on. */
+	struct h_pitlane *pl = *state = start_pool("2", NULL);
+	static const char *const kv[] = {"user", H_USER, "database", H_DBNAME,
+					 NULL};
+	unsigned char msg[256], b[256];
+	char type, sql[64];
+	int fd[2], n;
+
+	for (int i = 0; i < 2; i++) {
+		fd[i] = h_raw_connect(pl->port);
+		assert_true(h_raw_startup(fd[i], 196608u, kv));
+		while ((n = h_raw_read_msg(fd[i], &type, b, sizeof(b),
+					   10000)) >= 0 &&
+		       type != 'Z')
+			assert_int_not_equal(type, 'E');
+		assert_true(n >= 0);
+	}
+	for (int r = 0; r < 60; r++) {
+		snprintf(sql, sizeof(sql), "SELECT %d", r);
+		size_t len = idle_query(msg, sizeof(msg), sql);
+		snprintf(sql, sizeof(sql), "SELECT %d", 1000 + r);
+		len += idle_query(msg + len, sizeof(msg) - len, sql);
+		/* Cut anywhere, the header and the second message included. */
+		size_t cut = 1 + (size_t)r * 7 % (len - 1);
+		assert_true(h_raw_send(fd[0], msg, cut));
+		/* A whole transaction of the other client meanwhile. */
+		size_t other = idle_query(b, sizeof(b), "SELECT 7");
+		assert_true(h_raw_send(fd[1], b, other));
+		assert_int_equal(idle_answer(fd[1]), 7);
+		assert_true(h_raw_send(fd[0], msg + cut, len - cut));
+		assert_int_equal(idle_answer(fd[0]), r);
+		assert_int_equal(idle_answer(fd[0]), 1000 + r);
+	}
+	close(fd[0]);
+	close(fd[1]);
+}
+
 #define TEST(f)                                                                \
 	cmocka_unit_test_setup_teardown(f, h_test_setup, h_test_teardown)
 
@@ -950,6 +1033,7 @@ int main(void)
 	    TEST(test_startup_params_in_turn_transaction),
 	    TEST(test_startup_params_in_turn_statement),
 	    TEST(test_pipeline_past_read_limit_while_waiting),
+	    TEST(test_idle_busy_idle_pieces),
 	};
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }

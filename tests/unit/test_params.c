@@ -626,6 +626,42 @@ static void test_need_server(void **state)
 	params_clear(&base);
 }
 
+/* Equal sets (names in any case, any order) share one copy; a different
+ * one gets its own; the last reference frees it (ASan checks). A set
+ * replacing a value with one of its own names keeps both intact. */
+static void test_share(void **state)
+{
+	struct params a = {0}, b = {0}, c = {0};
+	(void)state;
+	assert_true(params_set(&a, "application_name", "x"));
+	assert_true(params_set(&a, "TimeZone", "UTC"));
+	assert_true(params_set(&b, "timezone", "UTC"));
+	assert_true(params_set(&b, "application_name", "x"));
+	assert_true(params_set(&c, "application_name", "y"));
+	struct params_shared *sa = params_share(&a);
+	struct params_shared *sb = params_share(&b);
+	struct params_shared *sc = params_share(&c);
+	assert_non_null(sa);
+	assert_ptr_equal(sa, sb);
+	assert_ptr_not_equal(sa, sc);
+	assert_string_equal(params_get(params_shared_get(sa), "timezone"),
+			    "UTC");
+	assert_int_equal(params_shared_get(NULL)->n, 0);
+	params_unshare(sb);
+	assert_string_equal(params_get(params_shared_get(sa), "timezone"),
+			    "UTC");
+	params_unshare(sa);
+	params_unshare(sc);
+	params_unshare(NULL);
+	/* The value comes from the entry it replaces. */
+	assert_true(params_set(&a, "TimeZone", a.name[1]));
+	assert_string_equal(params_get(&a, "timezone"), "TimeZone");
+	assert_string_equal(a.name[1], "TimeZone");
+	params_clear(&a);
+	params_clear(&b);
+	params_clear(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +675,7 @@ int main(void)
 	    cmocka_unit_test(test_from_startup_small_err),
 	    cmocka_unit_test(test_from_startup_too_many),
 	    cmocka_unit_test(test_need_server),
+	    cmocka_unit_test(test_share),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
