@@ -42,7 +42,7 @@ static void metrics_now(struct h_pitlane *pl, long long v[NFIELDS])
 	char line[4096], pool[128];
 	int before = h_log_count(pl, "pool metrics");
 	h_pitlane_signal(pl, SIGUSR1);
-	assert_true(h_log_wait(pl, "pool metrics", before + 1, 5000));
+	assert_true(h_log_wait(pl, "pool metrics", before + 1, 15000));
 	assert_true(h_log_record(pl, "pool metrics", -1, line, sizeof(line)));
 	assert_true(h_json_str(line, "pool", pool, sizeof(pool)));
 	assert_true(pool[0] != '\0');
