@@ -20,6 +20,7 @@
 #define IO_BLOCKS_KEPT	    64	  /* free read blocks kept for reuse */
 #define IO_DISCARD_READS    64	  /* reads of unread input before a close */
 #define IO_BUFS_KEPT	    256	  /* empty evbuffers kept for lending */
+#define IO_SHEDS_HELD	    32 /* ios whose shed waits for the callback end */
 
 /* Laid out for size (an idle client holds one): the read event is part
  * of it, pointers first, the small fields packed after them. */
@@ -137,6 +138,42 @@ static void io_shed(struct io *io)
 	    evbuffer_get_length(io->out) == 0) {
 		io_buf_put(io->out);
 		io->out = NULL;
+	}
+}
+
+/* The ios whose buffers io_shed_later holds for the end of the event
+ * callback running now (io_cb_depth > 0: inside one). */
+static struct io *io_sheds[IO_SHEDS_HELD];
+static unsigned io_nsheds;
+static unsigned io_cb_depth;
+
+static void io_cb_enter(void)
+{
+	io_cb_depth++;
+}
+
+/* Leaving the outermost io callback: the held ios shed their buffers (a
+ * dead one keeps them for io_free, as when its events were stopped). */
+static void io_cb_leave(void)
+{
+	if (--io_cb_depth > 0)
+		return;
+	while (io_nsheds > 0) {
+		struct io *io = io_sheds[--io_nsheds];
+		io->shed_queued = false;
+		if (!io->dead)
+			io_shed(io);
+	}
+}
+
+/* io_free of a held io takes it off the list. */
+static void io_unhold_shed(struct io *io)
+{
+	for (unsigned i = 0; io->shed_queued && i < io_nsheds; i++) {
+		if (io_sheds[i] == io) {
+			io_sheds[i] = io_sheds[--io_nsheds];
+			return;
+		}
 	}
 }
 
@@ -303,7 +340,7 @@ static void io_peek_cb(struct io *io)
 	}
 }
 
-static void io_read_cb(evutil_socket_t fd, short what, void *arg)
+static void io_plain_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct io *io = arg;
 	ssize_t r = 0;
@@ -346,6 +383,14 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (eof || failed)
 		io_fail(io, eof, err);
 	io_shed(io);
+}
+
+/* The plain read event's callback. */
+static void io_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	io_cb_enter();
+	io_plain_read(fd, what, arg);
+	io_cb_leave();
 }
 
 /* Resumes reading once the consumer took input below the limit. */
@@ -483,7 +528,7 @@ static void io_write_resume(struct io *io)
 
 static void io_tls_read_cb(struct io *io);
 
-static void io_write_cb(evutil_socket_t fd, short what, void *arg)
+static void io_write_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct io *io = arg;
 
@@ -502,15 +547,30 @@ static void io_write_cb(evutil_socket_t fd, short what, void *arg)
 	io_write_resume(io);
 }
 
+/* The write event's callback. */
+static void io_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	io_cb_enter();
+	io_write_event(fd, what, arg);
+	io_cb_leave();
+}
+
 /* An io_flush that emptied a lean io's output cannot return the buffer
- * there (its caller may still hold it): the read event, made active with
- * EV_TIMEOUT (which no read sets), does it from the loop. */
+ * there (its caller may still hold it). Inside an io's event callback
+ * (the relay: a server's read flushes its client) the io waits in
+ * io_sheds until that callback returns to the loop, where nobody holds a
+ * buffer: no loop turn and no event_active per message. Elsewhere, or
+ * with the list full, the read event, made active with EV_TIMEOUT (which
+ * no read sets), does it from the loop. */
 static void io_shed_later(struct io *io)
 {
-	if (io->lean && !io->shed_queued && io->rev_made) {
-		io->shed_queued = true;
+	if (!io->lean || io->shed_queued || !io->rev_made)
+		return;
+	io->shed_queued = true;
+	if (io_cb_depth > 0 && io_nsheds < IO_SHEDS_HELD)
+		io_sheds[io_nsheds++] = io;
+	else
 		event_active(&io->rev, EV_TIMEOUT, 1);
-	}
 }
 
 void io_flush(struct io *io)
@@ -620,10 +680,12 @@ static void io_tls_read_cb(struct io *io)
 	io_shed(io);
 }
 
+/* The TLS read event's callback. */
 static void io_read_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct io *io = arg;
 
+	io_cb_enter();
 	if (what & EV_TIMEOUT)
 		io->shed_queued = false; /* io_shed_later's */
 	if (what == EV_TIMEOUT)
@@ -631,7 +693,8 @@ static void io_read_event_cb(evutil_socket_t fd, short what, void *arg)
 	else if (io->ssl != NULL)
 		io_tls_read_cb(io);
 	else
-		io_read_cb(fd, what, io);
+		io_plain_read(fd, what, io);
+	io_cb_leave();
 }
 
 /* A new io for fd, reading on, no buffers yet. */
@@ -809,6 +872,7 @@ void io_free(struct io *io)
 		io_end_stream(io->fd);
 	if (io->rev_made)
 		event_del(&io->rev); /* pending, active or not */
+	io_unhold_shed(io);
 	if (io->wev != NULL)
 		event_free(io->wev);
 	if (io->in != NULL && io->in_cb != NULL)
