@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/event_struct.h>
@@ -20,6 +21,7 @@
 #define IO_BLOCKS_KEPT	    64	  /* free read blocks kept for reuse */
 #define IO_DISCARD_READS    64	  /* reads of unread input before a close */
 #define IO_BUFS_KEPT	    256	  /* empty evbuffers kept for lending */
+#define IO_WRITE_IOVS	    4	  /* chains a direct write takes at once */
 #define IO_SHEDS_HELD	    32 /* ios whose shed waits for the callback end */
 
 /* Laid out for size (an idle client holds one): the read event is part
@@ -571,6 +573,42 @@ static void io_shed_later(struct io *io)
 		io_sheds[io_nsheds++] = io;
 	else
 		event_active(&io->rev, EV_TIMEOUT, 1);
+}
+
+/* One write of up to n bytes from src's first chains, drained from src
+ * as the socket took them; returns how many. A failure is left for the
+ * io_flush that follows to meet again and report. */
+static size_t io_write_direct(struct io *io, struct evbuffer *src, size_t n)
+{
+	struct evbuffer_iovec v[IO_WRITE_IOVS];
+	int k = evbuffer_peek(src, (ev_ssize_t)n, NULL, v, IO_WRITE_IOVS);
+	size_t len = 0;
+	ssize_t w;
+
+	if (k > IO_WRITE_IOVS)
+		k = IO_WRITE_IOVS;
+	for (int i = 0; i < k; i++) {
+		if (v[i].iov_len > n - len)
+			v[i].iov_len = n - len;
+		len += v[i].iov_len;
+	}
+	if (k <= 0 || len == 0)
+		return 0;
+	w = k == 1 ? write(io->fd, v[0].iov_base, len)
+		   : writev(io->fd, (struct iovec *)v, k);
+	if (w <= 0)
+		return 0;
+	evbuffer_drain(src, (size_t)w);
+	return (size_t)w;
+}
+
+void io_write_from(struct io *io, struct evbuffer *src, size_t n)
+{
+	if (n > 0 && io->ssl == NULL && !io->dead && !io->write_armed &&
+	    io->err == 0 && io_unsent(io) == 0)
+		n -= io_write_direct(io, src, n);
+	if (n > 0)
+		evbuffer_remove_buffer(src, io_output(io), n);
 }
 
 void io_flush(struct io *io)

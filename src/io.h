@@ -84,6 +84,13 @@ void io_set_lean(struct io *io);
  * calls back: a failure is reported from the loop. */
 void io_flush(struct io *io);
 
+/* Moves the first n bytes of src (another io's input) to the io's output.
+ * When that output is empty and no write waits, a plain socket takes them
+ * first straight from src's chains (one write, no move into the output);
+ * only what it did not take is moved. Never calls back; io_flush after it
+ * as after writing to io_output. */
+void io_write_from(struct io *io, struct evbuffer *src, size_t n);
+
 /* Pauses or resumes reading (backpressure, a client waiting for a server).
  * Reading is on after io_new_*. */
 void io_read(struct io *io, bool on);

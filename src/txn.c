@@ -178,10 +178,9 @@ static void txn_flush(struct server *s, struct evbuffer *in,
 {
 	if (cur->pos > 0) {
 		if (s->peer.io != NULL) {
-			struct evbuffer *out = io_output(s->peer.io);
-			evbuffer_remove_buffer(in, out, cur->pos);
+			io_write_from(s->peer.io, in, cur->pos);
 			s->pool->pool.stats.bytes_out += cur->pos;
-			if (evbuffer_get_length(out) > RELAY_HIGH_WATER)
+			if (io_unsent(s->peer.io) > RELAY_HIGH_WATER)
 				server_pause(s, true);
 		} else {
 			evbuffer_drain(in, cur->pos);
@@ -842,7 +841,7 @@ static void txn_move(struct server *s, struct evbuffer *src, size_t n)
 {
 	if (n == 0)
 		return;
-	evbuffer_remove_buffer(src, io_output(s->io), n);
+	io_write_from(s->io, src, n);
 	s->pool->pool.stats.bytes_in += n;
 }
 
