@@ -21,8 +21,11 @@ static void relay_seg_load(struct relay_cursor *cur, struct evbuffer *buf)
 	struct evbuffer_iovec v;
 
 	cur->seg = NULL;
-	if (evbuffer_ptr_set(buf, &p, cur->pos, EVBUFFER_PTR_SET) != 0 ||
-	    evbuffer_peek(buf, -1, &p, &v, 1) < 1)
+	/* At the start (the usual case) the first chain needs no pointer. */
+	if (cur->pos > 0 &&
+	    evbuffer_ptr_set(buf, &p, cur->pos, EVBUFFER_PTR_SET) != 0)
+		return;
+	if (evbuffer_peek(buf, -1, cur->pos > 0 ? &p : NULL, &v, 1) < 1)
 		return;
 	cur->seg = v.iov_base;
 	cur->seg_off = cur->pos;
@@ -49,10 +52,13 @@ enum proto_status relay_peek(struct evbuffer *buf, struct relay_cursor *cur,
 {
 	uint8_t hdr[PROTO_HEADER_LEN];
 
-	if (evbuffer_get_length(buf) - cur->pos < PROTO_HEADER_LEN)
-		return PROTO_NEED_MORE;
-	if (!relay_seg_has(cur, cur->pos, 1))
-		relay_seg_load(cur, buf);
+	/* A header inside the cached chain is buffered: no length query. */
+	if (!relay_seg_has(cur, cur->pos, PROTO_HEADER_LEN)) {
+		if (evbuffer_get_length(buf) - cur->pos < PROTO_HEADER_LEN)
+			return PROTO_NEED_MORE;
+		if (!relay_seg_has(cur, cur->pos, 1))
+			relay_seg_load(cur, buf);
+	}
 	if (relay_seg_has(cur, cur->pos, PROTO_HEADER_LEN))
 		return proto_header_parse(cur->seg + (cur->pos - cur->seg_off),
 					  PROTO_HEADER_LEN, RELAY_MAX_MESSAGE,
