@@ -602,13 +602,69 @@ static size_t io_write_direct(struct io *io, struct evbuffer *src, size_t n)
 	return (size_t)w;
 }
 
+/* SSL_write of up to n bytes from src's first chains, chain by chain,
+ * drained from src as OpenSSL took them; returns how many. A write
+ * OpenSSL could not finish leaves wpend set (the rest of src, moved to
+ * the output by the caller, starts with the same bytes, contiguous) and
+ * *stalled true, as io_tls_write_some would. */
+static size_t io_tls_write_direct(struct io *io, struct evbuffer *src, size_t n,
+				  bool *stalled)
+{
+	struct evbuffer_iovec v[IO_WRITE_IOVS];
+	int k = evbuffer_peek(src, (ev_ssize_t)n, NULL, v, IO_WRITE_IOVS);
+	bool want_read = false, want_write = false;
+	size_t done = 0;
+
+	io_tls_clear_errors();
+	for (int i = 0; i < k && i < IO_WRITE_IOVS && done < n; i++) {
+		size_t want = v[i].iov_len < n - done ? v[i].iov_len : n - done;
+		int len = want > INT_MAX ? INT_MAX : (int)want;
+		int w = SSL_write(io->ssl, v[i].iov_base, len);
+		if (w <= 0) {
+			io->wpend = len;
+			if (io_tls_wait(io, w, &want_read, &want_write))
+				io->wr_wants_read = want_read;
+			else if (io->err == 0)
+				io->err =
+				    EPIPE; /* the peer ended the session */
+			*stalled = true;
+			break;
+		}
+		done += (size_t)w;
+		if ((size_t)w < want)
+			break;
+	}
+	if (done > 0)
+		evbuffer_drain(src, done);
+	return done;
+}
+
+/* A write that could not finish: waits for the socket (or, for TLS, for
+ * the peer's bytes), or reports a failure from the loop. */
+static void io_write_stalled(struct io *io)
+{
+	io->write_armed = true;
+	if (io->err != 0) {
+		io_fail_later(io);
+		return;
+	}
+	io_update_write(io);
+	if (io->wr_wants_read)
+		io_update_read(io);
+}
+
 void io_write_from(struct io *io, struct evbuffer *src, size_t n)
 {
-	if (n > 0 && io->ssl == NULL && !io->dead && !io->write_armed &&
-	    io->err == 0 && io_unsent(io) == 0)
-		n -= io_write_direct(io, src, n);
+	bool stalled = false;
+
+	if (n > 0 && !io->dead && !io->write_armed && io->err == 0 &&
+	    io->wpend == 0 && io_unsent(io) == 0)
+		n -= io->ssl != NULL ? io_tls_write_direct(io, src, n, &stalled)
+				     : io_write_direct(io, src, n);
 	if (n > 0)
 		evbuffer_remove_buffer(src, io_output(io), n);
+	if (stalled)
+		io_write_stalled(io);
 }
 
 void io_flush(struct io *io)
@@ -621,14 +677,7 @@ void io_flush(struct io *io)
 	}
 	/* Full socket, TLS waiting to read, or an error reported from the
 	 * loop. */
-	io->write_armed = true;
-	if (io->err != 0) {
-		io_fail_later(io);
-		return;
-	}
-	io_update_write(io);
-	if (io->wr_wants_read)
-		io_update_read(io);
+	io_write_stalled(io);
 }
 
 /* One block filled by SSL_read, record after record, and appended to the

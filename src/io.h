@@ -85,10 +85,10 @@ void io_set_lean(struct io *io);
 void io_flush(struct io *io);
 
 /* Moves the first n bytes of src (another io's input) to the io's output.
- * When that output is empty and no write waits, a plain socket takes them
- * first straight from src's chains (one write, no move into the output);
- * only what it did not take is moved. Never calls back; io_flush after it
- * as after writing to io_output. */
+ * When that output is empty and no write waits, the socket (or, for TLS,
+ * SSL_write) takes them first straight from src's chains, with no move
+ * into the output; only what it did not take is moved. Never calls back;
+ * io_flush after it as after writing to io_output. */
 void io_write_from(struct io *io, struct evbuffer *src, size_t n);
 
 /* Pauses or resumes reading (backpressure, a client waiting for a server).
