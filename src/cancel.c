@@ -192,6 +192,18 @@ static void cancel_start_next(struct cancel_pool *cp)
 	}
 }
 
+/* Queues job (its target filled in) and starts it when a thread is free. */
+static void cancel_enqueue(struct cancel_pool *cp, struct cancel_job *job,
+			   cancel_done_cb done, void *arg)
+{
+	job->cp = cp;
+	job->done = done;
+	job->arg = arg;
+	TAILQ_INSERT_TAIL(&cp->queue, job, link);
+	cp->queued++;
+	cancel_start_next(cp);
+}
+
 int cancel_submit(struct cancel_pool *cp, PGcancel *pgcancel,
 		  cancel_done_cb done, void *arg)
 {
@@ -202,13 +214,8 @@ int cancel_submit(struct cancel_pool *cp, PGcancel *pgcancel,
 		PQfreeCancel(pgcancel);
 		return -1;
 	}
-	job->cp = cp;
 	job->pgcancel = pgcancel;
-	job->done = done;
-	job->arg = arg;
-	TAILQ_INSERT_TAIL(&cp->queue, job, link);
-	cp->queued++;
-	cancel_start_next(cp);
+	cancel_enqueue(cp, job, done, arg);
 	return 0;
 }
 
@@ -221,16 +228,11 @@ int cancel_submit_raw(struct cancel_pool *cp,
 
 	if (job == NULL)
 		return -1;
-	job->cp = cp;
 	memcpy(&job->addr, addr, sizeof(job->addr));
 	job->addr_len = addr_len;
 	job->pid = pid;
 	job->key = key;
-	job->done = done;
-	job->arg = arg;
-	TAILQ_INSERT_TAIL(&cp->queue, job, link);
-	cp->queued++;
-	cancel_start_next(cp);
+	cancel_enqueue(cp, job, done, arg);
 	return 0;
 }
 

@@ -290,7 +290,9 @@ int server_fd(const struct server *s)
 	return s->conn != NULL ? PQsocket(s->conn) : -1;
 }
 
-struct server *server_connect(struct dbpool *p)
+/* A server of pool p, in the worker's list and in the pool's slot state
+ * `slot`; NULL when out of memory. */
+static struct server *server_new(struct dbpool *p, enum pool_slot_state slot)
 {
 	struct worker *w = p->w;
 	struct server *s = calloc(1, sizeof(*s));
@@ -305,8 +307,16 @@ struct server *server_connect(struct dbpool *p)
 			    ? (unsigned)w->cfg->max_prepared_statements
 			    : 1);
 	TAILQ_INSERT_TAIL(&w->servers, s, link);
-	pool_slot_set(&p->pool, &s->slot, POOL_SLOT_CONNECTING,
-		      worker_now_ms());
+	pool_slot_set(&p->pool, &s->slot, slot, worker_now_ms());
+	return s;
+}
+
+struct server *server_connect(struct dbpool *p)
+{
+	struct server *s = server_new(p, POOL_SLOT_CONNECTING);
+
+	if (s == NULL)
+		return NULL;
 	s->state = SERVER_CONNECTING;
 	if (!server_start_login(s)) {
 		server_close(s, NULL);
@@ -848,19 +858,10 @@ struct server *server_adopt(struct worker *w, int fd,
 
 	if (p == NULL || p->pool.paused || dbpool_db_disabled(w, p->alias) ||
 	    pool_total(&p->pool) >= p->pool.lim.max ||
-	    (s = calloc(1, sizeof(*s))) == NULL) {
+	    (s = server_new(p, POOL_SLOT_ACTIVE)) == NULL) {
 		close(fd);
 		return NULL;
 	}
-	s->w = w;
-	s->pool = p;
-	s->gen = p->gen;
-	stmt_cache_init(&s->stmts,
-			w->cfg->max_prepared_statements > 0
-			    ? (unsigned)w->cfg->max_prepared_statements
-			    : 1);
-	TAILQ_INSERT_TAIL(&w->servers, s, link);
-	pool_slot_set(&p->pool, &s->slot, POOL_SLOT_ACTIVE, worker_now_ms());
 	s->state = SERVER_RESETTING; /* not handed out before the ack */
 	s->moving = true;
 	s->raw = server_adopt_conn(fd, hs);
