@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -532,6 +533,48 @@ const char *h_tmpdir(void)
 	if (!h_init())
 		fail_msg("harness initialisation failed");
 	return g.base;
+}
+
+const char *h_tmp_path(const char *name, char *buf, size_t cap)
+{
+	assert_true(snprintf(buf, cap, "%s/%s", h_tmpdir(), name) < (int)cap);
+	return buf;
+}
+
+void h_write_file(const char *path, const char *fmt, ...)
+{
+	char tmp[PATH_MAX + 8];
+	va_list ap;
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+PGconn *h_connect_finish(PGconn *c, int timeout_ms)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int64_t deadline = h_now_ms() + timeout_ms;
+
+	while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+	       st != PGRES_POLLING_FAILED) {
+		struct pollfd pfd = {
+		    .fd = PQsocket(c),
+		    .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		int left = (int)(deadline - h_now_ms());
+
+		if (pfd.fd < 0 || left <= 0)
+			break;
+		poll(&pfd, 1, left);
+		st = PQconnectPoll(c);
+	}
+	return c;
 }
 
 static void pitlane_end(struct h_pitlane *pl);

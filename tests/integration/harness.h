@@ -71,6 +71,19 @@ PGconn *h_standby_direct(const char *dbname);
 /* The per-run temporary directory (removed at exit) for test files. */
 const char *h_tmpdir(void);
 
+/* name's path in h_tmpdir(), written into buf (cap bytes); returns buf. */
+const char *h_tmp_path(const char *name, char *buf, size_t cap);
+
+/* Replaces path's content through a rename, as an editor or a
+ * configuration manager does: a reader sees the old or the new, whole. */
+void h_write_file(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Drives a PQconnectStart* connection until it is made or has failed, or
+ * timeout_ms passes (its status then stays CONNECTION_STARTED or so);
+ * returns c. */
+PGconn *h_connect_finish(PGconn *c, int timeout_ms);
+
 /* pitlane. env holds "KEY=VALUE" overrides ("KEY" alone unsets) applied on
  * top of a pool pointed at the test server; args are extra flags after
  * "-p 0". Both lists end with NULL and may be NULL. */

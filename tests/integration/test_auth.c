@@ -183,19 +183,7 @@ static PGconn *login(struct h_pitlane *pl, const char *extra, char *err,
 	PGconn *c = PQconnectStart(ci);
 	assert_non_null(c);
 	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	int64_t deadline = h_now_ms() + 15000;
-	while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
-	       st != PGRES_POLLING_FAILED) {
-		struct pollfd pfd = {
-		    .fd = PQsocket(c),
-		    .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-		int left = (int)(deadline - h_now_ms());
-		if (pfd.fd < 0 || left <= 0)
-			break;
-		poll(&pfd, 1, left);
-		st = PQconnectPoll(c);
-	}
+	h_connect_finish(c, 15000);
 	snprintf(err, cap, "%s", PQerrorMessage(c));
 	return c;
 }

@@ -31,33 +31,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* A path in the run's temporary directory. */
-static const char *tmp_path(const char *name, char *buf, size_t cap)
-{
-	assert_true(snprintf(buf, cap, "%s/%s", h_tmpdir(), name) < (int)cap);
-	return buf;
-}
-
-/* Replaces a file's content through a rename, as an editor or a
- * configuration manager does: pitlane reads the old or the new, whole. */
-static void write_file(const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void write_file(const char *path, const char *fmt, ...)
-{
-	char tmp[PATH_MAX + 8];
-	va_list ap;
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "w");
-	assert_non_null(f);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(rename(tmp, path), 0);
-}
-
 /* Sends SIGHUP and waits for the reload's outcome: `reloaded` or
  * `rejected` records, counted from the start. */
 static void sighup(struct h_pitlane *pl, bool ok, int nth)
@@ -249,19 +222,19 @@ static bool backends_at_most(void *arg)
 static void test_lower_pool_max_under_load(void **state)
 {
 	char ini[PATH_MAX];
-	const char *args[] = {"-c", tmp_path("max.ini", ini, sizeof(ini)),
+	const char *args[] = {"-c", h_tmp_path("max.ini", ini, sizeof(ini)),
 			      NULL};
 	struct load l;
 	int six = 6, two = 2;
 
-	write_file(ini, "[pool]\npool_max = 6\npool_min = 0\n");
+	h_write_file(ini, "[pool]\npool_max = 6\npool_min = 0\n");
 	struct h_pitlane *pl = *state = h_pitlane_start(NULL, args);
 	load_start(&l, pl);
 	if (!load_run(&l, WAIT_MS, backends_at_least, &six))
 		fail_msg("the pool never reached 6 servers (%d)", h_backends());
 	assert_int_equal(metric(pl, "max"), 6);
 
-	write_file(ini, "[pool]\npool_max = 2\npool_min = 0\n");
+	h_write_file(ini, "[pool]\npool_max = 2\npool_min = 0\n");
 	h_pitlane_signal(pl, SIGHUP);
 	if (!load_run(&l, WAIT_MS, backends_at_most, &two))
 		fail_msg("servers did not drop to 2 (%d)", h_backends());
@@ -286,18 +259,18 @@ static void test_lower_pool_max_under_load(void **state)
 static void test_bad_values_rejected(void **state)
 {
 	char ini[PATH_MAX];
-	const char *args[] = {"-c", tmp_path("bad.ini", ini, sizeof(ini)),
+	const char *args[] = {"-c", h_tmp_path("bad.ini", ini, sizeof(ini)),
 			      NULL};
 
-	write_file(ini, "[pool]\npool_max = 3\npool_min = 0\n");
+	h_write_file(ini, "[pool]\npool_max = 3\npool_min = 0\n");
 	struct h_pitlane *pl = *state = h_pitlane_start(NULL, args);
 	PGconn *c = h_connect(pl, NULL);
 	h_exec_ok(c, "BEGIN");
 	assert_int_equal(h_query_int(c, "SELECT 7"), 7);
 
 	/* A good change (pool_min) beside two bad values. */
-	write_file(ini, "[pool]\npool_max = many\npool_min = 1\n"
-			"[pitlane]\nquery_timeout = -1\n");
+	h_write_file(ini, "[pool]\npool_max = many\npool_min = 1\n"
+			  "[pitlane]\nquery_timeout = -1\n");
 	sighup(pl, false, 1);
 	assert_true(log_contains(pl, "pool_max must be an integer"));
 	assert_true(log_contains(pl, "query_timeout must be a number"));
@@ -307,13 +280,13 @@ static void test_bad_values_rejected(void **state)
 	h_exec_ok(c, "COMMIT");
 
 	/* pool_min above pool_max: a cross-setting error. */
-	write_file(ini, "[pool]\npool_max = 3\npool_min = 4\n");
+	h_write_file(ini, "[pool]\npool_max = 3\npool_min = 4\n");
 	sighup(pl, false, 2);
 	assert_true(log_contains(pl, "must not be greater than"));
 
 	/* An auth file that cannot be read. */
-	write_file(ini, "[pool]\npool_max = 3\npool_min = 0\n[pitlane]\n"
-			"auth_file = /nonexistent/users.txt\n");
+	h_write_file(ini, "[pool]\npool_max = 3\npool_min = 0\n[pitlane]\n"
+			  "auth_file = /nonexistent/users.txt\n");
 	sighup(pl, false, 3);
 	assert_true(log_contains(pl, "cannot read auth_file"));
 
@@ -329,7 +302,7 @@ static void test_bad_values_rejected(void **state)
 	PQfinish(c);
 	c = h_connect(pl, NULL);
 	assert_int_equal(h_query_int(c, "SELECT 10"), 10);
-	write_file(ini, "[pool]\npool_max = 5\npool_min = 0\n");
+	h_write_file(ini, "[pool]\npool_max = 5\npool_min = 0\n");
 	sighup(pl, true, 1);
 	assert_int_equal(metric(pl, "max"), 5);
 	PQfinish(c);
@@ -342,14 +315,14 @@ static void test_bad_values_rejected(void **state)
 static void test_fixed_setting_kept(void **state)
 {
 	char ini[PATH_MAX], line[4096], setting[64];
-	const char *args[] = {"-c", tmp_path("fixed.ini", ini, sizeof(ini)),
+	const char *args[] = {"-c", h_tmp_path("fixed.ini", ini, sizeof(ini)),
 			      NULL};
 
-	write_file(ini, "[pitlane]\nlisten_addr = 127.0.0.1\n"
-			"[pool]\npool_max = 4\n");
+	h_write_file(ini, "[pitlane]\nlisten_addr = 127.0.0.1\n"
+			  "[pool]\npool_max = 4\n");
 	struct h_pitlane *pl = *state = h_pitlane_start(NULL, args);
-	write_file(ini, "[pitlane]\nlisten_addr = 0.0.0.0\n"
-			"[pool]\npool_max = 7\n");
+	h_write_file(ini, "[pitlane]\nlisten_addr = 0.0.0.0\n"
+			  "[pool]\npool_max = 7\n");
 	sighup(pl, true, 1);
 	assert_true(h_log_record(
 	    pl, "setting cannot change at runtime: kept until a restart", 0,
@@ -369,19 +342,19 @@ static void test_fixed_setting_kept(void **state)
 static void test_new_auth_file(void **state)
 {
 	char ini[PATH_MAX], users[PATH_MAX], hba[PATH_MAX];
-	const char *args[] = {"-c", tmp_path("auth.ini", ini, sizeof(ini)),
+	const char *args[] = {"-c", h_tmp_path("auth.ini", ini, sizeof(ini)),
 			      NULL};
 	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256", NULL};
 
-	tmp_path("users.txt", users, sizeof(users));
-	tmp_path("hba.conf", hba, sizeof(hba));
-	write_file(users, "\"alice\" \"%s\"\n", ALICE_PW);
-	write_file(ini, "[pitlane]\nauth_file = %s\n", users);
+	h_tmp_path("users.txt", users, sizeof(users));
+	h_tmp_path("hba.conf", hba, sizeof(hba));
+	h_write_file(users, "\"alice\" \"%s\"\n", ALICE_PW);
+	h_write_file(ini, "[pitlane]\nauth_file = %s\n", users);
 	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
 	PGconn *alice = connect_ok(pl, "alice", ALICE_PW, NULL);
 	login_refused(pl, "bob", BOB_PW);
 
-	write_file(users, "\"bob\" \"%s\"\n", BOB_PW);
+	h_write_file(users, "\"bob\" \"%s\"\n", BOB_PW);
 	sighup(pl, true, 1);
 	PGconn *bob = connect_ok(pl, "bob", BOB_PW, NULL);
 	login_refused(pl, "alice", ALICE_PW);
@@ -391,16 +364,16 @@ static void test_new_auth_file(void **state)
 	PQfinish(bob);
 
 	/* An auth file with an error is rejected: bob still logs in. */
-	write_file(users, "\"carol\n");
+	h_write_file(users, "\"carol\n");
 	sighup(pl, false, 1);
 	bob = connect_ok(pl, "bob", BOB_PW, NULL);
 
 	/* hba rules: a new file rejects bob's new logins, not his session. */
-	write_file(users, "\"bob\" \"%s\"\n", BOB_PW);
-	write_file(hba, "host all bob 127.0.0.1/32 reject\n"
-			"host all all 127.0.0.1/32 scram-sha-256\n");
-	write_file(ini, "[pitlane]\nauth_file = %s\nhba_file = %s\n", users,
-		   hba);
+	h_write_file(users, "\"bob\" \"%s\"\n", BOB_PW);
+	h_write_file(hba, "host all bob 127.0.0.1/32 reject\n"
+			  "host all all 127.0.0.1/32 scram-sha-256\n");
+	h_write_file(ini, "[pitlane]\nauth_file = %s\nhba_file = %s\n", users,
+		     hba);
 	sighup(pl, true, 2);
 	PGconn *c = connect_as(pl, "bob", BOB_PW, NULL);
 	assert_int_not_equal(PQstatus(c), CONNECTION_OK);
@@ -427,7 +400,7 @@ static void make_cert(const char *cn, const char *name)
 	char log[PATH_MAX];
 	const char *args[] = {h_tmpdir(), cn, name, NULL};
 
-	tmp_path("openssl.log", log, sizeof(log));
+	h_tmp_path("openssl.log", log, sizeof(log));
 	assert_int_equal(h_run_sh(cert_script, args, log), 0);
 }
 
@@ -452,17 +425,17 @@ static void peer_cn(PGconn *c, char *out, size_t cap)
 static void test_renewed_certificate(void **state)
 {
 	char ini[PATH_MAX], crt[PATH_MAX], key[PATH_MAX], cn[64];
-	const char *args[] = {"-c", tmp_path("tls.ini", ini, sizeof(ini)),
+	const char *args[] = {"-c", h_tmp_path("tls.ini", ini, sizeof(ini)),
 			      NULL};
 	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
 			     "DB_PASSWORD=" ALICE_PW, NULL};
 	const char *tls = "sslmode=require channel_binding=require";
 
 	make_cert("pitlane-first", "server");
-	tmp_path("server.crt", crt, sizeof(crt));
-	tmp_path("server.key", key, sizeof(key));
-	write_file(ini, "[pitlane]\ntls_cert_file = %s\ntls_key_file = %s\n",
-		   crt, key);
+	h_tmp_path("server.crt", crt, sizeof(crt));
+	h_tmp_path("server.key", key, sizeof(key));
+	h_write_file(ini, "[pitlane]\ntls_cert_file = %s\ntls_key_file = %s\n",
+		     crt, key);
 	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
 	PGconn *old = connect_ok(pl, H_USER, ALICE_PW, tls);
 	peer_cn(old, cn, sizeof(cn));
@@ -480,7 +453,7 @@ static void test_renewed_certificate(void **state)
 
 	/* A key that does not match the certificate: rejected. */
 	make_cert("pitlane-other", "other");
-	write_file(
+	h_write_file(
 	    ini, "[pitlane]\ntls_cert_file = %s\ntls_key_file = %s/other.key\n",
 	    crt, h_tmpdir());
 	sighup(pl, false, 1);
@@ -518,7 +491,7 @@ static bool no_backends_of(void *role)
 static void test_target_change_reconnects(void **state)
 {
 	char ini[PATH_MAX], users[PATH_MAX], who[64];
-	const char *args[] = {"-c", tmp_path("target.ini", ini, sizeof(ini)),
+	const char *args[] = {"-c", h_tmp_path("target.ini", ini, sizeof(ini)),
 			      NULL};
 	/* The pool's user comes from the file; clients log in by trust as a
 	 * user the auth file knows. */
@@ -527,12 +500,12 @@ static void test_target_change_reconnects(void **state)
 
 	h_exec_ok(h_admin(), "DROP ROLE IF EXISTS reload_other");
 	h_exec_ok(h_admin(), "CREATE ROLE reload_other LOGIN SUPERUSER");
-	tmp_path("target-users.txt", users, sizeof(users));
-	write_file(users, "\"%s\" \"unused\"\n", H_USER);
-	write_file(ini,
-		   "[pitlane]\nauth_file = %s\n[pool]\nuser = %s\n"
-		   "pool_min = 2\n",
-		   users, H_USER);
+	h_tmp_path("target-users.txt", users, sizeof(users));
+	h_write_file(users, "\"%s\" \"unused\"\n", H_USER);
+	h_write_file(ini,
+		     "[pitlane]\nauth_file = %s\n[pool]\nuser = %s\n"
+		     "pool_min = 2\n",
+		     users, H_USER);
 	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
 	PGconn *c = h_connect(pl, NULL);
 	PGconn *tx = h_connect(pl, NULL);
@@ -540,10 +513,10 @@ static void test_target_change_reconnects(void **state)
 	h_exec_ok(tx, "BEGIN");
 	h_exec_ok(tx, "INSERT INTO t VALUES (1201, 'before reload')");
 
-	write_file(ini,
-		   "[pitlane]\nauth_file = %s\n[pool]\nuser = reload_other\n"
-		   "pool_min = 2\n",
-		   users);
+	h_write_file(ini,
+		     "[pitlane]\nauth_file = %s\n[pool]\nuser = reload_other\n"
+		     "pool_min = 2\n",
+		     users);
 	sighup(pl, true, 1);
 	assert_true(h_log_count(pl, "backend target changed: reconnecting") ==
 		    1);

@@ -28,26 +28,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static const char *tmp_path(const char *name, char *buf, size_t cap)
-{
-	assert_true(snprintf(buf, cap, "%s/%s", h_tmpdir(), name) < (int)cap);
-	return buf;
-}
-
-static void write_file(const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void write_file(const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* Starts pitlane with ini as its file (the auth file lists alice and bob
  * with their plaintext passwords) and SCRAM client authentication. */
 static char ini_path[PATH_MAX];
@@ -67,13 +47,13 @@ static struct h_pitlane *start_with_env(const char *ini, const char *extra)
 	env[n++] = extra;
 	env[n] = NULL;
 
-	tmp_path("users.txt", users_path, sizeof(users_path));
-	write_file(users_path, "\"alice\" \"" ALICE_PW "\"\n"
-			       "\"bob\" \"" BOB_PW "\"\n");
-	tmp_path("routing.ini", ini_path, sizeof(ini_path));
-	write_file(ini_path,
-		   "[pitlane]\nauth_file = %s\nadmin_users = pitlane\n%s",
-		   users_path, ini);
+	h_tmp_path("users.txt", users_path, sizeof(users_path));
+	h_write_file(users_path, "\"alice\" \"" ALICE_PW "\"\n"
+				 "\"bob\" \"" BOB_PW "\"\n");
+	h_tmp_path("routing.ini", ini_path, sizeof(ini_path));
+	h_write_file(ini_path,
+		     "[pitlane]\nauth_file = %s\nadmin_users = pitlane\n%s",
+		     users_path, ini);
 	return h_pitlane_start(env, args);
 }
 
@@ -546,12 +526,12 @@ static void test_reload_entries(void **state)
 	assert_string_equal(
 	    query_str(g, "SELECT current_database()", buf, sizeof(buf)),
 	    "route_a");
-	write_file(ini_path,
-		   "[pitlane]\nauth_file = %s/users.txt\nadmin_users = "
-		   "pitlane\n[databases]\n"
-		   "moved = dbname=route_b user=pitlane\n"
-		   "fresh = dbname=route_b user=pitlane\n",
-		   h_tmpdir());
+	h_write_file(ini_path,
+		     "[pitlane]\nauth_file = %s/users.txt\nadmin_users = "
+		     "pitlane\n[databases]\n"
+		     "moved = dbname=route_b user=pitlane\n"
+		     "fresh = dbname=route_b user=pitlane\n",
+		     h_tmpdir());
 	h_pitlane_signal(pl, SIGHUP);
 	assert_true(h_log_wait(pl, "configuration reloaded", 1, WAIT_MS));
 	assert_true(
@@ -891,7 +871,7 @@ static bool notify_wait(int fd, const char *want, char *last, size_t cap)
 static void test_status_all_pools(void **state)
 {
 	char path[PATH_MAX], env[PATH_MAX + 16], last[1024] = "", buf[64];
-	int fd = notify_listen(tmp_path("notify.sock", path, sizeof(path)));
+	int fd = notify_listen(h_tmp_path("notify.sock", path, sizeof(path)));
 
 	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", path);
 	struct h_pitlane *pl = *state =

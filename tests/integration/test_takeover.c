@@ -262,6 +262,15 @@ static void test_prepared_across(void **state)
 	h_pass();
 }
 
+static bool sleep_running(void *arg)
+{
+	(void)arg;
+	return h_query_int(h_admin(),
+			   "SELECT count(*) FROM pg_stat_activity WHERE "
+			   "state = 'active' AND query LIKE "
+			   "'SELECT pg_sleep%'") == 1;
+}
+
 /* A client handed over keeps its cancel key: PQcancel reaches its query. */
 static void test_cancel_after_takeover(void **state)
 {
@@ -274,14 +283,7 @@ static void test_cancel_after_takeover(void **state)
 	new = spawn_new(NULL, true);
 	expect_handed_over(state, old, new);
 	assert_int_equal(PQsendQuery(c, "SELECT pg_sleep(30)"), 1);
-	for (int i = 0; i < 100; i++) {
-		if (h_query_int(h_admin(),
-				"SELECT count(*) FROM pg_stat_activity WHERE "
-				"state = 'active' AND query LIKE "
-				"'SELECT pg_sleep%'") == 1)
-			break;
-		h_sleep_ms(H_POLL_MS);
-	}
+	assert_true(h_poll(sleep_running, NULL, 10000));
 	assert_int_equal(PQcancel(cancel, err, sizeof(err)), 1);
 	r = PQgetResult(c);
 	assert_string_equal(h_result_sqlstate(r, code), "57014");
@@ -292,15 +294,6 @@ static void test_cancel_after_takeover(void **state)
 	h_exec_ok(c, "SELECT 1");
 	PQfinish(c);
 	h_pass();
-}
-
-static bool sleep_running(void *arg)
-{
-	(void)arg;
-	return h_query_int(h_admin(),
-			   "SELECT count(*) FROM pg_stat_activity WHERE "
-			   "state = 'active' AND query LIKE "
-			   "'SELECT pg_sleep%'") == 1;
 }
 
 /* A client still in the old process (its query running) is canceled
