@@ -11,8 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/buffer.h>
-
 #include "admin_parse.h"
 #include "admin_rows.h"
 #include "admin_show.h"
@@ -46,7 +44,7 @@ enum admin_shutdown {
 static bool admin_reply_init(struct admin_reply *r, struct client *c)
 {
 	r->c = c;
-	r->out = evbuffer_new();
+	r->out = buf_new();
 	r->failed = r->out == NULL;
 	r->now_ms = worker_now_ms();
 	r->wall_s = (int64_t)time(NULL);
@@ -58,18 +56,18 @@ static bool admin_reply_init(struct admin_reply *r, struct client *c)
 static void admin_send(struct admin_reply *r)
 {
 	struct client *c = r->c;
-	struct evbuffer *out = io_output(c->io);
+	struct buf *out = io_output(c->io);
 
 	if (r->failed) {
 		proto_writer_init(&r->w, r->buf, sizeof(r->buf));
 		admin_write_error(&r->w, "08P01", "no mem");
-		evbuffer_add(out, r->buf, r->w.len);
+		buf_add(out, r->buf, r->w.len);
 	} else {
-		c->w->console_stats.bytes_out += evbuffer_get_length(r->out);
-		evbuffer_add_buffer(out, r->out);
+		c->w->console_stats.bytes_out += buf_len(r->out);
+		buf_move(out, r->out, buf_len(r->out));
 	}
 	if (r->out != NULL)
-		evbuffer_free(r->out);
+		buf_free(r->out);
 	r->out = NULL;
 	io_flush(c->io);
 }
@@ -82,7 +80,7 @@ static void admin_error(struct client *c, const char *message)
 	proto_writer_init(&w, buf, sizeof(buf));
 	admin_write_error(&w, "08P01", message);
 	if (!w.overflow)
-		evbuffer_add(io_output(c->io), buf, w.len);
+		buf_add(io_output(c->io), buf, w.len);
 	io_flush(c->io);
 }
 
@@ -132,7 +130,7 @@ static void admin_start(struct client *c)
 		client_close(c, "54000", "application_name too long");
 		return;
 	}
-	evbuffer_add(io_output(c->io), buf, w.len);
+	buf_add(io_output(c->io), buf, w.len);
 	io_flush(c->io);
 }
 
@@ -145,7 +143,7 @@ static void admin_done(struct client *c, const char *tag)
 	proto_writer_init(&w, buf, sizeof(buf));
 	admin_write_done(&w, tag);
 	if (!w.overflow)
-		evbuffer_add(io_output(c->io), buf, w.len);
+		buf_add(io_output(c->io), buf, w.len);
 	io_flush(c->io);
 }
 
@@ -172,7 +170,7 @@ static void admin_show(struct client *c, const struct admin_cmd *cmd,
 	r = malloc(sizeof(*r));
 	if (r == NULL || !admin_reply_init(r, c)) {
 		if (r != NULL && r->out != NULL)
-			evbuffer_free(r->out);
+			buf_free(r->out);
 		free(r);
 		admin_error(c, "no mem");
 		return;
@@ -207,7 +205,7 @@ static void admin_set_ignored(struct client *c)
 	proto_writer_init(&w, buf, sizeof(buf));
 	admin_write_notice(&w, "SET ignored", NULL);
 	admin_write_done(&w, "SET");
-	evbuffer_add(io_output(c->io), buf, w.len);
+	buf_add(io_output(c->io), buf, w.len);
 	io_flush(c->io);
 }
 
@@ -572,7 +570,7 @@ static void admin_reload(struct client *c, const struct admin_cmd *cmd,
 	proto_writer_init(&w, buf, sizeof(buf));
 	admin_write_error(&w, "F0000", msg);
 	if (!w.overflow)
-		evbuffer_add(io_output(c->io), buf, w.len);
+		buf_add(io_output(c->io), buf, w.len);
 	io_flush(c->io);
 }
 
@@ -658,7 +656,7 @@ static void admin_run(struct client *c, const char *query, size_t len)
  * while a command waits for its condition. */
 static void admin_read(struct client *c)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 	char query[ADMIN_QUERY_MAX + 1];
 	struct relay_cursor cur;
 	uint8_t type;
@@ -701,10 +699,10 @@ static void admin_read(struct client *c)
 				     "query too long for the admin console");
 			return;
 		}
-		if (evbuffer_get_length(in) < (size_t)len + 1)
+		if (buf_len(in) < (size_t)len + 1)
 			return;
-		evbuffer_drain(in, PROTO_HEADER_LEN);
-		evbuffer_remove(in, query, len - 4);
+		buf_drain(in, PROTO_HEADER_LEN);
+		buf_remove(in, query, len - 4);
 		query[len - 4] = '\0';
 		c->w->console_stats.bytes_in += (uint64_t)len + 1;
 		admin_run(c, query, strnlen(query, len - 4));

@@ -23,7 +23,7 @@
 void admin_put(struct admin_reply *r)
 {
 	if (r->w.overflow || r->out == NULL ||
-	    evbuffer_add(r->out, r->buf, r->w.len) != 0)
+	    buf_add(r->out, r->buf, r->w.len) != 0)
 		r->failed = true;
 	proto_writer_init(&r->w, r->buf, sizeof(r->buf));
 }
@@ -481,7 +481,7 @@ static void admin_server_sock(struct admin_reply *r, struct server *s,
 			 PQsslAttribute(s->conn, "cipher"));
 	k->app = "";
 	if (s->io != NULL) {
-		k->recv = evbuffer_get_length(io_input(s->io));
+		k->recv = buf_len(io_input(s->io));
 		k->send = io_unsent(s->io);
 	}
 }

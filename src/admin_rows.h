@@ -7,9 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <event2/buffer.h>
-
 #include "admin_show.h"
+#include "buf.h"
 #include "worker.h"
 
 #define ADMIN_DB	"pgbouncer" /* the console's database and user */
@@ -21,7 +20,7 @@
 /* A reply being built: messages go to `out`, one at a time through `w`. */
 struct admin_reply {
 	struct client *c;
-	struct evbuffer *out;
+	struct buf *out;
 	bool failed; /* a message did not fit, or out of memory */
 	struct proto_writer w;
 	uint8_t buf[ADMIN_ROW_MAX];

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUF_BLOCK_SIZE (BUF_BLOCK_DATA + 16u) /* malloc size of a block */
-#define BUF_BLOCKS_KEPT 64  /* free standard blocks kept for reuse */
+#define BUF_BLOCK_SIZE	(BUF_BLOCK_DATA + 16u) /* malloc size of a block */
+#define BUF_BLOCKS_KEPT 64   /* free standard blocks kept for reuse */
 #define BUF_SEGS_KEPT	1024 /* free segments kept for reuse */
 #define BUF_PRINTF_MAX	4096 /* formatted text added at once */
 
@@ -117,8 +117,8 @@ static void buf_seg_set(struct buf_seg *s, struct buf_block *blk, uint8_t *p,
 }
 
 /* Links the segments first..last (already chained) at the end of b. */
-static void buf_link(struct buf *b, struct buf_seg *first,
-		     struct buf_seg *last, size_t len)
+static void buf_link(struct buf *b, struct buf_seg *first, struct buf_seg *last,
+		     size_t len)
 {
 	last->next = NULL;
 	if (b->tail != NULL)

@@ -121,7 +121,7 @@ static bool client_set_names(struct client *c, const char *addr, const char *ip,
 /* Queues bytes pitlane writes itself and sends them. */
 static void client_write(struct client *c, const void *p, size_t n)
 {
-	evbuffer_add(io_output(c->io), p, n);
+	buf_add(io_output(c->io), p, n);
 	io_flush(c->io);
 }
 static void client_disconnect(struct client *c, const char *sqlstate,
@@ -356,13 +356,13 @@ static void client_too_big(struct client *c)
 /* Sends what the client has buffered to its server. */
 static void client_forward(struct client *c)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 
 	switch (txn_forward(c->server, in)) {
 	case FORWARD_OK:
 		break;
 	case FORWARD_TERMINATE:
-		evbuffer_drain(in, evbuffer_get_length(in));
+		buf_drain(in, buf_len(in));
 		client_disconnect(c, NULL, NULL, NULL);
 		break;
 	case FORWARD_BAD:
@@ -525,7 +525,7 @@ void client_dispatch(struct dbpool *p)
  * when the Sync was found. */
 static bool client_skip_to_sync(struct client *c)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 	struct relay_cursor cur;
 	bool found = false;
 	uint8_t type;
@@ -533,11 +533,11 @@ static bool client_skip_to_sync(struct client *c)
 
 	relay_cursor_init(&cur);
 	while (!found && relay_peek(in, &cur, &type, &len) == PROTO_OK &&
-	       evbuffer_get_length(in) - cur.pos >= (size_t)len + 1) {
+	       buf_len(in) - cur.pos >= (size_t)len + 1) {
 		found = type == 'S';
 		relay_cursor_advance(&cur, (size_t)len + 1);
 	}
-	evbuffer_drain(in, cur.pos);
+	buf_drain(in, cur.pos);
 	return found;
 }
 
@@ -586,7 +586,7 @@ static void client_batch_apply(struct client *c, const uint8_t *b, size_t n)
 {
 	static const uint8_t parse_complete[] = {'1', 0, 0, 0, 4};
 	static const uint8_t close_complete[] = {'3', 0, 0, 0, 4};
-	struct evbuffer *out = io_output(c->io);
+	struct buf *out = io_output(c->io);
 
 	for (size_t off = 0; off < n;) {
 		uint32_t len;
@@ -606,10 +606,10 @@ static void client_batch_apply(struct client *c, const uint8_t *b, size_t n)
 				return;
 			}
 			stmt_unref(c->w->stmts, st);
-			evbuffer_add(out, parse_complete, 5);
+			buf_add(out, parse_complete, 5);
 		} else if (b[off] == 'C') {
 			stmt_names_remove(&c->names, c->w->stmts, body + 1);
-			evbuffer_add(out, close_complete, 5);
+			buf_add(out, close_complete, 5);
 		} else {
 			client_send_ready(c);
 		}
@@ -625,7 +625,7 @@ static void client_batch_apply(struct client *c, const uint8_t *b, size_t n)
  * true when the batch at the head of the input was answered. */
 static bool client_answer_locally(struct client *c)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 	struct relay_cursor cur;
 	uint8_t type = 0;
 	uint32_t len;
@@ -636,24 +636,24 @@ static bool client_answer_locally(struct client *c)
 	relay_cursor_init(&cur);
 	while (type != 'S') {
 		if (relay_peek(in, &cur, &type, &len) != PROTO_OK ||
-		    evbuffer_get_length(in) - cur.pos < (size_t)len + 1 ||
+		    buf_len(in) - cur.pos < (size_t)len + 1 ||
 		    (type != 'P' && type != 'C' && type != 'S') ||
 		    len > RELAY_HIGH_WATER)
 			return false;
 		relay_cursor_advance(&cur, (size_t)len + 1);
 	}
-	uint8_t *batch = evbuffer_pullup(in, (ev_ssize_t)cur.pos);
+	uint8_t *batch = buf_pullup(in, (size_t)cur.pos);
 	if (batch == NULL || !client_batch_known(c, batch, cur.pos))
 		return false;
 	client_batch_apply(c, batch, cur.pos);
-	evbuffer_drain(in, cur.pos);
+	buf_drain(in, cur.pos);
 	return c->state != CLIENT_CLOSING;
 }
 
 /* A logged-in client without a server has input: see what it wants. */
 static void client_request(struct client *c)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 	uint8_t type;
 	uint32_t len;
 	struct relay_cursor cur;
@@ -667,7 +667,7 @@ static void client_request(struct client *c)
 	if (c->state == CLIENT_IDLE && c->w->handoff != NULL &&
 	    c->w->handoff(c))
 		return;
-	if (evbuffer_get_length(in) == 0)
+	if (buf_len(in) == 0)
 		return;
 	relay_cursor_init(&cur);
 	switch (relay_peek(in, &cur, &type, &len)) {
@@ -702,14 +702,14 @@ static void client_request(struct client *c)
 static void client_refuse_request(struct client *c, const char *msg,
 				  const char *detail)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 	struct relay_cursor cur;
 	uint8_t type = 0;
 	uint32_t len = 0;
 
 	relay_cursor_init(&cur);
 	if (relay_peek(in, &cur, &type, &len) != PROTO_OK ||
-	    evbuffer_get_length(in) < (size_t)len + 1) {
+	    buf_len(in) < (size_t)len + 1) {
 		/* Not even one whole message: nothing sane to skip. */
 		client_disconnect(c, "53300", msg, detail);
 		return;
@@ -719,7 +719,7 @@ static void client_refuse_request(struct client *c, const char *msg,
 	if (strchr("PBEDCHS", type) != NULL) {
 		c->discard_until_sync = true;
 	} else {
-		evbuffer_drain(in, (size_t)len + 1);
+		buf_drain(in, (size_t)len + 1);
 		client_send_ready(c);
 	}
 	client_request(c);
@@ -1225,7 +1225,7 @@ static void client_login(struct client *c, const uint8_t *pkt,
 /* One message of the authentication exchange. */
 static void client_auth(struct client *c)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 	struct relay_cursor cur;
 	uint8_t type, body[CLIENT_AUTH_MSG_MAX];
 	uint8_t buf[CLIENT_MSG_BUF];
@@ -1252,10 +1252,10 @@ static void client_auth(struct client *c)
 					       : "password response too large");
 		return;
 	}
-	if (evbuffer_get_length(in) < (size_t)len + 1)
+	if (buf_len(in) < (size_t)len + 1)
 		return;
-	evbuffer_drain(in, PROTO_HEADER_LEN);
-	evbuffer_remove(in, body, len - 4);
+	buf_drain(in, PROTO_HEADER_LEN);
+	buf_remove(in, body, len - 4);
 	proto_writer_init(&wr, buf, sizeof(buf));
 	enum login_result r =
 	    login_step(c->login, body, len - 4, &wr, &state, err, sizeof(err));
@@ -1265,7 +1265,7 @@ static void client_auth(struct client *c)
 
 /* Switches the connection to TLS: the server side of the handshake runs
  * on the same socket; `early` holds bytes of it already read. */
-static bool client_start_tls(struct client *c, struct evbuffer *early)
+static bool client_start_tls(struct client *c, struct buf *early)
 {
 	struct io *tio;
 	SSL *ssl;
@@ -1289,7 +1289,7 @@ static bool client_start_tls(struct client *c, struct evbuffer *early)
 }
 
 /* An SSLRequest: 'S' and a handshake when TLS is configured, else 'N'. */
-static void client_ssl_request(struct client *c, struct evbuffer *in)
+static void client_ssl_request(struct client *c, struct buf *in)
 {
 	if (c->tls) {
 		client_disconnect(c, "08P01",
@@ -1300,7 +1300,7 @@ static void client_ssl_request(struct client *c, struct evbuffer *in)
 		client_write(c, "N", 1);
 		return;
 	}
-	if (evbuffer_get_length(in) > 0) {
+	if (buf_len(in) > 0) {
 		/* Bytes sent before the handshake could be injected by a
 		 * man in the middle (CVE-2021-23214). */
 		client_disconnect(c, "08P01",
@@ -1348,11 +1348,11 @@ static bool client_terminate_at(const uint8_t *b, size_t n)
  * is read first, so that it sees the end of the stream, not a reset. */
 static void client_terminate_before_startup(struct client *c)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 
 	log_info("invalid length of startup packet", LF_STR("client", c->addr),
 		 LF_STR("detail", "Terminate before the startup packet"));
-	evbuffer_drain(in, evbuffer_get_length(in));
+	buf_drain(in, buf_len(in));
 	client_disconnect(c, NULL, NULL, NULL);
 }
 
@@ -1360,7 +1360,7 @@ static void client_terminate_before_startup(struct client *c)
  * CancelRequest, then the StartupMessage. */
 static void client_startup(struct client *c)
 {
-	struct evbuffer *in = io_input(c->io);
+	struct buf *in = io_input(c->io);
 	uint8_t pkt[PROTO_STARTUP_MAX];
 	struct proto_startup st;
 	const char *err = NULL;
@@ -1374,10 +1374,10 @@ static void client_startup(struct client *c)
 		return;
 	}
 	while (c->state == CLIENT_STARTUP) {
-		size_t avail = evbuffer_get_length(in);
+		size_t avail = buf_len(in);
 		if (avail < 4)
 			return;
-		evbuffer_copyout(in, pkt, sizeof(client_terminate));
+		buf_copyout(in, 0, pkt, sizeof(client_terminate));
 		if (client_terminate_at(pkt, avail)) {
 			if (avail >= sizeof(client_terminate))
 				client_terminate_before_startup(c);
@@ -1391,7 +1391,7 @@ static void client_startup(struct client *c)
 		}
 		if (avail < plen)
 			return;
-		evbuffer_remove(in, pkt, plen);
+		buf_remove(in, pkt, plen);
 		if (proto_startup_parse(pkt, plen, &st, &err) != PROTO_OK) {
 			client_disconnect(c, "08P01", err, NULL);
 			return;
@@ -1437,8 +1437,7 @@ static void client_read_cb(void *arg)
 		c->w->console_read(c);
 		break;
 	case CLIENT_CLOSING:
-		evbuffer_drain(io_input(c->io),
-			       evbuffer_get_length(io_input(c->io)));
+		buf_drain(io_input(c->io), buf_len(io_input(c->io)));
 		break;
 	default:
 		break; /* waiting: the input stays buffered, bounded by the
@@ -1672,8 +1671,8 @@ static void client_handoff_stmt_cb(void *arg, const char *name,
 
 bool client_handoff_begin(struct client *c, struct handoff_buf *b)
 {
-	struct evbuffer *in = io_input(c->io);
-	size_t pending = evbuffer_get_length(in);
+	struct buf *in = io_input(c->io);
+	size_t pending = buf_len(in);
 	struct handoff_session hs = {
 	    .key_pid = c->key_pid,
 	    .key_secret = c->key_secret,
@@ -1703,7 +1702,7 @@ bool client_handoff_begin(struct client *c, struct handoff_buf *b)
 	handoff_put_params(b, params_shared_get(c->startup));
 	handoff_put_stmt_count(b, stmt_names_count(&c->names));
 	stmt_names_each(&c->names, client_handoff_stmt_cb, b);
-	handoff_end(b, pending > 0 ? evbuffer_pullup(in, -1) : NULL,
+	handoff_end(b, pending > 0 ? buf_pullup(in, pending) : NULL,
 		    (uint32_t)pending);
 	if (b->failed)
 		return false;
@@ -1861,7 +1860,7 @@ struct client *client_adopt(struct worker *w, int fd,
 	c->pool->nclients++;
 	if (!params_copy(&c->want, &hs->want) || !client_adopt_startup(c, hs) ||
 	    !client_adopt_stmts(c, hs) ||
-	    evbuffer_add(io_input(c->io), hs->pending, hs->pending_len) != 0) {
+	    buf_add(io_input(c->io), hs->pending, hs->pending_len) != 0) {
 		client_handoff_drop(c);
 		return NULL;
 	}

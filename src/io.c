@@ -16,12 +16,12 @@
 #include <event2/event_struct.h>
 #include <openssl/err.h>
 
-#define IO_READ_CHUNK	    16384 /* bytes asked of each read */
+#define IO_READ_MIN	    4096  /* room a read asks for at least */
+#define IO_DISCARD_CHUNK    16384 /* bytes of each read before a close */
 #define IO_READS_PER_WAKEUP 8	  /* reads per wakeup before yielding */
-#define IO_BLOCKS_KEPT	    64	  /* free read blocks kept for reuse */
 #define IO_DISCARD_READS    64	  /* reads of unread input before a close */
-#define IO_BUFS_KEPT	    256	  /* empty evbuffers kept for lending */
-#define IO_WRITE_IOVS	    4	  /* chains a direct write takes at once */
+#define IO_BUFS_KEPT	    256	  /* empty queues kept for lending */
+#define IO_WRITE_IOVS	    8	  /* segments one write takes at once */
 #define IO_SHEDS_HELD	    32 /* ios whose shed waits for the callback end */
 
 /* Laid out for size (an idle client holds one): the read event is part
@@ -31,8 +31,7 @@ struct io {
 	const struct io_ops *ops;
 	void *ctx;
 	struct event *wev; /* made when first needed */
-	struct evbuffer *in, *out;
-	struct evbuffer_cb_entry *in_cb;   /* while read_limit holds reading */
+	struct buf *in, *out;
 	void (*peek)(void *ctx, int byte); /* once, before the first read */
 	SSL *ssl;			   /* TLS; NULL for plain sockets */
 	uint32_t read_limit;		   /* 0: none */
@@ -55,6 +54,8 @@ struct io {
 	bool ssl_starved;    /* SSL_read wants the socket: what OpenSSL
 				holds is a partial record */
 	bool lean;	     /* lends its buffers back when they are empty */
+	bool watching;	     /* in->consumed is set: read_limit holds
+				reading */
 	bool shed_queued;    /* a deferred io_shed is on the loop */
 };
 
@@ -77,47 +78,46 @@ static bool io_want_read(const struct io *io)
 	       (io->read_limit == 0 || io_input_length(io) < io->read_limit);
 }
 
-static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-		     void *arg);
+static void io_in_consumed(void *arg);
 
-/* Lent buffers: a lean io (a client's) holds its evbuffers only while
+/* Lent buffers: a lean io (a client's) holds its queues only while
  * something is in them, so that an idle client costs none. Empty ones
  * wait here for the next io that needs one; lending and returning happen
  * once per idle-busy transition, not per message, and cost a pointer
  * move. Single-threaded like the read blocks. */
-static struct evbuffer *io_bufs[IO_BUFS_KEPT];
+static struct buf *io_bufs[IO_BUFS_KEPT];
 static unsigned io_nbufs;
 /* Stands in for a buffer that could not be had (out of memory): bytes
  * added to it are dropped, and the io fails from the loop. */
-static struct evbuffer *io_scratch;
+static struct buf io_scratch;
 
-static struct evbuffer *io_buf_get(void)
+static struct buf *io_buf_get(void)
 {
 	if (io_nbufs > 0)
 		return io_bufs[--io_nbufs];
-	return evbuffer_new();
+	return buf_new();
 }
 
-static void io_buf_put(struct evbuffer *b)
+/* An empty queue back to the list (or to malloc). */
+static void io_buf_put(struct buf *b)
 {
+	b->consumed = NULL;
 	if (io_nbufs < IO_BUFS_KEPT)
 		io_bufs[io_nbufs++] = b;
 	else
-		evbuffer_free(b);
+		buf_free(b);
 }
 
-/* A buffer of an io being freed: kept for lending when empty. */
-static void io_buf_drop(struct evbuffer *b)
+/* A buffer of an io being freed: what it still holds is dropped. */
+static void io_buf_drop(struct buf *b)
 {
-	if (evbuffer_get_length(b) == 0)
-		io_buf_put(b);
-	else
-		evbuffer_free(b);
+	buf_clear(b);
+	io_buf_put(b);
 }
 
 /* The io's buffer in *slot, lent now if it has none; NULL when out of
  * memory. */
-static struct evbuffer *io_buf(struct evbuffer **slot)
+static struct buf *io_buf(struct buf **slot)
 {
 	if (*slot == NULL)
 		*slot = io_buf_get();
@@ -126,18 +126,17 @@ static struct evbuffer *io_buf(struct evbuffer **slot)
 
 /* Returns a lean io's empty buffers. Only from the loop (the io's own
  * callbacks): a caller up the stack may hold a buffer's pointer. Input
- * with an evbuffer callback on it (the read limit) is kept. */
+ * watched for the read limit is kept. */
 static void io_shed(struct io *io)
 {
 	if (!io->lean)
 		return;
-	if (io->in != NULL && io->in_cb == NULL &&
-	    evbuffer_get_length(io->in) == 0) {
+	if (io->in != NULL && !io->watching && buf_len(io->in) == 0) {
 		io_buf_put(io->in);
 		io->in = NULL;
 	}
 	if (io->out != NULL && !io->write_armed && io->wpend == 0 &&
-	    evbuffer_get_length(io->out) == 0) {
+	    buf_len(io->out) == 0) {
 		io_buf_put(io->out);
 		io->out = NULL;
 	}
@@ -192,20 +191,22 @@ static bool io_arm_read(struct io *io, bool on)
 	return true;
 }
 
-/* The input callback exists only while read_limit holds reading back:
- * otherwise every drain of the input would pay for it. Should it fail to
- * register, reading goes on past the limit rather than stall. */
+/* The input's consumed callback is set only while read_limit holds
+ * reading back. Should no input buffer be had, reading goes on past the
+ * limit rather than stall. */
 static void io_watch_input(struct io *io, bool on)
 {
-	if (on && io->in_cb == NULL) {
-		io->in_cb = io_buf(&io->in) != NULL
-				? evbuffer_add_cb(io->in, io_in_cb, io)
-				: NULL;
-		if (io->in_cb == NULL)
+	if (on && !io->watching) {
+		if (io_buf(&io->in) == NULL) {
 			io_arm_read(io, true);
-	} else if (!on && io->in_cb != NULL) {
-		evbuffer_remove_cb_entry(io->in, io->in_cb);
-		io->in_cb = NULL;
+			return;
+		}
+		io->in->consumed = io_in_consumed;
+		io->in->consumed_arg = io;
+		io->watching = true;
+	} else if (!on && io->watching) {
+		io->in->consumed = NULL;
+		io->watching = false;
 	}
 }
 
@@ -255,73 +256,29 @@ static void io_update_write(struct io *io)
 		io->wev_added = on;
 }
 
-/* Read blocks: a read lands in a block that the input buffer references
- * instead of a chain libevent would allocate (and free once written) for
- * every read. Blocks come back when their data has been written or
- * drained, and the most recent ones are kept for the next reads, so the
- * relay neither allocates nor touches cold memory per read. The event
- * loop is single-threaded: the list needs no lock. */
-struct io_block {
-	struct io_block *next;
-};
-
-static struct io_block *io_blocks; /* free, most recently used first */
-static unsigned io_nblocks;
-
-static void *io_block_get(void)
+/* One read into the input's room (the free end of its last block, or a
+ * fresh block from buf's free list), appended without a copy: no FIONREAD
+ * probe, no allocation once warm. Returns read()'s result and the room
+ * asked for in *asked; -1 with ENOMEM when no room could be had (the
+ * connection then fails: a read whose bytes were lost cannot go on). */
+static ssize_t io_read_once(struct io *io, size_t *asked)
 {
-	struct io_block *b = io_blocks;
-
-	if (b == NULL)
-		return malloc(IO_READ_CHUNK);
-	io_blocks = b->next;
-	io_nblocks--;
-	return b;
-}
-
-static void io_block_put(const void *data, size_t len, void *block)
-{
-	struct io_block *b = block;
-
-	(void)data;
-	(void)len;
-	if (io_nblocks >= IO_BLOCKS_KEPT) {
-		free(b);
-		return;
-	}
-	b->next = io_blocks;
-	io_blocks = b;
-	io_nblocks++;
-}
-
-/* One read into a block, appended to the input without a copy: no
- * FIONREAD probe. Returns read()'s result; -1 with ENOMEM when no block
- * or reference could be had (the connection then fails: a read whose
- * bytes were lost cannot go on). */
-static ssize_t io_read_once(struct io *io)
-{
-	void *block = io_block_get();
+	uint8_t *room = NULL;
 	ssize_t r;
 
-	if (block == NULL || io_buf(&io->in) == NULL) {
-		if (block != NULL)
-			io_block_put(NULL, 0, block);
+	if (io_buf(&io->in) != NULL)
+		room = buf_reserve(io->in, IO_READ_MIN, asked);
+	if (room == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	r = read(io->fd, block, IO_READ_CHUNK);
-	if (r <= 0) {
-		int err = errno;
-		io_block_put(NULL, 0, block);
-		errno = err;
-		return r;
-	}
-	if (evbuffer_add_reference(io->in, block, (size_t)r, io_block_put,
-				   block) != 0) {
-		io_block_put(NULL, 0, block);
+	r = read(io->fd, room, *asked);
+	int err = errno;
+	if (buf_commit(io->in, r > 0 ? (size_t)r : 0) != 0) {
 		errno = ENOMEM;
 		return -1;
 	}
+	errno = err;
 	return r;
 }
 
@@ -365,12 +322,13 @@ static void io_plain_read(evutil_socket_t fd, short what, void *arg)
 		return; /* the data, still there, wakes us again */
 	}
 	for (int i = 0; i < IO_READS_PER_WAKEUP; i++) {
-		r = io_read_once(io);
+		size_t asked = 0;
+		r = io_read_once(io, &asked);
 		if (r > 0)
 			total += (size_t)r;
 		if (r < 0)
 			err = errno;
-		if (r < IO_READ_CHUNK || !io_want_read(io))
+		if (r < 0 || (size_t)r < asked || !io_want_read(io))
 			break;
 	}
 	bool eof = r == 0;
@@ -395,26 +353,38 @@ static void io_read_cb(evutil_socket_t fd, short what, void *arg)
 	io_cb_leave();
 }
 
-/* Resumes reading once the consumer took input below the limit. */
-static void io_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-		     void *arg)
+/* Resumes reading once the consumer took input below the limit (the
+ * input's consumed callback; clearing it from within is safe). */
+static void io_in_consumed(void *arg)
 {
 	struct io *io = arg;
 
-	(void)buf;
-	if (info->n_deleted > 0 && io_want_read(io)) {
-		/* Removing this callback from within it is safe: libevent
-		 * takes the next entry before calling one. */
+	if (io_want_read(io))
 		io_update_read(io);
-	}
 }
 
-/* Writes as much as the socket takes with writev; true when the output is
- * empty. A failure is kept in err. */
+/* One write (or writev) of the first n bytes of b's first segments,
+ * drained from b as the socket took them: write()'s result. */
+static ssize_t io_write_buf(int fd, struct buf *b, size_t n)
+{
+	struct iovec v[IO_WRITE_IOVS];
+	int k = buf_peek(b, n, v, IO_WRITE_IOVS);
+	ssize_t w;
+
+	if (k <= 0)
+		return 0;
+	w = k == 1 ? write(fd, v[0].iov_base, v[0].iov_len) : writev(fd, v, k);
+	if (w > 0)
+		buf_drain(b, (size_t)w);
+	return w;
+}
+
+/* Writes as much as the socket takes; true when the output is empty. A
+ * failure is kept in err. */
 static bool io_plain_write_some(struct io *io)
 {
 	while (io_unsent(io) > 0) {
-		int n = evbuffer_write(io->out, io->fd);
+		ssize_t n = io_write_buf(io->fd, io->out, SIZE_MAX);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
@@ -465,10 +435,10 @@ static bool io_tls_wait(struct io *io, int ret, bool *want_read,
 	return false;
 }
 
-/* SSL_write of the output's first chain by chain, each drained when
+/* SSL_write of the output's first segment by segment, each drained when
  * OpenSSL took it; true when the output is empty. A write that OpenSSL
  * could not finish is repeated with the same length (its record is
- * already built), from wherever the chain now lies. */
+ * already built), from wherever the segment now lies. */
 static bool io_tls_write_some(struct io *io)
 {
 	bool want_read = false, want_write = false;
@@ -476,16 +446,16 @@ static bool io_tls_write_some(struct io *io)
 	if (io_unsent(io) == 0)
 		return true;
 	io_tls_clear_errors();
-	while (evbuffer_get_length(io->out) > 0) {
-		struct evbuffer_iovec v;
-		evbuffer_peek(io->out, -1, NULL, &v, 1);
+	while (buf_len(io->out) > 0) {
+		struct iovec v;
+		buf_peek(io->out, SIZE_MAX, &v, 1);
 		int len = io->wpend != 0	? io->wpend
 			  : v.iov_len > INT_MAX ? INT_MAX
 						: (int)v.iov_len;
 		int n = SSL_write(io->ssl, v.iov_base, len);
 		if (n > 0) {
 			io->wpend = 0;
-			evbuffer_drain(io->out, (size_t)n);
+			buf_drain(io->out, (size_t)n);
 			continue;
 		}
 		io->wpend = len;
@@ -575,43 +545,26 @@ static void io_shed_later(struct io *io)
 		event_active(&io->rev, EV_TIMEOUT, 1);
 }
 
-/* One write of up to n bytes from src's first chains, drained from src
- * as the socket took them; returns how many. A failure is left for the
- * io_flush that follows to meet again and report. */
-static size_t io_write_direct(struct io *io, struct evbuffer *src, size_t n)
+/* One write of up to n bytes from src's first segments, drained from
+ * src as the socket took them; returns how many. A failure is left for
+ * the io_flush that follows to meet again and report. */
+static size_t io_write_direct(struct io *io, struct buf *src, size_t n)
 {
-	struct evbuffer_iovec v[IO_WRITE_IOVS];
-	int k = evbuffer_peek(src, (ev_ssize_t)n, NULL, v, IO_WRITE_IOVS);
-	size_t len = 0;
-	ssize_t w;
+	ssize_t w = io_write_buf(io->fd, src, n);
 
-	if (k > IO_WRITE_IOVS)
-		k = IO_WRITE_IOVS;
-	for (int i = 0; i < k; i++) {
-		if (v[i].iov_len > n - len)
-			v[i].iov_len = n - len;
-		len += v[i].iov_len;
-	}
-	if (k <= 0 || len == 0)
-		return 0;
-	w = k == 1 ? write(io->fd, v[0].iov_base, len)
-		   : writev(io->fd, (struct iovec *)v, k);
-	if (w <= 0)
-		return 0;
-	evbuffer_drain(src, (size_t)w);
-	return (size_t)w;
+	return w > 0 ? (size_t)w : 0;
 }
 
-/* SSL_write of up to n bytes from src's first chains, chain by chain,
+/* SSL_write of up to n bytes from src's first segments, one by one,
  * drained from src as OpenSSL took them; returns how many. A write
  * OpenSSL could not finish leaves wpend set (the rest of src, moved to
  * the output by the caller, starts with the same bytes, contiguous) and
  * *stalled true, as io_tls_write_some would. */
-static size_t io_tls_write_direct(struct io *io, struct evbuffer *src, size_t n,
+static size_t io_tls_write_direct(struct io *io, struct buf *src, size_t n,
 				  bool *stalled)
 {
-	struct evbuffer_iovec v[IO_WRITE_IOVS];
-	int k = evbuffer_peek(src, (ev_ssize_t)n, NULL, v, IO_WRITE_IOVS);
+	struct iovec v[IO_WRITE_IOVS];
+	int k = buf_peek(src, n, v, IO_WRITE_IOVS);
 	bool want_read = false, want_write = false;
 	size_t done = 0;
 
@@ -635,7 +588,7 @@ static size_t io_tls_write_direct(struct io *io, struct evbuffer *src, size_t n,
 			break;
 	}
 	if (done > 0)
-		evbuffer_drain(src, done);
+		buf_drain(src, done);
 	return done;
 }
 
@@ -653,7 +606,7 @@ static void io_write_stalled(struct io *io)
 		io_update_read(io);
 }
 
-void io_write_from(struct io *io, struct evbuffer *src, size_t n)
+void io_write_from(struct io *io, struct buf *src, size_t n)
 {
 	bool stalled = false;
 
@@ -661,8 +614,11 @@ void io_write_from(struct io *io, struct evbuffer *src, size_t n)
 	    io->wpend == 0 && io_unsent(io) == 0)
 		n -= io->ssl != NULL ? io_tls_write_direct(io, src, n, &stalled)
 				     : io_write_direct(io, src, n);
-	if (n > 0)
-		evbuffer_remove_buffer(src, io_output(io), n);
+	if (n > 0 && buf_move(io_output(io), src, n) != 0) {
+		buf_drain(src, n); /* lost: the io fails from the loop */
+		io->err = ENOMEM;
+		io_fail_later(io);
+	}
 	if (stalled)
 		io_write_stalled(io);
 }
@@ -680,42 +636,35 @@ void io_flush(struct io *io)
 	io_write_stalled(io);
 }
 
-/* One block filled by SSL_read, record after record, and appended to the
- * input without a copy. Stops when the block is full, when OpenSSL holds
- * nothing more (with read-ahead it read what the socket had: the next
- * bytes wake the socket again) or when SSL_read fails; the last
- * SSL_read's return goes to *ret (above 0: no failure). Returns the bytes
- * appended, -1 with no memory. */
-static ssize_t io_tls_read_block(struct io *io, int *ret)
+/* The input's room filled by SSL_read, record after record, appended
+ * without a copy. Stops when the room is full, when OpenSSL holds nothing
+ * more (with read-ahead it read what the socket had: the next bytes wake
+ * the socket again) or when SSL_read fails; the last SSL_read's return
+ * goes to *ret (above 0: no failure) and the room to *asked. Returns the
+ * bytes appended, -1 with no memory. */
+static ssize_t io_tls_read_block(struct io *io, int *ret, size_t *asked)
 {
-	char *block = io_block_get();
-	int off = 0;
+	uint8_t *room = NULL;
+	size_t off = 0;
 
 	*ret = 1;
-	if (block == NULL)
+	if (io_buf(&io->in) != NULL)
+		room = buf_reserve(io->in, IO_READ_MIN, asked);
+	if (room == NULL)
 		return -1;
-	if (io_buf(&io->in) == NULL) {
-		io_block_put(NULL, 0, block);
-		return -1;
-	}
-	while (off < IO_READ_CHUNK) {
-		*ret = SSL_read(io->ssl, block + off, IO_READ_CHUNK - off);
+	while (off < *asked) {
+		size_t want = *asked - off;
+		*ret = SSL_read(io->ssl, room + off,
+				want > INT_MAX ? INT_MAX : (int)want);
 		if (*ret <= 0)
 			break;
-		off += *ret;
+		off += (size_t)*ret;
 		if (!SSL_has_pending(io->ssl))
 			break;
 	}
-	if (off == 0) {
-		io_block_put(NULL, 0, block);
-		return 0;
-	}
-	if (evbuffer_add_reference(io->in, block, (size_t)off, io_block_put,
-				   block) != 0) {
-		io_block_put(NULL, 0, block);
+	if (buf_commit(io->in, off) != 0)
 		return -1;
-	}
-	return off;
+	return (ssize_t)off;
 }
 
 /* The TLS read side: first a write that waited for the peer's bytes, then
@@ -742,7 +691,8 @@ static void io_tls_read_cb(struct io *io)
 	}
 	io_tls_clear_errors();
 	for (int i = 0; i < IO_READS_PER_WAKEUP && io_want_read(io); i++) {
-		ssize_t r = io_tls_read_block(io, &ret);
+		size_t asked = 0;
+		ssize_t r = io_tls_read_block(io, &ret, &asked);
 		if (r < 0) {
 			io->err = ENOMEM;
 			lost = true;
@@ -753,7 +703,7 @@ static void io_tls_read_cb(struct io *io)
 			lost = !io_tls_wait(io, ret, &want_read, &want_write);
 			break;
 		}
-		if (r < IO_READ_CHUNK && !SSL_has_pending(io->ssl))
+		if ((size_t)r < asked && !SSL_has_pending(io->ssl))
 			break;
 	}
 	io->rd_wants_write = want_write;
@@ -801,16 +751,14 @@ static struct io *io_alloc(int fd, const struct io_ops *ops, void *ctx)
 /* Buffers and events for an allocated io; reading starts. */
 static bool io_start(struct io *io, struct event_base *base)
 {
-	if (io_scratch == NULL)
-		io_scratch = evbuffer_new();
 	io->in = io_buf_get();
 	io->out = io_buf_get();
 	io->rev_made =
 	    event_assign(&io->rev, base, io->fd, EV_READ | EV_PERSIST,
 			 io->ssl != NULL ? io_read_event_cb : io_read_cb,
 			 io) == 0;
-	if (io_scratch == NULL || io->in == NULL || io->out == NULL ||
-	    !io->rev_made || !io_arm_read(io, true))
+	if (io->in == NULL || io->out == NULL || !io->rev_made ||
+	    !io_arm_read(io, true))
 		return false;
 	io_update_read(io);
 	return true;
@@ -834,7 +782,7 @@ struct io *io_new_socket(struct event_base *base, int fd, bool close_fd,
 
 /* How pitlane drives an SSL: read-ahead (one read of the socket brings
  * whole records instead of a header and then a body), a write repeated
- * from wherever the output chain now lies, and a peer's close without
+ * from wherever the output segment now lies, and a peer's close without
  * close_notify read as an end of stream. */
 static void io_tls_setup(SSL *ssl)
 {
@@ -867,12 +815,12 @@ void io_detach(struct io *io)
 }
 
 struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
-			     struct evbuffer *early, const struct io_ops *ops,
+			     struct buf *early, const struct io_ops *ops,
 			     void *ctx)
 {
 	struct io *io;
 
-	if (early != NULL && evbuffer_get_length(early) > 0) {
+	if (early != NULL && buf_len(early) > 0) {
 		SSL_free(ssl);
 		return NULL; /* OpenSSL reads the socket itself */
 	}
@@ -925,11 +873,11 @@ void io_release_fd(struct io *io)
  * peer that goes on sending is reset all the same. */
 static void io_end_stream(int fd)
 {
-	char buf[IO_READ_CHUNK];
+	char junk[IO_DISCARD_CHUNK];
 
 	(void)shutdown(fd, SHUT_WR);
 	for (int i = 0; i < IO_DISCARD_READS; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+		if (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
 			return;
 }
 
@@ -962,8 +910,6 @@ void io_free(struct io *io)
 	io_unhold_shed(io);
 	if (io->wev != NULL)
 		event_free(io->wev);
-	if (io->in != NULL && io->in_cb != NULL)
-		evbuffer_remove_cb_entry(io->in, io->in_cb);
 	if (io->in != NULL)
 		io_buf_drop(io->in);
 	if (io->out != NULL)
@@ -975,31 +921,31 @@ void io_free(struct io *io)
 
 size_t io_unsent(const struct io *io)
 {
-	return io->out != NULL ? evbuffer_get_length(io->out) : 0;
+	return io->out != NULL ? buf_len(io->out) : 0;
 }
 
 size_t io_input_length(const struct io *io)
 {
-	return io->in != NULL ? evbuffer_get_length(io->in) : 0;
+	return io->in != NULL ? buf_len(io->in) : 0;
 }
 
 /* A buffer that could not be lent: the io fails from the loop, and the
  * caller writes into the scratch buffer, emptied here. */
-static struct evbuffer *io_buf_missing(struct io *io)
+static struct buf *io_buf_missing(struct io *io)
 {
 	if (io->err == 0)
 		io->err = ENOMEM;
 	io_fail_later(io);
-	evbuffer_drain(io_scratch, evbuffer_get_length(io_scratch));
-	return io_scratch;
+	buf_clear(&io_scratch);
+	return &io_scratch;
 }
 
-struct evbuffer *io_input(struct io *io)
+struct buf *io_input(struct io *io)
 {
 	return io_buf(&io->in) != NULL ? io->in : io_buf_missing(io);
 }
 
-struct evbuffer *io_output(struct io *io)
+struct buf *io_output(struct io *io)
 {
 	return io_buf(&io->out) != NULL ? io->out : io_buf_missing(io);
 }

@@ -1,4 +1,4 @@
-/* A connection's byte stream for the relay: input and output evbuffers
+/* A connection's byte stream for the relay: input and output queues
  * over a socket. A socket is read as far as it holds per wakeup and
  * written inline, with EV_WRITE armed only while it is full, so a relayed
  * message costs one read and one write and no epoll_ctl. TLS connections
@@ -9,9 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
+
+#include "buf.h"
 
 struct io;
 
@@ -43,7 +44,7 @@ void io_detach(struct io *io);
  * NULL or empty: io_peek_first leaves a direct ClientHello unread. The io
  * owns the socket and the SSL from here on (the SSL even on failure). */
 struct io *io_new_ssl_accept(struct event_base *base, int fd, SSL *ssl,
-			     struct evbuffer *early, const struct io_ops *ops,
+			     struct buf *early, const struct io_ops *ops,
 			     void *ctx);
 
 /* The SSL of a TLS io, NULL for plain ones. */
@@ -64,8 +65,8 @@ void io_free(struct io *io); /* NULL-safe */
 
 /* The buffers; never NULL (out of memory, a scratch buffer stands in and
  * the io fails from the loop). */
-struct evbuffer *io_input(struct io *io);
-struct evbuffer *io_output(struct io *io);
+struct buf *io_input(struct io *io);
+struct buf *io_output(struct io *io);
 
 /* Bytes written to the io that have not reached the socket yet (for TLS,
  * the plaintext of a record OpenSSL could not finish writing included). */
@@ -86,10 +87,10 @@ void io_flush(struct io *io);
 
 /* Moves the first n bytes of src (another io's input) to the io's output.
  * When that output is empty and no write waits, the socket (or, for TLS,
- * SSL_write) takes them first straight from src's chains, with no move
+ * SSL_write) takes them first straight from src's segments, with no move
  * into the output; only what it did not take is moved. Never calls back;
  * io_flush after it as after writing to io_output. */
-void io_write_from(struct io *io, struct evbuffer *src, size_t n);
+void io_write_from(struct io *io, struct buf *src, size_t n);
 
 /* Pauses or resumes reading (backpressure, a client waiting for a server).
  * Reading is on after io_new_*. */

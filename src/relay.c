@@ -1,60 +1,52 @@
-/* Frame access on evbuffers for the relay: headers are read in place in
- * the chain that holds them (a copy only when one straddles two chains),
+/* Frame access on byte queues for the relay: headers are read in place in
+ * the segment that holds them (a copy only when one straddles two),
  * never a pullup, never a copy of a body that is only passed through. */
 #include "relay.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-/* Whether the cached chain holds the n bytes at off. */
+/* Whether the cached segment holds the n bytes at off. */
 static bool relay_seg_has(const struct relay_cursor *cur, size_t off, size_t n)
 {
 	return cur->seg != NULL && off >= cur->seg_off &&
 	       off - cur->seg_off + n <= cur->seg_len;
 }
 
-/* Caches the chain that holds the byte at the cursor (which must be
+/* Caches the segment that holds the byte at the cursor (which must be
  * buffered). */
-static void relay_seg_load(struct relay_cursor *cur, struct evbuffer *buf)
+static void relay_seg_load(struct relay_cursor *cur, const struct buf *buf)
 {
-	struct evbuffer_ptr p;
-	struct evbuffer_iovec v;
+	size_t avail;
 
-	cur->seg = NULL;
-	/* At the start (the usual case) the first chain needs no pointer. */
-	if (cur->pos > 0 &&
-	    evbuffer_ptr_set(buf, &p, cur->pos, EVBUFFER_PTR_SET) != 0)
+	if (!buf_locate(buf, cur->pos, &cur->seg, &avail)) {
+		cur->seg = NULL;
 		return;
-	if (evbuffer_peek(buf, -1, cur->pos > 0 ? &p : NULL, &v, 1) < 1)
-		return;
-	cur->seg = v.iov_base;
+	}
 	cur->seg_off = cur->pos;
-	cur->seg_len = v.iov_len;
+	cur->seg_len = avail;
 }
 
-/* Copies n buffered bytes from offset off, in place when one chain holds
- * them. */
-static bool relay_copyout(struct evbuffer *buf, const struct relay_cursor *cur,
+/* Copies n buffered bytes from offset off, in place when one segment
+ * holds them. */
+static bool relay_copyout(const struct buf *buf, const struct relay_cursor *cur,
 			  size_t off, uint8_t *out, size_t n)
 {
-	struct evbuffer_ptr p;
-
 	if (relay_seg_has(cur, off, n)) {
 		memcpy(out, cur->seg + (off - cur->seg_off), n);
 		return true;
 	}
-	return evbuffer_ptr_set(buf, &p, off, EVBUFFER_PTR_SET) == 0 &&
-	       evbuffer_copyout_from(buf, &p, out, n) == (ev_ssize_t)n;
+	return buf_copyout(buf, off, out, n) == n;
 }
 
-enum proto_status relay_peek(struct evbuffer *buf, struct relay_cursor *cur,
+enum proto_status relay_peek(struct buf *buf, struct relay_cursor *cur,
 			     uint8_t *type, uint32_t *len)
 {
 	uint8_t hdr[PROTO_HEADER_LEN];
 
-	/* A header inside the cached chain is buffered: no length query. */
+	/* A header inside the cached segment is buffered: no length query. */
 	if (!relay_seg_has(cur, cur->pos, PROTO_HEADER_LEN)) {
-		if (evbuffer_get_length(buf) - cur->pos < PROTO_HEADER_LEN)
+		if (buf_len(buf) - cur->pos < PROTO_HEADER_LEN)
 			return PROTO_NEED_MORE;
 		if (!relay_seg_has(cur, cur->pos, 1))
 			relay_seg_load(cur, buf);
@@ -69,7 +61,7 @@ enum proto_status relay_peek(struct evbuffer *buf, struct relay_cursor *cur,
 				  len);
 }
 
-size_t relay_copy_body(struct evbuffer *buf, const struct relay_cursor *cur,
+size_t relay_copy_body(struct buf *buf, const struct relay_cursor *cur,
 		       uint32_t len, uint8_t *out, size_t cap)
 {
 	size_t n = len - 4 < cap ? len - 4 : cap;

@@ -1,4 +1,4 @@
-/* Frame access on evbuffers: reads one message header at an offset without
+/* Frame access on byte queues: reads one message header at an offset without
  * copying or pulling up the buffer, so the relay can inspect headers and
  * move bodies between buffers untouched. */
 #ifndef PITLANE_RELAY_H
@@ -7,8 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <event2/buffer.h>
-
+#include "buf.h"
 #include "proto.h"
 
 #define RELAY_MAX_MESSAGE (1u << 30)	/* largest message accepted: 1 GiB */
@@ -16,7 +15,7 @@
 #define RELAY_LOW_WATER	  (64u * 1024)	/* output that resumes the peer */
 
 /* A cursor over an input buffer: `pos` bytes from the start have been
- * scanned. `seg` caches the contiguous bytes of the chain holding `pos`
+ * scanned. `seg` caches the contiguous bytes of the segment holding `pos`
  * (from buffer offset `seg_off`, `seg_len` long), so that headers are read
  * in place; it is refilled when the cursor leaves it. The cursor is valid
  * while the buffer is unchanged: re-initialise it after a drain, a move or
@@ -44,13 +43,13 @@ static inline void relay_cursor_advance(struct relay_cursor *cur, size_t n)
 
 /* Reads the header at the cursor. PROTO_NEED_MORE when fewer than 5 bytes
  * are there, PROTO_BAD when the length is invalid. */
-enum proto_status relay_peek(struct evbuffer *buf, struct relay_cursor *cur,
+enum proto_status relay_peek(struct buf *buf, struct relay_cursor *cur,
 			     uint8_t *type, uint32_t *len)
     __attribute__((warn_unused_result));
 
 /* Copies up to cap bytes of the body of the message at the cursor (after
  * its header) into out; the whole message must be buffered. */
-size_t relay_copy_body(struct evbuffer *buf, const struct relay_cursor *cur,
+size_t relay_copy_body(struct buf *buf, const struct relay_cursor *cur,
 		       uint32_t len, uint8_t *out, size_t cap);
 
 #endif

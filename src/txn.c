@@ -40,8 +40,8 @@ static bool txn_sync(struct server *s, enum server_req_kind kind);
 static void txn_note_session_sql(struct server *s, const char *q);
 static bool txn_is_deallocate(const char *q, char *name, size_t cap);
 static bool txn_session_sql_start(const char *q, size_t n);
-static bool txn_session_sql_at(struct evbuffer *src,
-			       const struct relay_cursor *cur, uint32_t len);
+static bool txn_session_sql_at(struct buf *src, const struct relay_cursor *cur,
+			       uint32_t len);
 
 bool txn_param_tracked(const char *name)
 {
@@ -173,7 +173,7 @@ bool txn_at_boundary(const struct server *s)
 
 /* Moves the scanned bytes to the client (or drops them when no client is
  * linked) and restarts the cursor on what is left. */
-static void txn_flush(struct server *s, struct evbuffer *in,
+static void txn_flush(struct server *s, struct buf *in,
 		      struct relay_cursor *cur)
 {
 	if (cur->pos > 0) {
@@ -183,7 +183,7 @@ static void txn_flush(struct server *s, struct evbuffer *in,
 			if (io_unsent(s->peer.io) > RELAY_HIGH_WATER)
 				server_pause(s, true);
 		} else {
-			evbuffer_drain(in, cur->pos);
+			buf_drain(in, cur->pos);
 		}
 	}
 	relay_cursor_init(cur);
@@ -198,26 +198,26 @@ static bool txn_emit_synth(struct server *s)
 	bool ready = false;
 
 	while ((r = txn_head(s)) != NULL && r->kind == REQ_SYNTH) {
-		struct evbuffer *out =
+		struct buf *out =
 		    s->peer.io != NULL ? io_output(s->peer.io) : NULL;
 		if (out != NULL && r->type == 'Q') {
 			/* SQL DEALLOCATE of a client's statement: the
 			 * transaction state does not change. */
 			uint8_t z[] = {'Z', 0, 0, 0, 5, s->xact};
-			evbuffer_add(out, synth_deallocate,
-				     sizeof(synth_deallocate));
-			evbuffer_add(out, z, sizeof(z));
+			buf_add(out, synth_deallocate,
+				sizeof(synth_deallocate));
+			buf_add(out, z, sizeof(z));
 			ready = true;
 		} else if (out != NULL) {
-			evbuffer_add(out, synth_close_complete,
-				     sizeof(synth_close_complete));
+			buf_add(out, synth_close_complete,
+				sizeof(synth_close_complete));
 		}
 		txn_pop(s, false);
 	}
 	return ready;
 }
 
-static void txn_track_param(struct server *s, struct evbuffer *in,
+static void txn_track_param(struct server *s, struct buf *in,
 			    const struct relay_cursor *cur, uint32_t len,
 			    bool hidden, enum server_req_kind kind)
 {
@@ -302,7 +302,7 @@ static void txn_track_tag(struct server *s, const char *tag)
 	}
 }
 
-static void txn_track_command(struct server *s, struct evbuffer *in,
+static void txn_track_command(struct server *s, struct buf *in,
 			      const struct relay_cursor *cur, uint32_t len)
 {
 	char tag[TXN_TAG_MAX + 1] = "";
@@ -315,7 +315,7 @@ static void txn_track_command(struct server *s, struct evbuffer *in,
 }
 
 /* Captures why one of pitlane's own queries failed. */
-static void txn_note_failure(struct server *s, struct evbuffer *in,
+static void txn_note_failure(struct server *s, struct buf *in,
 			     const struct relay_cursor *cur, uint32_t len)
 {
 	uint8_t body[512];
@@ -361,7 +361,7 @@ static void txn_note_ready(struct server *s, const struct server_req *r,
 
 /* A whole message the relay must read. Returns true when it is dropped
  * rather than relayed; sets *stop when the scan must end after it. */
-static bool txn_inspect(struct server *s, struct evbuffer *in,
+static bool txn_inspect(struct server *s, struct buf *in,
 			const struct relay_cursor *cur, uint8_t type,
 			uint32_t len, bool *stop)
 {
@@ -439,7 +439,7 @@ static void txn_refuse_block(struct server *s)
 			  "statement on its own.");
 	proto_write_ready(&wr, 'I');
 	if (!wr.overflow)
-		evbuffer_add(io_output(s->peer.io), buf, wr.len);
+		buf_add(io_output(s->peer.io), buf, wr.len);
 	io_flush(s->peer.io);
 }
 
@@ -520,14 +520,14 @@ static bool txn_error_is_fatal(const uint8_t *body, size_t n)
 /* An ErrorResponse relayed to the client: when it is the backend's FATAL,
  * the client has been told why the connection ends, and pitlane adds no
  * error of its own. False when its first bytes have not arrived yet. */
-static bool txn_note_relayed_error(struct server *s, struct evbuffer *in,
+static bool txn_note_relayed_error(struct server *s, struct buf *in,
 				   const struct relay_cursor *cur, uint32_t len)
 {
 	uint8_t body[TXN_SEVERITY_PEEK];
 	size_t n = len - 4 < sizeof(body) ? len - 4 : sizeof(body);
 	long code;
 
-	if (evbuffer_get_length(in) - cur->pos < PROTO_HEADER_LEN + n)
+	if (buf_len(in) - cur->pos < PROTO_HEADER_LEN + n)
 		return false;
 	n = relay_copy_body(in, cur, len, body, n);
 	if (txn_error_is_fatal(body, n))
@@ -544,14 +544,14 @@ static bool txn_note_relayed_error(struct server *s, struct evbuffer *in,
 static void txn_tell_param(struct server *s, const char *name,
 			   const char *value)
 {
-	struct evbuffer *out = io_output(s->peer.io);
+	struct buf *out = io_output(s->peer.io);
 	size_t n = strlen(name) + 1, v = strlen(value) + 1;
 	uint32_t len = (uint32_t)(4 + n + v);
 	uint8_t h[5] = {'S', (uint8_t)(len >> 24), (uint8_t)(len >> 16),
 			(uint8_t)(len >> 8), (uint8_t)len};
 
-	if (evbuffer_add(out, h, sizeof(h)) != 0 ||
-	    evbuffer_add(out, name, n) != 0 || evbuffer_add(out, value, v) != 0)
+	if (buf_add(out, h, sizeof(h)) != 0 || buf_add(out, name, n) != 0 ||
+	    buf_add(out, value, v) != 0)
 		s->broken = true;
 }
 
@@ -592,13 +592,13 @@ static void txn_restore(struct server *s)
  * the server may change hands. Returns true when it stopped there. */
 static bool txn_relay_some(struct server *s)
 {
-	struct evbuffer *in = io_input(s->io);
+	struct buf *in = io_input(s->io);
 	struct relay_cursor cur;
 	bool stop = false;
 
 	relay_cursor_init(&cur);
 	while (!stop) {
-		size_t avail = evbuffer_get_length(in);
+		size_t avail = buf_len(in);
 		struct server_req *r = txn_head(s);
 		uint8_t type;
 		uint32_t len;
@@ -645,7 +645,7 @@ static bool txn_relay_some(struct server *s)
 		}
 		if (txn_inspect(s, in, &cur, type, len, &stop)) {
 			txn_flush(s, in, &cur);
-			evbuffer_drain(in, (size_t)len + 1);
+			buf_drain(in, (size_t)len + 1);
 		} else {
 			relay_cursor_advance(&cur, (size_t)len + 1);
 		}
@@ -668,7 +668,7 @@ static bool txn_relay_some(struct server *s)
 void txn_relay(struct server *s)
 {
 	while (txn_relay_some(s) && s->state != SERVER_CLOSED &&
-	       evbuffer_get_length(io_input(s->io)) > 0)
+	       buf_len(io_input(s->io)) > 0)
 		; /* what followed a boundary belongs to the next holder */
 }
 
@@ -702,7 +702,7 @@ struct stmt *txn_intern(struct worker *w, const uint8_t *body, size_t len,
 
 static void txn_write(struct server *s, const void *p, size_t n)
 {
-	if (evbuffer_add(io_output(s->io), p, n) != 0)
+	if (buf_add(io_output(s->io), p, n) != 0)
 		s->broken = true;
 }
 
@@ -837,7 +837,7 @@ static bool txn_note_request(struct server *s, uint8_t type)
 }
 
 /* Moves the first n bytes of src to the server. */
-static void txn_move(struct server *s, struct evbuffer *src, size_t n)
+static void txn_move(struct server *s, struct buf *src, size_t n)
 {
 	if (n == 0)
 		return;
@@ -847,10 +847,10 @@ static void txn_move(struct server *s, struct evbuffer *src, size_t n)
 
 /* Passes the message at the start of src through, streaming what has not
  * arrived yet. */
-static enum txn_forward_result txn_pass(struct server *s, struct evbuffer *src,
+static enum txn_forward_result txn_pass(struct server *s, struct buf *src,
 					uint8_t type, uint32_t len)
 {
-	size_t avail = evbuffer_get_length(src);
+	size_t avail = buf_len(src);
 	size_t n = avail < (size_t)len + 1 ? avail : (size_t)len + 1;
 
 	if (!txn_note_request(s, type))
@@ -865,7 +865,7 @@ static enum txn_forward_result txn_pass(struct server *s, struct evbuffer *src,
  * goes; the server-side statement stays for others, so the server runs a
  * statement that does nothing instead. */
 static enum txn_forward_result
-txn_parse_deallocate(struct server *s, struct evbuffer *src, uint32_t len,
+txn_parse_deallocate(struct server *s, struct buf *src, uint32_t len,
 		     const uint8_t *body, size_t nlen, const char *name)
 {
 	static const char noop[] = "DO $$BEGIN END$$";
@@ -878,13 +878,13 @@ txn_parse_deallocate(struct server *s, struct evbuffer *src, uint32_t len,
 	txn_write(s, body, nlen + 1);
 	txn_write(s, noop, sizeof(noop));
 	txn_write(s, params, sizeof(params));
-	evbuffer_drain(src, (size_t)len + 1);
+	buf_drain(src, (size_t)len + 1);
 	return FORWARD_OK;
 }
 
 /* Parse with a statement name: intern it, name it for the client and
  * prepare it on the server under a server-side name (txn_prepare). */
-static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
+static enum txn_forward_result txn_parse(struct server *s, struct buf *src,
 					 uint32_t len)
 {
 	uint8_t head[PROTO_HEADER_LEN + 1 + 16];
@@ -893,13 +893,13 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 
 	/* The common case, an unnamed statement that is no session command,
 	 * passes on a look at its first bytes. */
-	evbuffer_copyout(src, head, few);
+	buf_copyout(src, 0, head, few);
 	if (few > PROTO_HEADER_LEN + 1 && head[PROTO_HEADER_LEN] == '\0' &&
 	    !txn_session_sql_start((const char *)head + PROTO_HEADER_LEN + 1,
 				   few - PROTO_HEADER_LEN - 1))
 		return txn_pass(s, src, 'P', len);
 
-	const uint8_t *msg = evbuffer_pullup(src, (ev_ssize_t)len + 1);
+	const uint8_t *msg = buf_pullup(src, (size_t)len + 1);
 	const uint8_t *body = msg + PROTO_HEADER_LEN;
 	size_t blen = len - 4, nlen;
 	struct stmt *st;
@@ -936,14 +936,14 @@ static enum txn_forward_result txn_parse(struct server *s, struct evbuffer *src,
 	    stmt_names_find(s->peer.names, name, &parsed) != st ||
 	    txn_prepare(s, name, st, parsed, REQ_CLIENT) == NULL)
 		res = FORWARD_NOMEM;
-	evbuffer_drain(src, (size_t)len + 1);
+	buf_drain(src, (size_t)len + 1);
 	stmt_unref(s->w->stmts, st);
 	return res;
 }
 
 /* Bind to a named statement: prepare it if needed, rename it, and stream
  * the parameters untouched. */
-static enum txn_forward_result txn_bind(struct server *s, struct evbuffer *src,
+static enum txn_forward_result txn_bind(struct server *s, struct buf *src,
 					uint32_t len, const uint8_t *body,
 					size_t have)
 {
@@ -969,8 +969,8 @@ static enum txn_forward_result txn_bind(struct server *s, struct evbuffer *src,
 	txn_write_header(s, 'B', (uint32_t)(4 + plen + 1 + name + rest));
 	txn_write(s, body, plen + 1);
 	txn_write(s, st->name, name);
-	evbuffer_drain(src, PROTO_HEADER_LEN + plen + 1 + nlen + 1);
-	size_t avail = evbuffer_get_length(src);
+	buf_drain(src, PROTO_HEADER_LEN + plen + 1 + nlen + 1);
+	size_t avail = buf_len(src);
 	size_t n = avail < rest ? avail : rest;
 	txn_move(s, src, n);
 	s->out_skip = (uint32_t)(rest - n);
@@ -979,7 +979,7 @@ static enum txn_forward_result txn_bind(struct server *s, struct evbuffer *src,
 
 /* Describe or Close of a named statement. */
 static enum txn_forward_result
-txn_describe_close(struct server *s, struct evbuffer *src, uint8_t type,
+txn_describe_close(struct server *s, struct buf *src, uint8_t type,
 		   uint32_t len, const uint8_t *body, size_t have)
 {
 	const char *name = (const char *)body + 1;
@@ -995,7 +995,7 @@ txn_describe_close(struct server *s, struct evbuffer *src, uint8_t type,
 		return txn_pass(s, src, type, len);
 	if (type == 'C') {
 		stmt_names_remove(s->peer.names, s->w->stmts, name);
-		evbuffer_drain(src, (size_t)len + 1);
+		buf_drain(src, (size_t)len + 1);
 		s->ext_open = true;
 		return txn_push(s, 'C', REQ_SYNTH, NULL) ? FORWARD_OK
 							 : FORWARD_NOMEM;
@@ -1011,7 +1011,7 @@ txn_describe_close(struct server *s, struct evbuffer *src, uint8_t type,
 	txn_write_header(s, 'D', (uint32_t)(4 + 1 + n));
 	txn_write(s, "S", 1);
 	txn_write(s, st->name, n);
-	evbuffer_drain(src, (size_t)len + 1);
+	buf_drain(src, (size_t)len + 1);
 	return FORWARD_OK;
 }
 
@@ -1150,8 +1150,8 @@ static bool txn_session_sql_start(const char *q, size_t n)
 }
 
 /* The same for the simple Query at the cursor. */
-static bool txn_session_sql_at(struct evbuffer *src,
-			       const struct relay_cursor *cur, uint32_t len)
+static bool txn_session_sql_at(struct buf *src, const struct relay_cursor *cur,
+			       uint32_t len)
 {
 	char head[16];
 	size_t n =
@@ -1192,14 +1192,14 @@ static void txn_note_session_sql(struct server *s, const char *q)
 /* A simple query that deallocates one of the client's statements by name:
  * the statement stays on the server for others; only the client's name
  * goes, and pitlane answers as PostgreSQL would. */
-static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
+static enum txn_forward_result txn_query(struct server *s, struct buf *src,
 					 uint32_t len)
 {
 	uint8_t buf[PROTO_HEADER_LEN + TXN_SQL_MAX];
 	char name[128];
 	const char *q = (const char *)buf + PROTO_HEADER_LEN;
 
-	evbuffer_copyout(src, buf, (size_t)len + 1);
+	buf_copyout(src, 0, buf, (size_t)len + 1);
 	if (buf[len] != '\0')
 		return txn_pass(s, src, 'Q', len);
 	txn_note_session_sql(s, q);
@@ -1208,7 +1208,7 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
 	    stmt_names_get(s->peer.names, name) == NULL)
 		return txn_pass(s, src, 'Q', len);
 	stmt_names_remove(s->peer.names, s->w->stmts, name);
-	evbuffer_drain(src, (size_t)len + 1);
+	buf_drain(src, (size_t)len + 1);
 	s->pool->pool.stats.queries_total++;
 	return txn_push(s, 'Q', REQ_SYNTH, NULL) ? FORWARD_OK : FORWARD_NOMEM;
 }
@@ -1219,9 +1219,8 @@ static enum txn_forward_result txn_query(struct server *s, struct evbuffer *src,
  * extended-protocol traffic (most of it) streams through like anything
  * else, untouched and uncopied. A look at the first bytes decides; when
  * they are not there yet, the slow path. */
-static bool txn_must_rewrite(struct evbuffer *src,
-			     const struct relay_cursor *cur, uint8_t type,
-			     uint32_t len, bool names)
+static bool txn_must_rewrite(struct buf *src, const struct relay_cursor *cur,
+			     uint8_t type, uint32_t len, bool names)
 {
 	uint8_t b[24];
 	size_t n;
@@ -1260,7 +1259,7 @@ static bool txn_names_fit(const uint8_t *body, size_t n, uint8_t type)
 	return memchr(p + 1, 0, (size_t)(end - p - 1)) != NULL;
 }
 
-static enum txn_forward_result txn_named(struct server *s, struct evbuffer *src,
+static enum txn_forward_result txn_named(struct server *s, struct buf *src,
 					 uint8_t type, uint32_t len)
 {
 	uint8_t buf[PROTO_HEADER_LEN + TXN_NAME_PREFIX_MAX];
@@ -1273,10 +1272,10 @@ static enum txn_forward_result txn_named(struct server *s, struct evbuffer *src,
 		return txn_query(s, src, len);
 	/* Names are short: read a little first, more only when needed. */
 	size_t few = have < TXN_NAME_PEEK ? have : TXN_NAME_PEEK;
-	evbuffer_copyout(src, buf, few);
+	buf_copyout(src, 0, buf, few);
 	if (few < have && !txn_names_fit(buf + PROTO_HEADER_LEN,
 					 few - PROTO_HEADER_LEN, type))
-		evbuffer_copyout(src, buf, few = have);
+		buf_copyout(src, 0, buf, few = have);
 	have = few;
 	if (type == 'B')
 		return txn_bind(s, src, len, buf + PROTO_HEADER_LEN,
@@ -1285,14 +1284,14 @@ static enum txn_forward_result txn_named(struct server *s, struct evbuffer *src,
 				  have - PROTO_HEADER_LEN);
 }
 
-enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
+enum txn_forward_result txn_forward(struct server *s, struct buf *src)
 {
 	enum txn_forward_result res = FORWARD_OK;
 	struct relay_cursor cur;
 
 	relay_cursor_init(&cur);
 	while (res == FORWARD_OK) {
-		size_t avail = evbuffer_get_length(src);
+		size_t avail = buf_len(src);
 		uint8_t type;
 		uint32_t len;
 
@@ -1356,8 +1355,7 @@ enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src)
 	}
 	if (s->broken && res == FORWARD_OK)
 		res = FORWARD_NOMEM;
-	if (s->peer.io != NULL &&
-	    evbuffer_get_length(io_output(s->io)) > RELAY_HIGH_WATER)
+	if (s->peer.io != NULL && buf_len(io_output(s->io)) > RELAY_HIGH_WATER)
 		io_read(s->peer.io, false);
 	return res;
 }

@@ -8,8 +8,7 @@
 
 #include <stdbool.h>
 
-#include <event2/buffer.h>
-
+#include "buf.h"
 #include "server.h"
 
 enum server_req_kind {
@@ -34,7 +33,7 @@ bool txn_at_boundary(const struct server *s);
 void txn_relay(struct server *s);
 
 /* Sends what the client has buffered in src to its linked server. */
-enum txn_forward_result txn_forward(struct server *s, struct evbuffer *src);
+enum txn_forward_result txn_forward(struct server *s, struct buf *src);
 
 /* Sends one simple query of pitlane's own. */
 bool txn_send_query(struct server *s, const char *sql,

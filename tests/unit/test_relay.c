@@ -1,6 +1,6 @@
-/* Unit tests for the relay's frame access on evbuffers: the same stream of
- * messages is laid out over one, two and three chains split at every
- * offset, and every header and body must read the same wherever the chain
+/* Unit tests for the relay's frame access on byte queues: the same stream of
+ * messages is laid out over one, two and three segments split at every
+ * offset, and every header and body must read the same wherever the segment
  * boundaries fall (in place, or copied when a header straddles two). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <event2/buffer.h>
 
 #include "relay.h"
 
@@ -37,44 +35,35 @@ static const struct frame frames[] = {
 
 #define NFRAMES (sizeof(frames) / sizeof(frames[0]))
 
-/* Each piece is its own heap block referenced by the buffer, so every cut
- * is a real chain boundary and ASan sees any read past a chain's end. */
-static void free_piece(const void *data, size_t len, void *extra)
+/* Each piece is its own segment (added to a queue of its own and moved
+ * over, so that it does not grow into the previous piece's block): every
+ * cut is a real segment boundary. */
+static void add_piece(struct buf *buf, const uint8_t *p, size_t n)
 {
-	(void)data;
-	(void)len;
-	free(extra);
-}
-
-static void add_piece(struct evbuffer *buf, const uint8_t *p, size_t n)
-{
-	uint8_t *copy;
+	struct buf piece;
 
 	if (n == 0)
 		return;
-	copy = malloc(n);
-	assert_non_null(copy);
-	memcpy(copy, p, n);
-	assert_int_equal(evbuffer_add_reference(buf, copy, n, free_piece, copy),
-			 0);
+	buf_init(&piece);
+	assert_int_equal(buf_add(&piece, p, n), 0);
+	assert_int_equal(buf_move(buf, &piece, n), 0);
 }
 
-/* The stream cut at a and b (a <= b) into up to three chains. */
-static struct evbuffer *layout(size_t a, size_t b)
+static struct buf *layout(size_t a, size_t b)
 {
-	struct evbuffer *buf = evbuffer_new();
+	struct buf *buf = buf_new();
 
 	assert_non_null(buf);
 	add_piece(buf, stream, a);
 	add_piece(buf, stream + a, b - a);
 	add_piece(buf, stream + b, sizeof(stream) - b);
-	assert_int_equal(evbuffer_get_length(buf), sizeof(stream));
+	assert_int_equal(buf_len(buf), sizeof(stream));
 	return buf;
 }
 
 /* Scans every frame of buf and checks type, length and body (whole, and
  * cut short by a small cap). */
-static void check_scan(struct evbuffer *buf, size_t a, size_t b)
+static void check_scan(struct buf *buf, size_t a, size_t b)
 {
 	struct relay_cursor cur;
 	uint8_t type;
@@ -111,10 +100,10 @@ static void test_every_split(void **state)
 	(void)state;
 	for (size_t a = 0; a <= sizeof(stream); a++) {
 		for (size_t b = a; b <= sizeof(stream); b++) {
-			struct evbuffer *buf = layout(a, b);
+			struct buf *buf = layout(a, b);
 
 			check_scan(buf, a, b);
-			evbuffer_free(buf);
+			buf_free(buf);
 		}
 	}
 }
@@ -125,7 +114,7 @@ static void test_partial_header(void **state)
 {
 	(void)state;
 	for (size_t n = 0; n < 5; n++) {
-		struct evbuffer *buf = evbuffer_new();
+		struct buf *buf = buf_new();
 		struct relay_cursor cur;
 		uint8_t type;
 		uint32_t len;
@@ -141,19 +130,19 @@ static void test_partial_header(void **state)
 		assert_int_equal(relay_peek(buf, &cur, &type, &len), PROTO_OK);
 		assert_int_equal(type, 'T');
 		assert_int_equal(len, 12);
-		evbuffer_free(buf);
+		buf_free(buf);
 	}
 }
 
 /* A length below 4 cannot be: refused from the header, in place and when
- * the header straddles two chains. */
+ * the header straddles two segments. */
 static void test_bad_length(void **state)
 {
 	static const uint8_t bad[] = {'D', 0, 0, 0, 3};
 
 	(void)state;
 	for (size_t cut = 0; cut <= sizeof(bad); cut++) {
-		struct evbuffer *buf = evbuffer_new();
+		struct buf *buf = buf_new();
 		struct relay_cursor cur;
 		uint8_t type;
 		uint32_t len;
@@ -163,21 +152,21 @@ static void test_bad_length(void **state)
 		add_piece(buf, bad + cut, sizeof(bad) - cut);
 		relay_cursor_init(&cur);
 		assert_int_equal(relay_peek(buf, &cur, &type, &len), PROTO_BAD);
-		evbuffer_free(buf);
+		buf_free(buf);
 	}
 }
 
-/* Ordinary (copied, mutable) chains as TLS reads produce them. */
+/* Segments filled by copying, as buf_add makes them. */
 static void test_copied_chains(void **state)
 {
-	struct evbuffer *buf = evbuffer_new();
+	struct buf *buf = buf_new();
 
 	(void)state;
 	assert_non_null(buf);
-	assert_int_equal(evbuffer_add(buf, stream, 7), 0);
-	assert_int_equal(evbuffer_add(buf, stream + 7, sizeof(stream) - 7), 0);
+	assert_int_equal(buf_add(buf, stream, 7), 0);
+	assert_int_equal(buf_add(buf, stream + 7, sizeof(stream) - 7), 0);
 	check_scan(buf, 7, 7);
-	evbuffer_free(buf);
+	buf_free(buf);
 }
 
 int main(void)
