@@ -1,7 +1,10 @@
 /* Backend connection driver (design.md §2 points 1-4): evdns resolution of
- * every host name, then libpq's non-blocking connect driven by one-shot
- * events that are re-armed on whatever socket PQconnectPoll asks for, with a
- * libevent timer as the only enforcement of the connect timeout. */
+ * every host name, then libpq's non-blocking connect to one host at a time,
+ * in list order, driven by one-shot events that are re-armed on whatever
+ * socket PQconnectPoll asks for. A libevent timer is the only enforcement
+ * of the connect timeout, and it applies to each host separately, as
+ * libpq's connect_timeout does: with the whole list handed to libpq, a
+ * host that never answers would take the attempt's whole time. */
 #include "backend.h"
 
 #include <arpa/inet.h>
@@ -15,7 +18,8 @@
 
 #include <event2/util.h>
 
-#define BACKEND_MAX_HOSTS    16
+#include "log.h"
+
 #define BACKEND_CONNINFO_MAX 20
 
 /* The target's strings a connect keeps its own copy of. */
@@ -40,14 +44,22 @@ struct backend_connect {
 	backend_done_cb done;
 	void *arg;
 	struct event *io;    /* one-shot, re-assigned per poll */
-	struct event *timer; /* connect timeout */
-	PGconn *conn;
-	bool aborted; /* freed when the last lookup returns */
-	unsigned nhosts;
+	struct event *timer; /* connect timeout of the host being tried */
+	PGconn *conn;	     /* of the host being tried */
+	bool aborted;	     /* freed when the last lookup returns */
+	bool tried_one;	     /* a host was tried: the next gets a new timer */
+	bool pass2; /* prefer-standby's second pass: any server will do */
+	bool skip[BACKEND_MAX_HOSTS]; /* timed out or unresolved: not tried
+					 again in the second pass */
+	unsigned nhosts, nports;
+	unsigned cur;	      /* the host being tried */
 	unsigned pending_dns; /* lookups still running, +1 while starting */
+	char *host[BACKEND_MAX_HOSTS]; /* into field[BF_HOST], split */
+	char *port[BACKEND_MAX_HOSTS]; /* into field[BF_PORT], split */
 	struct backend_lookup {
 		struct backend_connect *bc;
 		struct evdns_getaddrinfo_request *req;
+		int err; /* the lookup's failure, 0 when it found an address */
 	} lookup[BACKEND_MAX_HOSTS];
 	char addr[BACKEND_MAX_HOSTS][INET6_ADDRSTRLEN]; /* "" for sockets */
 	char error[256];
@@ -154,17 +166,35 @@ static bool backend_shuffle_hosts(struct backend_connect *bc)
 	return ok;
 }
 
-/* The libpq keyword/value arrays for bc's target (NULL-terminated, values
- * pointing into bc and its configuration). Returns the number of pairs. */
-static size_t backend_conninfo(const struct backend_connect *bc,
-			       const char *hostaddr, const char **keys,
-			       const char **values)
+/* Whether the target is prefer-standby, which libpq runs as two passes over
+ * the hosts: a standby first, any server when there is none. */
+static bool backend_prefer_standby(const struct backend_connect *bc)
+{
+	const char *tsa = bc->field[BF_TSA];
+
+	return tsa != NULL && strcmp(tsa, "prefer-standby") == 0;
+}
+
+/* target_session_attrs for one host's connection: libpq's two passes of
+ * prefer-standby are driven here, as the host list is. */
+static const char *backend_tsa(const struct backend_connect *bc)
+{
+	if (!backend_prefer_standby(bc))
+		return bc->field[BF_TSA];
+	return bc->pass2 ? NULL : "standby";
+}
+
+/* The libpq keyword/value arrays for host i of bc's target (NULL-terminated,
+ * values pointing into bc and its configuration). Returns the number of
+ * pairs. */
+static size_t backend_conninfo(const struct backend_connect *bc, unsigned i,
+			       const char **keys, const char **values)
 {
 	const struct config *c = bc->cfg;
 	const char *const pairs[][2] = {
-	    {"host", bc->field[BF_HOST]},
-	    {"hostaddr", hostaddr},
-	    {"port", bc->field[BF_PORT]},
+	    {"host", bc->host[i]},
+	    {"hostaddr", bc->addr[i][0] != '\0' ? bc->addr[i] : NULL},
+	    {"port", bc->port[bc->nports == 1 ? 0 : i]},
 	    {"dbname", bc->field[BF_DBNAME]},
 	    {"user", bc->field[BF_USER]},
 	    {"password", bc->field[BF_PASSWORD]},
@@ -173,7 +203,7 @@ static size_t backend_conninfo(const struct backend_connect *bc,
 	    {"sslcert", c->sslcert},
 	    {"sslkey", c->sslkey},
 	    {"gssencmode", "disable"}, /* Debian's libpq tries GSS first */
-	    {"target_session_attrs", bc->field[BF_TSA]},
+	    {"target_session_attrs", backend_tsa(bc)},
 	    {"application_name", bc->field[BF_APP]},
 	    {"fallback_application_name", "pitlane"},
 	    {"client_encoding", bc->field[BF_ENCODING]},
@@ -183,11 +213,11 @@ static size_t backend_conninfo(const struct backend_connect *bc,
 
 	_Static_assert(sizeof(pairs) / sizeof(pairs[0]) < BACKEND_CONNINFO_MAX,
 		       "BACKEND_CONNINFO_MAX holds every pair and the NULL");
-	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		if (pairs[i][1] == NULL)
+	for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+		if (pairs[k][1] == NULL)
 			continue;
-		keys[n] = pairs[i][0];
-		values[n] = pairs[i][1];
+		keys[n] = pairs[k][0];
+		values[n] = pairs[k][1];
 		n++;
 	}
 	keys[n] = NULL;
@@ -224,9 +254,10 @@ static const char *backend_pq_error(struct backend_connect *bc)
 }
 
 static void backend_poll_cb(evutil_socket_t fd, short what, void *arg);
+static void backend_next_host(struct backend_connect *bc);
 
 /* Arms a one-shot event for what PQconnectPoll asked, on the connection's
- * current socket (it may change between hosts). */
+ * current socket (it may change between the addresses of a host). */
 static int backend_arm(struct backend_connect *bc, short what)
 {
 	int fd = PQsocket(bc->conn);
@@ -239,6 +270,30 @@ static int backend_arm(struct backend_connect *bc, short what)
 	if (bc->io == NULL || event_add(bc->io, NULL) != 0)
 		return -1;
 	return 0;
+}
+
+/* Host number bc->cur failed for why: it becomes the attempt's error (the
+ * last host's is the one reported), and the next host is tried. Each
+ * failure but the last is logged here; the caller logs the last. */
+static void backend_host_failed(struct backend_connect *bc, const char *why)
+{
+	unsigned i = bc->cur;
+
+	if (why != bc->error)
+		snprintf(bc->error, sizeof(bc->error), "%s", why);
+	if (bc->io != NULL)
+		event_free(bc->io);
+	bc->io = NULL;
+	if (bc->conn != NULL)
+		PQfinish(bc->conn);
+	bc->conn = NULL;
+	if (i + 1 < bc->nhosts || (backend_prefer_standby(bc) && !bc->pass2))
+		log_info("backend host failed, trying the next",
+			 LF_STR("host", bc->host[i]),
+			 LF_STR("port", bc->port[bc->nports == 1 ? 0 : i]),
+			 LF_STR("reason", bc->error));
+	bc->cur++;
+	backend_next_host(bc);
 }
 
 static void backend_step(struct backend_connect *bc,
@@ -261,7 +316,7 @@ static void backend_step(struct backend_connect *bc,
 	default:
 		break;
 	}
-	backend_finish(bc, NULL, backend_pq_error(bc));
+	backend_host_failed(bc, backend_pq_error(bc));
 }
 
 static void backend_poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -273,52 +328,113 @@ static void backend_poll_cb(evutil_socket_t fd, short what, void *arg)
 	backend_step(bc, PQconnectPoll(bc->conn));
 }
 
+/* The timer ran out: while resolving (the first host's time covers the
+ * lookups), the attempt fails; while connecting, that host does. */
 static void backend_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct backend_connect *bc = arg;
+	unsigned i = bc->cur;
 
 	(void)fd;
 	(void)what;
-	snprintf(bc->error, sizeof(bc->error), "connect timed out after %d ms",
+	if (bc->kick != NULL || bc->pending_dns > 0 || bc->conn == NULL) {
+		snprintf(bc->error, sizeof(bc->error),
+			 "timeout resolving the host names after %d ms",
+			 bc->cfg->connect_timeout_ms);
+		backend_finish(bc, NULL, bc->error);
+		return;
+	}
+	snprintf(bc->error, sizeof(bc->error),
+		 "timeout connecting to host \"%.100s\" port %.20s after %d ms",
+		 bc->host[i], bc->port[bc->nports == 1 ? 0 : i],
 		 bc->cfg->connect_timeout_ms);
-	backend_finish(bc, NULL, bc->error);
+	bc->skip[i] = true;
+	backend_host_failed(bc, bc->error);
 }
 
-/* All names are resolved: hand libpq the keyword arrays with hostaddr. */
-static void backend_start_libpq(struct backend_connect *bc)
+/* (Re)starts the connect timeout for the host about to be tried. The first
+ * host tried keeps the timer started with the attempt, which covered the
+ * name lookups too: one attempt takes at most connect_timeout_ms per
+ * host. */
+static bool backend_arm_timer(struct backend_connect *bc)
+{
+	int ms = bc->cfg->connect_timeout_ms;
+	struct timeval tv = {.tv_sec = ms / 1000,
+			     .tv_usec = (ms % 1000) * 1000};
+
+	if (!bc->tried_one) {
+		bc->tried_one = true;
+		return true;
+	}
+	return evtimer_add(bc->timer, &tv) == 0;
+}
+
+/* Starts libpq on host bc->cur, or on the first one after it that can be
+ * tried; all of them tried: the attempt fails with the last host's error.
+ * One host per libpq connection, so the timer bounds each host (libpq's
+ * own connect_timeout only does in its blocking connect) and a host that
+ * libpq turns down for target_session_attrs is passed like any failure.
+ * prefer-standby asks each host for a standby, then, when none was found,
+ * goes over the list again for any server, as libpq does, except the hosts
+ * that timed out or could not be resolved: an attempt stays within
+ * connect_timeout_ms per host but for hosts slow without timing out. */
+static void backend_next_host(struct backend_connect *bc)
 {
 	const char *keys[BACKEND_CONNINFO_MAX], *vals[BACKEND_CONNINFO_MAX];
-	char hostaddr[BACKEND_MAX_HOSTS * (INET6_ADDRSTRLEN + 1)] = "";
+	unsigned i;
 
-	for (unsigned i = 0; i < bc->nhosts; i++) {
-		if (i > 0)
-			strcat(hostaddr, ",");
-		strcat(hostaddr, bc->addr[i]);
+	while (bc->cur < bc->nhosts && bc->pass2 && bc->skip[bc->cur])
+		bc->cur++;
+	if (bc->cur >= bc->nhosts && backend_prefer_standby(bc) && !bc->pass2) {
+		bc->pass2 = true; /* no standby: any server, from the first */
+		bc->cur = 0;
+		backend_next_host(bc);
+		return;
 	}
-	backend_conninfo(bc, hostaddr, keys, vals);
+	i = bc->cur;
+	if (i >= bc->nhosts) {
+		backend_finish(bc, NULL,
+			       bc->error[0] != '\0' ? bc->error
+						    : "no host to try");
+		return;
+	}
+	if (bc->lookup[i].err != 0) {
+		snprintf(bc->error, sizeof(bc->error),
+			 "could not resolve host name \"%.100s\": %s",
+			 bc->host[i], evutil_gai_strerror(bc->lookup[i].err));
+		bc->skip[i] = true;
+		backend_host_failed(bc, bc->error);
+		return;
+	}
+	if (!backend_arm_timer(bc)) {
+		backend_finish(bc, NULL, "cannot arm the connect timer");
+		return;
+	}
+	backend_conninfo(bc, i, keys, vals);
 	bc->conn = PQconnectStartParams(keys, vals, 0);
 	if (bc->conn == NULL || PQstatus(bc->conn) == CONNECTION_BAD) {
-		backend_finish(bc, NULL, backend_pq_error(bc));
+		backend_host_failed(bc, backend_pq_error(bc));
 		return;
 	}
 	backend_step(bc, PGRES_POLLING_WRITING);
 }
 
-/* One lookup ended. The last one to end starts libpq, or reports the first
- * failure. A lookup may end inside evdns_getaddrinfo itself (numeric names,
- * /etc/hosts), hence the +1 held while the lookups are being started. */
+/* One lookup ended. The last one to end starts on the first host. A lookup
+ * may end inside evdns_getaddrinfo itself (numeric names, /etc/hosts),
+ * hence the +1 held while the lookups are being started. */
 static void backend_dns_done(struct backend_connect *bc)
 {
 	if (--bc->pending_dns > 0)
 		return;
 	if (bc->aborted)
 		backend_free(bc);
-	else if (bc->error[0] != '\0')
-		backend_finish(bc, NULL, bc->error);
 	else
-		backend_start_libpq(bc);
+		backend_next_host(bc);
 }
 
+/* A lookup's answer: the first address, or the failure, which counts
+ * against that host only when its turn comes (libpq passes such a host
+ * too). */
 static void backend_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 {
 	struct backend_lookup *lk = arg;
@@ -334,40 +450,34 @@ static void backend_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 			: (const void *)&((struct sockaddr_in6 *)res->ai_addr)
 			      ->sin6_addr;
 		inet_ntop(res->ai_family, a, bc->addr[i], sizeof(bc->addr[i]));
-	} else if (!bc->aborted && bc->error[0] == '\0') {
-		snprintf(bc->error, sizeof(bc->error),
-			 "could not resolve host name: %s",
-			 evutil_gai_strerror(err));
+	} else {
+		lk->err = err != 0 ? err : EVUTIL_EAI_FAIL;
 	}
 	if (res != NULL)
 		evutil_freeaddrinfo(res);
 	backend_dns_done(bc);
 }
 
-/* Splits the host list and starts one lookup per name; unix-socket
- * directories and numeric addresses need none. */
+/* Starts one lookup per host name; unix-socket directories, numeric
+ * addresses and an empty name (libpq's default) need none. */
 static void backend_resolve(struct backend_connect *bc, struct evdns_base *dns)
 {
-	const char *h = bc->field[BF_HOST];
 	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
 					.ai_socktype = SOCK_STREAM,
 					.ai_protocol = IPPROTO_TCP};
 
 	bc->pending_dns = 1;
-	while (*h != '\0' && bc->nhosts < BACKEND_MAX_HOSTS) {
-		size_t n = strcspn(h, ",");
-		char name[256];
-		unsigned i = bc->nhosts++;
+	for (unsigned i = 0; i < bc->nhosts; i++) {
+		const char *name = bc->host[i];
 		unsigned char tmp[sizeof(struct in6_addr)];
 
-		snprintf(name, sizeof(name), "%.*s", (int)n, h);
-		h += n + (h[n] == ',');
 		bc->lookup[i].bc = bc;
-		if (name[0] == '/' || inet_pton(AF_INET, name, tmp) == 1 ||
+		if (name[0] == '\0' || name[0] == '/')
+			continue;
+		if (inet_pton(AF_INET, name, tmp) == 1 ||
 		    inet_pton(AF_INET6, name, tmp) == 1) {
-			if (name[0] != '/')
-				snprintf(bc->addr[i], sizeof(bc->addr[i]),
-					 "%.*s", INET6_ADDRSTRLEN - 1, name);
+			snprintf(bc->addr[i], sizeof(bc->addr[i]), "%.*s",
+				 INET6_ADDRSTRLEN - 1, name);
 			continue;
 		}
 		bc->pending_dns++;
@@ -390,6 +500,13 @@ static void backend_kick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	event_free(bc->kick);
 	bc->kick = NULL;
+	if (bc->nports != 1 && bc->nports != bc->nhosts) {
+		snprintf(bc->error, sizeof(bc->error),
+			 "could not match %u port numbers to %u hosts",
+			 bc->nports, bc->nhosts);
+		backend_finish(bc, NULL, bc->error);
+		return;
+	}
 	backend_resolve(bc, bc->dns);
 }
 
@@ -415,6 +532,10 @@ struct backend_connect *backend_connect_start(
 		backend_free(bc);
 		return NULL;
 	}
+	bc->nhosts =
+	    backend_split(bc->field[BF_HOST], bc->host, BACKEND_MAX_HOSTS);
+	bc->nports =
+	    backend_split(bc->field[BF_PORT], bc->port, BACKEND_MAX_HOSTS);
 	bc->timer = evtimer_new(base, backend_timeout_cb, bc);
 	bc->kick = evtimer_new(base, backend_kick_cb, bc);
 	if (bc->timer == NULL || evtimer_add(bc->timer, &tv) != 0 ||

@@ -1,6 +1,7 @@
 /* Backend connection driver: resolves the configured hosts with evdns, then
- * lets libpq connect without blocking the loop (PQconnectStartParams and
- * PQconnectPoll on libevent events), bounded by the connect timeout. */
+ * lets libpq connect to one host after the other without blocking the loop
+ * (PQconnectStartParams and PQconnectPoll on libevent events), each host
+ * bounded by the connect timeout. */
 #ifndef PITLANE_BACKEND_H
 #define PITLANE_BACKEND_H
 
@@ -12,6 +13,9 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+
+/* Hosts of a target's list tried; the rest are ignored. */
+#define BACKEND_MAX_HOSTS 16
 
 struct backend_connect;
 
@@ -34,11 +38,16 @@ struct backend_target {
 
 /* Called once per attempt: conn on success (owned by the callee from then
  * on, already non-blocking), or NULL with a reason that never contains the
- * password. */
+ * password: the last host's (every host failed). */
 typedef void (*backend_done_cb)(PGconn *conn, const char *error, void *arg);
 
-/* Starts one connect attempt to target. NULL when out of memory. done is
- * never called before this returns: the first step runs from the loop. */
+/* Starts one connect attempt to target: its hosts in list order (shuffled
+ * first with shuffle_hosts), each with connect_timeout_ms of its own (the
+ * first one's also covers the name lookups), the first that logs in and
+ * suits target_session_attrs wins. So an attempt takes at most
+ * connect_timeout_ms times the number of hosts. NULL when out of memory.
+ * done is never called before this returns: the first step runs from the
+ * loop. */
 struct backend_connect *backend_connect_start(
     struct event_base *base, struct evdns_base *dns, const struct config *cfg,
     const struct backend_target *target, backend_done_cb done, void *arg);

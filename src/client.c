@@ -727,7 +727,6 @@ static void client_refuse_request(struct client *c, const char *msg,
 
 void client_wait_timeout(struct client *c)
 {
-	struct worker *w = c->w;
 	struct dbpool *p = c->pool;
 	char msg[256], detail[320] = "";
 
@@ -736,7 +735,8 @@ void client_wait_timeout(struct client *c)
 	snprintf(msg, sizeof(msg),
 		 "pool \"%s\" is saturated: no server connection became free "
 		 "within %d ms (pool_max %u)",
-		 p->pool.name, w->cfg->connect_timeout_ms, p->pool.lim.max);
+		 p->pool.name, (int)p->pool.lim.wait_timeout_ms,
+		 p->pool.lim.max);
 	if (p->pool.backoff_ms > 0)
 		snprintf(detail, sizeof(detail),
 			 "Connecting to the database failed: %s",
@@ -748,7 +748,7 @@ void client_wait_timeout(struct client *c)
 			 p->alias, p->user);
 	log_warn("client wait timed out", LF_STR("pool", p->pool.name),
 		 LF_STR("client", c->addr),
-		 LF_INT("waited_ms", w->cfg->connect_timeout_ms));
+		 LF_INT("waited_ms", p->pool.lim.wait_timeout_ms));
 	if (c->state == CLIENT_WAITING && !p->mode->server_at_login)
 		client_refuse_request(c, msg, detail[0] ? detail : NULL);
 	else

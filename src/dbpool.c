@@ -42,11 +42,30 @@ static void dbpool_labels(struct dbpool *p)
 	p->pool.user = p->user;
 }
 
-/* The limits of route r under the configuration's timeouts. */
+/* The number of hosts a connect of route r tries (backend.c), at most
+ * BACKEND_MAX_HOSTS. */
+static unsigned dbpool_hosts(const struct config *cfg, const struct route *r)
+{
+	const struct db_entry *e =
+	    r->db != NULL && !r->db->is_default ? r->db : NULL;
+	const char *h = e != NULL && e->host != NULL ? e->host : cfg->host;
+	unsigned n = 1;
+
+	for (; h != NULL && *h != '\0'; h++)
+		n += *h == ',';
+	return n < BACKEND_MAX_HOSTS ? n : BACKEND_MAX_HOSTS;
+}
+
+/* The limits of route r under the configuration's timeouts. A client
+ * waits as long as one connect attempt may take, connect_timeout_ms for
+ * each host, so a host that never answers does not time out the clients
+ * that a later host of the list would serve. */
 static void dbpool_limits(const struct config *cfg, const struct route *r,
 			  struct pool_limits *lim)
 {
 	*lim = (struct pool_limits){
+	    .wait_timeout_ms =
+		(int64_t)cfg->connect_timeout_ms * dbpool_hosts(cfg, r),
 	    .max = r->max,
 	    .min = r->min,
 	    .idle_timeout_ms = cfg->idle_timeout_ms,

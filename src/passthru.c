@@ -1,6 +1,8 @@
 /* SCRAM pass-through connections: one host at a time (resolve, connect,
- * log in), the first that logs in wins; one timer bounds the whole
- * attempt, as libpq's connect_timeout does for the libpq path. */
+ * log in), the first that logs in wins. A timer bounds each host's turn
+ * (connect_timeout_ms, applied to each host separately as libpq's
+ * connect_timeout is), so a host that never answers only costs its own
+ * turn, as on the libpq path (backend.c). */
 #include "passthru.h"
 
 #include <arpa/inet.h>
@@ -15,6 +17,7 @@
 #include <event2/util.h>
 #include <openssl/crypto.h>
 
+#include "log.h"
 #include "net.h"
 #include "srvlogin.h"
 
@@ -30,8 +33,10 @@ struct passthru_connect {
 	void *arg;
 	struct event *ev, *timer;
 	struct evdns_getaddrinfo_request *dns_req;
-	bool in_dns_cb;		    /* freed by the callback's return */
+	unsigned in_dns_cb;	    /* freed by the outer callback's return */
+	bool dns_timed_out;	    /* the lookup was cancelled by the timer */
 	const char *next_host;	    /* the rest of the host list */
+	char host_now[256];	    /* the host being tried */
 	char port_now[16];	    /* the port of the host being tried */
 	struct passthru_conn *conn; /* the connection being made */
 	struct srvlogin login;
@@ -122,11 +127,17 @@ static void passthru_finish(struct passthru_connect *pc,
 
 static void passthru_next_host(struct passthru_connect *pc);
 
-/* This host failed: remember why and try the next one. */
+/* This host failed: remember why and try the next one. Each failure but
+ * the last is logged here; the caller logs the last. */
 static void passthru_host_failed(struct passthru_connect *pc, const char *why)
 {
 	if (why != pc->error)
 		snprintf(pc->error, sizeof(pc->error), "%s", why);
+	if (pc->next_host != NULL && *pc->next_host != '\0')
+		log_info("backend host failed, trying the next",
+			 LF_STR("host", pc->host_now),
+			 LF_STR("port", pc->port_now),
+			 LF_STR("reason", pc->error));
 	passthru_drop_host(pc);
 	passthru_next_host(pc);
 }
@@ -297,22 +308,26 @@ static void passthru_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 	if (pc->done == NULL) { /* aborted */
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
-		free(pc);
+		if (pc->in_dns_cb == 0) /* else the outer callback frees */
+			free(pc);
 		return;
 	}
-	pc->in_dns_cb = true;
+	pc->in_dns_cb++;
 	if (err != 0 || res == NULL) {
-		snprintf(pc->error, sizeof(pc->error),
-			 "could not resolve host name: %s",
-			 evutil_gai_strerror(err));
+		if (!pc->dns_timed_out) /* else the error says so already */
+			snprintf(pc->error, sizeof(pc->error),
+				 "could not resolve host name \"%.100s\": %s",
+				 pc->host_now, evutil_gai_strerror(err));
+		pc->dns_timed_out = false;
 		passthru_next_host(pc);
 	} else {
 		passthru_connect_addr(pc, res->ai_addr, res->ai_addrlen);
 	}
 	if (res != NULL)
 		evutil_freeaddrinfo(res);
-	pc->in_dns_cb = false;
-	if (pc->done == NULL)
+	/* a lookup that ends at once (a numeric name) runs its callback
+	 * inside this one: only the outermost may free pc */
+	if (--pc->in_dns_cb == 0 && pc->done == NULL)
 		free(pc); /* finished or aborted inside */
 }
 
@@ -330,15 +345,19 @@ static void passthru_pick_port(struct passthru_connect *pc)
 	pc->host_index++;
 }
 
-/* Tries the next name of the host list: a unix-socket directory, a
- * numeric address, or a name to resolve. All tried: fail. */
+/* Tries the next name of the host list, with connect_timeout_ms of its
+ * own: a unix-socket directory, a numeric address, or a name to resolve.
+ * All tried: fail with the last host's error. */
 static void passthru_next_host(struct passthru_connect *pc)
 {
 	const char *h = pc->next_host;
 	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
 					.ai_socktype = SOCK_STREAM,
 					.ai_protocol = IPPROTO_TCP};
-	char name[256];
+	int ms = pc->t.cfg->connect_timeout_ms;
+	struct timeval tv = {.tv_sec = ms / 1000,
+			     .tv_usec = (ms % 1000) * 1000};
+	char *name = pc->host_now;
 	size_t n;
 
 	if (h == NULL || *h == '\0') {
@@ -346,8 +365,12 @@ static void passthru_next_host(struct passthru_connect *pc)
 				pc->error[0] ? pc->error : "no host to try");
 		return;
 	}
+	if (evtimer_add(pc->timer, &tv) != 0) {
+		passthru_finish(pc, NULL, "cannot arm the connect timer");
+		return;
+	}
 	n = strcspn(h, ",");
-	snprintf(name, sizeof(name), "%.*s", (int)n, h);
+	snprintf(name, sizeof(pc->host_now), "%.*s", (int)n, h);
 	pc->next_host = h + n + (h[n] == ',');
 	passthru_pick_port(pc);
 	if (name[0] == '/') {
@@ -382,15 +405,23 @@ static void passthru_kick_cb(evutil_socket_t fd, short what, void *arg)
 	passthru_next_host(pc);
 }
 
+/* The host being tried had its time: the next one is tried. A lookup in
+ * flight is cancelled; its callback goes on to the next host. */
 static void passthru_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct passthru_connect *pc = arg;
 
 	(void)fd;
 	(void)what;
-	snprintf(pc->error, sizeof(pc->error), "connect timed out after %d ms",
-		 pc->t.cfg->connect_timeout_ms);
-	passthru_finish(pc, NULL, pc->error);
+	snprintf(pc->error, sizeof(pc->error),
+		 "timeout connecting to host \"%.100s\" port %s after %d ms",
+		 pc->host_now, pc->port_now, pc->t.cfg->connect_timeout_ms);
+	if (pc->dns_req != NULL) {
+		pc->dns_timed_out = true;
+		evdns_getaddrinfo_cancel(pc->dns_req);
+		return;
+	}
+	passthru_host_failed(pc, pc->error);
 }
 
 struct passthru_connect *passthru_connect_start(struct event_base *base,
@@ -400,9 +431,6 @@ struct passthru_connect *passthru_connect_start(struct event_base *base,
 						void *arg)
 {
 	struct passthru_connect *pc = calloc(1, sizeof(*pc));
-	int ms = t->cfg->connect_timeout_ms;
-	struct timeval tv = {.tv_sec = ms / 1000,
-			     .tv_usec = (ms % 1000) * 1000};
 	struct timeval now = {0, 0};
 
 	if (pc == NULL)
@@ -421,8 +449,8 @@ struct passthru_connect *passthru_connect_start(struct event_base *base,
 	pc->next_host = pc->host;
 	pc->timer = evtimer_new(base, passthru_timeout_cb, pc);
 	pc->ev = evtimer_new(base, passthru_kick_cb, pc);
-	if (pc->timer == NULL || evtimer_add(pc->timer, &tv) != 0 ||
-	    pc->ev == NULL || evtimer_add(pc->ev, &now) != 0) {
+	if (pc->timer == NULL || pc->ev == NULL ||
+	    evtimer_add(pc->ev, &now) != 0) {
 		passthru_connect_abort(pc);
 		return NULL;
 	}

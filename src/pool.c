@@ -149,7 +149,7 @@ struct pool_waiter *pool_wait_expired(const struct pool *p, int64_t now)
 	struct pool_waiter *w = TAILQ_FIRST(&p->waiters);
 
 	if (p->paused || w == NULL ||
-	    now - w->since_ms < p->lim.connect_timeout_ms)
+	    now - w->since_ms < p->lim.wait_timeout_ms)
 		return NULL;
 	return w;
 }

@@ -45,7 +45,10 @@ struct pool_limits {
 	unsigned max; /* server connections, connecting ones included */
 	unsigned min; /* kept open, refilled after losses */
 	int64_t idle_timeout_ms; /* idle servers above min closed after this */
-	int64_t connect_timeout_ms; /* bounds a connect and a client's wait */
+	int64_t connect_timeout_ms; /* bounds a connect to one host */
+	int64_t wait_timeout_ms; /* bounds a client's wait: connect_timeout_ms
+				    per host of the target, the longest one
+				    connect attempt takes */
 	unsigned reserve; /* servers allowed beyond max for a client that has
 			     waited reserve_timeout_ms (reserve_pool) */
 	int64_t reserve_timeout_ms;
@@ -128,7 +131,7 @@ void pool_wait_remove(struct pool *p,
 		      struct pool_waiter *w); /* no-op if not queued */
 struct pool_waiter *pool_wait_first(const struct pool *p);
 
-/* The first waiter that has waited the connect timeout, or NULL. */
+/* The first waiter that has waited the wait timeout, or NULL. */
 struct pool_waiter *pool_wait_expired(const struct pool *p, int64_t now);
 
 /* Longest current wait in ms, 0 when nobody waits. */

@@ -402,6 +402,34 @@ int h_free_port(void)
 	return ntohs(sa.sin_port);
 }
 
+int h_silent_listen(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(fd, 16) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		fail_msg("silent listener: %s", strerror(errno));
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+int h_silent_count(int fd)
+{
+	int n = 0, c;
+
+	while ((c = accept(fd, NULL, NULL)) >= 0) {
+		close(c);
+		n++;
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		fail_msg("silent listener: accept: %s", strerror(errno));
+	return n;
+}
+
 static bool run_initdb(void)
 {
 	char cmd[PATH_MAX + 16], log[PATH_MAX + 16];

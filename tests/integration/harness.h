@@ -159,4 +159,13 @@ uint32_t h_be32(const unsigned char *p);
 /* A loopback TCP port nothing listens on now (bound, read, closed). */
 int h_free_port(void);
 
+/* A host that accepts TCP and never answers: a non-blocking loopback
+ * listener nobody accepts on (the kernel completes the handshake, nothing
+ * replies to the startup packet); *port gets its port. h_silent_count
+ * returns how many connections reached it since the last call (they wait
+ * in its queue, even when their client closed them since). Close it when
+ * done. */
+int h_silent_listen(int *port);
+int h_silent_count(int fd);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PT_USER	     "pt_user" /* pass-through role */
 #define PT_PW	     "pt-S3cret-pw"
@@ -293,6 +294,45 @@ static void test_passthru(void **state)
 	h_pass();
 }
 
+/* Pass-through over a host list whose first host accepts TCP and never
+ * answers: that host gets connect_timeout_ms of its own, then the real
+ * server logs the client's server in (no password anywhere: libpq could
+ * not have). */
+static void test_passthru_silent_host(void **state)
+{
+	char secret[512], ini[PATH_MAX], line[4096], reason[512];
+	int sport, silent = h_silent_listen(&sport);
+	pg_secret(PT_USER, secret, sizeof(secret));
+	const char *af = write_authfile("pt3.txt", PT_USER, secret, NULL);
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
+			     envf("PITLANE_AUTH_FILE=%s", af), "DB_POOL_MIN=0",
+			     "DB_CONNECT_TIMEOUT_MS=1000", NULL};
+	const char *args[] = {"-c", ini, NULL};
+	h_tmp_path("pthosts.ini", ini, sizeof(ini));
+	h_write_file(ini,
+		     "[databases]\nptdb = host=127.0.0.1,127.0.0.1 "
+		     "port=%d,%d dbname=" H_DBNAME "\n",
+		     sport, h_pg_port());
+	struct h_pitlane *pl = *state = h_pitlane_start(env, args);
+
+	int64_t t0 = h_now_ms();
+	login_db_as(pl, "ptdb", PT_USER, PT_PW, PT_USER);
+	int64_t took = h_now_ms() - t0;
+	fprintf(stderr, "served after %lld ms\n", (long long)took);
+	assert_true(took >= 950);	 /* the silent host had its second */
+	assert_true(took < 2000 + 4000); /* within two hosts' time */
+	assert_int_equal(h_silent_count(silent), 1);
+	assert_true(
+	    h_log_wait(pl, "backend host failed, trying the next", 1, 5000));
+	assert_true(h_log_record(pl, "backend host failed, trying the next", 0,
+				 line, sizeof(line)));
+	assert_true(h_json_str(line, "reason", reason, sizeof(reason)));
+	assert_non_null(strstr(reason, "timeout connecting to host"));
+	assert_int_equal(h_log_count(pl, "server connect failed"), 0);
+	close(silent);
+	h_pass();
+}
+
 /* sslmode require toward the server: pass-through cannot use TLS, so it
  * is refused with a log line, not attempted. */
 static void test_passthru_refused_with_tls(void **state)
@@ -563,6 +603,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    TEST(test_passthru),
 	    TEST(test_passthru_refused_with_tls),
+	    TEST(test_passthru_silent_host),
 	    TEST(test_auth_query_login),
 	    TEST(test_auth_query_passthru),
 	    TEST(test_auth_query_hostile_name),

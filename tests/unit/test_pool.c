@@ -30,7 +30,8 @@ static void fx_init(unsigned min, unsigned max)
 	    .max = max,
 	    .min = min,
 	    .idle_timeout_ms = 60000,
-	    .connect_timeout_ms = 5000,
+	    .connect_timeout_ms = 2500, /* two hosts: */
+	    .wait_timeout_ms = 5000,
 	};
 
 	fx = (struct fixture){.now = 1000000};
@@ -450,7 +451,8 @@ static void test_waiters_fifo(void **state)
 	assert_ptr_equal(TAILQ_NEXT(&w[2], link), &w[0]);
 }
 
-/* A waiter expires when it has waited exactly the connect timeout. */
+/* A waiter expires when it has waited exactly the wait timeout (not the
+ * connect timeout, which is per host). */
 static void test_wait_expired(void **state)
 {
 	(void)state;
