@@ -271,9 +271,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 /* The worker's event base, with libevent's defaults. Not
  * EVENT_BASE_FLAG_PRECISE_TIMER: with it the epoll backend re-arms a
  * timerfd (timerfd_settime) on every loop iteration, a system call per
- * wakeup. Without it a timer fires up to 1 ms late (epoll_wait's timeout is
- * in milliseconds, rounded up); pitlane's shortest timer is 20 ms, and
- * durations do not come from libevent's time (worker_now_us). */
+ * wakeup. Without it a timer fires up to about 5 ms late, never early
+ * (libevent's clock is then CLOCK_MONOTONIC_COARSE, 4 ms ticks, and
+ * epoll_wait's timeout is in milliseconds); pitlane's shortest timer is
+ * 20 ms, and durations do not come from libevent's time (worker_now_us). */
 static struct event_base *worker_base_new(void)
 {
 	return event_base_new();

@@ -102,7 +102,7 @@ struct worker {
 };
 
 /* Microseconds for durations: CLOCK_MONOTONIC read at each call. With the
- * TSC clocksource the vDSO answers it in user space, about 20 ns and no
+ * TSC clocksource the vDSO answers it in user space, about 25 ns and no
  * system call; libevent's cached time is either CLOCK_MONOTONIC_COARSE
  * (4 ms ticks, most query durations would read 0) or, with
  * EVENT_BASE_FLAG_PRECISE_TIMER, costs a timerfd_settime per loop
