@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event_struct.h>
@@ -148,9 +149,30 @@ static struct io *io_sheds[IO_SHEDS_HELD];
 static unsigned io_nsheds;
 static unsigned io_cb_depth;
 
+/* CLOCK_MONOTONIC in microseconds as the outermost io callback running
+ * now first read it; 0: not read yet in this callback. */
+static int64_t io_clock_us;
+
 static void io_cb_enter(void)
 {
 	io_cb_depth++;
+}
+
+static int64_t io_clock_read(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t io_now_us(void)
+{
+	if (io_cb_depth == 0)
+		return io_clock_read();
+	if (io_clock_us == 0)
+		io_clock_us = io_clock_read();
+	return io_clock_us;
 }
 
 /* Leaving the outermost io callback: the held ios shed their buffers (a
@@ -159,6 +181,7 @@ static void io_cb_leave(void)
 {
 	if (--io_cb_depth > 0)
 		return;
+	io_clock_us = 0;
 	while (io_nsheds > 0) {
 		struct io *io = io_sheds[--io_nsheds];
 		io->shed_queued = false;

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
@@ -98,6 +99,13 @@ void io_read(struct io *io, bool on);
 
 /* The most input buffered before reading pauses by itself; 0: no limit. */
 void io_set_read_limit(struct io *io, size_t limit);
+
+/* CLOCK_MONOTONIC in microseconds (time since boot, not a date), read
+ * once per io event callback: inside one (a read that relays a response,
+ * releases the server and hands it to the next client), every call
+ * returns what the first call read, so the relay reads the clock once per
+ * wakeup instead of at every step; outside one, the clock itself. */
+int64_t io_now_us(void);
 
 /* Output at or below which drained() is called after the socket had been
  * full. */

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "dbpool.h"
 #include "forward.h"
+#include "io.h"
 #include "params.h"
 #include "pool.h"
 #include "srvcreds.h"
@@ -101,30 +102,25 @@ struct worker {
 	void (*console_cancel)(struct client *c);
 };
 
-/* Microseconds for durations: CLOCK_MONOTONIC read at each call. With the
- * TSC clocksource the vDSO answers it in user space, about 25 ns and no
- * system call; libevent's cached time is either CLOCK_MONOTONIC_COARSE
- * (4 ms ticks, most query durations would read 0) or, with
- * EVENT_BASE_FLAG_PRECISE_TIMER, costs a timerfd_settime per loop
+/* Microseconds for durations: CLOCK_MONOTONIC (with the TSC clocksource
+ * the vDSO answers it in user space, about 25 ns and no system call), read
+ * once per io event callback (io_now_us) so that the relay's several
+ * timestamps per wakeup cost one read. libevent's cached time is either
+ * CLOCK_MONOTONIC_COARSE (4 ms ticks, most query durations would read 0)
+ * or, with EVENT_BASE_FLAG_PRECISE_TIMER, costs a timerfd_settime per loop
  * iteration. Time since boot, not a date: never show it as one. The clock
  * does not jump, but differences still go through metrics_elapsed_us,
  * which clamps at 0. */
 static inline int64_t worker_now_us(const struct worker *w)
 {
-	struct timespec ts;
-
 	(void)w;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return io_now_us();
 }
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, from the same reading. */
 static inline int64_t worker_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return io_now_us() / 1000;
 }
 
 #endif
