@@ -39,8 +39,8 @@ static bool relay_copyout(const struct buf *buf, const struct relay_cursor *cur,
 	return buf_copyout(buf, off, out, n) == n;
 }
 
-enum proto_status relay_peek(struct buf *buf, struct relay_cursor *cur,
-			     uint8_t *type, uint32_t *len)
+enum proto_status relay_peek_slow(struct buf *buf, struct relay_cursor *cur,
+				  uint8_t *type, uint32_t *len)
 {
 	uint8_t hdr[PROTO_HEADER_LEN];
 

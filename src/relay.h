@@ -41,11 +41,33 @@ static inline void relay_cursor_advance(struct relay_cursor *cur, size_t n)
 	cur->pos += n;
 }
 
-/* Reads the header at the cursor. PROTO_NEED_MORE when fewer than 5 bytes
- * are there, PROTO_BAD when the length is invalid. */
-enum proto_status relay_peek(struct buf *buf, struct relay_cursor *cur,
-			     uint8_t *type, uint32_t *len)
+/* relay_peek's path for a header outside the cached segment. */
+enum proto_status relay_peek_slow(struct buf *buf, struct relay_cursor *cur,
+				  uint8_t *type, uint32_t *len)
     __attribute__((warn_unused_result));
+
+/* Reads the header at the cursor. PROTO_NEED_MORE when fewer than 5 bytes
+ * are there, PROTO_BAD when the length is invalid. Inline for the usual
+ * case, a header inside the cached segment (several per transaction). */
+static inline __attribute__((warn_unused_result)) enum proto_status
+relay_peek(struct buf *buf, struct relay_cursor *cur, uint8_t *type,
+	   uint32_t *len)
+{
+	size_t at = cur->pos - cur->seg_off;
+
+	if (cur->seg != NULL && cur->pos >= cur->seg_off &&
+	    at + PROTO_HEADER_LEN <= cur->seg_len) {
+		const uint8_t *h = cur->seg + at;
+		uint32_t n = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 |
+			     (uint32_t)h[3] << 8 | (uint32_t)h[4];
+		if (n < 4 || n > RELAY_MAX_MESSAGE)
+			return PROTO_BAD;
+		*type = h[0];
+		*len = n;
+		return PROTO_OK;
+	}
+	return relay_peek_slow(buf, cur, type, len);
+}
 
 /* Copies up to cap bytes of the body of the message at the cursor (after
  * its header) into out; the whole message must be buffered. */
