@@ -149,9 +149,7 @@ static struct io *io_sheds[IO_SHEDS_HELD];
 static unsigned io_nsheds;
 static unsigned io_cb_depth;
 
-/* CLOCK_MONOTONIC in microseconds as the outermost io callback running
- * now first read it; 0: not read yet in this callback. */
-static int64_t io_clock_us;
+int64_t io_clock_us;
 
 static void io_cb_enter(void)
 {
@@ -166,12 +164,11 @@ static int64_t io_clock_read(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t io_now_us(void)
+int64_t io_now_us_read(void)
 {
 	if (io_cb_depth == 0)
 		return io_clock_read();
-	if (io_clock_us == 0)
-		io_clock_us = io_clock_read();
+	io_clock_us = io_clock_read();
 	return io_clock_us;
 }
 

@@ -105,7 +105,13 @@ void io_set_read_limit(struct io *io, size_t limit);
  * releases the server and hands it to the next client), every call
  * returns what the first call read, so the relay reads the clock once per
  * wakeup instead of at every step; outside one, the clock itself. */
-int64_t io_now_us(void);
+extern int64_t io_clock_us;   /* 0: not read in this callback, or outside */
+int64_t io_now_us_read(void); /* reads the clock (and keeps it inside) */
+
+static inline int64_t io_now_us(void)
+{
+	return io_clock_us != 0 ? io_clock_us : io_now_us_read();
+}
 
 /* Output at or below which drained() is called after the socket had been
  * full. */

@@ -44,13 +44,11 @@ enum proto_status relay_peek_slow(struct buf *buf, struct relay_cursor *cur,
 {
 	uint8_t hdr[PROTO_HEADER_LEN];
 
-	/* A header inside the cached segment is buffered: no length query. */
-	if (!relay_seg_has(cur, cur->pos, PROTO_HEADER_LEN)) {
-		if (buf_len(buf) - cur->pos < PROTO_HEADER_LEN)
-			return PROTO_NEED_MORE;
-		if (!relay_seg_has(cur, cur->pos, 1))
-			relay_seg_load(cur, buf);
-	}
+	/* relay_peek found the header outside the cached segment. */
+	if (buf_len(buf) - cur->pos < PROTO_HEADER_LEN)
+		return PROTO_NEED_MORE;
+	if (!relay_seg_has(cur, cur->pos, 1))
+		relay_seg_load(cur, buf);
 	if (relay_seg_has(cur, cur->pos, PROTO_HEADER_LEN))
 		return proto_header_parse(cur->seg + (cur->pos - cur->seg_off),
 					  PROTO_HEADER_LEN, RELAY_MAX_MESSAGE,
