@@ -21,13 +21,6 @@ struct buf_block {
 	uint8_t data[];
 };
 
-struct buf_seg {
-	struct buf_seg *next;
-	struct buf_block *blk;
-	uint8_t *p;
-	size_t len;
-};
-
 /* Free standard blocks (linked through their first bytes) and free
  * segments, most recently used first: reused while still in cache. */
 static void *buf_blocks;

@@ -17,7 +17,15 @@
 /* Usable bytes of a standard block (a read asks for up to this much). */
 #define BUF_BLOCK_DATA (16384u - 16u)
 
-struct buf_seg;
+struct buf_block;
+
+/* A range of a block (internal to buf.c; visible for buf_first). */
+struct buf_seg {
+	struct buf_seg *next;
+	struct buf_block *blk;
+	uint8_t *p;
+	size_t len;
+};
 
 struct buf {
 	struct buf_seg *head, *tail;
@@ -40,6 +48,17 @@ void buf_free(struct buf *b); /* NULL-safe */
 static inline size_t buf_len(const struct buf *b)
 {
 	return b->len;
+}
+
+/* The first segment's bytes: *p and *len; false when b is empty. */
+static inline bool buf_first(const struct buf *b, const uint8_t **p,
+			     size_t *len)
+{
+	if (b->head == NULL)
+		return false;
+	*p = b->head->p;
+	*len = b->head->len;
+	return true;
 }
 
 /* Appends n bytes (copied); 0, or -1 when out of memory (nothing added). */

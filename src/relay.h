@@ -53,8 +53,13 @@ static inline __attribute__((warn_unused_result)) enum proto_status
 relay_peek(struct buf *buf, struct relay_cursor *cur, uint8_t *type,
 	   uint32_t *len)
 {
-	size_t at = cur->pos - cur->seg_off;
+	size_t at;
 
+	/* A fresh cursor takes the first segment without a lookup. */
+	if (cur->seg == NULL && cur->pos == 0 &&
+	    buf_first(buf, &cur->seg, &cur->seg_len))
+		cur->seg_off = 0;
+	at = cur->pos - cur->seg_off;
 	if (cur->seg != NULL && cur->pos >= cur->seg_off &&
 	    at + PROTO_HEADER_LEN <= cur->seg_len) {
 		const uint8_t *h = cur->seg + at;
