@@ -12,7 +12,7 @@
 
 static FILE *log_out; /* NULL means stderr (not a constant initializer) */
 static enum log_format log_fmt = LOG_FORMAT_JSON;
-static enum log_level log_min = LOG_LEVEL_INFO;
+enum log_level log_min = LOG_LEVEL_INFO;
 
 /* A bounded writer. Pieces are written whole or not at all, and once one
  * does not fit nothing more is written, so the buffer always holds a prefix
@@ -282,11 +282,6 @@ void log_setup(FILE *out, enum log_format format, enum log_level min_level)
 	log_out = out;
 	log_fmt = format;
 	log_min = min_level;
-}
-
-bool log_enabled(enum log_level level)
-{
-	return level >= log_min;
 }
 
 void log_emit(enum log_level level, const char *msg,

@@ -70,7 +70,15 @@ struct log_field {
  * default is stderr, JSON, info. */
 void log_setup(FILE *out, enum log_format format, enum log_level min_level);
 
-bool log_enabled(enum log_level level);
+/* The lowest level written (log_setup sets it). */
+extern enum log_level log_min;
+
+/* Whether a record at level would be written: inline, since the hot path
+ * asks at every debug record it skips. */
+static inline bool log_enabled(enum log_level level)
+{
+	return level >= log_min;
+}
 
 /* Writes one record with n fields. The timestamp is taken from the real-time
  * clock (RFC 3339, UTC, milliseconds). */

@@ -53,7 +53,8 @@ bool txn_param_tracked(const char *name)
 }
 
 /* The request queue: a ring that grows by doubling (rarely: its size
- * follows the deepest pipeline seen on this server). */
+ * follows the deepest pipeline seen on this server), so that its size is
+ * a power of two and an index wraps with a mask. */
 
 static struct server_req *txn_head(const struct server *s)
 {
@@ -68,7 +69,7 @@ static bool txn_grow(struct server *s)
 	if (r == NULL)
 		return false;
 	for (unsigned i = 0; i < s->req_len; i++)
-		r[i] = s->reqs[(s->req_head + i) % s->req_cap];
+		r[i] = s->reqs[(s->req_head + i) & (s->req_cap - 1)];
 	free(s->reqs);
 	s->reqs = r;
 	s->req_cap = cap;
@@ -83,8 +84,9 @@ static bool txn_push(struct server *s, uint8_t type, enum server_req_kind kind,
 		return false;
 	int64_t now = worker_now_us(s->w);
 
-	s->reqs[(s->req_head + s->req_len) % s->req_cap] = (struct server_req){
-	    .type = type, .kind = kind, .stmt = st, .sent_us = now};
+	s->reqs[(s->req_head + s->req_len) & (s->req_cap - 1)] =
+	    (struct server_req){
+		.type = type, .kind = kind, .stmt = st, .sent_us = now};
 	if (s->xact_start_us == 0 && (kind == REQ_CLIENT || kind == REQ_SYNTH))
 		s->xact_start_us = now;
 	if (st != NULL)
@@ -113,7 +115,7 @@ static void txn_pop(struct server *s, bool failed)
 			r->stmt->valid = true;
 		stmt_unref(s->w->stmts, r->stmt);
 	}
-	s->req_head = (s->req_head + 1) % s->req_cap;
+	s->req_head = (s->req_head + 1) & (s->req_cap - 1);
 	if (--s->req_len == 0)
 		s->rest_since_ms = worker_now_ms();
 }
@@ -1228,7 +1230,8 @@ static bool txn_must_rewrite(struct buf *src, const struct relay_cursor *cur,
 	if (type == 'Q')
 		return len - 4 < TXN_SQL_MAX &&
 		       txn_session_sql_at(src, cur, len);
-	if (strchr("PBDC", type) == NULL || (!names && type != 'P'))
+	if ((type != 'P' && type != 'B' && type != 'D' && type != 'C') ||
+	    (!names && type != 'P'))
 		return false;
 	n = relay_copy_body(src, cur, len, b, sizeof(b));
 	if (n < 2 && n < len - 4)
