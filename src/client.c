@@ -732,16 +732,24 @@ void client_wait_timeout(struct client *c)
 
 	pool_wait_remove(&p->pool, &c->waiter);
 	p->pool.stats.wait_timeouts++;
-	snprintf(msg, sizeof(msg),
-		 "pool \"%s\" is saturated: no server connection became free "
-		 "within %d ms (pool_max %u)",
-		 p->pool.name, (int)p->pool.lim.wait_timeout_ms,
-		 p->pool.lim.max);
-	if (p->pool.backoff_ms > 0)
+	if (p->pool.backoff_ms > 0) {
+		/* Connects are failing: that, not a full pool, is why (a
+		 * "saturated" pool would send operators to pool_max). */
+		snprintf(msg, sizeof(msg),
+			 "pool \"%s\" cannot connect to the database: no "
+			 "server connection within %d ms",
+			 p->pool.name, (int)p->pool.lim.wait_timeout_ms);
 		snprintf(detail, sizeof(detail),
 			 "Connecting to the database failed: %s",
 			 p->last_connect_error);
-	else if (p->capped)
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "pool \"%s\" is saturated: no server connection "
+			 "became free within %d ms (pool_max %u)",
+			 p->pool.name, (int)p->pool.lim.wait_timeout_ms,
+			 p->pool.lim.max);
+	}
+	if (p->pool.backoff_ms == 0 && p->capped)
 		snprintf(detail, sizeof(detail),
 			 "The servers of database \"%s\" or user \"%s\" are "
 			 "at max_db_connections or max_user_connections.",
