@@ -695,8 +695,7 @@ bool server_handoff_ready(const struct server *s)
 		return false;
 	return server_at_rest(s) && !s->resync && !s->sync_report &&
 	       !s->broken && stmt_cache_count(&s->stmts) == 0 &&
-	       io_unsent(s->io) == 0 &&
-	       buf_len(io_input(s->io)) == 0;
+	       io_unsent(s->io) == 0 && buf_len(io_input(s->io)) == 0;
 }
 
 bool server_handoff_clean(struct server *s)
