@@ -107,6 +107,10 @@ bool h_log_record(struct h_pitlane *pl, const char *msg, int nth, char *buf,
 		  size_t cap);
 bool h_log_wait(struct h_pitlane *pl, const char *msg, int count,
 		int timeout_ms);
+/* Waits up to timeout_ms for a record with msg and copies the first one
+ * into buf. */
+bool h_log_first(struct h_pitlane *pl, const char *msg, int timeout_ms,
+		 char *buf, size_t cap);
 bool h_json_int(const char *line, const char *key, long long *out);
 bool h_json_str(const char *line, const char *key, char *out, size_t cap);
 

@@ -97,6 +97,13 @@ bool h_log_wait(struct h_pitlane *pl, const char *msg, int count,
 	}
 }
 
+bool h_log_first(struct h_pitlane *pl, const char *msg, int timeout_ms,
+		 char *buf, size_t cap)
+{
+	return h_log_wait(pl, msg, 1, timeout_ms) &&
+	       h_log_record(pl, msg, 0, buf, cap);
+}
+
 /* The value after "key": where "key" starts a member (after { or ,). */
 static const char *json_value(const char *line, const char *key)
 {
