@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${FUZZ_RUNS:-3000}
 max_time=${FUZZ_MAX_TIME:-20}
 cc=${FUZZ_CC:-clang}
-all_targets=(frame startup scram authfile hba config saslprep admin_parse peer handoff dbconf srvlogin)
+all_targets=(frame startup scram authfile hba config saslprep admin_parse peer handoff dbconf srvlogin buf)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -42,6 +42,7 @@ sources_of() {
     peer) echo src/peer.c ;;
     handoff) echo src/handoff.c src/params.c src/proto.c ;;
     srvlogin) echo src/srvlogin.c src/auth.c src/saslprep.c src/params.c src/proto.c ;;
+    buf) echo src/buf.c src/relay.c src/proto.c ;;
     *) return 1 ;;
     esac
 }
