@@ -43,25 +43,19 @@ struct backend_connect {
 	const struct config *cfg; /* held until the attempt is freed */
 	backend_done_cb done;
 	void *arg;
-	struct event *io;    /* one-shot, re-assigned per poll */
-	struct event *timer; /* connect timeout of the host being tried */
-	PGconn *conn;	     /* of the host being tried */
-	bool aborted;	     /* freed when the last lookup returns */
-	bool tried_one;	     /* a host was tried: the next gets a new timer */
-	bool pass2; /* prefer-standby's second pass: any server will do */
-	bool skip[BACKEND_MAX_HOSTS]; /* timed out or unresolved: not tried
-					 again in the second pass */
-	unsigned nhosts, nports;
-	unsigned cur;	      /* the host being tried */
+	struct event *io;     /* one-shot, re-assigned per poll */
+	struct event *timer;  /* connect timeout of the host being tried */
+	PGconn *conn;	      /* of the host being tried */
+	bool aborted;	      /* freed when the last lookup returns */
+	bool tried_one;	      /* a host was tried: the next gets a new timer */
 	unsigned pending_dns; /* lookups still running, +1 while starting */
-	char *host[BACKEND_MAX_HOSTS]; /* into field[BF_HOST], split */
-	char *port[BACKEND_MAX_HOSTS]; /* into field[BF_PORT], split */
+	struct hostlist hl;   /* into field[BF_HOST], field[BF_PORT] */
 	struct backend_lookup {
 		struct backend_connect *bc;
 		struct evdns_getaddrinfo_request *req;
 		int err; /* the lookup's failure, 0 when it found an address */
-	} lookup[BACKEND_MAX_HOSTS];
-	char addr[BACKEND_MAX_HOSTS][INET6_ADDRSTRLEN]; /* "" for sockets */
+	} lookup[HOSTLIST_MAX];
+	char addr[HOSTLIST_MAX][INET6_ADDRSTRLEN]; /* "" for sockets */
 	char error[256];
 	char *field[BF_COUNT]; /* the target's strings, owned; NULL: unset */
 };
@@ -101,89 +95,6 @@ static bool backend_copy_target(struct backend_connect *bc,
 	return bc->field[BF_HOST] != NULL && bc->field[BF_PORT] != NULL;
 }
 
-/* Splits a comma-separated list into at most max pieces (in place). */
-static unsigned backend_split(char *list, char **out, unsigned max)
-{
-	unsigned n = 0;
-
-	for (char *p = list; n < max; p++) {
-		out[n++] = p;
-		p += strcspn(p, ",");
-		if (*p == '\0')
-			break;
-		*p = '\0';
-	}
-	return n;
-}
-
-/* Joins pieces back into list (which holds them all: same length). */
-static void backend_join(char *list, char *const *v, unsigned n, char *tmp)
-{
-	tmp[0] = '\0';
-	for (unsigned i = 0; i < n; i++) {
-		if (i > 0)
-			strcat(tmp, ",");
-		strcat(tmp, v[i]);
-	}
-	strcpy(list, tmp);
-}
-
-/* load_balance_hosts=random, which libpq 15 lacks: the host list (and the
- * port list when it has one port per host) in a random order, so each
- * connect tries the hosts in a different order. */
-static bool backend_shuffle_hosts(struct backend_connect *bc)
-{
-	char *h = strdup(bc->field[BF_HOST]), *p = strdup(bc->field[BF_PORT]);
-	char *tmp =
-	    malloc(strlen(bc->field[BF_HOST]) + strlen(bc->field[BF_PORT]) + 2);
-	char *hv[BACKEND_MAX_HOSTS], *pv[BACKEND_MAX_HOSTS];
-	unsigned nh, np;
-	bool ok = h != NULL && p != NULL && tmp != NULL;
-
-	if (ok) {
-		nh = backend_split(h, hv, BACKEND_MAX_HOSTS);
-		np = backend_split(p, pv, BACKEND_MAX_HOSTS);
-		for (unsigned i = nh; i > 1; i--) {
-			uint32_t r;
-			evutil_secure_rng_get_bytes(&r, sizeof(r));
-			unsigned j = r % i;
-			char *x = hv[i - 1];
-			hv[i - 1] = hv[j];
-			hv[j] = x;
-			if (np == nh) {
-				x = pv[i - 1];
-				pv[i - 1] = pv[j];
-				pv[j] = x;
-			}
-		}
-		backend_join(bc->field[BF_HOST], hv, nh, tmp);
-		if (np == nh)
-			backend_join(bc->field[BF_PORT], pv, np, tmp);
-	}
-	free(h);
-	free(p);
-	free(tmp);
-	return ok;
-}
-
-/* Whether the target is prefer-standby, which libpq runs as two passes over
- * the hosts: a standby first, any server when there is none. */
-static bool backend_prefer_standby(const struct backend_connect *bc)
-{
-	const char *tsa = bc->field[BF_TSA];
-
-	return tsa != NULL && strcmp(tsa, "prefer-standby") == 0;
-}
-
-/* target_session_attrs for one host's connection: libpq's two passes of
- * prefer-standby are driven here, as the host list is. */
-static const char *backend_tsa(const struct backend_connect *bc)
-{
-	if (!backend_prefer_standby(bc))
-		return bc->field[BF_TSA];
-	return bc->pass2 ? NULL : "standby";
-}
-
 /* The libpq keyword/value arrays for host i of bc's target (NULL-terminated,
  * values pointing into bc and its configuration). Returns the number of
  * pairs. */
@@ -192,9 +103,9 @@ static size_t backend_conninfo(const struct backend_connect *bc, unsigned i,
 {
 	const struct config *c = bc->cfg;
 	const char *const pairs[][2] = {
-	    {"host", bc->host[i]},
+	    {"host", bc->hl.host[i]},
 	    {"hostaddr", bc->addr[i][0] != '\0' ? bc->addr[i] : NULL},
-	    {"port", bc->port[bc->nports == 1 ? 0 : i]},
+	    {"port", hostlist_port(&bc->hl, i)},
 	    {"dbname", bc->field[BF_DBNAME]},
 	    {"user", bc->field[BF_USER]},
 	    {"password", bc->field[BF_PASSWORD]},
@@ -203,7 +114,7 @@ static size_t backend_conninfo(const struct backend_connect *bc, unsigned i,
 	    {"sslcert", c->sslcert},
 	    {"sslkey", c->sslkey},
 	    {"gssencmode", "disable"}, /* Debian's libpq tries GSS first */
-	    {"target_session_attrs", backend_tsa(bc)},
+	    {"target_session_attrs", hostlist_tsa(&bc->hl)},
 	    {"application_name", bc->field[BF_APP]},
 	    {"fallback_application_name", "pitlane"},
 	    {"client_encoding", bc->field[BF_ENCODING]},
@@ -272,12 +183,14 @@ static int backend_arm(struct backend_connect *bc, short what)
 	return 0;
 }
 
-/* Host number bc->cur failed for why: it becomes the attempt's error (the
- * last host's is the one reported), and the next host is tried. Each
- * failure but the last is logged here; the caller logs the last. */
-static void backend_host_failed(struct backend_connect *bc, const char *why)
+/* Host number bc->hl.cur failed for why: it becomes the attempt's error
+ * (the last host's is the one reported), and the next host is tried; skip:
+ * not in prefer-standby's second pass. Each failure but the last is
+ * logged here; the caller logs the last. */
+static void backend_host_failed(struct backend_connect *bc, const char *why,
+				bool skip)
 {
-	unsigned i = bc->cur;
+	unsigned i = bc->hl.cur;
 
 	if (why != bc->error)
 		snprintf(bc->error, sizeof(bc->error), "%s", why);
@@ -287,12 +200,12 @@ static void backend_host_failed(struct backend_connect *bc, const char *why)
 	if (bc->conn != NULL)
 		PQfinish(bc->conn);
 	bc->conn = NULL;
-	if (i + 1 < bc->nhosts || (backend_prefer_standby(bc) && !bc->pass2))
+	if (hostlist_more(&bc->hl))
 		log_info("backend host failed, trying the next",
-			 LF_STR("host", bc->host[i]),
-			 LF_STR("port", bc->port[bc->nports == 1 ? 0 : i]),
+			 LF_STR("host", bc->hl.host[i]),
+			 LF_STR("port", hostlist_port(&bc->hl, i)),
 			 LF_STR("reason", bc->error));
-	bc->cur++;
+	hostlist_failed(&bc->hl, skip);
 	backend_next_host(bc);
 }
 
@@ -316,7 +229,7 @@ static void backend_step(struct backend_connect *bc,
 	default:
 		break;
 	}
-	backend_host_failed(bc, backend_pq_error(bc));
+	backend_host_failed(bc, backend_pq_error(bc), false);
 }
 
 static void backend_poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -333,7 +246,7 @@ static void backend_poll_cb(evutil_socket_t fd, short what, void *arg)
 static void backend_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct backend_connect *bc = arg;
-	unsigned i = bc->cur;
+	unsigned i = bc->hl.cur;
 
 	(void)fd;
 	(void)what;
@@ -346,10 +259,9 @@ static void backend_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	snprintf(bc->error, sizeof(bc->error),
 		 "timeout connecting to host \"%.100s\" port %.20s after %d ms",
-		 bc->host[i], bc->port[bc->nports == 1 ? 0 : i],
+		 bc->hl.host[i], hostlist_port(&bc->hl, i),
 		 bc->cfg->connect_timeout_ms);
-	bc->skip[i] = true;
-	backend_host_failed(bc, bc->error);
+	backend_host_failed(bc, bc->error, true);
 }
 
 /* (Re)starts the connect timeout for the host about to be tried. The first
@@ -383,27 +295,19 @@ static void backend_next_host(struct backend_connect *bc)
 	const char *keys[BACKEND_CONNINFO_MAX], *vals[BACKEND_CONNINFO_MAX];
 	unsigned i;
 
-	while (bc->cur < bc->nhosts && bc->pass2 && bc->skip[bc->cur])
-		bc->cur++;
-	if (bc->cur >= bc->nhosts && backend_prefer_standby(bc) && !bc->pass2) {
-		bc->pass2 = true; /* no standby: any server, from the first */
-		bc->cur = 0;
-		backend_next_host(bc);
-		return;
-	}
-	i = bc->cur;
-	if (i >= bc->nhosts) {
+	if (!hostlist_next(&bc->hl)) {
 		backend_finish(bc, NULL,
 			       bc->error[0] != '\0' ? bc->error
 						    : "no host to try");
 		return;
 	}
+	i = bc->hl.cur;
 	if (bc->lookup[i].err != 0) {
 		snprintf(bc->error, sizeof(bc->error),
 			 "could not resolve host name \"%.100s\": %s",
-			 bc->host[i], evutil_gai_strerror(bc->lookup[i].err));
-		bc->skip[i] = true;
-		backend_host_failed(bc, bc->error);
+			 bc->hl.host[i],
+			 evutil_gai_strerror(bc->lookup[i].err));
+		backend_host_failed(bc, bc->error, true);
 		return;
 	}
 	if (!backend_arm_timer(bc)) {
@@ -413,7 +317,7 @@ static void backend_next_host(struct backend_connect *bc)
 	backend_conninfo(bc, i, keys, vals);
 	bc->conn = PQconnectStartParams(keys, vals, 0);
 	if (bc->conn == NULL || PQstatus(bc->conn) == CONNECTION_BAD) {
-		backend_host_failed(bc, backend_pq_error(bc));
+		backend_host_failed(bc, backend_pq_error(bc), false);
 		return;
 	}
 	backend_step(bc, PGRES_POLLING_WRITING);
@@ -467,8 +371,8 @@ static void backend_resolve(struct backend_connect *bc, struct evdns_base *dns)
 					.ai_protocol = IPPROTO_TCP};
 
 	bc->pending_dns = 1;
-	for (unsigned i = 0; i < bc->nhosts; i++) {
-		const char *name = bc->host[i];
+	for (unsigned i = 0; i < bc->hl.n; i++) {
+		const char *name = bc->hl.host[i];
 		unsigned char tmp[sizeof(struct in6_addr)];
 
 		bc->lookup[i].bc = bc;
@@ -500,14 +404,21 @@ static void backend_kick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	event_free(bc->kick);
 	bc->kick = NULL;
-	if (bc->nports != 1 && bc->nports != bc->nhosts) {
-		snprintf(bc->error, sizeof(bc->error),
-			 "could not match %u port numbers to %u hosts",
-			 bc->nports, bc->nhosts);
+	if (!hostlist_ports_ok(&bc->hl, bc->error, sizeof(bc->error))) {
 		backend_finish(bc, NULL, bc->error);
 		return;
 	}
 	backend_resolve(bc, bc->dns);
+}
+
+void backend_hosts_init(struct hostlist *hl, char *hosts, char *ports,
+			const char *tsa, bool shuffle)
+{
+	uint32_t rnd[HOSTLIST_MAX];
+
+	if (shuffle)
+		evutil_secure_rng_get_bytes(rnd, sizeof(rnd));
+	hostlist_init(hl, hosts, ports, tsa, shuffle ? rnd : NULL);
 }
 
 struct backend_connect *backend_connect_start(
@@ -527,15 +438,12 @@ struct backend_connect *backend_connect_start(
 	bc->cfg = config_hold(cfg);
 	bc->done = done;
 	bc->arg = arg;
-	if (!backend_copy_target(bc, target) ||
-	    (target->shuffle_hosts && !backend_shuffle_hosts(bc))) {
+	if (!backend_copy_target(bc, target)) {
 		backend_free(bc);
 		return NULL;
 	}
-	bc->nhosts =
-	    backend_split(bc->field[BF_HOST], bc->host, BACKEND_MAX_HOSTS);
-	bc->nports =
-	    backend_split(bc->field[BF_PORT], bc->port, BACKEND_MAX_HOSTS);
+	backend_hosts_init(&bc->hl, bc->field[BF_HOST], bc->field[BF_PORT],
+			   bc->field[BF_TSA], target->shuffle_hosts);
 	bc->timer = evtimer_new(base, backend_timeout_cb, bc);
 	bc->kick = evtimer_new(base, backend_kick_cb, bc);
 	if (bc->timer == NULL || evtimer_add(bc->timer, &tv) != 0 ||
@@ -568,7 +476,7 @@ void backend_connect_abort(struct backend_connect *bc)
 		return;
 	}
 	bc->aborted = true;
-	for (unsigned i = 0; i < bc->nhosts; i++)
+	for (unsigned i = 0; i < bc->hl.n; i++)
 		if (bc->lookup[i].req != NULL)
 			evdns_getaddrinfo_cancel(bc->lookup[i].req);
 }

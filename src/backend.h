@@ -13,9 +13,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
-
-/* Hosts of a target's list tried; the rest are ignored. */
-#define BACKEND_MAX_HOSTS 16
+#include "hostlist.h"
 
 struct backend_connect;
 
@@ -51,6 +49,12 @@ typedef void (*backend_done_cb)(PGconn *conn, const char *error, void *arg);
 struct backend_connect *backend_connect_start(
     struct event_base *base, struct evdns_base *dns, const struct config *cfg,
     const struct backend_target *target, backend_done_cb done, void *arg);
+
+/* hostlist_init with load_balance_hosts=random's random words when
+ * shuffle: the host order of both connect drivers (this one and
+ * passthru.c). */
+void backend_hosts_init(struct hostlist *hl, char *hosts, char *ports,
+			const char *tsa, bool shuffle);
 
 /* Abandons an attempt in progress without calling its callback. */
 void backend_connect_abort(struct backend_connect *bc);

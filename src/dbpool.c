@@ -42,8 +42,8 @@ static void dbpool_labels(struct dbpool *p)
 	p->pool.user = p->user;
 }
 
-/* The number of hosts a connect of route r tries (backend.c), at most
- * BACKEND_MAX_HOSTS. */
+/* The number of hosts a connect of route r tries (backend.c and
+ * passthru.c), at most HOSTLIST_MAX. */
 static unsigned dbpool_hosts(const struct config *cfg, const struct route *r)
 {
 	const struct db_entry *e =
@@ -53,7 +53,7 @@ static unsigned dbpool_hosts(const struct config *cfg, const struct route *r)
 
 	for (; h != NULL && *h != '\0'; h++)
 		n += *h == ',';
-	return n < BACKEND_MAX_HOSTS ? n : BACKEND_MAX_HOSTS;
+	return n < HOSTLIST_MAX ? n : HOSTLIST_MAX;
 }
 
 /* The limits of route r under the configuration's timeouts. A client

@@ -1,8 +1,10 @@
 /* SCRAM pass-through connections: one host at a time (resolve, connect,
- * log in), the first that logs in wins. A timer bounds each host's turn
- * (connect_timeout_ms, applied to each host separately as libpq's
- * connect_timeout is), so a host that never answers only costs its own
- * turn, as on the libpq path (backend.c). */
+ * log in), in the order and with the target_session_attrs of the libpq
+ * path (backend.c; both walk the list with hostlist.c): the first host
+ * that logs in and suits target_session_attrs wins. A timer bounds each
+ * host's turn (connect_timeout_ms, applied to each host separately as
+ * libpq's connect_timeout is), so a host that never answers only costs its
+ * own turn, as on the libpq path. */
 #include "passthru.h"
 
 #include <arpa/inet.h>
@@ -17,6 +19,7 @@
 #include <event2/util.h>
 #include <openssl/crypto.h>
 
+#include "backend.h"
 #include "log.h"
 #include "net.h"
 #include "srvlogin.h"
@@ -27,17 +30,14 @@ struct passthru_connect {
 	struct event_base *base;
 	struct evdns_base *dns;
 	struct passthru_target t; /* keys wiped at the end; strings below */
-	char host[1024], port[256], user[64], dbname[64];
-	unsigned host_index; /* of the host being tried, for its port */
+	char host[1024], port[256], user[64], dbname[64], tsa[32];
+	struct hostlist hl; /* into host, port and tsa */
 	passthru_done_cb done;
 	void *arg;
 	struct event *ev, *timer;
 	struct evdns_getaddrinfo_request *dns_req;
 	unsigned in_dns_cb;	    /* freed by the outer callback's return */
 	bool dns_timed_out;	    /* the lookup was cancelled by the timer */
-	const char *next_host;	    /* the rest of the host list */
-	char host_now[256];	    /* the host being tried */
-	char port_now[16];	    /* the port of the host being tried */
 	struct passthru_conn *conn; /* the connection being made */
 	struct srvlogin login;
 	bool connected; /* the TCP connect completed */
@@ -127,18 +127,32 @@ static void passthru_finish(struct passthru_connect *pc,
 
 static void passthru_next_host(struct passthru_connect *pc);
 
-/* This host failed: remember why and try the next one. Each failure but
+/* The host being tried, and its port. */
+static const char *passthru_host(const struct passthru_connect *pc)
+{
+	return pc->hl.host[pc->hl.cur];
+}
+
+static const char *passthru_port(const struct passthru_connect *pc)
+{
+	return hostlist_port(&pc->hl, pc->hl.cur);
+}
+
+/* This host failed: remember why and try the next one; skip: not in
+ * prefer-standby's second pass (timed out, unresolved). Each failure but
  * the last is logged here; the caller logs the last. */
-static void passthru_host_failed(struct passthru_connect *pc, const char *why)
+static void passthru_host_failed(struct passthru_connect *pc, const char *why,
+				 bool skip)
 {
 	if (why != pc->error)
 		snprintf(pc->error, sizeof(pc->error), "%s", why);
-	if (pc->next_host != NULL && *pc->next_host != '\0')
+	if (hostlist_more(&pc->hl))
 		log_info("backend host failed, trying the next",
-			 LF_STR("host", pc->host_now),
-			 LF_STR("port", pc->port_now),
+			 LF_STR("host", passthru_host(pc)),
+			 LF_STR("port", passthru_port(pc)),
 			 LF_STR("reason", pc->error));
 	passthru_drop_host(pc);
+	hostlist_failed(&pc->hl, skip);
 	passthru_next_host(pc);
 }
 
@@ -157,6 +171,27 @@ static bool passthru_send(struct passthru_connect *pc, const uint8_t *p,
 	return true;
 }
 
+/* Whether the server just logged in suits target_session_attrs by the
+ * in_hot_standby and default_transaction_read_only it reported, as libpq
+ * decides for servers that report them (PostgreSQL 14 and later). A server
+ * that reports neither is refused when there is something to check: the
+ * query libpq would send is not run on this path. Else the server is told
+ * goodbye and the next host tried. */
+static bool passthru_suits(struct passthru_connect *pc)
+{
+	const char *why = hostlist_check(
+	    hostlist_tsa(&pc->hl),
+	    params_get(&pc->login.params, "in_hot_standby"),
+	    params_get(&pc->login.params, "default_transaction_read_only"));
+
+	if (why == NULL)
+		return true;
+	passthru_close(pc->conn);
+	pc->conn = NULL;
+	passthru_host_failed(pc, why, false);
+	return false;
+}
+
 /* Feeds every whole message in the input buffer to the login. */
 static void passthru_consume(struct passthru_connect *pc)
 {
@@ -171,7 +206,8 @@ static void passthru_consume(struct passthru_connect *pc)
 		if (proto_header_parse(pc->in + off, pc->in_len - off,
 				       SRVLOGIN_MSG_MAX + 4, &type,
 				       &len) != PROTO_OK) {
-			passthru_host_failed(pc, "bad message from server");
+			passthru_host_failed(pc, "bad message from server",
+					     false);
 			return;
 		}
 		if (pc->in_len - off < (size_t)len + 1)
@@ -184,19 +220,23 @@ static void passthru_consume(struct passthru_connect *pc)
 			snprintf(pc->error, sizeof(pc->error),
 				 "SCRAM pass-through login failed: %.180s (%s)",
 				 pc->login.error, pc->login.sqlstate);
-			passthru_host_failed(pc, pc->error);
+			passthru_host_failed(pc, pc->error, false);
 			return;
 		}
 		if (w.overflow || !passthru_send(pc, out, w.len)) {
-			passthru_host_failed(pc, "cannot write to server");
+			passthru_host_failed(pc, "cannot write to server",
+					     false);
 			return;
 		}
 		if (r == SRVLOGIN_READY) {
 			struct passthru_conn *c = pc->conn;
 			if (off != pc->in_len) {
-				passthru_host_failed(pc, "data after login");
+				passthru_host_failed(pc, "data after login",
+						     false);
 				return;
 			}
+			if (!passthru_suits(pc))
+				return;
 			c->pid = pc->login.pid;
 			c->key = pc->login.key;
 			c->params = pc->login.params;
@@ -224,21 +264,22 @@ static void passthru_connected(struct passthru_connect *pc)
 	    err != 0) {
 		snprintf(pc->error, sizeof(pc->error), "connect failed: %s",
 			 strerror(err ? err : errno));
-		passthru_host_failed(pc, pc->error);
+		passthru_host_failed(pc, pc->error, false);
 		return;
 	}
 	pc->connected = true;
 	proto_writer_init(&w, out, sizeof(out));
 	srvlogin_startup(&w, pc->user, pc->dbname);
 	if (w.overflow || !passthru_send(pc, out, w.len)) {
-		passthru_host_failed(pc, "cannot send the startup packet");
+		passthru_host_failed(pc, "cannot send the startup packet",
+				     false);
 		return;
 	}
 	event_free(pc->ev);
 	pc->ev = event_new(pc->base, pc->conn->fd, EV_READ | EV_PERSIST,
 			   passthru_io_cb, pc);
 	if (pc->ev == NULL || event_add(pc->ev, NULL) != 0)
-		passthru_host_failed(pc, "cannot wait for the server");
+		passthru_host_failed(pc, "cannot wait for the server", false);
 }
 
 static void passthru_io_cb(evutil_socket_t fd, short what, void *arg)
@@ -255,9 +296,11 @@ static void passthru_io_cb(evutil_socket_t fd, short what, void *arg)
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (r <= 0) {
-		passthru_host_failed(pc, r == 0 ? "server closed the "
-						  "connection during login"
-						: strerror(errno));
+		passthru_host_failed(pc,
+				     r == 0 ? "server closed the "
+					      "connection during login"
+					    : strerror(errno),
+				     false);
 		return;
 	}
 	pc->in_len += (size_t)r;
@@ -272,7 +315,7 @@ static void passthru_connect_addr(struct passthru_connect *pc,
 	int fd;
 
 	if (c == NULL) {
-		passthru_host_failed(pc, "out of memory");
+		passthru_host_failed(pc, "out of memory", false);
 		return;
 	}
 	c->fd = -1;
@@ -283,21 +326,21 @@ static void passthru_connect_addr(struct passthru_connect *pc,
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0) {
-		passthru_host_failed(pc, strerror(errno));
+		passthru_host_failed(pc, strerror(errno), false);
 		return;
 	}
 	c->fd = fd;
 	if (connect(fd, addr, len) != 0 && errno != EINPROGRESS) {
 		snprintf(pc->error, sizeof(pc->error), "connect failed: %s",
 			 strerror(errno));
-		passthru_host_failed(pc, pc->error);
+		passthru_host_failed(pc, pc->error, false);
 		return;
 	}
 	if (addr->sa_family != AF_UNIX)
 		net_set_nodelay(fd);
 	pc->ev = event_new(pc->base, fd, EV_WRITE, passthru_io_cb, pc);
 	if (pc->ev == NULL || event_add(pc->ev, NULL) != 0)
-		passthru_host_failed(pc, "cannot wait for the connect");
+		passthru_host_failed(pc, "cannot wait for the connect", false);
 }
 
 static void passthru_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
@@ -317,9 +360,9 @@ static void passthru_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 		if (!pc->dns_timed_out) /* else the error says so already */
 			snprintf(pc->error, sizeof(pc->error),
 				 "could not resolve host name \"%.100s\": %s",
-				 pc->host_now, evutil_gai_strerror(err));
+				 passthru_host(pc), evutil_gai_strerror(err));
 		pc->dns_timed_out = false;
-		passthru_next_host(pc);
+		passthru_host_failed(pc, pc->error, true);
 	} else {
 		passthru_connect_addr(pc, res->ai_addr, res->ai_addrlen);
 	}
@@ -331,36 +374,21 @@ static void passthru_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 		free(pc); /* finished or aborted inside */
 }
 
-/* The port of host number host_index: the list's entry at that index,
- * or its only one. */
-static void passthru_pick_port(struct passthru_connect *pc)
-{
-	const char *p = pc->port;
-	unsigned i = strchr(p, ',') != NULL ? pc->host_index : 0;
-
-	for (; i > 0 && strchr(p, ',') != NULL; i--)
-		p = strchr(p, ',') + 1;
-	snprintf(pc->port_now, sizeof(pc->port_now), "%.*s",
-		 (int)strcspn(p, ","), p);
-	pc->host_index++;
-}
-
-/* Tries the next name of the host list, with connect_timeout_ms of its
- * own: a unix-socket directory, a numeric address, or a name to resolve.
- * All tried: fail with the last host's error. */
+/* Tries host hl.cur, or the next one hostlist_next picks, with
+ * connect_timeout_ms of its own: a unix-socket directory, a numeric
+ * address, or a name to resolve. All tried: fail with the last host's
+ * error. */
 static void passthru_next_host(struct passthru_connect *pc)
 {
-	const char *h = pc->next_host;
 	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
 					.ai_socktype = SOCK_STREAM,
 					.ai_protocol = IPPROTO_TCP};
 	int ms = pc->t.cfg->connect_timeout_ms;
 	struct timeval tv = {.tv_sec = ms / 1000,
 			     .tv_usec = (ms % 1000) * 1000};
-	char *name = pc->host_now;
-	size_t n;
+	const char *name;
 
-	if (h == NULL || *h == '\0') {
+	if (!hostlist_next(&pc->hl)) {
 		passthru_finish(pc, NULL,
 				pc->error[0] ? pc->error : "no host to try");
 		return;
@@ -369,16 +397,13 @@ static void passthru_next_host(struct passthru_connect *pc)
 		passthru_finish(pc, NULL, "cannot arm the connect timer");
 		return;
 	}
-	n = strcspn(h, ",");
-	snprintf(name, sizeof(pc->host_now), "%.*s", (int)n, h);
-	pc->next_host = h + n + (h[n] == ',');
-	passthru_pick_port(pc);
+	name = passthru_host(pc);
 	if (name[0] == '/') {
 		struct sockaddr_un un = {.sun_family = AF_UNIX};
 		int k = snprintf(un.sun_path, sizeof(un.sun_path),
-				 "%s/.s.PGSQL.%s", name, pc->port_now);
+				 "%s/.s.PGSQL.%s", name, passthru_port(pc));
 		if (k < 0 || (size_t)k >= sizeof(un.sun_path)) {
-			passthru_host_failed(pc, "socket path too long");
+			passthru_host_failed(pc, "socket path too long", false);
 			return;
 		}
 		passthru_connect_addr(pc, (struct sockaddr *)&un, sizeof(un));
@@ -387,7 +412,7 @@ static void passthru_next_host(struct passthru_connect *pc)
 	/* the callback may run (and end the attempt) before this returns:
 	 * pc is touched only when the lookup is still pending */
 	struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(
-	    pc->dns, name, pc->port_now, &hints, passthru_dns_cb, pc);
+	    pc->dns, name, passthru_port(pc), &hints, passthru_dns_cb, pc);
 	if (req != NULL)
 		pc->dns_req = req;
 }
@@ -402,6 +427,10 @@ static void passthru_kick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	event_free(pc->ev);
 	pc->ev = NULL;
+	if (!hostlist_ports_ok(&pc->hl, pc->error, sizeof(pc->error))) {
+		passthru_finish(pc, NULL, pc->error);
+		return;
+	}
 	passthru_next_host(pc);
 }
 
@@ -415,13 +444,14 @@ static void passthru_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	snprintf(pc->error, sizeof(pc->error),
 		 "timeout connecting to host \"%.100s\" port %s after %d ms",
-		 pc->host_now, pc->port_now, pc->t.cfg->connect_timeout_ms);
+		 passthru_host(pc), passthru_port(pc),
+		 pc->t.cfg->connect_timeout_ms);
 	if (pc->dns_req != NULL) {
 		pc->dns_timed_out = true;
 		evdns_getaddrinfo_cancel(pc->dns_req);
 		return;
 	}
-	passthru_host_failed(pc, pc->error);
+	passthru_host_failed(pc, pc->error, true);
 }
 
 struct passthru_connect *passthru_connect_start(struct event_base *base,
@@ -445,8 +475,13 @@ struct passthru_connect *passthru_connect_start(struct event_base *base,
 	snprintf(pc->port, sizeof(pc->port), "%s", t->port);
 	snprintf(pc->user, sizeof(pc->user), "%s", t->user);
 	snprintf(pc->dbname, sizeof(pc->dbname), "%s", t->dbname);
+	snprintf(pc->tsa, sizeof(pc->tsa), "%s",
+		 t->target_session_attrs != NULL ? t->target_session_attrs
+						 : "any");
 	pc->t.host = pc->t.port = pc->t.user = pc->t.dbname = NULL;
-	pc->next_host = pc->host;
+	pc->t.target_session_attrs = NULL;
+	backend_hosts_init(&pc->hl, pc->host, pc->port, pc->tsa,
+			   t->shuffle_hosts);
 	pc->timer = evtimer_new(base, passthru_timeout_cb, pc);
 	pc->ev = evtimer_new(base, passthru_kick_cb, pc);
 	if (pc->timer == NULL || pc->ev == NULL ||

@@ -33,6 +33,8 @@ struct passthru_target {
 	const char *host;	   /* comma-separated list; copied */
 	const char *port;	   /* one for all hosts, or a list; copied */
 	const char *user, *dbname; /* copied */
+	const char *target_session_attrs; /* libpq's keyword, NULL: any */
+	bool shuffle_hosts;		  /* load_balance_hosts=random */
 	uint8_t client_key[AUTH_SCRAM_KEY_LEN];
 	uint8_t server_key[AUTH_SCRAM_KEY_LEN];
 };

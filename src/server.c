@@ -263,11 +263,14 @@ static bool server_start_login(struct server *s)
 		sc.kind = SRVCREDS_NONE;
 	}
 	if (sc.kind == SRVCREDS_PASSTHRU) {
-		struct passthru_target t = {.cfg = cfg,
-					    .host = target.host,
-					    .port = target.port,
-					    .user = target.user,
-					    .dbname = target.dbname};
+		struct passthru_target t = {
+		    .cfg = cfg,
+		    .host = target.host,
+		    .port = target.port,
+		    .user = target.user,
+		    .dbname = target.dbname,
+		    .target_session_attrs = target.target_session_attrs,
+		    .shuffle_hosts = target.shuffle_hosts};
 		memcpy(t.client_key, sc.client_key, sizeof(t.client_key));
 		memcpy(t.server_key, sc.server_key, sizeof(t.server_key));
 		s->connecting_raw = passthru_connect_start(

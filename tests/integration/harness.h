@@ -133,6 +133,13 @@ const char *h_result_sqlstate(PGresult *res, char buf[6]);
 const char *h_exec_sqlstate(PGconn *conn, const char *sql, char buf[6]);
 void h_exec_expect(PGconn *conn, const char *sql, const char *sqlstate);
 
+/* SCRAM pass-through setup: the SCRAM secret the test server stores for
+ * role (from pg_authid), into out; an auth file of "user" "secret" pairs
+ * (NULL-terminated) named name in h_tmpdir(), whose path is returned
+ * (static: valid until the next call). */
+void h_pg_secret(const char *role, char *out, size_t cap);
+const char *h_write_authfile(const char *name, ...);
+
 /* Messages that arrive while a connection is idle (a FATAL before the
  * close) reach libpq's notice receiver: h_capture_async stores the first
  * one's SQLSTATE in buf (which must outlive conn), h_wait_async reads the

@@ -6,7 +6,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,4 +481,35 @@ bool h_raw_err_field(const unsigned char *body, int len, char field, char *out,
 		i += (int)l + 1;
 	}
 	return false;
+}
+
+/* ---- SCRAM pass-through setup ------------------------------------------ */
+
+void h_pg_secret(const char *role, char *out, size_t cap)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT rolpassword FROM pg_authid WHERE rolname = '%s'",
+		 role);
+	PGresult *r = PQexec(h_admin(), sql);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	assert_true(strncmp(out, "SCRAM-SHA-256$", 14) == 0);
+}
+
+const char *h_write_authfile(const char *name, ...)
+{
+	static char path[PATH_MAX];
+	va_list ap;
+	snprintf(path, sizeof(path), "%s/%s", h_tmpdir(), name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	va_start(ap, name);
+	for (const char *u; (u = va_arg(ap, const char *)) != NULL;)
+		fprintf(f, "\"%s\" \"%s\"\n", u, va_arg(ap, const char *));
+	va_end(ap);
+	fclose(f);
+	return path;
 }

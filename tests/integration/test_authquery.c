@@ -136,37 +136,6 @@ static int group_setup(void **state)
 	return 0;
 }
 
-/* The SCRAM secret PostgreSQL stores for role, into out. */
-static void pg_secret(const char *role, char *out, size_t cap)
-{
-	char sql[256];
-	snprintf(sql, sizeof(sql),
-		 "SELECT rolpassword FROM pg_authid WHERE rolname = '%s'",
-		 role);
-	PGresult *r = PQexec(h_admin(), sql);
-	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-	assert_int_equal(PQntuples(r), 1);
-	snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	assert_true(strncmp(out, "SCRAM-SHA-256$", 14) == 0);
-}
-
-/* Writes an auth file of "user" "secret" pairs (NULL-terminated). */
-static const char *write_authfile(const char *name, ...)
-{
-	static char path[PATH_MAX];
-	va_list ap;
-	snprintf(path, sizeof(path), "%s/%s", h_tmpdir(), name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	va_start(ap, name);
-	for (const char *u; (u = va_arg(ap, const char *)) != NULL;)
-		fprintf(f, "\"%s\" \"%s\"\n", u, va_arg(ap, const char *));
-	va_end(ap);
-	fclose(f);
-	return path;
-}
-
 /* ---- client side ------------------------------------------------------ */
 
 static PGconn *login_db(struct h_pitlane *pl, const char *db, const char *user,
@@ -256,8 +225,8 @@ static bool sleep_running(void *arg)
 static void test_passthru(void **state)
 {
 	char secret[512], err[1024];
-	pg_secret(PT_USER, secret, sizeof(secret));
-	const char *af = write_authfile("pt.txt", PT_USER, secret, NULL);
+	h_pg_secret(PT_USER, secret, sizeof(secret));
+	const char *af = h_write_authfile("pt.txt", PT_USER, secret, NULL);
 	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
 			     envf("PITLANE_AUTH_FILE=%s", af),
 			     "DB_USER=" PT_USER, "DB_POOL_MIN=0", NULL};
@@ -302,8 +271,8 @@ static void test_passthru_silent_host(void **state)
 {
 	char secret[512], ini[PATH_MAX], line[4096], reason[512];
 	int sport, silent = h_silent_listen(&sport);
-	pg_secret(PT_USER, secret, sizeof(secret));
-	const char *af = write_authfile("pt3.txt", PT_USER, secret, NULL);
+	h_pg_secret(PT_USER, secret, sizeof(secret));
+	const char *af = h_write_authfile("pt3.txt", PT_USER, secret, NULL);
 	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
 			     envf("PITLANE_AUTH_FILE=%s", af), "DB_POOL_MIN=0",
 			     "DB_CONNECT_TIMEOUT_MS=1000", NULL};
@@ -336,8 +305,8 @@ static void test_passthru_silent_host(void **state)
 static void test_passthru_refused_with_tls(void **state)
 {
 	char secret[512];
-	pg_secret(PT_USER, secret, sizeof(secret));
-	const char *af = write_authfile("pt2.txt", PT_USER, secret, NULL);
+	h_pg_secret(PT_USER, secret, sizeof(secret));
+	const char *af = h_write_authfile("pt2.txt", PT_USER, secret, NULL);
 	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256",
 			     envf("PITLANE_AUTH_FILE=%s", af),
 			     "DB_USER=" PT_USER,
@@ -363,7 +332,7 @@ static const char *const *aq_env(const char *a, const char *b, const char *c)
 {
 	static const char *env[16];
 	const char *af =
-	    write_authfile("aq.txt", AQ_AUTH, AQ_AUTH_PW, (const char *)NULL);
+	    h_write_authfile("aq.txt", AQ_AUTH, AQ_AUTH_PW, (const char *)NULL);
 	int n = 0;
 	env[n++] = "PITLANE_AUTH_TYPE=scram-sha-256";
 	env[n++] = envf("PITLANE_AUTH_FILE=%s", af);
@@ -460,8 +429,8 @@ static void test_auth_query_db_down(void **state)
 static void test_auth_query_server_down(void **state)
 {
 	char ini[PATH_MAX], err[1024];
-	const char *af =
-	    write_authfile("down.txt", AQ_AUTH, AQ_AUTH_PW, (const char *)NULL);
+	const char *af = h_write_authfile("down.txt", AQ_AUTH, AQ_AUTH_PW,
+					  (const char *)NULL);
 	snprintf(ini, sizeof(ini), "%s/down.ini", h_tmpdir());
 	FILE *f = fopen(ini, "w");
 	assert_non_null(f);
@@ -496,9 +465,9 @@ static void test_auth_query_server_down(void **state)
 static void test_own_user_pools(void **state)
 {
 	char secret[512], ini[PATH_MAX], err[1024];
-	pg_secret(PT_USER, secret, sizeof(secret));
-	const char *af = write_authfile("own.txt", PT_USER, secret, AQ_AUTH,
-					AQ_AUTH_PW, (const char *)NULL);
+	h_pg_secret(PT_USER, secret, sizeof(secret));
+	const char *af = h_write_authfile("own.txt", PT_USER, secret, AQ_AUTH,
+					  AQ_AUTH_PW, (const char *)NULL);
 	snprintf(ini, sizeof(ini), "%s/own.ini", h_tmpdir());
 	FILE *f = fopen(ini, "w");
 	assert_non_null(f);

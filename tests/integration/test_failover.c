@@ -74,32 +74,43 @@ static void primary_read_only(bool on)
 	PQfinish(c);
 }
 
-/* Starts pitlane with the appdb / appdb_ro entries (docs/deploying.md)
- * over the primary and the standby, appdb_opts added to appdb's; the
- * default pool keeps no idle servers (DB_POOL_MIN=0), so every backend
- * of a test is appdb's or appdb_ro's. */
-static struct h_pitlane *start_appdb(const char *appdb_opts)
+/* Starts pitlane with databases as its [databases] section and env on top
+ * of the default pool over both hosts with read-write, which keeps no idle
+ * servers (DB_POOL_MIN=0), so every backend of a test is the entries'. */
+static struct h_pitlane *start_with(const char *databases,
+				    const char *const *env)
 {
-	const char *env[] = {"DB_POOL_MIN=0", BOTH_HOSTS,
-			     "DB_TARGET_SESSION_ATTRS=read-write", NULL};
-	static char ini[4096];
+	const char *base[] = {"DB_POOL_MIN=0", BOTH_HOSTS,
+			      "DB_TARGET_SESSION_ATTRS=read-write"};
+	const char *all[16];
 	char path[4096];
 	const char *args[] = {"-c", path, NULL};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		all[n++] = base[i];
+	for (; env != NULL && *env != NULL && n + 1 < 16; env++)
+		all[n++] = *env;
+	all[n] = NULL;
+	h_tmp_path("failover.ini", path, sizeof(path));
+	h_write_file(path, "[databases]\n%s", databases);
+	return h_pitlane_start(all, args);
+}
+
+/* Starts pitlane with the appdb / appdb_ro entries (docs/deploying.md)
+ * over the primary and the standby, appdb_opts added to appdb's. */
+static struct h_pitlane *start_appdb(const char *appdb_opts)
+{
+	static char dbs[4096];
 	int port = h_pg_port();
 
-	snprintf(path, sizeof(path), "%s/failover.ini", h_tmpdir());
-	snprintf(ini, sizeof(ini),
-		 "[databases]\n"
+	snprintf(dbs, sizeof(dbs),
 		 "appdb = host=127.0.0.1," H_STANDBY_ADDR " port=%d,%d "
 		 "dbname=" H_DBNAME " target_session_attrs=read-write %s\n"
 		 "appdb_ro = host=127.0.0.1," H_STANDBY_ADDR " port=%d,%d "
 		 "dbname=" H_DBNAME " target_session_attrs=prefer-standby\n",
 		 port, port, appdb_opts, port, port);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	assert_true(fputs(ini, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	return h_pitlane_start(env, args);
+	return start_with(dbs, NULL);
 }
 
 /* ---- fixtures ---------------------------------------------------------- */
@@ -169,6 +180,75 @@ static void test_routing(void **state)
 	PQfinish(a);
 	PQfinish(b);
 	PQfinish(d);
+	h_pass();
+}
+
+/* ---- SCRAM pass-through ------------------------------------------------ */
+
+#define PT_USER "pt_failover" /* only its SCRAM secret is in the auth file */
+#define PT_PW	"pt-Fail0ver-pw"
+
+/* PT_USER (on the standby too) and pitlane with ptdb, read-write over a
+ * list that puts the standby first (the old primary back as a standby
+ * after a failover), and ptdb_ro, prefer-standby over one that puts the
+ * primary first. Their servers log in as PT_USER by SCRAM pass-through:
+ * the auth file holds the secret, not the password. */
+static struct h_pitlane *start_passthru(void)
+{
+	char secret[512], authfile[4200], dbs[1024];
+	int port = h_pg_port();
+	PGconn *d = h_direct(H_DBNAME);
+
+	h_exec_ok(d, "SET password_encryption = 'scram-sha-256'");
+	h_exec_ok(d, "CREATE ROLE " PT_USER " LOGIN PASSWORD '" PT_PW "'");
+	h_exec_ok(d, "GRANT SELECT, INSERT ON t TO " PT_USER);
+	PQfinish(d);
+	assert_true(h_standby_wait_caught_up(WAIT_MS));
+	h_pg_secret(PT_USER, secret, sizeof(secret));
+	snprintf(authfile, sizeof(authfile), "PITLANE_AUTH_FILE=%s",
+		 h_write_authfile("pt.txt", PT_USER, secret, NULL));
+	snprintf(dbs, sizeof(dbs),
+		 "ptdb = host=" H_STANDBY_ADDR ",127.0.0.1 port=%d,%d "
+		 "dbname=" H_DBNAME " target_session_attrs=read-write\n"
+		 "ptdb_ro = host=127.0.0.1," H_STANDBY_ADDR " port=%d,%d "
+		 "dbname=" H_DBNAME " target_session_attrs=prefer-standby\n",
+		 port, port, port, port);
+	const char *env[] = {"PITLANE_AUTH_TYPE=scram-sha-256", authfile, NULL};
+	return start_with(dbs, env);
+}
+
+/* Pass-through connects choose their host as libpq's do: ptdb passes the
+ * standby for the primary (reads it is not in recovery, writes), ptdb_ro
+ * passes the primary for the standby. The reasons are pitlane's own
+ * check of what the servers reported at login, not libpq's. */
+static void test_passthru_target(void **state)
+{
+	struct h_pitlane *pl = *state = start_passthru();
+	char who[64];
+
+	PGconn *a =
+	    h_connect(pl, "dbname=ptdb user=" PT_USER " password=" PT_PW);
+	assert_int_equal(h_query_int(a, "SELECT pg_is_in_recovery()::int"), 0);
+	h_exec_ok(a, "INSERT INTO t VALUES (2, 'pass-through')");
+	PGresult *r = PQexec(a, "SELECT current_user");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	snprintf(who, sizeof(who), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	assert_string_equal(who, PT_USER);
+	PGconn *b =
+	    h_connect(pl, "dbname=ptdb_ro user=" PT_USER " password=" PT_PW);
+	assert_int_equal(h_query_int(b, "SELECT pg_is_in_recovery()::int"), 1);
+	h_exec_expect(b, "INSERT INTO t VALUES (3, 'pass-through')", "25006");
+
+	char *log = h_log_read(pl);
+	assert_non_null(strstr(log, "session is read-only (in_hot_standby "
+				    "is on)"));
+	assert_non_null(strstr(log, "server is not in hot standby mode "
+				    "(in_hot_standby is off)"));
+	assert_null(strstr(log, "server connect failed"));
+	free(log);
+	PQfinish(a);
+	PQfinish(b);
 	h_pass();
 }
 
@@ -484,6 +564,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_routing, test_setup,
+					    h_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_passthru_target, test_setup,
 					    h_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_read_only_not_reused,
 					    test_setup, h_test_teardown),
