@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../unit/buf_model.h"
 #include "buf.h"
 #include "relay.h"
 
@@ -16,25 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CAP (4 * BUF_BLOCK_DATA) /* most bytes a queue holds here */
 
-struct model {
-	uint8_t d[CAP];
-	size_t len;
-};
-
-static struct model models[2];
+static uint8_t store[2][CAP];
+static struct model models[2] = {{store[0], 0}, {store[1], 0}};
 static uint8_t tmp[CAP];
-
-static void model_add(struct model *m, const uint8_t *p, size_t n)
-{
-	memcpy(m->d + m->len, p, n);
-	m->len += n;
-}
-
-static void model_drain(struct model *m, size_t n)
-{
-	memmove(m->d, m->d + n, m->len - n);
-	m->len -= n;
-}
 
 static void check(const struct buf *b, const struct model *m)
 {

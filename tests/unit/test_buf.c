@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "buf_model.h"
 
 /* The queue's bytes, gathered with buf_copyout from offset 0. */
 static size_t contents(const struct buf *b, uint8_t *out, size_t cap)
@@ -167,24 +168,7 @@ static void test_reserve_commit(void **state)
 	buf_clear(&b);
 }
 
-/* The random sequence: two queues and their models. */
-struct model {
-	uint8_t *d;
-	size_t len;
-};
-
-static void model_add(struct model *m, const uint8_t *p, size_t n)
-{
-	memcpy(m->d + m->len, p, n);
-	m->len += n;
-}
-
-static void model_drain(struct model *m, size_t n)
-{
-	memmove(m->d, m->d + n, m->len - n);
-	m->len -= n;
-}
-
+/* The random sequence: two queues and their models (buf_model.h). */
 static void check(const struct buf *b, const struct model *m, uint8_t *tmp)
 {
 	assert_int_equal(buf_len(b), m->len);
