@@ -20,6 +20,8 @@ struct buf_block {
 	uint32_t pad;
 	uint8_t data[];
 };
+_Static_assert(sizeof(struct buf_block) == BUF_BLOCK_SIZE - BUF_BLOCK_DATA,
+	       "a standard block is BUF_BLOCK_SIZE bytes in all");
 
 /* Free standard blocks (linked through their first bytes) and free
  * segments, most recently used first: reused while still in cache. */

@@ -11,6 +11,7 @@
 
 #include "authfile.h"
 #include "client.h"
+#include "hostlist.h"
 #include "log.h"
 #include "login.h"
 #include "server.h"
@@ -49,11 +50,8 @@ static unsigned dbpool_hosts(const struct config *cfg, const struct route *r)
 	const struct db_entry *e =
 	    r->db != NULL && !r->db->is_default ? r->db : NULL;
 	const char *h = e != NULL && e->host != NULL ? e->host : cfg->host;
-	unsigned n = 1;
 
-	for (; h != NULL && *h != '\0'; h++)
-		n += *h == ',';
-	return n < HOSTLIST_MAX ? n : HOSTLIST_MAX;
+	return h != NULL ? hostlist_count(h) : 1;
 }
 
 /* The limits of route r under the configuration's timeouts. A client

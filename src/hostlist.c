@@ -51,6 +51,15 @@ void hostlist_init(struct hostlist *hl, char *hosts, char *ports,
 		hostlist_shuffle(hl, rnd);
 }
 
+unsigned hostlist_count(const char *hosts)
+{
+	unsigned n = 1;
+
+	for (; *hosts != '\0' && n < HOSTLIST_MAX; hosts++)
+		n += *hosts == ',';
+	return n;
+}
+
 bool hostlist_ports_ok(const struct hostlist *hl, char *err, size_t cap)
 {
 	if (hl->nports == 1 || hl->nports == hl->n)

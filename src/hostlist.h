@@ -30,6 +30,10 @@ struct hostlist {
 void hostlist_init(struct hostlist *hl, char *hosts, char *ports,
 		   const char *tsa, const uint32_t *rnd);
 
+/* How many hosts a comma-separated list names, as hostlist_init splits it
+ * (at most HOSTLIST_MAX). */
+unsigned hostlist_count(const char *hosts);
+
 /* Whether the ports fit the hosts: one for all, or one per host; else
  * false, with libpq's message in err. */
 bool hostlist_ports_ok(const struct hostlist *hl, char *err, size_t cap);

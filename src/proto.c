@@ -6,12 +6,6 @@
 #include <assert.h>
 #include <string.h>
 
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 static void set_u32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
@@ -33,22 +27,6 @@ static size_t str_end(const uint8_t *buf, size_t off, size_t end)
 	return nul ? (size_t)(nul - buf) + 1 : 0;
 }
 
-enum proto_status proto_header_parse(const uint8_t *buf, size_t len,
-				     uint32_t max_len, uint8_t *type,
-				     uint32_t *msg_len)
-{
-	uint32_t n;
-
-	if (len < PROTO_HEADER_LEN)
-		return PROTO_NEED_MORE;
-	n = get_u32(buf + 1);
-	if (n < 4 || n > max_len)
-		return PROTO_BAD;
-	*type = buf[0];
-	*msg_len = n;
-	return PROTO_OK;
-}
-
 enum proto_status proto_startup_length(const uint8_t *buf, size_t len,
 				       uint32_t *pkt_len)
 {
@@ -56,7 +34,7 @@ enum proto_status proto_startup_length(const uint8_t *buf, size_t len,
 
 	if (len < 4)
 		return PROTO_NEED_MORE;
-	n = get_u32(buf);
+	n = proto_get_u32(buf);
 	if (n < 8 || n > PROTO_STARTUP_MAX)
 		return PROTO_BAD;
 	*pkt_len = n;
@@ -125,7 +103,7 @@ enum proto_status proto_startup_parse(const uint8_t *pkt, uint32_t pkt_len,
 	memset(out, 0, sizeof(*out));
 	if (pkt_len < 8 || pkt_len > PROTO_STARTUP_MAX)
 		return expect_len(false, err);
-	code = get_u32(pkt + 4);
+	code = proto_get_u32(pkt + 4);
 	switch (code) {
 	case PROTO_CODE_SSL:
 		out->kind = PROTO_SSL_REQ;
@@ -137,8 +115,8 @@ enum proto_status proto_startup_parse(const uint8_t *pkt, uint32_t pkt_len,
 		out->kind = PROTO_CANCEL_REQ;
 		if (expect_len(pkt_len == 16, err) != PROTO_OK)
 			return PROTO_BAD;
-		out->cancel_pid = get_u32(pkt + 8);
-		out->cancel_key = get_u32(pkt + 12);
+		out->cancel_pid = proto_get_u32(pkt + 8);
+		out->cancel_key = proto_get_u32(pkt + 12);
 		return PROTO_OK;
 	}
 	out->kind = PROTO_STARTUP;

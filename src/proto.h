@@ -24,14 +24,32 @@ enum proto_status {
 	PROTO_BAD,	 /* malformed: the connection cannot continue */
 };
 
+/* The big-endian int32 at p. */
+static inline uint32_t proto_get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
 /* Reads a message header from buf (len bytes available). On PROTO_OK sets
  * *type and *msg_len (the length field: it counts itself, so the whole
  * message is 1 + *msg_len bytes). PROTO_BAD when the length is below 4 or
- * above max_len. */
-enum proto_status proto_header_parse(const uint8_t *buf, size_t len,
-				     uint32_t max_len, uint8_t *type,
-				     uint32_t *msg_len)
-    __attribute__((warn_unused_result));
+ * above max_len. Inline: the relay reads several headers a transaction. */
+static inline __attribute__((warn_unused_result)) enum proto_status
+proto_header_parse(const uint8_t *buf, size_t len, uint32_t max_len,
+		   uint8_t *type, uint32_t *msg_len)
+{
+	uint32_t n;
+
+	if (len < PROTO_HEADER_LEN)
+		return PROTO_NEED_MORE;
+	n = proto_get_u32(buf + 1);
+	if (n < 4 || n > max_len)
+		return PROTO_BAD;
+	*type = buf[0];
+	*msg_len = n;
+	return PROTO_OK;
+}
 
 /* Reads the int32 length that opens a startup-phase packet. PROTO_BAD when
  * below 8 or above PROTO_STARTUP_MAX. */

@@ -61,16 +61,9 @@ relay_peek(struct buf *buf, struct relay_cursor *cur, uint8_t *type,
 		cur->seg_off = 0;
 	at = cur->pos - cur->seg_off;
 	if (cur->seg != NULL && cur->pos >= cur->seg_off &&
-	    at + PROTO_HEADER_LEN <= cur->seg_len) {
-		const uint8_t *h = cur->seg + at;
-		uint32_t n = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 |
-			     (uint32_t)h[3] << 8 | (uint32_t)h[4];
-		if (n < 4 || n > RELAY_MAX_MESSAGE)
-			return PROTO_BAD;
-		*type = h[0];
-		*len = n;
-		return PROTO_OK;
-	}
+	    at + PROTO_HEADER_LEN <= cur->seg_len)
+		return proto_header_parse(cur->seg + at, PROTO_HEADER_LEN,
+					  RELAY_MAX_MESSAGE, type, len);
 	return relay_peek_slow(buf, cur, type, len);
 }
 

@@ -10,12 +10,6 @@
 
 #define MECH "SCRAM-SHA-256"
 
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 static enum srvlogin_result
 srvlogin_fail(struct srvlogin *l, const char *sqlstate, const char *what)
 {
@@ -114,7 +108,7 @@ static enum srvlogin_result srvlogin_auth(struct srvlogin *l,
 	if (len < 4)
 		return srvlogin_fail(l, "08P01",
 				     "short Authentication message");
-	switch (get_u32(body)) {
+	switch (proto_get_u32(body)) {
 	case 0: /* AuthenticationOk; without SASL: trust, as libpq allows */
 		if (l->sasl_started && (l->scram.state != AUTH_CLIENT_DONE ||
 					l->scram.reason != AUTH_REASON_NONE))
@@ -187,8 +181,8 @@ enum srvlogin_result srvlogin_feed(struct srvlogin *l, uint8_t type,
 	case 'K':
 		if (!l->authenticated || len != 8)
 			return srvlogin_fail(l, "08P01", "bad BackendKeyData");
-		l->pid = get_u32(body);
-		l->key = get_u32(body + 4);
+		l->pid = proto_get_u32(body);
+		l->key = proto_get_u32(body + 4);
 		return SRVLOGIN_CONTINUE;
 	case 'Z':
 		if (!l->authenticated || len != 1)

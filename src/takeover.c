@@ -40,6 +40,7 @@
 #include "janitor.h"
 #include "log.h"
 #include "net.h"
+#include "proto.h"
 #include "server.h"
 
 #ifndef PITLANE_VERSION
@@ -130,12 +131,6 @@ static bool tk_send_key(int fd, char type, uint32_t pid, uint32_t secret)
 			secret >> 24,  secret >> 16, secret >> 8, secret};
 
 	return tk_send(fd, m, sizeof(m), NULL, 0);
-}
-
-static uint32_t tk_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
 }
 
 /* One datagram into t->buf; its descriptors (closed when more came than
@@ -265,7 +260,7 @@ static void tk_send_sockets(struct takeover *t)
 static void tk_hello(struct takeover *t, size_t n)
 {
 	char why[160];
-	uint32_t proto = n >= 9 ? tk_u32(t->buf + 5) : 0;
+	uint32_t proto = n >= 9 ? proto_get_u32(t->buf + 5) : 0;
 
 	if (n < 9 || memcmp(t->buf + 1, TK_MAGIC, 4) != 0)
 		snprintf(why, sizeof(why), "not a pitlane takeover hello");
@@ -408,7 +403,8 @@ static void tk_ack(struct takeover *t, size_t n, bool taken)
 
 	if (n < 9)
 		return;
-	c = client_by_key(t->w, tk_u32(t->buf + 1), tk_u32(t->buf + 5));
+	c = client_by_key(t->w, proto_get_u32(t->buf + 1),
+			  proto_get_u32(t->buf + 5));
 	if (c == NULL || c->state != CLIENT_MOVING) {
 		if (t->moving > 0)
 			t->moving--; /* it went meanwhile */
@@ -431,7 +427,8 @@ static void tk_server_ack(struct takeover *t, size_t n, bool taken)
 		return;
 	if (t->moving > 0)
 		t->moving--;
-	s = server_moving_by_key(t->w, tk_u32(t->buf + 1), tk_u32(t->buf + 5));
+	s = server_moving_by_key(t->w, proto_get_u32(t->buf + 1),
+				 proto_get_u32(t->buf + 5));
 	if (s == NULL)
 		return;
 	if (taken) {
@@ -485,8 +482,9 @@ static void tk_old_read(struct takeover *t)
 		break;
 	case 'K':
 		if (n >= 9)
-			(void)client_cancel_local(t->w, tk_u32(t->buf + 1),
-						  tk_u32(t->buf + 5));
+			(void)client_cancel_local(t->w,
+						  proto_get_u32(t->buf + 1),
+						  proto_get_u32(t->buf + 5));
 		break;
 	default:
 		break;
@@ -642,8 +640,8 @@ static void tk_adopt(struct takeover *t, size_t n, int fd)
 {
 	struct handoff_session hs;
 	struct client *c = NULL;
-	uint32_t pid = n >= 9 ? tk_u32(t->buf + 1) : 0;
-	uint32_t secret = n >= 9 ? tk_u32(t->buf + 5) : 0;
+	uint32_t pid = n >= 9 ? proto_get_u32(t->buf + 1) : 0;
+	uint32_t secret = n >= 9 ? proto_get_u32(t->buf + 5) : 0;
 
 	if (fd < 0) {
 		(void)tk_send_key(t->cfd, 'r', pid, secret);
@@ -675,8 +673,8 @@ static void tk_adopt_server(struct takeover *t, size_t n, int fd)
 {
 	struct handoff_server hs;
 	struct server *s;
-	uint32_t pid = n >= 9 ? tk_u32(t->buf + 1) : 0;
-	uint32_t secret = n >= 9 ? tk_u32(t->buf + 5) : 0;
+	uint32_t pid = n >= 9 ? proto_get_u32(t->buf + 1) : 0;
+	uint32_t secret = n >= 9 ? proto_get_u32(t->buf + 5) : 0;
 
 	if (fd < 0) {
 		(void)tk_send_key(t->cfd, 'q', pid, secret);
@@ -710,10 +708,10 @@ static void tk_adopt_linked(struct takeover *t, size_t n, const int *fds,
 	struct handoff_server hsv;
 	struct client *c;
 	struct server *s;
-	uint32_t len = n >= 5 ? tk_u32(t->buf + 1) : 0;
+	uint32_t len = n >= 5 ? proto_get_u32(t->buf + 1) : 0;
 	const uint8_t *sess = t->buf + 5;
-	uint32_t pid = n >= 13 ? tk_u32(sess) : 0;
-	uint32_t secret = n >= 13 ? tk_u32(sess + 4) : 0;
+	uint32_t pid = n >= 13 ? proto_get_u32(sess) : 0;
+	uint32_t secret = n >= 13 ? proto_get_u32(sess + 4) : 0;
 	bool ok = nfds == 2 && n >= 5 && len <= n - 5 &&
 		  handoff_decode(sess, len, &hs);
 

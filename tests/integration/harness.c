@@ -679,20 +679,7 @@ void h_pg_crash(void)
 
 PGconn *h_standby_direct(const char *dbname)
 {
-	char ci[512];
-	snprintf(ci, sizeof(ci),
-		 "host=" H_STANDBY_ADDR " port=%d dbname=%s user=%s "
-		 "sslmode=disable application_name=" H_DIRECT_APP
-		 " connect_timeout=10",
-		 g.port, dbname, H_USER);
-	PGconn *c = PQconnectdb(ci);
-	if (PQstatus(c) != CONNECTION_OK) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
-		PQfinish(c);
-		fail_msg("standby connection to %s: %s", dbname, msg);
-	}
-	return c;
+	return h_direct_at(H_STANDBY_ADDR, g.port, dbname);
 }
 
 /* Whether query (one boolean) answers true on conn. */

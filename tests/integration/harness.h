@@ -125,6 +125,9 @@ int h_run_sh(const char *script, const char *const *args, const char *log);
 PGconn *h_connect(struct h_pitlane *pl, const char *extra);
 PGconn *h_connect_try(struct h_pitlane *pl, const char *extra);
 PGconn *h_direct(const char *dbname);
+/* A direct libpq connection to the PostgreSQL at host:port (h_direct: the
+ * primary; h_standby_direct: the standby); fails the test on error. */
+PGconn *h_direct_at(const char *host, int port, const char *dbname);
 PGconn *h_admin(void);
 void h_admin_close(void);
 void h_exec_ok(PGconn *conn, const char *sql);

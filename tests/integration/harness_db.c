@@ -184,21 +184,27 @@ PGconn *h_connect(struct h_pitlane *pl, const char *extra)
 	return c;
 }
 
-PGconn *h_direct(const char *dbname)
+PGconn *h_direct_at(const char *host, int port, const char *dbname)
 {
 	char ci[512];
 	snprintf(ci, sizeof(ci),
-		 "host=127.0.0.1 port=%d dbname=%s user=%s sslmode=disable "
+		 "host=%s port=%d dbname=%s user=%s sslmode=disable "
 		 "application_name=" H_DIRECT_APP " connect_timeout=10",
-		 h_pg_port(), dbname, H_USER);
+		 host, port, dbname, H_USER);
 	PGconn *c = PQconnectdb(ci);
 	if (PQstatus(c) != CONNECTION_OK) {
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
 		PQfinish(c);
-		fail_msg("direct connection to %s: %s", dbname, msg);
+		fail_msg("direct connection to %s on %s: %s", dbname, host,
+			 msg);
 	}
 	return c;
+}
+
+PGconn *h_direct(const char *dbname)
+{
+	return h_direct_at("127.0.0.1", h_pg_port(), dbname);
 }
 
 PGconn *h_admin(void)

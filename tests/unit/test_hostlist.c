@@ -36,6 +36,25 @@ static void test_split_ports(void **state)
 	assert_string_equal(err, "could not match 2 port numbers to 3 hosts");
 }
 
+/* hostlist_count agrees with the split, up to HOSTLIST_MAX. */
+static void test_count(void **state)
+{
+	char many[3 * HOSTLIST_MAX + 1] = "";
+	char split[sizeof(many)], port[] = "1";
+	struct hostlist hl;
+
+	(void)state;
+	assert_int_equal(hostlist_count("db1"), 1);
+	assert_int_equal(hostlist_count("a,b,c"), 3);
+	assert_int_equal(hostlist_count(""), 1);
+	for (unsigned i = 0; i < HOSTLIST_MAX + 3; i++)
+		strcat(many, i == 0 ? "h" : ",h");
+	assert_int_equal(hostlist_count(many), HOSTLIST_MAX);
+	strcpy(split, many);
+	hostlist_init(&hl, split, port, NULL, NULL);
+	assert_int_equal(hl.n, hostlist_count(many));
+}
+
 /* Every shuffle is a permutation and keeps each host with its port. */
 static void test_shuffle(void **state)
 {
@@ -145,6 +164,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_split_ports),
+	    cmocka_unit_test(test_count),
 	    cmocka_unit_test(test_shuffle),
 	    cmocka_unit_test(test_two_passes),
 	    cmocka_unit_test(test_check),

@@ -152,8 +152,8 @@ static void parse_statuses(const uint8_t *buf, size_t len, struct params *p)
 	size_t off = 0;
 
 	while (off < len) {
-		uint8_t type;
-		uint32_t mlen;
+		uint8_t type = 0;
+		uint32_t mlen = 0;
 		size_t name_off, value_off;
 
 		assert_int_equal(proto_header_parse(buf + off, len - off,
